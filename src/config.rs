@@ -1,0 +1,237 @@
+//! Configuration: the command line, with an environment-variable fallback for every flag.
+//!
+//! `main` parses [`Cli`]; the library only ever sees the typed structs below. Tests build
+//! [`ServeConfig`] values directly (starting from [`ServeConfig::default`]) and never touch the
+//! process environment. Defaults live in the `DEFAULT_*` constants so that clap and `Default`
+//! cannot drift apart.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::store::postgres::PostgresOptions;
+
+/// Default listen address: loopback, so a fresh install is not exposed to the network.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Default number of shard actors.
+pub const DEFAULT_SHARDS: u32 = 4;
+/// Default group-commit size: a shard commits as soon as it buffers this many events.
+pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
+/// Default group-commit linger: the longest an event waits for company before its commit.
+pub const DEFAULT_BATCH_LINGER_MS: u64 = 2;
+/// Default request body limit (10 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Default limit on events in one publish request.
+pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 10_000;
+/// Default upper bound on how long a publish waits for its commit.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Default upper bound on one store operation.
+pub const DEFAULT_STORE_TIMEOUT_MS: u64 = 5_000;
+/// Default PostgreSQL pool size.
+pub const DEFAULT_DB_POOL_SIZE: usize = 8;
+/// Default name of this process's counter rows.
+pub const DEFAULT_INSTANCE_ID: &str = "default";
+/// Default directory of the embedded store.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+/// `aggregator`: an actor-based pub-sub log aggregator. Without a subcommand it runs `serve`.
+#[derive(Debug, Parser)]
+#[command(name = "aggregator", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to run; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the implicit `serve`.
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the aggregator's HTTP API (the default).
+    Serve(ServeConfig),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything `aggregator serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "AGG_BIND", default_value = DEFAULT_BIND)]
+    pub bind: SocketAddr,
+    /// Number of shard actors; topics are spread over them by a stable hash.
+    #[arg(long, env = "AGG_SHARDS", default_value_t = DEFAULT_SHARDS,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: u32,
+    /// Where events are stored.
+    #[command(flatten)]
+    pub store: StoreConfig,
+    /// How shards group events into commits.
+    #[command(flatten)]
+    pub batching: BatchConfig,
+    /// Limits on what one request may ask for.
+    #[command(flatten)]
+    pub limits: RequestLimits,
+    /// Log line format.
+    #[arg(long, env = "AGG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            // cannot fail: DEFAULT_BIND is a literal socket address
+            bind: DEFAULT_BIND.parse().expect("valid default bind address"),
+            shards: DEFAULT_SHARDS,
+            store: StoreConfig::default(),
+            batching: BatchConfig::default(),
+            limits: RequestLimits::default(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Store selection and connection settings.
+#[derive(Debug, Clone, Args)]
+pub struct StoreConfig {
+    /// PostgreSQL URL, e.g. postgres://user:pass@host/db. Without it the embedded store is used.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory of the embedded store (used when no database URL is given).
+    #[arg(long, env = "AGG_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// PostgreSQL connection pool size.
+    #[arg(long, env = "AGG_DB_POOL_SIZE", default_value_t = DEFAULT_DB_POOL_SIZE)]
+    pub db_pool_size: usize,
+    /// Upper bound on one store operation, in milliseconds; past it the request gets a 503.
+    #[arg(long, env = "AGG_STORE_TIMEOUT_MS", default_value_t = DEFAULT_STORE_TIMEOUT_MS)]
+    pub store_timeout_ms: u64,
+    /// Name of this process's counter rows; give each aggregator sharing a database its own.
+    #[arg(long, env = "AGG_INSTANCE_ID", default_value = DEFAULT_INSTANCE_ID)]
+    pub instance_id: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            db_pool_size: DEFAULT_DB_POOL_SIZE,
+            store_timeout_ms: DEFAULT_STORE_TIMEOUT_MS,
+            instance_id: DEFAULT_INSTANCE_ID.into(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Upper bound on one store operation.
+    pub fn store_timeout(&self) -> Duration {
+        Duration::from_millis(self.store_timeout_ms)
+    }
+
+    /// The PostgreSQL settings beyond the URL.
+    pub fn postgres_options(&self) -> PostgresOptions {
+        PostgresOptions {
+            pool_size: self.db_pool_size.max(1),
+            timeout: self.store_timeout(),
+            instance_id: self.instance_id.clone(),
+        }
+    }
+}
+
+/// Group-commit knobs of the shard actors.
+#[derive(Debug, Clone, Args)]
+pub struct BatchConfig {
+    /// A shard commits as soon as it buffers this many events.
+    #[arg(long, env = "AGG_BATCH_MAX_EVENTS", default_value_t = DEFAULT_BATCH_MAX_EVENTS,
+          value_parser = parse_positive)]
+    pub batch_max_events: usize,
+    /// Longest time, in milliseconds, a buffered event waits for more before its commit.
+    #[arg(long, env = "AGG_BATCH_LINGER_MS", default_value_t = DEFAULT_BATCH_LINGER_MS)]
+    pub batch_linger_ms: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
+            batch_linger_ms: DEFAULT_BATCH_LINGER_MS,
+        }
+    }
+}
+
+impl BatchConfig {
+    /// The linger as a duration.
+    pub fn linger(&self) -> Duration {
+        Duration::from_millis(self.batch_linger_ms)
+    }
+}
+
+/// Limits on one HTTP request.
+#[derive(Debug, Clone, Args)]
+pub struct RequestLimits {
+    /// Largest accepted request body, in bytes; larger bodies get 413.
+    #[arg(long, env = "AGG_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Most events accepted in one publish request; more get 422.
+    #[arg(long, env = "AGG_MAX_EVENTS_PER_REQUEST", default_value_t = DEFAULT_MAX_EVENTS_PER_REQUEST)]
+    pub max_events_per_request: usize,
+    /// Longest a publish waits for its events to commit, in milliseconds; past it, 503.
+    #[arg(long, env = "AGG_REQUEST_TIMEOUT_MS", default_value_t = DEFAULT_REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_events_per_request: DEFAULT_MAX_EVENTS_PER_REQUEST,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+        }
+    }
+}
+
+/// A count that must be at least 1.
+fn parse_positive(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("`{raw}` is not a whole number of at least 1")),
+        Ok(value) => Ok(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_without_a_subcommand_configure_serve() {
+        let cli = Cli::try_parse_from(["aggregator", "--shards", "8", "--bind", "0.0.0.0:9000"])
+            .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.shards, 8);
+        assert_eq!(cli.serve.bind.port(), 9000);
+    }
+
+    #[test]
+    fn zero_shards_are_refused() {
+        assert!(Cli::try_parse_from(["aggregator", "serve", "--shards", "0"]).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! The domain: what an event is, what identifies it, and what happened to it.
+//!
+//! Events arrive as JSON from `http::publish`, are parsed here into [`Event`] values that are
+//! valid by construction ("parse, don't validate"), travel through the actors and are written by
+//! a [`crate::store::Store`]. The payload is kept as the raw JSON text the client sent, so it is
+//! stored and returned byte for byte and never re-serialised on the hot path.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// Longest topic or event id accepted, in characters.
+pub const MAX_KEY_CHARS: usize = 255;
+
+/// One log event, validated.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Stream the event belongs to; half of its identity.
+    pub topic: String,
+    /// Publisher-chosen id, unique within the topic; the other half of its identity.
+    pub event_id: String,
+    /// When the event happened, according to the publisher.
+    pub timestamp: DateTime<Utc>,
+    /// Which service produced it.
+    pub source: String,
+    /// A JSON object, exactly as sent (whitespace and key order included).
+    pub payload: Box<RawValue>,
+}
+
+impl Event {
+    /// The identity the aggregator deduplicates on.
+    pub fn key(&self) -> EventKey<'_> {
+        EventKey {
+            topic: &self.topic,
+            event_id: &self.event_id,
+        }
+    }
+}
+
+/// `(topic, event_id)`: the identity of an event. Borrowed, so building a key never allocates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventKey<'a> {
+    /// The event's topic.
+    pub topic: &'a str,
+    /// The event's id within the topic.
+    pub event_id: &'a str,
+}
+
+/// What the aggregator did with one published event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// First time this key was seen: it is now stored.
+    New,
+    /// The key was already stored (or appeared earlier in the same commit): dropped.
+    Duplicate,
+}
+
+/// Why a field of a published event was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    /// The field is absent (or `null` where a value is required).
+    #[error("is required")]
+    Missing,
+    /// The field has the wrong JSON type.
+    #[error("must be {expected}")]
+    WrongType {
+        /// What the field should have been, e.g. "a string".
+        expected: &'static str,
+    },
+    /// The string is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// The string is longer than [`MAX_KEY_CHARS`].
+    #[error("must be at most {max} characters (got {actual})")]
+    TooLong {
+        /// The limit.
+        max: usize,
+        /// The length received.
+        actual: usize,
+    },
+    /// The string contains a control character.
+    #[error("must not contain control characters")]
+    ControlCharacter,
+    /// The timestamp is not RFC 3339 / ISO 8601.
+    #[error("must be an RFC 3339 timestamp such as 2024-05-01T12:00:00Z")]
+    BadTimestamp,
+}
+
+/// Parses a topic or event id: non-empty, at most [`MAX_KEY_CHARS`] characters, no control
+/// characters (they break logs, terminals and URLs, and are never intended in an identifier).
+pub fn parse_key_part(raw: String) -> Result<String, FieldError> {
+    if raw.is_empty() {
+        return Err(FieldError::Empty);
+    }
+    let chars = raw.chars().count();
+    if chars > MAX_KEY_CHARS {
+        return Err(FieldError::TooLong {
+            max: MAX_KEY_CHARS,
+            actual: chars,
+        });
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(FieldError::ControlCharacter);
+    }
+    Ok(raw)
+}
+
+/// Parses a source name: any non-empty string.
+pub fn parse_source(raw: String) -> Result<String, FieldError> {
+    if raw.trim().is_empty() {
+        return Err(FieldError::Empty);
+    }
+    Ok(raw)
+}
+
+/// Parses an RFC 3339 timestamp; an ISO 8601 date-time without an offset is taken as UTC,
+/// because that is what publishers that omit it almost always mean.
+pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, FieldError> {
+    if let Ok(with_offset) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(with_offset.with_timezone(&Utc));
+    }
+    const NAIVE_FORMATS: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"];
+    NAIVE_FORMATS
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
+        .map(|naive| naive.and_utc())
+        .ok_or(FieldError::BadTimestamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_part_of_exactly_the_limit_is_accepted_and_one_more_is_not() {
+        assert!(parse_key_part("é".repeat(MAX_KEY_CHARS)).is_ok());
+        assert_eq!(
+            parse_key_part("a".repeat(MAX_KEY_CHARS + 1)),
+            Err(FieldError::TooLong {
+                max: MAX_KEY_CHARS,
+                actual: MAX_KEY_CHARS + 1
+            })
+        );
+    }
+
+    #[test]
+    fn key_parts_reject_empty_and_control_characters_but_accept_unicode() {
+        assert_eq!(parse_key_part(String::new()), Err(FieldError::Empty));
+        assert_eq!(
+            parse_key_part("a\nb".into()),
+            Err(FieldError::ControlCharacter)
+        );
+        assert_eq!(parse_key_part("订单/ü 1".into()).as_deref(), Ok("订单/ü 1"));
+    }
+
+    #[test]
+    fn timestamps_with_offsets_are_normalised_to_utc() {
+        let parsed = parse_timestamp("2024-05-01T14:00:00+02:00").unwrap();
+        assert_eq!(parsed.to_rfc3339(), "2024-05-01T12:00:00+00:00");
+    }
+
+    #[test]
+    fn timestamps_without_an_offset_are_taken_as_utc() {
+        let parsed = parse_timestamp("2024-05-01T12:00:00.250").unwrap();
+        assert_eq!(parsed.to_rfc3339(), "2024-05-01T12:00:00.250+00:00");
+    }
+
+    #[test]
+    fn garbage_timestamps_are_rejected() {
+        for raw in ["", "yesterday", "2024-13-01T00:00:00Z", "1714564800"] {
+            assert_eq!(parse_timestamp(raw), Err(FieldError::BadTimestamp), "{raw}");
+        }
+    }
+}

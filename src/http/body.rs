@@ -1,0 +1,156 @@
+//! Parsing a `POST /publish` body into validated [`Event`]s.
+//!
+//! Three shapes are accepted: one event object, `{"events": [...]}`, and a bare array of events.
+//! The JSON is parsed once into borrowed raw fragments; each field is then parsed on its own so
+//! that a wrong type is reported as a field problem (422) rather than a malformed body (400),
+//! and every problem of every event is reported at once. The payload is copied as the raw text
+//! the client sent.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::error::{ApiError, FieldIssue, IssueLog};
+use crate::event::{self, Event, FieldError};
+
+/// The fields of one event, each still raw JSON. A top-level object with `events` is an
+/// envelope instead (serde cannot flatten borrowed raw values, hence one struct for both).
+#[derive(Deserialize)]
+struct WireEvent<'a> {
+    #[serde(borrow)]
+    events: Option<&'a RawValue>,
+    #[serde(borrow)]
+    topic: Option<&'a RawValue>,
+    #[serde(borrow)]
+    event_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    source: Option<&'a RawValue>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+}
+
+/// Parses and validates a publish body holding at most `max_events` events.
+pub fn parse_publish_body(body: &[u8], max_events: usize) -> Result<Vec<Event>, ApiError> {
+    let raw: &RawValue =
+        serde_json::from_slice(body).map_err(|err| ApiError::MalformedJson(err.to_string()))?;
+    let items = split_events(raw)?;
+    if items.is_empty() {
+        return Err(ApiError::Validation(vec![FieldIssue::request(
+            "events",
+            "must contain at least one event",
+        )]));
+    }
+    if items.len() > max_events {
+        return Err(ApiError::Validation(vec![FieldIssue::request(
+            "events",
+            format!("at most {max_events} events per request (got {})", items.len()),
+        )]));
+    }
+    let mut events = Vec::with_capacity(items.len());
+    let mut issues = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match item.and_then(|wire| parse_event(index, wire)) {
+            Ok(event) => events.push(event),
+            Err(mut event_issues) => issues.append(&mut event_issues),
+        }
+    }
+    if issues.is_empty() {
+        Ok(events)
+    } else {
+        Err(ApiError::Validation(issues))
+    }
+}
+
+type WireItem<'a> = Result<WireEvent<'a>, Vec<FieldIssue>>;
+
+/// Finds the events in the body, whichever of the three shapes it has.
+fn split_events(raw: &RawValue) -> Result<Vec<WireItem<'_>>, ApiError> {
+    let text = raw.get().trim_start();
+    if text.starts_with('[') {
+        return parse_array(raw).map_err(|issue| ApiError::Validation(vec![issue]));
+    }
+    if !text.starts_with('{') {
+        return Err(ApiError::Validation(vec![FieldIssue::request(
+            "body",
+            "must be an event object, an array of events, or {\"events\": [...]}",
+        )]));
+    }
+    let object: WireEvent<'_> = serde_json::from_str(raw.get()).map_err(|err| {
+        ApiError::Validation(vec![FieldIssue::request("body", err.to_string())])
+    })?;
+    match object.events {
+        Some(events) => parse_array(events).map_err(|issue| ApiError::Validation(vec![issue])),
+        None => Ok(vec![Ok(object)]),
+    }
+}
+
+fn parse_array(raw: &RawValue) -> Result<Vec<WireItem<'_>>, FieldIssue> {
+    let elements: Vec<&RawValue> = serde_json::from_str(raw.get())
+        .map_err(|_| FieldIssue::request("events", "must be an array of event objects"))?;
+    Ok(elements
+        .into_iter()
+        .enumerate()
+        .map(|(index, element)| parse_wire_event(index, element))
+        .collect())
+}
+
+fn parse_wire_event(index: usize, element: &RawValue) -> WireItem<'_> {
+    if !element.get().trim_start().starts_with('{') {
+        return Err(vec![FieldIssue::at(index, "event", "must be a JSON object")]);
+    }
+    serde_json::from_str(element.get())
+        .map_err(|err| vec![FieldIssue::at(index, "event", err.to_string())])
+}
+
+fn parse_event(index: usize, wire: WireEvent<'_>) -> Result<Event, Vec<FieldIssue>> {
+    let mut log = IssueLog::new(Some(index));
+    let topic = log.check("topic", string_field(wire.topic).and_then(event::parse_key_part));
+    let event_id = log.check("event_id", string_field(wire.event_id).and_then(event::parse_key_part));
+    let source = log.check("source", string_field(wire.source).and_then(event::parse_source));
+    let timestamp = log.check(
+        "timestamp",
+        string_field(wire.timestamp).and_then(|raw| event::parse_timestamp(&raw)),
+    );
+    let payload = log.check("payload", payload_field(wire.payload));
+    match (topic, event_id, source, timestamp, payload) {
+        (Some(topic), Some(event_id), Some(source), Some(timestamp), Some(payload)) => Ok(Event {
+            topic,
+            event_id,
+            timestamp,
+            source,
+            payload,
+        }),
+        _ => Err(log.into_issues()),
+    }
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get().trim() == "null"
+}
+
+fn string_field(raw: Option<&RawValue>) -> Result<String, FieldError> {
+    let raw = raw.filter(|raw| !is_null(raw)).ok_or(FieldError::Missing)?;
+    serde_json::from_str(raw.get()).map_err(|_| FieldError::WrongType {
+        expected: "a string",
+    })
+}
+
+/// The payload is optional (absent or `null` mean `{}`) and must otherwise be an object.
+fn payload_field(raw: Option<&RawValue>) -> Result<Box<RawValue>, FieldError> {
+    match raw.filter(|raw| !is_null(raw)) {
+        None => Ok(empty_object()),
+        Some(raw) if raw.get().trim_start().starts_with('{') => Ok(raw.to_owned()),
+        Some(_) => Err(FieldError::WrongType {
+            expected: "a JSON object",
+        }),
+    }
+}
+
+fn empty_object() -> Box<RawValue> {
+    // cannot fail: "{}" is valid JSON
+    RawValue::from_string("{}".into()).expect("an empty object is valid JSON")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,141 @@
+//! `GET /events?topic=&source=&since=&until=&limit=&cursor=`: stored events, paginated.
+//!
+//! Events are listed in `(topic, seq)` order: within a topic, commit order (guarantee 8).
+//! Pagination is keyset-based: `next_cursor` encodes the position of the last event returned,
+//! so pages neither skip nor repeat events even while new ones arrive.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, FieldIssue, IssueLog};
+use super::AppState;
+use crate::event;
+use crate::store::{EventQuery, PagePosition, StoredEvent};
+
+/// Page size when `limit` is absent.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Largest page size; larger `limit`s are capped to it.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// Query parameters, still raw, so that each can be reported on its own.
+#[derive(Debug, Deserialize)]
+pub struct EventsParams {
+    topic: Option<String>,
+    source: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// One page of events.
+#[derive(Debug, Serialize)]
+pub struct EventsResponse {
+    /// Events on this page.
+    pub count: usize,
+    /// The events.
+    pub events: Vec<StoredEvent>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list_events(
+    State(state): State<AppState>,
+    params: Result<Query<EventsParams>, QueryRejection>,
+) -> Result<Json<EventsResponse>, ApiError> {
+    let Query(params) = params.map_err(|rejection| {
+        ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
+    })?;
+    let query = parse_params(params)?;
+    let page = state.store.query(&query).await?;
+    Ok(Json(EventsResponse {
+        count: page.events.len(),
+        events: page.events,
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    }))
+}
+
+fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
+    let mut log = IssueLog::new(None);
+    let parse_time = |raw: Option<String>| raw.map(|raw| event::parse_timestamp(&raw)).transpose();
+    let since = log.check("since", parse_time(params.since));
+    let until = log.check("until", parse_time(params.until));
+    let limit = log.check("limit", parse_limit(params.limit.as_deref()));
+    let after = log.check("cursor", params.cursor.as_deref().map(decode_cursor).transpose());
+    match (since, until, limit, after) {
+        (Some(since), Some(until), Some(limit), Some(after)) => Ok(EventQuery {
+            topic: params.topic.filter(|topic| !topic.is_empty()),
+            source: params.source.filter(|source| !source.is_empty()),
+            since,
+            until,
+            after,
+            limit,
+        }),
+        _ => Err(ApiError::InvalidQuery(log.into_issues())),
+    }
+}
+
+fn parse_limit(raw: Option<&str>) -> Result<u32, String> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_PAGE_SIZE);
+    };
+    match raw.parse::<u64>() {
+        Ok(0) | Err(_) => Err(format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")),
+        Ok(limit) => Ok(u32::try_from(limit.min(u64::from(MAX_PAGE_SIZE))).unwrap_or(MAX_PAGE_SIZE)),
+    }
+}
+
+/// Cursors are opaque to clients: `<seq>.<hex of the topic's UTF-8 bytes>`.
+fn encode_cursor(position: &PagePosition) -> String {
+    let hex: String = position.topic.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{}.{hex}", position.seq)
+}
+
+fn decode_cursor(raw: &str) -> Result<PagePosition, String> {
+    let invalid = || "is not a cursor returned by this server".to_string();
+    let (seq, hex) = raw.split_once('.').ok_or_else(invalid)?;
+    let seq: i64 = seq.parse().map_err(|_| invalid())?;
+    if hex.len() % 2 != 0 {
+        return Err(invalid());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2).unwrap_or("zz"), 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| invalid())?;
+    let topic = String::from_utf8(bytes).map_err(|_| invalid())?;
+    Ok(PagePosition { topic, seq })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_any_unicode_topic() {
+        let position = PagePosition {
+            topic: "订单.ü/1 x".into(),
+            seq: 42,
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&position)), Ok(position));
+    }
+
+    #[test]
+    fn forged_cursors_are_rejected() {
+        for raw in ["", "12", "x.61", "12.6", "12.zz", "12.ff"] {
+            assert!(decode_cursor(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn limits_default_cap_and_reject_nonsense() {
+        assert_eq!(parse_limit(None), Ok(DEFAULT_PAGE_SIZE));
+        assert_eq!(parse_limit(Some("5")), Ok(5));
+        assert_eq!(parse_limit(Some("1000000")), Ok(MAX_PAGE_SIZE));
+        for raw in ["0", "-1", "ten", ""] {
+            assert!(parse_limit(Some(raw)).is_err(), "{raw}");
+        }
+    }
+}

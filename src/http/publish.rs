@@ -1,0 +1,79 @@
+//! `POST /publish`: one event, `{"events": [...]}` or a bare array. Answers `200` only after
+//! every event of the request is committed, with an outcome per event.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+
+use super::body::parse_publish_body;
+use super::error::ApiError;
+use super::AppState;
+use crate::event::Outcome;
+
+/// The answer to an accepted publish.
+#[derive(Debug, Serialize)]
+pub struct PublishResponse {
+    /// Always `"accepted"`.
+    pub status: &'static str,
+    /// Events in the request.
+    pub received: usize,
+    /// Events stored for the first time.
+    pub unique_processed: usize,
+    /// Events dropped as duplicates.
+    pub duplicate_dropped: usize,
+    /// One entry per event, in request order.
+    pub results: Vec<EventResult>,
+}
+
+/// The outcome of one event.
+#[derive(Debug, Serialize)]
+pub struct EventResult {
+    /// The event's topic.
+    pub topic: String,
+    /// The event's id.
+    pub event_id: String,
+    /// `new` or `duplicate`.
+    pub outcome: Outcome,
+}
+
+pub async fn publish(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<PublishResponse>, ApiError> {
+    let body = body.map_err(|rejection| body_rejection(rejection, state.limits.max_body_bytes))?;
+    let events = parse_publish_body(&body, state.limits.max_events_per_request)?;
+    let keys: Vec<(String, String)> = events
+        .iter()
+        .map(|event| (event.topic.clone(), event.event_id.clone()))
+        .collect();
+    let outcomes = state.tree.ingest(events).await?;
+
+    let unique_processed = outcomes.iter().filter(|&&o| o == Outcome::New).count();
+    let results: Vec<EventResult> = keys
+        .into_iter()
+        .zip(outcomes)
+        .map(|((topic, event_id), outcome)| EventResult {
+            topic,
+            event_id,
+            outcome,
+        })
+        .collect();
+    Ok(Json(PublishResponse {
+        status: "accepted",
+        received: results.len(),
+        unique_processed,
+        duplicate_dropped: results.len() - unique_processed,
+        results,
+    }))
+}
+
+fn body_rejection(rejection: BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::MalformedJson(format!("unreadable body: {rejection}"))
+    }
+}

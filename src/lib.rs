@@ -1,0 +1,31 @@
+//! An actor-based pub-sub log aggregator.
+//!
+//! Services publish log events over HTTP; every distinct `(topic, event_id)` is stored exactly
+//! once however often it is re-sent, nothing acknowledged is lost in a crash, and events can be
+//! queried, counted and followed.
+//!
+//! # Layout
+//! - [`config`]: the command line and its environment fallbacks.
+//! - [`app`]: builds and runs the whole thing (used by `main` and by the tests).
+//! - [`http`]: the axum API; the only place errors become status codes.
+//! - [`actors`]: the supervision tree that turns requests into group commits.
+//! - [`store`]: the `Store` trait and its PostgreSQL backend.
+//! - [`event`]: the domain types, parsed and validated.
+//!
+//! # Supervision tree and data flow
+//! ```text
+//! HTTP handler ──ingest──▶ SupervisorActor ──routes by hash(topic)──▶ ShardActor k
+//!                              │  restarts dead shards                 │ group commit:
+//!                              │                                       │ rows + counters,
+//!                              ├── StatsActor ◀──── delta per commit ──┤ one transaction
+//!                              └── ShardActor 0..N-1                   ▼
+//!                                                              reply per event
+//! ```
+
+pub mod actors;
+pub mod app;
+pub mod config;
+pub mod event;
+pub mod http;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,20 @@
+//! The `aggregator` binary: parse the command line, set up logging, run the chosen subcommand.
+
+use clap::Parser;
+
+use aggregator::app::{shutdown_signal, App};
+use aggregator::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(config)) => serve(config).await,
+    }
+}
+
+async fn serve(config: aggregator::config::ServeConfig) -> anyhow::Result<()> {
+    aggregator::telemetry::init(config.log_format);
+    App::build(config).await?.run_until_stopped(shutdown_signal()).await
+}

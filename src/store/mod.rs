@@ -1,0 +1,221 @@
+//! Durable storage: the single source of truth for "new or duplicate".
+//!
+//! Shard actors call [`Store::commit`] once per group commit; the HTTP layer calls
+//! [`Store::query`] for `GET /events` and [`Store::ping`] for readiness; the stats actor calls
+//! [`Store::load_counters`] when it starts. Two backends implement the trait with the same
+//! semantics: [`postgres::PostgresStore`] for production and the embedded store for a single
+//! machine with nothing to install. [`open`] picks one from the configuration.
+//!
+//! The contract every backend keeps (and the conformance tests check):
+//! - `commit` is atomic: the new rows and the counter deltas are written in one transaction, so
+//!   after any crash `unique_processed` equals the number of stored rows.
+//! - a key is reported new by exactly one commit, ever.
+//! - within a topic, `query` returns events in commit order (the `seq` column).
+
+pub mod postgres;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::config::StoreConfig;
+use crate::event::Event;
+
+/// Index of a shard actor; also the key of its counter row.
+pub type ShardId = u32;
+
+/// Errors from a storage backend. Every variant is a server-side problem: the HTTP layer turns
+/// them into `503` (retry later) without leaking details.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No pooled PostgreSQL connection could be obtained.
+    #[error("database pool error: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// PostgreSQL answered with an error or the connection broke.
+    #[error("database error: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// The operation did not finish within the configured store timeout; its effect is unknown.
+    #[error("store operation timed out after {0:?}")]
+    Timeout(Duration),
+    /// The schema could not be brought up to date.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The backend could not be opened or configured.
+    #[error("cannot open store: {0}")]
+    Open(String),
+    /// A row read back from the store does not make sense (e.g. a negative counter).
+    #[error("unexpected data in store: {0}")]
+    Corrupt(String),
+}
+
+/// One group commit from one shard.
+#[derive(Debug)]
+pub struct CommitBatch<'a> {
+    /// The shard whose counter row takes the deltas.
+    pub shard: ShardId,
+    /// Distinct keys to insert if absent, in the order the shard received them.
+    pub candidates: &'a [&'a Event],
+    /// Every event this commit acknowledges, including the duplicates the shard already resolved
+    /// in memory; `received - new` of them are counted as duplicates.
+    pub received: u64,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitReport {
+    /// `is_new[i]` tells whether `candidates[i]` was inserted by this commit.
+    pub is_new: Vec<bool>,
+}
+
+impl CommitReport {
+    /// Number of rows this commit inserted.
+    pub fn new_count(&self) -> u64 {
+        self.is_new.iter().filter(|&&new| new).count() as u64
+    }
+}
+
+/// Persisted counters of one shard, summed over every aggregator instance that wrote them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ShardCounters {
+    /// Events acknowledged by this shard.
+    pub received: u64,
+    /// Events stored for the first time.
+    pub unique_processed: u64,
+    /// Events dropped because their key was already stored.
+    pub duplicate_dropped: u64,
+}
+
+impl ShardCounters {
+    /// Adds another set of counters (a commit's delta, or another instance's row).
+    pub fn add(&mut self, other: ShardCounters) {
+        self.received += other.received;
+        self.unique_processed += other.unique_processed;
+        self.duplicate_dropped += other.duplicate_dropped;
+    }
+}
+
+/// Everything the stats actor needs at start.
+#[derive(Debug, Clone, Default)]
+pub struct StoredTotals {
+    /// Counters per shard id (shards that never committed are absent).
+    pub shards: Vec<(ShardId, ShardCounters)>,
+    /// Every topic that has at least one stored event, sorted.
+    pub topics: Vec<String>,
+}
+
+/// Filters and page position for `GET /events`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Only this topic.
+    pub topic: Option<String>,
+    /// Only this source.
+    pub source: Option<String>,
+    /// Only events whose timestamp is at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only events whose timestamp is before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Resume strictly after this position.
+    pub after: Option<PagePosition>,
+    /// Page size, already clamped by the HTTP layer.
+    pub limit: u32,
+}
+
+/// A position in the listing order `(topic, seq)`: what an opaque cursor decodes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagePosition {
+    /// Topic of the last event of the previous page.
+    pub topic: String,
+    /// Its commit sequence number.
+    pub seq: i64,
+}
+
+impl PagePosition {
+    /// The position just after `event`.
+    pub fn after(event: &StoredEvent) -> Self {
+        Self {
+            topic: event.topic.clone(),
+            seq: event.seq,
+        }
+    }
+}
+
+/// An event as stored, for listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    /// Commit sequence number: increases with commit order within a topic.
+    pub seq: i64,
+    /// The event's topic.
+    pub topic: String,
+    /// The event's id.
+    pub event_id: String,
+    /// The publisher's timestamp, in UTC.
+    pub timestamp: DateTime<Utc>,
+    /// The producing service.
+    pub source: String,
+    /// The payload exactly as published.
+    pub payload: Box<RawValue>,
+    /// When the aggregator committed it.
+    pub received_at: DateTime<Utc>,
+}
+
+/// One page of events.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    /// The events, in `(topic, seq)` order.
+    pub events: Vec<StoredEvent>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<PagePosition>,
+}
+
+/// The storage contract shared by every backend. Implementations are cheap to share (`Arc`).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short backend name for logs and `/stats`, e.g. `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Inserts the candidates that are absent and adds the batch's counter deltas to the shard's
+    /// counter row, atomically. Returns which candidates were new.
+    async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError>;
+
+    /// Lists stored events in `(topic, seq)` order.
+    async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError>;
+
+    /// Reads the persisted counters and the list of topics.
+    async fn load_counters(&self) -> Result<StoredTotals, StoreError>;
+
+    /// Succeeds when the store can serve reads and writes right now.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// A store shared by the actors and the HTTP layer.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the backend the configuration names and brings its schema up to date.
+pub async fn open(config: &StoreConfig) -> Result<SharedStore, StoreError> {
+    match &config.database_url {
+        Some(url) => {
+            let store = postgres::PostgresStore::connect(url, &config.postgres_options()).await?;
+            Ok(Arc::new(store))
+        }
+        None => Err(StoreError::Open(
+            "no --database-url given and the embedded store is not available in this build".into(),
+        )),
+    }
+}
+
+/// Turns `limit + 1` fetched rows into a page: the extra row only signals that more exist.
+fn paginate(mut events: Vec<StoredEvent>, limit: u32) -> EventPage {
+    let limit = limit as usize;
+    let has_more = events.len() > limit;
+    events.truncate(limit);
+    let next = if has_more {
+        events.last().map(PagePosition::after)
+    } else {
+        None
+    };
+    EventPage { events, next }
+}

@@ -1,0 +1,320 @@
+//! PostgreSQL backend: a deadpool of tokio-postgres connections, prepared statements, and one
+//! statement per group commit.
+//!
+//! A commit is a single `WITH ... INSERT ... ON CONFLICT DO NOTHING RETURNING` statement whose
+//! second data-modifying CTE adds the batch's deltas to the shard's counter row. One statement in
+//! autocommit mode is one transaction and one round trip: rows and counters land together or not
+//! at all, which is what keeps the counters exact across crashes.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use serde_json::value::RawValue;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
+use tracing::info;
+
+use super::{
+    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
+    Store, StoreError, StoredEvent, StoredTotals,
+};
+
+/// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
+/// so that several aggregators starting together do not race.
+const MIGRATIONS: [(i32, &str); 1] = [(1, include_str!("migrations/postgres/0001_events.sql"))];
+
+/// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.
+const MIGRATION_LOCK_KEY: i64 = 0x6167_6772_6567_6174;
+
+const COMMIT_SQL: &str = "\
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+        AS i(topic, event_id, ts, source, payload)
+), inserted AS (
+    INSERT INTO events (topic, event_id, ts, source, payload)
+    SELECT topic, event_id, ts, source, payload::json FROM input
+    ON CONFLICT (topic, event_id) DO NOTHING
+    RETURNING topic, event_id
+), counted AS (
+    INSERT INTO shard_counters AS c (instance, shard, received, unique_processed, duplicate_dropped)
+    SELECT $6, $7, $8, k.n, $8 - k.n FROM (SELECT count(*) AS n FROM inserted) AS k
+    ON CONFLICT (instance, shard) DO UPDATE SET
+        received = c.received + excluded.received,
+        unique_processed = c.unique_processed + excluded.unique_processed,
+        duplicate_dropped = c.duplicate_dropped + excluded.duplicate_dropped
+)
+SELECT topic, event_id FROM inserted";
+
+/// Distinct topics by a loose index scan over the primary key: one index probe per topic
+/// instead of a scan of every row, so start-up stays fast with millions of events.
+const TOPICS_SQL: &str = "\
+WITH RECURSIVE t AS (
+    SELECT min(topic) AS topic FROM events
+    UNION ALL
+    SELECT (SELECT min(topic) FROM events WHERE topic > t.topic) FROM t WHERE t.topic IS NOT NULL
+)
+SELECT topic FROM t WHERE topic IS NOT NULL";
+
+const COUNTERS_SQL: &str = "\
+SELECT shard, sum(received)::bigint, sum(unique_processed)::bigint, sum(duplicate_dropped)::bigint
+FROM shard_counters GROUP BY shard ORDER BY shard";
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Largest number of pooled connections.
+    pub pool_size: usize,
+    /// Upper bound on any single store operation, pool wait included.
+    pub timeout: Duration,
+    /// Names this process's counter rows; distinct per aggregator sharing the database.
+    pub instance_id: String,
+}
+
+/// The PostgreSQL [`Store`].
+pub struct PostgresStore {
+    pool: Pool,
+    timeout: Duration,
+    instance_id: String,
+}
+
+impl PostgresStore {
+    /// Connects, checks the server answers, and applies pending migrations.
+    pub async fn connect(url: &str, options: &PostgresOptions) -> Result<Self, StoreError> {
+        let mut pg_config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|err| StoreError::Open(format!("invalid database URL: {err}")))?;
+        if pg_config.get_connect_timeout().is_none() {
+            pg_config.connect_timeout(options.timeout);
+        }
+        if pg_config.get_application_name().is_none() {
+            pg_config.application_name("aggregator");
+        }
+        let manager = Manager::from_config(
+            pg_config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size)
+            .wait_timeout(Some(options.timeout))
+            .create_timeout(Some(options.timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|err| StoreError::Open(err.to_string()))?;
+        let store = Self {
+            pool,
+            timeout: options.timeout,
+            instance_id: options.instance_id.clone(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await?;
+        for (version, sql) in MIGRATIONS {
+            let applied = tx
+                .query_opt(
+                    "SELECT 1 FROM schema_migrations WHERE version = $1",
+                    &[&version],
+                )
+                .await?
+                .is_some();
+            if applied {
+                continue;
+            }
+            tx.batch_execute(sql)
+                .await
+                .map_err(|err| StoreError::Migration(format!("version {version}: {err}")))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[&version],
+            )
+            .await?;
+            info!(version, "applied postgres migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs `operation` under the store timeout, so a hung database costs a bounded wait.
+    async fn bounded<T>(
+        &self,
+        operation: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, operation)
+            .await
+            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+    }
+
+    async fn commit_unbounded(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(COMMIT_SQL).await?;
+        let candidates = batch.candidates;
+        let topics: Vec<&str> = candidates.iter().map(|e| e.topic.as_str()).collect();
+        let event_ids: Vec<&str> = candidates.iter().map(|e| e.event_id.as_str()).collect();
+        let timestamps: Vec<DateTime<Utc>> = candidates.iter().map(|e| e.timestamp).collect();
+        let sources: Vec<&str> = candidates.iter().map(|e| e.source.as_str()).collect();
+        let payloads: Vec<&str> = candidates.iter().map(|e| e.payload.get()).collect();
+        let shard = i32::try_from(batch.shard)
+            .map_err(|_| StoreError::Corrupt(format!("shard id {} too large", batch.shard)))?;
+        let received = i64::try_from(batch.received)
+            .map_err(|_| StoreError::Corrupt(format!("batch of {} events", batch.received)))?;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &topics,
+                    &event_ids,
+                    &timestamps,
+                    &sources,
+                    &payloads,
+                    &self.instance_id,
+                    &shard,
+                    &received,
+                ],
+            )
+            .await?;
+
+        let mut index_of = std::collections::HashMap::with_capacity(candidates.len());
+        for (index, event) in candidates.iter().enumerate() {
+            index_of.insert(event.key(), index);
+        }
+        let mut is_new = vec![false; candidates.len()];
+        for row in &rows {
+            let key = crate::event::EventKey {
+                topic: row.try_get(0)?,
+                event_id: row.try_get(1)?,
+            };
+            let index = index_of.get(&key).ok_or_else(|| {
+                StoreError::Corrupt(format!("commit returned a key it was not given: {key:?}"))
+            })?;
+            is_new[*index] = true;
+        }
+        Ok(CommitReport { is_new })
+    }
+
+    async fn query_unbounded(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, topic, event_id, ts, source, payload::text, received_at FROM events WHERE true",
+        );
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+        let mut bind = |sql: &mut String, clause: &str, value: Box<dyn ToSql + Sync + Send>| {
+            params.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", params.len())));
+        };
+        if let Some(topic) = &query.topic {
+            bind(&mut sql, " AND topic = ?", Box::new(topic.clone()));
+        }
+        if let Some(source) = &query.source {
+            bind(&mut sql, " AND source = ?", Box::new(source.clone()));
+        }
+        if let Some(since) = query.since {
+            bind(&mut sql, " AND ts >= ?", Box::new(since));
+        }
+        if let Some(until) = query.until {
+            bind(&mut sql, " AND ts < ?", Box::new(until));
+        }
+        if let Some(after) = &query.after {
+            bind(&mut sql, " AND (topic, seq) > (?", Box::new(after.topic.clone()));
+            bind(&mut sql, ", ?)", Box::new(after.seq));
+        }
+        // One row more than asked tells whether a next page exists without a count query.
+        let fetch = i64::from(query.limit) + 1;
+        bind(&mut sql, " ORDER BY topic, seq LIMIT ?", Box::new(fetch));
+
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let param_refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let rows = client.query(&statement, &param_refs).await?;
+
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let payload_text: String = row.try_get(5)?;
+            let payload = RawValue::from_string(payload_text)
+                .map_err(|err| StoreError::Corrupt(format!("stored payload: {err}")))?;
+            events.push(StoredEvent {
+                seq: row.try_get(0)?,
+                topic: row.try_get(1)?,
+                event_id: row.try_get(2)?,
+                timestamp: row.try_get(3)?,
+                source: row.try_get(4)?,
+                payload,
+                received_at: row.try_get(6)?,
+            });
+        }
+        Ok(super::paginate(events, query.limit))
+    }
+
+    async fn load_counters_unbounded(&self) -> Result<StoredTotals, StoreError> {
+        let client = self.pool.get().await?;
+        let mut shards = Vec::new();
+        for row in client.query(COUNTERS_SQL, &[]).await? {
+            let shard: i32 = row.try_get(0)?;
+            let shard = ShardId::try_from(shard)
+                .map_err(|_| StoreError::Corrupt(format!("negative shard id {shard}")))?;
+            let counter = |index: usize| -> Result<u64, StoreError> {
+                let value: i64 = row.try_get(index)?;
+                u64::try_from(value)
+                    .map_err(|_| StoreError::Corrupt(format!("negative counter {value}")))
+            };
+            shards.push((
+                shard,
+                ShardCounters {
+                    received: counter(1)?,
+                    unique_processed: counter(2)?,
+                    duplicate_dropped: counter(3)?,
+                },
+            ));
+        }
+        let mut topics = Vec::new();
+        for row in client.query(TOPICS_SQL, &[]).await? {
+            topics.push(row.try_get(0)?);
+        }
+        Ok(StoredTotals { shards, topics })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
+        self.bounded(self.commit_unbounded(batch)).await
+    }
+
+    async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        self.bounded(self.query_unbounded(query)).await
+    }
+
+    async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
+        self.bounded(self.load_counters_unbounded()).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.bounded(async {
+            let client = self.pool.get().await?;
+            client.simple_query("SELECT 1").await?;
+            Ok(())
+        })
+        .await
+    }
+}
