@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: makes sure PostgreSQL answers (starting the local cluster if it is down),
+# then runs every test of the workspace, unit and integration, against real databases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+export TEST_DATABASE_URL
+
+pg_up() { pg_isready -q -d "$TEST_DATABASE_URL" 2>/dev/null; }
+if ! pg_up; then
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    echo "test.sh: PostgreSQL is down, starting the local cluster" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+  pg_up || { echo "test.sh: PostgreSQL unreachable at $TEST_DATABASE_URL (set TEST_DATABASE_URL)" >&2; exit 1; }
+fi
+
+cargo test --locked --all-targets "$@"
