@@ -26,6 +26,7 @@ pub struct App {
     tree: ActorTree,
     tree_join: tokio::task::JoinHandle<()>,
     store: SharedStore,
+    shutdown_timeout: Duration,
 }
 
 impl App {
@@ -35,19 +36,15 @@ impl App {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("failed to bind {}", config.bind))?;
-        let address = listener.local_addr().context("failed to read bound address")?;
+        let address = listener
+            .local_addr()
+            .context("failed to read bound address")?;
         let store = store::open(&config.store)
             .await
             .context("failed to open the store")?;
-        let ingest_timeout = Duration::from_millis(config.limits.request_timeout_ms);
-        let (tree, tree_join) = ActorTree::spawn(
-            config.shards,
-            store.clone(),
-            config.batching.clone(),
-            ingest_timeout,
-        )
-        .await
-        .context("failed to start the actor tree")?;
+        let (tree, tree_join) = ActorTree::spawn(&config, store.clone())
+            .await
+            .context("failed to start the actor tree")?;
         let router = http::router(AppState {
             tree: tree.clone(),
             store: store.clone(),
@@ -61,6 +58,7 @@ impl App {
             tree,
             tree_join,
             store,
+            shutdown_timeout: config.shutdown_timeout(),
         })
     }
 
@@ -91,16 +89,34 @@ impl App {
             router,
             tree,
             mut tree_join,
+            shutdown_timeout,
             ..
         } = self;
-        let server = axum::serve(listener, router).with_graceful_shutdown(shutdown);
+        // The deadline clock starts when the shutdown signal arrives, not when serving starts.
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signalled = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        };
+        let server = axum::serve(listener, router).with_graceful_shutdown(signalled);
+        let deadline = async {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(shutdown_timeout).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             served = server => served.context("HTTP server failed")?,
             _ = &mut tree_join => bail!("actor tree stopped unexpectedly"),
+            () = deadline => warn!(?shutdown_timeout, "in-flight requests outlived the shutdown deadline"),
         }
         info!("HTTP stopped, draining shards");
         tree.shutdown(TREE_SHUTDOWN_DEADLINE).await;
-        if tokio::time::timeout(TREE_SHUTDOWN_DEADLINE, tree_join).await.is_err() {
+        if tokio::time::timeout(TREE_SHUTDOWN_DEADLINE, tree_join)
+            .await
+            .is_err()
+        {
             warn!("actor tree did not stop within the deadline");
         }
         Ok(())

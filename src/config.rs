@@ -31,6 +31,16 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_STORE_TIMEOUT_MS: u64 = 5_000;
 /// Default PostgreSQL pool size.
 pub const DEFAULT_DB_POOL_SIZE: usize = 8;
+/// Default limit on events in flight (buffered or committing) per shard.
+pub const DEFAULT_MAX_INFLIGHT_EVENTS_PER_SHARD: usize = 20_000;
+/// Default limit on HTTP requests being processed at once.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+/// Default restart budget: shard deaths tolerated within the window before the process fails.
+pub const DEFAULT_MAX_RESTARTS: usize = 20;
+/// Default sliding window of the restart budget.
+pub const DEFAULT_RESTART_WINDOW_SECS: u64 = 60;
+/// Default deadline for a graceful shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
 /// Default name of this process's counter rows.
 pub const DEFAULT_INSTANCE_ID: &str = "default";
 /// Default directory of the embedded store.
@@ -38,7 +48,12 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 
 /// `aggregator`: an actor-based pub-sub log aggregator. Without a subcommand it runs `serve`.
 #[derive(Debug, Parser)]
-#[command(name = "aggregator", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "aggregator",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to run; `serve` when omitted.
     #[command(subcommand)]
@@ -84,9 +99,25 @@ pub struct ServeConfig {
     /// Limits on what one request may ask for.
     #[command(flatten)]
     pub limits: RequestLimits,
+    /// Shard restart budget.
+    #[command(flatten)]
+    pub supervision: SupervisionConfig,
+    /// Fault injection, off by default.
+    #[command(flatten)]
+    pub chaos: ChaosConfig,
+    /// Longest a graceful shutdown may take, in milliseconds, before the process exits anyway.
+    #[arg(long, env = "AGG_SHUTDOWN_TIMEOUT_MS", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_MS)]
+    pub shutdown_timeout_ms: u64,
     /// Log line format.
     #[arg(long, env = "AGG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+impl ServeConfig {
+    /// Deadline of a graceful shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
 }
 
 impl Default for ServeConfig {
@@ -98,6 +129,9 @@ impl Default for ServeConfig {
             store: StoreConfig::default(),
             batching: BatchConfig::default(),
             limits: RequestLimits::default(),
+            supervision: SupervisionConfig::default(),
+            chaos: ChaosConfig::default(),
+            shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
             log_format: LogFormat::Text,
         }
     }
@@ -191,6 +225,74 @@ pub struct RequestLimits {
     /// Longest a publish waits for its events to commit, in milliseconds; past it, 503.
     #[arg(long, env = "AGG_REQUEST_TIMEOUT_MS", default_value_t = DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
+    /// Most events a shard holds in flight (buffered or committing); beyond it publish gets 429.
+    #[arg(long, env = "AGG_MAX_INFLIGHT_EVENTS_PER_SHARD", default_value_t = DEFAULT_MAX_INFLIGHT_EVENTS_PER_SHARD,
+          value_parser = parse_positive)]
+    pub max_inflight_events_per_shard: usize,
+    /// Most HTTP requests processed at once; beyond it requests get 429 at once.
+    #[arg(long, env = "AGG_MAX_CONCURRENT_REQUESTS", default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS,
+          value_parser = parse_positive)]
+    pub max_concurrent_requests: usize,
+}
+
+impl RequestLimits {
+    /// How long a publish waits for its commit.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+/// How many shard deaths the supervisor absorbs before it gives up and the process exits
+/// non-zero (so that an orchestrator restarts it). Kills made by chaos mode are not counted.
+#[derive(Debug, Clone, Args)]
+pub struct SupervisionConfig {
+    /// Shard restarts allowed within the window.
+    #[arg(long, env = "AGG_MAX_RESTARTS", default_value_t = DEFAULT_MAX_RESTARTS)]
+    pub max_restarts: usize,
+    /// Length of the restart budget's sliding window, in seconds.
+    #[arg(long, env = "AGG_RESTART_WINDOW_SECS", default_value_t = DEFAULT_RESTART_WINDOW_SECS)]
+    pub restart_window_secs: u64,
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        Self {
+            max_restarts: DEFAULT_MAX_RESTARTS,
+            restart_window_secs: DEFAULT_RESTART_WINDOW_SECS,
+        }
+    }
+}
+
+impl SupervisionConfig {
+    /// The budget's window.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.restart_window_secs)
+    }
+}
+
+/// Fault injection for chaos testing. Never enable in production.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ChaosConfig {
+    /// Kill a random shard actor every this many milliseconds.
+    #[arg(long, env = "AGG_CHAOS_KILL_INTERVAL_MS")]
+    pub chaos_kill_interval_ms: Option<u64>,
+    /// Probability (0 to 1) that a shard panics while handling a batch.
+    #[arg(long, env = "AGG_CHAOS_PANIC_RATE", default_value_t = 0.0, value_parser = parse_probability)]
+    pub chaos_panic_rate: f64,
+}
+
+impl ChaosConfig {
+    /// Whether any fault injection is on.
+    pub fn is_enabled(&self) -> bool {
+        self.chaos_kill_interval_ms.is_some() || self.chaos_panic_rate > 0.0
+    }
+
+    /// The kill interval, when kills are on.
+    pub fn kill_interval(&self) -> Option<Duration> {
+        self.chaos_kill_interval_ms
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis)
+    }
 }
 
 impl Default for RequestLimits {
@@ -199,6 +301,8 @@ impl Default for RequestLimits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_events_per_request: DEFAULT_MAX_EVENTS_PER_REQUEST,
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            max_inflight_events_per_shard: DEFAULT_MAX_INFLIGHT_EVENTS_PER_SHARD,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
     }
 }
@@ -208,6 +312,14 @@ fn parse_positive(raw: &str) -> Result<usize, String> {
     match raw.parse::<usize>() {
         Ok(0) | Err(_) => Err(format!("`{raw}` is not a whole number of at least 1")),
         Ok(value) => Ok(value),
+    }
+}
+
+/// A probability between 0 and 1.
+fn parse_probability(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!("`{raw}` is not a probability between 0 and 1")),
     }
 }
 
@@ -223,11 +335,23 @@ mod tests {
 
     #[test]
     fn flags_without_a_subcommand_configure_serve() {
-        let cli = Cli::try_parse_from(["aggregator", "--shards", "8", "--bind", "0.0.0.0:9000"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["aggregator", "--shards", "8", "--bind", "0.0.0.0:9000"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.shards, 8);
         assert_eq!(cli.serve.bind.port(), 9000);
+    }
+
+    #[test]
+    fn chaos_is_off_by_default_and_probabilities_are_checked() {
+        let cli = Cli::try_parse_from(["aggregator", "serve"]).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else {
+            panic!("expected serve");
+        };
+        assert!(!serve.chaos.is_enabled());
+        assert!(Cli::try_parse_from(["aggregator", "--chaos-panic-rate", "1.5"]).is_err());
+        let chaotic = Cli::try_parse_from(["aggregator", "--chaos-panic-rate", "0.1"]).unwrap();
+        assert!(chaotic.serve.chaos.is_enabled());
     }
 
     #[test]

@@ -16,5 +16,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: aggregator::config::ServeConfig) -> anyhow::Result<()> {
     aggregator::telemetry::init(config.log_format);
-    App::build(config).await?.run_until_stopped(shutdown_signal()).await
+    App::build(config)
+        .await?
+        .run_until_stopped(shutdown_signal())
+        .await
 }

@@ -15,13 +15,14 @@
 use std::collections::HashMap;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
+use super::chaos::{ChaosDice, InjectedPanic};
 use super::stats::{CommitDelta, StatsMsg};
 use super::IngestError;
 use crate::config::BatchConfig;
 use crate::event::{Event, EventKey, Outcome};
-use crate::store::{CommitBatch, SharedStore, ShardCounters, ShardId};
+use crate::store::{CommitBatch, ShardId, SharedStore};
 
 /// The shard actor's behaviour.
 pub struct ShardActor;
@@ -47,6 +48,8 @@ pub struct ShardArgs {
     pub stats: ActorRef<StatsMsg>,
     /// Group-commit knobs.
     pub batching: BatchConfig,
+    /// Fault injection (off unless an operator turns it on).
+    pub chaos: ChaosDice,
 }
 
 /// A request waiting for the next commit.
@@ -74,6 +77,7 @@ pub struct ShardState {
     pending_events: usize,
     /// Generation of the buffer; bumped by every commit so older linger timers are ignored.
     epoch: u64,
+    chaos: ChaosDice,
 }
 
 impl Actor for ShardActor {
@@ -94,6 +98,7 @@ impl Actor for ShardActor {
             pending: Vec::new(),
             pending_events: 0,
             epoch: 0,
+            chaos: args.chaos,
         })
     }
 
@@ -123,7 +128,12 @@ impl Actor for ShardActor {
 }
 
 impl ShardState {
-    async fn enqueue(&mut self, myself: &ActorRef<ShardMsg>, events: Vec<Event>, reply: IngestReply) {
+    async fn enqueue(
+        &mut self,
+        myself: &ActorRef<ShardMsg>,
+        events: Vec<Event>,
+        reply: IngestReply,
+    ) {
         let buffer_was_empty = self.pending.is_empty();
         self.pending_events += events.len();
         self.pending.push(PendingRequest { events, reply });
@@ -136,6 +146,11 @@ impl ShardState {
     }
 
     /// Commits the buffer and answers every request in it.
+    ///
+    /// The commit runs in a task of its own, which this handler awaits: if the shard is killed
+    /// meanwhile, the task still finishes, so a commit that reached the database is always
+    /// reported to the stats actor and answered. A panic inside the task is re-raised here, so
+    /// that the shard fails and its supervisor restarts it.
     async fn commit_pending(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -144,54 +159,108 @@ impl ShardState {
         let received = std::mem::take(&mut self.pending_events) as u64;
         self.epoch += 1;
 
+        let injected = self.chaos.roll();
+        if injected == InjectedPanic::BeforeCommit {
+            panic!(
+                "chaos: shard {} panics before committing {received} events",
+                self.shard
+            );
+        }
+        let group = GroupCommit {
+            shard: self.shard,
+            store: self.store.clone(),
+            stats: self.stats.clone(),
+            requests,
+            received,
+            panic_after_commit: injected == InjectedPanic::AfterCommit,
+        };
+        if let Err(join_error) = tokio::spawn(group.run()).await {
+            if join_error.is_panic() {
+                std::panic::resume_unwind(join_error.into_panic());
+            }
+            error!(shard = self.shard, error = %join_error, "commit task vanished");
+        }
+    }
+}
+
+/// One group commit, owned by the task that performs it.
+struct GroupCommit {
+    shard: ShardId,
+    store: SharedStore,
+    stats: ActorRef<StatsMsg>,
+    requests: Vec<PendingRequest>,
+    received: u64,
+    /// Chaos: panic once the commit is durable but before anyone is answered.
+    panic_after_commit: bool,
+}
+
+impl GroupCommit {
+    async fn run(self) {
+        let Self {
+            shard,
+            store,
+            stats,
+            requests,
+            received,
+            panic_after_commit,
+        } = self;
         let (candidates, slots) = resolve_repeats(&requests);
         let batch = CommitBatch {
-            shard: self.shard,
+            shard,
             candidates: &candidates,
             received,
         };
-        let result = self.store.commit(batch).await;
-        let report = match result {
+        let report = match store.commit(batch).await {
             Ok(report) => report,
             Err(err) => {
-                warn!(shard = self.shard, events = received, error = %err, "commit failed, asking clients to retry");
+                warn!(shard, events = received, error = %err, "commit failed, asking clients to retry");
                 for request in requests {
-                    let _ = request.reply.send(Err(IngestError::CommitFailed(err.to_string())));
+                    let _ = request
+                        .reply
+                        .send(Err(IngestError::CommitFailed(err.to_string())));
                 }
                 return;
             }
         };
+        if panic_after_commit {
+            panic!(
+                "chaos: shard {shard} panics after committing {received} events, before answering"
+            );
+        }
 
-        let new_count = report.new_count();
         let mut new_topics: Vec<String> = Vec::new();
-        for (candidate, _) in candidates.iter().zip(&report.is_new).filter(|(_, &new)| new) {
+        for (candidate, _) in candidates
+            .iter()
+            .zip(&report.is_new)
+            .filter(|(_, &new)| new)
+        {
             if !new_topics.iter().any(|topic| *topic == candidate.topic) {
                 new_topics.push(candidate.topic.clone());
             }
         }
-        debug!(shard = self.shard, events = received, new = new_count, "committed batch");
+        debug!(
+            shard,
+            events = received,
+            new = report.new_count(),
+            "committed batch"
+        );
         // Tell the stats actor before answering anyone, so that /stats read after an answer
         // already includes it (mailboxes are FIFO).
         let delta = CommitDelta {
-            shard: self.shard,
-            counters: ShardCounters {
-                received,
-                unique_processed: new_count,
-                duplicate_dropped: received - new_count,
-            },
+            shard,
+            counters_after: report.counters_after,
             topics: new_topics,
         };
-        if let Err(err) = self.stats.send_message(StatsMsg::Committed(delta)) {
-            warn!(shard = self.shard, error = %err, "stats actor gone; counters reload from the store on its restart");
+        if let Err(err) = stats.send_message(StatsMsg::Committed(delta)) {
+            warn!(shard, error = %err, "stats actor gone; counters reload from the store on its restart");
         }
 
-        let is_new = &report.is_new;
         drop(candidates);
         for (request, request_slots) in requests.into_iter().zip(slots) {
             let outcomes = request_slots
                 .into_iter()
                 .map(|slot| match slot {
-                    Slot::Candidate(index) if is_new[index] => Outcome::New,
+                    Slot::Candidate(index) if report.is_new[index] => Outcome::New,
                     Slot::Candidate(_) | Slot::RepeatInBatch => Outcome::Duplicate,
                 })
                 .collect();

@@ -5,14 +5,19 @@
 //! mailbox is FIFO, a client that got its publish answer and then asks for `/stats` always sees
 //! its own events counted. The actor loads the persisted totals in `pre_start`, so the counters
 //! survive restarts exactly (they are written in the same transaction as the rows).
+//!
+//! A delta carries the shard's counter row as it stands after the commit, not an increment.
+//! The actor keeps the newest snapshot per shard, so a commit whose report never arrived (its
+//! outcome was unknown to the client, or its shard was killed) is counted as soon as any later
+//! commit of that shard reports, and reports arriving out of order cannot double-count.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
-use crate::store::{SharedStore, ShardCounters, ShardId};
+use crate::store::{ShardCounters, ShardId, SharedStore};
 
 /// The stats actor's behaviour.
 pub struct StatsActor;
@@ -22,8 +27,8 @@ pub struct StatsActor;
 pub struct CommitDelta {
     /// The committing shard.
     pub shard: ShardId,
-    /// Counter increments of the commit.
-    pub counters: ShardCounters,
+    /// This process's counter row of the shard after the commit.
+    pub counters_after: ShardCounters,
     /// Topics that gained stored events in this commit.
     pub topics: Vec<String>,
 }
@@ -32,8 +37,14 @@ pub struct CommitDelta {
 pub enum StatsMsg {
     /// A shard committed a batch.
     Committed(CommitDelta),
-    /// A shard was restarted by the supervisor.
-    ShardRestarted(ShardId),
+    /// A shard was restarted by the supervisor; `took` is from noticing its death to the new
+    /// shard running.
+    ShardRestarted {
+        /// The restarted shard.
+        shard: ShardId,
+        /// How long the restart took.
+        took: Duration,
+    },
     /// Current figures.
     Snapshot(RpcReplyPort<StatsSnapshot>),
 }
@@ -48,9 +59,24 @@ pub struct StatsArgs {
     pub started_at: Instant,
 }
 
+/// Live counters of one shard.
+#[derive(Debug, Clone, Copy, Default)]
+struct ShardTally {
+    /// Rows written by other aggregator instances, as loaded at start.
+    others: ShardCounters,
+    /// Newest snapshot of this process's own row.
+    own: ShardCounters,
+    restarts: u64,
+}
+
+/// How many recent restart durations are kept for the median.
+const RESTART_SAMPLES: usize = 1024;
+
 /// Live counters.
 pub struct StatsState {
-    per_shard: BTreeMap<ShardId, ShardStats>,
+    per_shard: BTreeMap<ShardId, ShardTally>,
+    /// Durations of the most recent shard restarts.
+    restart_samples: VecDeque<Duration>,
     topics: BTreeSet<String>,
     started_at: Instant,
 }
@@ -78,6 +104,19 @@ pub struct StatsSnapshot {
     pub uptime: Duration,
     /// Per-shard figures, by shard index.
     pub shards: Vec<ShardStats>,
+    /// How long recent shard restarts took, when there were any.
+    pub restart_latency: Option<RestartLatency>,
+}
+
+/// Median and maximum of recent shard restart durations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartLatency {
+    /// Restarts sampled (the most recent ones).
+    pub samples: usize,
+    /// Median duration.
+    pub median: Duration,
+    /// Longest duration.
+    pub max: Duration,
 }
 
 impl Actor for StatsActor {
@@ -91,15 +130,18 @@ impl Actor for StatsActor {
         args: StatsArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let stored = args.store.load_counters().await?;
-        let mut per_shard: BTreeMap<ShardId, ShardStats> = (0..args.shard_count)
-            .map(|shard| (shard, ShardStats { shard, ..ShardStats::default() }))
+        let mut per_shard: BTreeMap<ShardId, ShardTally> = (0..args.shard_count)
+            .map(|shard| (shard, ShardTally::default()))
             .collect();
         // Rows of shards beyond the current count (the tree was resized) still count in totals.
-        for (shard, counters) in stored.shards {
-            per_shard.entry(shard).or_insert(ShardStats { shard, ..ShardStats::default() }).counters.add(counters);
+        for row in stored.shards {
+            let tally = per_shard.entry(row.shard).or_default();
+            tally.others = row.total.saturating_sub(&row.own);
+            tally.own = row.own;
         }
         Ok(StatsState {
             per_shard,
+            restart_samples: VecDeque::with_capacity(RESTART_SAMPLES),
             topics: stored.topics.into_iter().collect(),
             started_at: args.started_at,
         })
@@ -113,7 +155,7 @@ impl Actor for StatsActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             StatsMsg::Committed(delta) => state.record(delta),
-            StatsMsg::ShardRestarted(shard) => state.shard_entry(shard).restarts += 1,
+            StatsMsg::ShardRestarted { shard, took } => state.record_restart(shard, took),
             StatsMsg::Snapshot(reply) => {
                 let _ = reply.send(state.snapshot());
             }
@@ -123,14 +165,30 @@ impl Actor for StatsActor {
 }
 
 impl StatsState {
-    fn shard_entry(&mut self, shard: ShardId) -> &mut ShardStats {
-        self.per_shard
-            .entry(shard)
-            .or_insert(ShardStats { shard, ..ShardStats::default() })
+    fn record_restart(&mut self, shard: ShardId, took: Duration) {
+        self.per_shard.entry(shard).or_default().restarts += 1;
+        if self.restart_samples.len() == RESTART_SAMPLES {
+            self.restart_samples.pop_front();
+        }
+        self.restart_samples.push_back(took);
+    }
+
+    fn restart_latency(&self) -> Option<RestartLatency> {
+        let mut samples: Vec<Duration> = self.restart_samples.iter().copied().collect();
+        samples.sort_unstable();
+        let max = *samples.last()?;
+        Some(RestartLatency {
+            samples: samples.len(),
+            median: samples[samples.len() / 2],
+            max,
+        })
     }
 
     fn record(&mut self, delta: CommitDelta) {
-        self.shard_entry(delta.shard).counters.add(delta.counters);
+        let tally = self.per_shard.entry(delta.shard).or_default();
+        if delta.counters_after.is_newer_than(&tally.own) {
+            tally.own = delta.counters_after;
+        }
         for topic in delta.topics {
             if !self.topics.contains(&topic) {
                 self.topics.insert(topic);
@@ -140,14 +198,23 @@ impl StatsState {
 
     fn snapshot(&self) -> StatsSnapshot {
         let mut totals = ShardCounters::default();
-        for shard in self.per_shard.values() {
-            totals.add(shard.counters);
+        let mut shards = Vec::with_capacity(self.per_shard.len());
+        for (&shard, tally) in &self.per_shard {
+            let mut counters = tally.others;
+            counters.add(tally.own);
+            totals.add(counters);
+            shards.push(ShardStats {
+                shard,
+                counters,
+                restarts: tally.restarts,
+            });
         }
         StatsSnapshot {
             totals,
             topics: self.topics.iter().cloned().collect(),
             uptime: self.started_at.elapsed(),
-            shards: self.per_shard.values().copied().collect(),
+            shards,
+            restart_latency: self.restart_latency(),
         }
     }
 }

@@ -12,26 +12,27 @@
 //! process, so that an orchestrator can restart everything. The stats actor is not restarted in
 //! place: its death means the live counters can no longer be trusted, so it escalates too.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{
+    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
+};
 use tracing::{error, info, warn};
 
+use rand::Rng;
+use tokio::task::JoinHandle;
+
+use super::chaos::ChaosDice;
 use super::shard::{IngestReply, ShardActor, ShardArgs, ShardMsg};
 use super::stats::{StatsActor, StatsArgs, StatsMsg};
 use super::IngestError;
-use crate::config::BatchConfig;
+use crate::config::{BatchConfig, ChaosConfig, SupervisionConfig};
 use crate::event::Event;
-use crate::store::{SharedStore, ShardId};
+use crate::store::{ShardId, SharedStore};
 
 /// How long the supervisor waits for its children to drain on a graceful stop.
 const CHILD_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Shard restarts allowed within [`RESTART_WINDOW`] before the supervisor gives up.
-pub const MAX_RESTARTS_IN_WINDOW: usize = 20;
-/// The sliding window of the restart budget.
-pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
 /// The supervisor's behaviour.
 pub struct SupervisorActor;
@@ -42,6 +43,8 @@ pub enum SupervisorMsg {
     Route(ShardId, Vec<Event>, IngestReply),
     /// The stats actor, for snapshot queries.
     StatsRef(RpcReplyPort<ActorRef<StatsMsg>>),
+    /// Chaos timer tick: kill a random shard.
+    ChaosKill,
     /// Number of live shards, for readiness.
     LiveShards(RpcReplyPort<usize>),
 }
@@ -56,6 +59,10 @@ pub struct SupervisorArgs {
     pub batching: BatchConfig,
     /// When the application started.
     pub started_at: Instant,
+    /// Restart budget.
+    pub supervision: SupervisionConfig,
+    /// Fault injection.
+    pub chaos: ChaosConfig,
 }
 
 /// Children and restart bookkeeping.
@@ -65,6 +72,11 @@ pub struct SupervisorState {
     store: SharedStore,
     batching: BatchConfig,
     recent_restarts: VecDeque<Instant>,
+    supervision: SupervisionConfig,
+    chaos: ChaosConfig,
+    chaos_timer: Option<JoinHandle<()>>,
+    /// Shards killed on purpose by chaos mode; their restarts do not spend the budget.
+    chaos_victims: HashSet<ActorId>,
 }
 
 impl Actor for SupervisorActor {
@@ -83,19 +95,42 @@ impl Actor for SupervisorActor {
             shard_count: args.shard_count,
             started_at: args.started_at,
         };
-        let (stats, _) = Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
+        let (stats, _) =
+            Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
         let mut state = SupervisorState {
             shards: Vec::with_capacity(args.shard_count as usize),
             stats,
             store: args.store,
             batching: args.batching,
             recent_restarts: VecDeque::new(),
+            supervision: args.supervision,
+            chaos: args.chaos,
+            chaos_timer: None,
+            chaos_victims: HashSet::new(),
         };
         for shard in 0..args.shard_count {
             let shard_ref = state.spawn_shard(&myself, shard).await?;
             state.shards.push(shard_ref);
         }
         Ok(state)
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.chaos.is_enabled() {
+            warn!(
+                kill_interval_ms = state.chaos.chaos_kill_interval_ms,
+                panic_rate = state.chaos.chaos_panic_rate,
+                "CHAOS MODE ON: shards will be killed or panic on purpose; never use in production"
+            );
+        }
+        if let Some(interval) = state.chaos.kill_interval() {
+            state.chaos_timer = Some(myself.send_interval(interval, || SupervisorMsg::ChaosKill));
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -106,6 +141,7 @@ impl Actor for SupervisorActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             SupervisorMsg::Route(shard, events, reply) => state.route(shard, events, reply),
+            SupervisorMsg::ChaosKill => state.kill_random_shard(),
             SupervisorMsg::StatsRef(reply) => {
                 let _ = reply.send(state.stats.clone());
             }
@@ -136,11 +172,17 @@ impl Actor for SupervisorActor {
         let Some(shard) = state.shard_of(&cell) else {
             return Ok(());
         };
-        state.charge_restart()?;
+        let noticed_at = Instant::now();
+        if !state.chaos_victims.remove(&cell.get_id()) {
+            state.charge_restart()?;
+        }
         warn!(shard, reason = %reason, "shard died, restarting");
         let shard_ref = state.spawn_shard(&myself, shard).await?;
         state.shards[shard as usize] = shard_ref;
-        let _ = state.stats.send_message(StatsMsg::ShardRestarted(shard));
+        let took = noticed_at.elapsed();
+        let _ = state
+            .stats
+            .send_message(StatsMsg::ShardRestarted { shard, took });
         Ok(())
     }
 
@@ -150,6 +192,9 @@ impl Actor for SupervisorActor {
         _myself: ActorRef<Self::Msg>,
         state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
+        if let Some(timer) = state.chaos_timer.take() {
+            timer.abort();
+        }
         for shard in &state.shards {
             let _ = shard.drain_and_wait(Some(CHILD_DRAIN_TIMEOUT)).await;
         }
@@ -170,6 +215,7 @@ impl SupervisorState {
             store: self.store.clone(),
             stats: self.stats.clone(),
             batching: self.batching.clone(),
+            chaos: ChaosDice::new(self.chaos.chaos_panic_rate),
         };
         let (shard_ref, _) = Actor::spawn_linked(None, ShardActor, args, myself.get_cell()).await?;
         Ok(shard_ref)
@@ -185,6 +231,16 @@ impl SupervisorState {
         {
             let _ = reply.send(Err(IngestError::ShardUnavailable(shard)));
         }
+    }
+
+    fn kill_random_shard(&mut self) {
+        if self.shards.is_empty() {
+            return;
+        }
+        let victim = rand::thread_rng().gen_range(0..self.shards.len());
+        info!(shard = victim, "chaos: killing shard");
+        self.chaos_victims.insert(self.shards[victim].get_id());
+        self.shards[victim].kill();
     }
 
     fn shard_of(&self, cell: &ActorCell) -> Option<ShardId> {
@@ -203,14 +259,18 @@ impl SupervisorState {
     /// Records a restart; fails when the budget of the sliding window is spent.
     fn charge_restart(&mut self) -> Result<(), ActorProcessingErr> {
         let now = Instant::now();
+        let window = self.supervision.window();
         while let Some(&oldest) = self.recent_restarts.front() {
-            if now.duration_since(oldest) <= RESTART_WINDOW {
+            if now.duration_since(oldest) <= window {
                 break;
             }
             self.recent_restarts.pop_front();
         }
-        if self.recent_restarts.len() >= MAX_RESTARTS_IN_WINDOW {
-            error!(restarts = self.recent_restarts.len(), "shard restart budget exhausted, escalating");
+        if self.recent_restarts.len() >= self.supervision.max_restarts {
+            error!(
+                restarts = self.recent_restarts.len(),
+                "shard restart budget exhausted, escalating"
+            );
             return Err("shard restart budget exhausted".into());
         }
         self.recent_restarts.push_back(now);

@@ -14,7 +14,7 @@ use tracing::{error, warn};
 use crate::actors::ActorError;
 use crate::store::StoreError;
 
-/// Seconds a client is asked to wait before retrying a `503`.
+/// Seconds a client is asked to wait before retrying a `503` or `429`.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// One problem with a request, located as precisely as possible.
@@ -65,7 +65,11 @@ impl IssueLog {
     }
 
     /// The value of `result`, or `None` after recording why `field` was rejected.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(reason) => {
@@ -106,6 +110,9 @@ pub enum ApiError {
     /// No route matches (404).
     #[error("not found")]
     NotFound,
+    /// The client sends more than the server may hold in flight; retry after a pause (429).
+    #[error("too many requests: {0}")]
+    TooManyRequests(String),
     /// A dependency is down or busy; retrying later is safe (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -129,7 +136,10 @@ impl From<StoreError> for ApiError {
 
 impl From<ActorError> for ApiError {
     fn from(err: ActorError) -> Self {
-        Self::Unavailable(err.to_string())
+        match err {
+            ActorError::Overloaded(_) => Self::TooManyRequests(err.to_string()),
+            ActorError::Timeout | ActorError::Unavailable(_) => Self::Unavailable(err.to_string()),
+        }
     }
 }
 
@@ -149,11 +159,14 @@ impl IntoResponse for ApiError {
                 self.to_string(),
                 Some(issues.as_slice()),
             ),
-            Self::InvalidQuery(issues) => {
-                (StatusCode::BAD_REQUEST, self.to_string(), Some(issues.as_slice()))
-            }
+            Self::InvalidQuery(issues) => (
+                StatusCode::BAD_REQUEST,
+                self.to_string(),
+                Some(issues.as_slice()),
+            ),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string(), None),
             Self::NotFound => (StatusCode::NOT_FOUND, self.to_string(), None),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string(), None),
             Self::Unavailable(cause) => {
                 warn!(cause = %cause, "answering 503");
                 (
@@ -164,7 +177,11 @@ impl IntoResponse for ApiError {
             }
             Self::Internal(err) => {
                 error!(error = ?err, "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string(), None)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_string(),
+                    None,
+                )
             }
         };
         let body = Json(ErrorBody {
@@ -172,7 +189,7 @@ impl IntoResponse for ApiError {
             details,
         });
         let mut response = (status, body).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));

@@ -11,9 +11,14 @@ mod health;
 mod publish;
 mod stats;
 
-use axum::extract::DefaultBodyLimit;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use tokio::sync::Semaphore;
 
 use crate::actors::ActorTree;
 use crate::config::RequestLimits;
@@ -32,17 +37,39 @@ pub struct AppState {
 }
 
 /// Builds the router with every route of the API.
+///
+/// Health and readiness sit outside the concurrency limit, so that an orchestrator still gets
+/// an answer while clients flood the API.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let admission = Arc::new(Semaphore::new(state.limits.max_concurrent_requests));
+    let api = Router::new()
         .route("/publish", post(publish::publish))
         .route("/events", get(events::list_events))
         .route("/stats", get(stats::get_stats))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(admission, admit))
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(body_limit))
+        .merge(api)
         .with_state(state)
+}
+
+/// Refuses a request at once with `429` when `max_concurrent_requests` are already in progress,
+/// instead of queueing it: queued requests would hold memory and time out anyway.
+async fn admit(
+    State(admission): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Ok(_permit) = admission.try_acquire() else {
+        return Err(ApiError::TooManyRequests(
+            "the server is at its concurrent request limit".into(),
+        ));
+    };
+    Ok(next.run(request).await)
 }
 
 async fn not_found() -> ApiError {

@@ -25,11 +25,29 @@ pub struct StatsResponse {
     pub store: &'static str,
     /// Per-shard counters and restarts.
     pub shards: Vec<ShardStats>,
+    /// Shard restarts since the process started.
+    pub restarts: u64,
+    /// How long recent shard restarts took, in milliseconds (`null` before the first).
+    pub restart_ms: Option<RestartMillis>,
+}
+
+/// Median and maximum restart duration.
+#[derive(Debug, Serialize)]
+pub struct RestartMillis {
+    /// Median of recent restarts.
+    pub median: f64,
+    /// Slowest recent restart.
+    pub max: f64,
 }
 
 pub async fn get_stats(State(state): State<AppState>) -> Result<Json<StatsResponse>, ApiError> {
     let snapshot = state.tree.stats().await?;
     let uptime_millis = snapshot.uptime.as_millis() as f64;
+    let restarts = snapshot.shards.iter().map(|shard| shard.restarts).sum();
+    let restart_ms = snapshot.restart_latency.map(|latency| RestartMillis {
+        median: latency.median.as_secs_f64() * 1000.0,
+        max: latency.max.as_secs_f64() * 1000.0,
+    });
     Ok(Json(StatsResponse {
         received: snapshot.totals.received,
         unique_processed: snapshot.totals.unique_processed,
@@ -38,5 +56,7 @@ pub async fn get_stats(State(state): State<AppState>) -> Result<Json<StatsRespon
         uptime_seconds: uptime_millis / 1000.0,
         store: state.store.backend(),
         shards: snapshot.shards,
+        restarts,
+        restart_ms,
     }))
 }

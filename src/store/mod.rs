@@ -69,6 +69,10 @@ pub struct CommitBatch<'a> {
 pub struct CommitReport {
     /// `is_new[i]` tells whether `candidates[i]` was inserted by this commit.
     pub is_new: Vec<bool>,
+    /// This process's counter row of the shard as it stands after the commit. Live counters are
+    /// kept from these snapshots rather than from deltas, so a commit whose answer was lost (a
+    /// timeout, a killed shard) is counted as soon as the shard's next commit reports.
+    pub counters_after: ShardCounters,
 }
 
 impl CommitReport {
@@ -98,11 +102,41 @@ impl ShardCounters {
     }
 }
 
+impl ShardCounters {
+    /// Whether `self` is a later snapshot of the same monotonic counter row than `other`.
+    /// Every field only grows, so the snapshot with more `received` is the newer one.
+    pub fn is_newer_than(&self, other: &ShardCounters) -> bool {
+        self.received > other.received
+    }
+
+    /// Component-wise difference; saturates at zero so a stale snapshot never goes negative.
+    pub fn saturating_sub(&self, other: &ShardCounters) -> ShardCounters {
+        ShardCounters {
+            received: self.received.saturating_sub(other.received),
+            unique_processed: self.unique_processed.saturating_sub(other.unique_processed),
+            duplicate_dropped: self
+                .duplicate_dropped
+                .saturating_sub(other.duplicate_dropped),
+        }
+    }
+}
+
+/// Persisted counters of one shard at start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoredShard {
+    /// The shard's index.
+    pub shard: ShardId,
+    /// Sum of the shard's rows over every instance sharing the store.
+    pub total: ShardCounters,
+    /// This process's own row (what [`CommitReport::counters_after`] will continue from).
+    pub own: ShardCounters,
+}
+
 /// Everything the stats actor needs at start.
 #[derive(Debug, Clone, Default)]
 pub struct StoredTotals {
-    /// Counters per shard id (shards that never committed are absent).
-    pub shards: Vec<(ShardId, ShardCounters)>,
+    /// Counters per shard (shards that never committed are absent).
+    pub shards: Vec<StoredShard>,
     /// Every topic that has at least one stored event, sorted.
     pub topics: Vec<String>,
 }

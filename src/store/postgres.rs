@@ -17,8 +17,8 @@ use tokio_postgres::NoTls;
 use tracing::info;
 
 use super::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
-    Store, StoreError, StoredEvent, StoredTotals,
+    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, Store, StoreError,
+    StoredEvent, StoredShard, StoredTotals,
 };
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
@@ -44,8 +44,11 @@ WITH input AS (
         received = c.received + excluded.received,
         unique_processed = c.unique_processed + excluded.unique_processed,
         duplicate_dropped = c.duplicate_dropped + excluded.duplicate_dropped
+    RETURNING received, unique_processed, duplicate_dropped
 )
-SELECT topic, event_id FROM inserted";
+SELECT topic, event_id, NULL::bigint, NULL::bigint, NULL::bigint FROM inserted
+UNION ALL
+SELECT NULL, NULL, received, unique_processed, duplicate_dropped FROM counted";
 
 /// Distinct topics by a loose index scan over the primary key: one index probe per topic
 /// instead of a scan of every row, so start-up stays fast with millions of events.
@@ -57,8 +60,13 @@ WITH RECURSIVE t AS (
 )
 SELECT topic FROM t WHERE topic IS NOT NULL";
 
+/// Per shard: the sum over every instance, then this instance's own row (zeros when absent).
 const COUNTERS_SQL: &str = "\
-SELECT shard, sum(received)::bigint, sum(unique_processed)::bigint, sum(duplicate_dropped)::bigint
+SELECT shard,
+       sum(received)::bigint, sum(unique_processed)::bigint, sum(duplicate_dropped)::bigint,
+       coalesce(sum(received) FILTER (WHERE instance = $1), 0)::bigint,
+       coalesce(sum(unique_processed) FILTER (WHERE instance = $1), 0)::bigint,
+       coalesce(sum(duplicate_dropped) FILTER (WHERE instance = $1), 0)::bigint
 FROM shard_counters GROUP BY shard ORDER BY shard";
 
 /// Connection settings beyond the URL.
@@ -194,17 +202,26 @@ impl PostgresStore {
             index_of.insert(event.key(), index);
         }
         let mut is_new = vec![false; candidates.len()];
+        let mut counters_after = None;
         for row in &rows {
-            let key = crate::event::EventKey {
-                topic: row.try_get(0)?,
-                event_id: row.try_get(1)?,
+            let topic: Option<&str> = row.try_get(0)?;
+            let event_id: Option<&str> = row.try_get(1)?;
+            let (Some(topic), Some(event_id)) = (topic, event_id) else {
+                counters_after = Some(counters_at(row, 2)?);
+                continue;
             };
+            let key = crate::event::EventKey { topic, event_id };
             let index = index_of.get(&key).ok_or_else(|| {
                 StoreError::Corrupt(format!("commit returned a key it was not given: {key:?}"))
             })?;
             is_new[*index] = true;
         }
-        Ok(CommitReport { is_new })
+        let counters_after = counters_after
+            .ok_or_else(|| StoreError::Corrupt("commit returned no counter row".into()))?;
+        Ok(CommitReport {
+            is_new,
+            counters_after,
+        })
     }
 
     async fn query_unbounded(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
@@ -229,7 +246,11 @@ impl PostgresStore {
             bind(&mut sql, " AND ts < ?", Box::new(until));
         }
         if let Some(after) = &query.after {
-            bind(&mut sql, " AND (topic, seq) > (?", Box::new(after.topic.clone()));
+            bind(
+                &mut sql,
+                " AND (topic, seq) > (?",
+                Box::new(after.topic.clone()),
+            );
             bind(&mut sql, ", ?)", Box::new(after.seq));
         }
         // One row more than asked tells whether a next page exists without a count query.
@@ -265,23 +286,15 @@ impl PostgresStore {
     async fn load_counters_unbounded(&self) -> Result<StoredTotals, StoreError> {
         let client = self.pool.get().await?;
         let mut shards = Vec::new();
-        for row in client.query(COUNTERS_SQL, &[]).await? {
+        for row in client.query(COUNTERS_SQL, &[&self.instance_id]).await? {
             let shard: i32 = row.try_get(0)?;
             let shard = ShardId::try_from(shard)
                 .map_err(|_| StoreError::Corrupt(format!("negative shard id {shard}")))?;
-            let counter = |index: usize| -> Result<u64, StoreError> {
-                let value: i64 = row.try_get(index)?;
-                u64::try_from(value)
-                    .map_err(|_| StoreError::Corrupt(format!("negative counter {value}")))
-            };
-            shards.push((
+            shards.push(StoredShard {
                 shard,
-                ShardCounters {
-                    received: counter(1)?,
-                    unique_processed: counter(2)?,
-                    duplicate_dropped: counter(3)?,
-                },
-            ));
+                total: counters_at(&row, 1)?,
+                own: counters_at(&row, 4)?,
+            });
         }
         let mut topics = Vec::new();
         for row in client.query(TOPICS_SQL, &[]).await? {
@@ -289,6 +302,19 @@ impl PostgresStore {
         }
         Ok(StoredTotals { shards, topics })
     }
+}
+
+/// Reads three bigint columns starting at `first` as counters.
+fn counters_at(row: &tokio_postgres::Row, first: usize) -> Result<ShardCounters, StoreError> {
+    let counter = |index: usize| -> Result<u64, StoreError> {
+        let value: i64 = row.try_get(index)?;
+        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative counter {value}")))
+    };
+    Ok(ShardCounters {
+        received: counter(first)?,
+        unique_processed: counter(first + 1)?,
+        duplicate_dropped: counter(first + 2)?,
+    })
 }
 
 #[async_trait]
