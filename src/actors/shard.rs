@@ -234,7 +234,7 @@ impl GroupCommit {
             .zip(&report.is_new)
             .filter(|(_, &new)| new)
         {
-            if !new_topics.iter().any(|topic| *topic == candidate.topic) {
+            if !new_topics.contains(&candidate.topic) {
                 new_topics.push(candidate.topic.clone());
             }
         }
