@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: compile in the full Rust image, run from a small Debian image as non-root.
+
+FROM rust:1-bookworm AS build
+WORKDIR /src
+# Build dependencies first so that source edits do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+COPY src ./src
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin aggregator
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/aggregator --create-home aggregator
+COPY --from=build /src/target/release/aggregator /usr/local/bin/aggregator
+USER aggregator
+WORKDIR /var/lib/aggregator
+ENV AGG_BIND=0.0.0.0:8080 \
+    AGG_DATA_DIR=/var/lib/aggregator/data \
+    AGG_LOG_FORMAT=json
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \
+    CMD curl -fsS http://127.0.0.1:8080/ready || exit 1
+ENTRYPOINT ["aggregator"]
+CMD ["serve"]
