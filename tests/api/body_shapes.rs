@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{event, outcomes, spawn_app};
+use crate::helpers::{event, outcomes, result_keys, spawn_app};
 
 /// Publishes `body` to a fresh app and checks it stored exactly `expected_keys`, in that order.
 async fn assert_stores(body: Value, expected_keys: &[(&str, &str)]) {
@@ -17,22 +17,11 @@ async fn assert_stores(body: Value, expected_keys: &[(&str, &str)]) {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["received"], expected_keys.len());
     assert_eq!(answer["unique_processed"], expected_keys.len());
-    let results: Vec<(String, String)> = answer["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| {
-            (
-                r["topic"].as_str().unwrap().into(),
-                r["event_id"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
     let expected: Vec<(String, String)> = expected_keys
         .iter()
         .map(|(topic, id)| (topic.to_string(), id.to_string()))
         .collect();
-    assert_eq!(results, expected);
+    assert_eq!(result_keys(&answer), expected);
     assert!(
         outcomes(&answer).iter().all(|outcome| outcome == "new"),
         "{answer}"

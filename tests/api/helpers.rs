@@ -304,6 +304,30 @@ impl TestApp {
         row.get(0)
     }
 
+    /// Publishes a valid event whose `field` is set to `value` (removed when `None`) and asserts
+    /// the answer is a 422 naming exactly that field of event 0 with `reason`, with nothing
+    /// stored.
+    pub async fn assert_field_rejected(&self, field: &str, value: Option<Value>, reason: &str) {
+        let mut event = self.event("topic", "id");
+        match value {
+            Some(value) => event[field] = value,
+            None => {
+                event.as_object_mut().expect("an object").remove(field);
+            }
+        }
+        let (status, body) = self.publish(&event).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_eq!(
+            body,
+            json!({
+                "error": "validation failed",
+                "details": [{"index": 0, "field": field, "reason": reason}],
+            }),
+            "{field}"
+        );
+        self.assert_nothing_stored().await;
+    }
+
     /// Asserts that no event was stored and no counter moved.
     pub async fn assert_nothing_stored(&self) {
         assert_eq!(self.row_count().await, 0, "rows were stored");
@@ -320,6 +344,19 @@ pub async fn json_response(response: reqwest::Response) -> (StatusCode, Value) {
     let body = serde_json::from_str(&text)
         .unwrap_or_else(|err| panic!("{status} answer is not JSON ({err}): {text:?}"));
     (status, body)
+}
+
+/// The `(topic, event_id)` of each result of a publish answer, in request order.
+pub fn result_keys(answer: &Value) -> Vec<(String, String)> {
+    answer["results"]
+        .as_array()
+        .expect("results is an array")
+        .iter()
+        .map(|result| {
+            let field = |name: &str| result[name].as_str().expect("a string").to_owned();
+            (field("topic"), field("event_id"))
+        })
+        .collect()
 }
 
 /// The outcomes (`"new"`/`"duplicate"`) of a publish answer, in request order.

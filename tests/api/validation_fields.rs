@@ -7,26 +7,6 @@ use crate::helpers::{spawn_app, TestApp};
 
 const BAD_TIMESTAMP: &str = "must be an RFC 3339 timestamp such as 2024-05-01T12:00:00Z";
 
-/// Publishes a valid event with `field` set to `value` (removed when `None`) and asserts a 422
-/// naming exactly that field with `reason`, with nothing stored.
-async fn assert_rejected(app: &TestApp, field: &str, value: Option<Value>, reason: &str) {
-    let mut event = app.event("topic", "id");
-    match value {
-        Some(value) => event[field] = value,
-        None => {
-            event.as_object_mut().unwrap().remove(field);
-        }
-    }
-    let (status, body) = app.publish(&event).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
-    assert_eq!(
-        body["details"],
-        json!([{"index": 0, "field": field, "reason": reason}]),
-        "{field}"
-    );
-    app.assert_nothing_stored().await;
-}
-
 /// Publishes a valid event with `field` replaced by raw JSON text and returns the stored event
 /// as `/events` lists it, plus the payload text as the database holds it.
 async fn store_with(app: &TestApp, field: &str, raw_value: Option<&str>) -> (Value, String) {
@@ -54,11 +34,16 @@ async fn store_with(app: &TestApp, field: &str, raw_value: Option<&str>) -> (Val
 #[tokio::test]
 async fn a_missing_or_empty_source_is_rejected() {
     let app = spawn_app().await;
-    assert_rejected(&app, "source", None, "is required").await;
-    assert_rejected(&app, "source", Some(json!(null)), "is required").await;
-    assert_rejected(&app, "source", Some(json!("")), "must not be empty").await;
-    assert_rejected(&app, "source", Some(json!("   ")), "must not be empty").await;
-    assert_rejected(&app, "source", Some(json!(3)), "must be a string").await;
+    app.assert_field_rejected("source", None, "is required")
+        .await;
+    app.assert_field_rejected("source", Some(json!(null)), "is required")
+        .await;
+    app.assert_field_rejected("source", Some(json!("")), "must not be empty")
+        .await;
+    app.assert_field_rejected("source", Some(json!("   ")), "must not be empty")
+        .await;
+    app.assert_field_rejected("source", Some(json!(3)), "must be a string")
+        .await;
 }
 
 /// Proves a source with a control character is rejected (a NUL cannot even be stored in a
@@ -68,7 +53,8 @@ async fn a_source_with_a_control_character_is_rejected() {
     let app = spawn_app().await;
     for value in ["nul\u{0}byte", "two\nlines"] {
         let reason = "must not contain control characters";
-        assert_rejected(&app, "source", Some(json!(value)), reason).await;
+        app.assert_field_rejected("source", Some(json!(value)), reason)
+            .await;
     }
 }
 
@@ -76,7 +62,8 @@ async fn a_source_with_a_control_character_is_rejected() {
 #[tokio::test]
 async fn a_missing_or_garbage_timestamp_is_rejected() {
     let app = spawn_app().await;
-    assert_rejected(&app, "timestamp", None, "is required").await;
+    app.assert_field_rejected("timestamp", None, "is required")
+        .await;
     for garbage in [
         "",
         "yesterday",
@@ -84,7 +71,8 @@ async fn a_missing_or_garbage_timestamp_is_rejected() {
         "2024-05-01",
         "1714564800",
     ] {
-        assert_rejected(&app, "timestamp", Some(json!(garbage)), BAD_TIMESTAMP).await;
+        app.assert_field_rejected("timestamp", Some(json!(garbage)), BAD_TIMESTAMP)
+            .await;
     }
     // Outside the four-digit years of RFC 3339; one of them once made the database fail (503).
     for garbage in [
@@ -92,15 +80,11 @@ async fn a_missing_or_garbage_timestamp_is_rejected() {
         "+262000-01-01T00:00:00",
         "10000-01-01T00:00:00",
     ] {
-        assert_rejected(&app, "timestamp", Some(json!(garbage)), BAD_TIMESTAMP).await;
+        app.assert_field_rejected("timestamp", Some(json!(garbage)), BAD_TIMESTAMP)
+            .await;
     }
-    assert_rejected(
-        &app,
-        "timestamp",
-        Some(json!(1714564800)),
-        "must be a string",
-    )
-    .await;
+    app.assert_field_rejected("timestamp", Some(json!(1714564800)), "must be a string")
+        .await;
 }
 
 /// Proves a timestamp without an offset is taken as UTC, and one with an offset is normalised
@@ -136,7 +120,8 @@ async fn timestamps_without_an_offset_are_utc_and_offsets_are_normalised() {
 async fn a_payload_that_is_not_an_object_is_rejected() {
     let app = spawn_app().await;
     for value in [json!([1, 2]), json!("text"), json!(12.5), json!(false)] {
-        assert_rejected(&app, "payload", Some(value), "must be a JSON object").await;
+        app.assert_field_rejected("payload", Some(value), "must be a JSON object")
+            .await;
     }
 }
 

@@ -2,42 +2,20 @@
 //! a 422 that names the field and the reason, and nothing is stored.
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::spawn_app;
 
 const KEY_FIELDS: [&str; 2] = ["topic", "event_id"];
-
-/// Publishes a valid event whose `field` is set to `value` (removed when `None`) and asserts the
-/// answer is a 422 naming exactly that field with `reason`, with nothing stored.
-async fn assert_rejected(app: &TestApp, field: &str, value: Option<Value>, reason: &str) {
-    let mut event = app.event("topic", "id");
-    match value {
-        Some(value) => event[field] = value,
-        None => {
-            event.as_object_mut().unwrap().remove(field);
-        }
-    }
-    let (status, body) = app.publish(&event).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
-    assert_eq!(
-        body,
-        json!({
-            "error": "validation failed",
-            "details": [{"index": 0, "field": field, "reason": reason}],
-        }),
-        "{field}"
-    );
-    app.assert_nothing_stored().await;
-}
 
 /// Proves a topic or event id that is absent or `null` is reported as required.
 #[tokio::test]
 async fn a_missing_or_null_topic_or_event_id_is_required() {
     let app = spawn_app().await;
     for field in KEY_FIELDS {
-        assert_rejected(&app, field, None, "is required").await;
-        assert_rejected(&app, field, Some(json!(null)), "is required").await;
+        app.assert_field_rejected(field, None, "is required").await;
+        app.assert_field_rejected(field, Some(json!(null)), "is required")
+            .await;
     }
 }
 
@@ -46,7 +24,8 @@ async fn a_missing_or_null_topic_or_event_id_is_required() {
 async fn an_empty_topic_or_event_id_is_rejected() {
     let app = spawn_app().await;
     for field in KEY_FIELDS {
-        assert_rejected(&app, field, Some(json!("")), "must not be empty").await;
+        app.assert_field_rejected(field, Some(json!("")), "must not be empty")
+            .await;
     }
 }
 
@@ -57,7 +36,8 @@ async fn a_non_string_topic_or_event_id_is_rejected() {
     let app = spawn_app().await;
     for field in KEY_FIELDS {
         for value in [json!(42), json!(true), json!({"a": 1}), json!(["x"])] {
-            assert_rejected(&app, field, Some(value), "must be a string").await;
+            app.assert_field_rejected(field, Some(value), "must be a string")
+                .await;
         }
     }
 }
@@ -68,8 +48,7 @@ async fn a_topic_or_event_id_of_256_characters_is_rejected() {
     let app = spawn_app().await;
     for field in KEY_FIELDS {
         let too_long = json!("x".repeat(256));
-        assert_rejected(
-            &app,
+        app.assert_field_rejected(
             field,
             Some(too_long),
             "must be at most 255 characters (got 256)",
@@ -108,8 +87,7 @@ async fn a_topic_or_event_id_with_a_control_character_is_rejected() {
     let app = spawn_app().await;
     for field in KEY_FIELDS {
         for value in ["a\nb", "a\tb", "nul\u{0}", "del\u{7f}", "c1\u{85}"] {
-            assert_rejected(
-                &app,
+            app.assert_field_rejected(
                 field,
                 Some(json!(value)),
                 "must not contain control characters",
