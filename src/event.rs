@@ -5,7 +5,7 @@
 //! a [`crate::store::Store`]. The payload is kept as the raw JSON text the client sent, so it is
 //! stored and returned byte for byte and never re-serialised on the hot path.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -106,26 +106,36 @@ pub fn parse_key_part(raw: String) -> Result<String, FieldError> {
     Ok(raw)
 }
 
-/// Parses a source name: any non-empty string.
+/// Parses a source name: any non-empty string without control characters (a NUL cannot even be
+/// stored in a PostgreSQL text column, so letting one through turned a client mistake into a 503).
 pub fn parse_source(raw: String) -> Result<String, FieldError> {
     if raw.trim().is_empty() {
         return Err(FieldError::Empty);
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(FieldError::ControlCharacter);
     }
     Ok(raw)
 }
 
 /// Parses an RFC 3339 timestamp; an ISO 8601 date-time without an offset is taken as UTC,
-/// because that is what publishers that omit it almost always mean.
+/// because that is what publishers that omit it almost always mean. Only the four-digit years of
+/// RFC 3339 are accepted (in UTC): chrono reads signed years of any length, and some of those lie
+/// outside what a store can hold, which made the commit fail with a 503.
 pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, FieldError> {
-    if let Ok(with_offset) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(with_offset.with_timezone(&Utc));
-    }
     const NAIVE_FORMATS: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"];
-    NAIVE_FORMATS
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
-        .map(|naive| naive.and_utc())
-        .ok_or(FieldError::BadTimestamp)
+    let parsed = match DateTime::parse_from_rfc3339(raw) {
+        Ok(with_offset) => with_offset.with_timezone(&Utc),
+        Err(_) => NAIVE_FORMATS
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
+            .map(|naive| naive.and_utc())
+            .ok_or(FieldError::BadTimestamp)?,
+    };
+    if !(0..=9999).contains(&parsed.year()) {
+        return Err(FieldError::BadTimestamp);
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -164,6 +174,32 @@ mod tests {
     fn timestamps_without_an_offset_are_taken_as_utc() {
         let parsed = parse_timestamp("2024-05-01T12:00:00.250").unwrap();
         assert_eq!(parsed.to_rfc3339(), "2024-05-01T12:00:00.250+00:00");
+    }
+
+    #[test]
+    fn timestamps_beyond_four_digit_years_are_rejected() {
+        for raw in [
+            "-262000-01-01T00:00:00",
+            "+262000-01-01T00:00:00",
+            "10000-01-01T00:00:00",
+        ] {
+            assert_eq!(parse_timestamp(raw), Err(FieldError::BadTimestamp), "{raw}");
+        }
+        assert!(parse_timestamp("0000-01-01T00:00:00Z").is_ok());
+        assert!(parse_timestamp("9999-12-31T23:59:59Z").is_ok());
+    }
+
+    #[test]
+    fn sources_reject_blank_and_control_characters() {
+        assert_eq!(parse_source("  ".into()), Err(FieldError::Empty));
+        assert_eq!(
+            parse_source("a\u{0}b".into()),
+            Err(FieldError::ControlCharacter)
+        );
+        assert_eq!(
+            parse_source("billing api/ü".into()).as_deref(),
+            Ok("billing api/ü")
+        );
     }
 
     #[test]

@@ -1,0 +1,14 @@
+mod helpers;
+mod proxy;
+
+mod body_shapes;
+mod counters;
+mod dedup;
+mod events;
+mod health;
+mod publish;
+mod restart;
+mod stats;
+mod validation_fields;
+mod validation_keys;
+mod validation_request;
