@@ -1,0 +1,7 @@
+mod support;
+
+mod chaos_in_process;
+mod flood;
+mod graceful_shutdown;
+mod postgres_outage;
+mod process_crash;
