@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
@@ -15,8 +15,9 @@ use crate::config::ServeConfig;
 use crate::http::{self, AppState};
 use crate::store::{self, SharedStore};
 
-/// How long shards get to commit what they still buffer once HTTP has stopped.
-const TREE_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(15);
+/// Shards always get at least this long for their final commits, even when the HTTP drain
+/// used up the shutdown deadline: acknowledged work is never at stake, but buffered work is.
+const MIN_TREE_DRAIN: Duration = Duration::from_millis(500);
 
 /// A built, not yet running, aggregator.
 pub struct App {
@@ -92,18 +93,21 @@ impl App {
             shutdown_timeout,
             ..
         } = self;
-        // The deadline clock starts when the shutdown signal arrives, not when serving starts.
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        // The deadline clock starts when the shutdown signal arrives, not when serving starts,
+        // and bounds the whole exit: HTTP drain, then the shards' final commits.
+        let (signalled_tx, signalled_rx) = tokio::sync::watch::channel(None::<Instant>);
         let signalled = async move {
             shutdown.await;
-            let _ = stopping_tx.send(());
+            let _ = signalled_tx.send(Some(Instant::now()));
         };
         let server = axum::serve(listener, router).with_graceful_shutdown(signalled);
-        let deadline = async {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(shutdown_timeout).await;
-            } else {
-                std::future::pending::<()>().await;
+        let mut deadline_rx = signalled_rx.clone();
+        let deadline = async move {
+            let Ok(at) = deadline_rx.wait_for(Option::is_some).await.map(|at| *at) else {
+                return std::future::pending().await;
+            };
+            if let Some(at) = at {
+                tokio::time::sleep_until((at + shutdown_timeout).into()).await;
             }
         };
         tokio::select! {
@@ -111,9 +115,11 @@ impl App {
             _ = &mut tree_join => bail!("actor tree stopped unexpectedly"),
             () = deadline => warn!(?shutdown_timeout, "in-flight requests outlived the shutdown deadline"),
         }
-        info!("HTTP stopped, draining shards");
-        tree.shutdown(TREE_SHUTDOWN_DEADLINE).await;
-        if tokio::time::timeout(TREE_SHUTDOWN_DEADLINE, tree_join)
+        let signalled_at = signalled_rx.borrow().unwrap_or_else(Instant::now);
+        let remaining = (signalled_at + shutdown_timeout).saturating_duration_since(Instant::now());
+        info!(?remaining, "HTTP stopped, draining shards");
+        tree.shutdown(remaining.max(MIN_TREE_DRAIN)).await;
+        if tokio::time::timeout(MIN_TREE_DRAIN, tree_join)
             .await
             .is_err()
         {

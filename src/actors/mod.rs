@@ -5,6 +5,7 @@
 //! [`ActorTree::live_shards`]. See [`supervisor`] for the shape of the tree.
 
 pub mod chaos;
+pub mod fastpath;
 pub mod routing;
 pub mod shard;
 pub mod stats;
@@ -92,6 +93,7 @@ impl ActorTree {
             started_at: Instant::now(),
             supervision: config.supervision.clone(),
             chaos: config.chaos.clone(),
+            store_timeout: config.store.store_timeout(),
         };
         let (supervisor, join) = Actor::spawn(None, SupervisorActor, args)
             .await

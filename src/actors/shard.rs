@@ -13,8 +13,11 @@
 //! retrying is safe because the store deduplicates.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 use tracing::{debug, error, warn};
 
 use super::chaos::{ChaosDice, InjectedPanic};
@@ -34,6 +37,9 @@ pub type IngestReply = RpcReplyPort<Result<Vec<Outcome>, IngestError>>;
 pub enum ShardMsg {
     /// The linger timer of buffer generation `epoch` fired.
     FlushEpoch(u64),
+    /// Re-read this shard's counter row, so that live counters include commits whose answer
+    /// was lost (a timeout with unknown outcome, or a previous incarnation killed mid-commit).
+    ResyncCounters,
     /// Events that all hash to this shard; answered after their commit.
     Ingest(Vec<Event>, IngestReply),
 }
@@ -50,6 +56,15 @@ pub struct ShardArgs {
     pub batching: BatchConfig,
     /// Fault injection (off unless an operator turns it on).
     pub chaos: ChaosDice,
+    /// Held by every commit of this shard index, across incarnations: a restarted shard's first
+    /// commit waits for the commit its killed predecessor left running, so commits of one shard
+    /// never overlap and, within a topic, `seq` keeps following commit order.
+    pub commit_gate: Arc<Mutex<()>>,
+    /// When to re-read the counter row after a failure: longer than any store operation can
+    /// still be running (the store timeout bounds them, also on the server side).
+    pub resync_delay: Duration,
+    /// Whether this incarnation replaces one that died (its last commit may be unreported).
+    pub replaces_dead_shard: bool,
 }
 
 /// A request waiting for the next commit.
@@ -78,6 +93,10 @@ pub struct ShardState {
     /// Generation of the buffer; bumped by every commit so older linger timers are ignored.
     epoch: u64,
     chaos: ChaosDice,
+    commit_gate: Arc<Mutex<()>>,
+    resync_delay: Duration,
+    /// Whether a [`ShardMsg::ResyncCounters`] is already scheduled.
+    resync_scheduled: bool,
 }
 
 impl Actor for ShardActor {
@@ -99,7 +118,21 @@ impl Actor for ShardActor {
             pending_events: 0,
             epoch: 0,
             chaos: args.chaos,
+            commit_gate: args.commit_gate,
+            resync_delay: args.resync_delay,
+            resync_scheduled: args.replaces_dead_shard,
         })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut ShardState,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.resync_scheduled {
+            myself.send_after(state.resync_delay, || ShardMsg::ResyncCounters);
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -110,8 +143,14 @@ impl Actor for ShardActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             ShardMsg::Ingest(events, reply) => state.enqueue(&myself, events, reply).await,
-            ShardMsg::FlushEpoch(epoch) if epoch == state.epoch => state.commit_pending().await,
+            ShardMsg::FlushEpoch(epoch) if epoch == state.epoch => {
+                state.commit_pending(&myself).await
+            }
             ShardMsg::FlushEpoch(_stale) => {}
+            ShardMsg::ResyncCounters => {
+                state.resync_scheduled = false;
+                state.run_commit(&myself, Vec::new(), 0).await;
+            }
         }
         Ok(())
     }
@@ -119,10 +158,10 @@ impl Actor for ShardActor {
     /// On a graceful stop (drain), whatever is still buffered is committed and answered.
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         state: &mut ShardState,
     ) -> Result<(), ActorProcessingErr> {
-        state.commit_pending().await;
+        state.commit_pending(&myself).await;
         Ok(())
     }
 }
@@ -138,7 +177,7 @@ impl ShardState {
         self.pending_events += events.len();
         self.pending.push(PendingRequest { events, reply });
         if self.pending_events >= self.batching.batch_max_events {
-            self.commit_pending().await;
+            self.commit_pending(myself).await;
         } else if buffer_was_empty {
             let epoch = self.epoch;
             myself.send_after(self.batching.linger(), move || ShardMsg::FlushEpoch(epoch));
@@ -151,21 +190,36 @@ impl ShardState {
     /// meanwhile, the task still finishes, so a commit that reached the database is always
     /// reported to the stats actor and answered. A panic inside the task is re-raised here, so
     /// that the shard fails and its supervisor restarts it.
-    async fn commit_pending(&mut self) {
+    async fn commit_pending(&mut self, myself: &ActorRef<ShardMsg>) {
         if self.pending.is_empty() {
             return;
         }
         let requests = std::mem::take(&mut self.pending);
         let received = std::mem::take(&mut self.pending_events) as u64;
         self.epoch += 1;
+        self.run_commit(myself, requests, received).await;
+    }
 
-        let injected = self.chaos.roll();
+    /// Runs one group commit (an empty one just re-reads the counter row) and, when its outcome
+    /// is unknown, schedules a resync so that live counters catch up with the store.
+    async fn run_commit(
+        &mut self,
+        myself: &ActorRef<ShardMsg>,
+        requests: Vec<PendingRequest>,
+        received: u64,
+    ) {
+        let injected = if requests.is_empty() {
+            InjectedPanic::None
+        } else {
+            self.chaos.roll()
+        };
         if injected == InjectedPanic::BeforeCommit {
             panic!(
                 "chaos: shard {} panics before committing {received} events",
                 self.shard
             );
         }
+        let gate = self.commit_gate.clone().lock_owned().await;
         let group = GroupCommit {
             shard: self.shard,
             store: self.store.clone(),
@@ -173,12 +227,21 @@ impl ShardState {
             requests,
             received,
             panic_after_commit: injected == InjectedPanic::AfterCommit,
+            _gate: gate,
         };
-        if let Err(join_error) = tokio::spawn(group.run()).await {
-            if join_error.is_panic() {
-                std::panic::resume_unwind(join_error.into_panic());
+        let committed = match tokio::spawn(group.run()).await {
+            Ok(committed) => committed,
+            Err(join_error) if join_error.is_panic() => {
+                std::panic::resume_unwind(join_error.into_panic())
             }
-            error!(shard = self.shard, error = %join_error, "commit task vanished");
+            Err(join_error) => {
+                error!(shard = self.shard, error = %join_error, "commit task vanished");
+                false
+            }
+        };
+        if !committed && !self.resync_scheduled {
+            self.resync_scheduled = true;
+            myself.send_after(self.resync_delay, || ShardMsg::ResyncCounters);
         }
     }
 }
@@ -192,10 +255,14 @@ struct GroupCommit {
     received: u64,
     /// Chaos: panic once the commit is durable but before anyone is answered.
     panic_after_commit: bool,
+    /// Keeps the shard's commits serial until this one is reported (see [`ShardArgs`]).
+    _gate: OwnedMutexGuard<()>,
 }
 
 impl GroupCommit {
-    async fn run(self) {
+    /// Commits, reports to the stats actor, answers every request. Returns whether the commit
+    /// succeeded; on failure its outcome is unknown and every request is told to retry.
+    async fn run(self) -> bool {
         let Self {
             shard,
             store,
@@ -203,6 +270,7 @@ impl GroupCommit {
             requests,
             received,
             panic_after_commit,
+            _gate,
         } = self;
         let (candidates, slots) = resolve_repeats(&requests);
         let batch = CommitBatch {
@@ -219,7 +287,7 @@ impl GroupCommit {
                         .reply
                         .send(Err(IngestError::CommitFailed(err.to_string())));
                 }
-                return;
+                return false;
             }
         };
         if panic_after_commit {
@@ -266,6 +334,7 @@ impl GroupCommit {
                 .collect();
             let _ = request.reply.send(Ok(outcomes));
         }
+        true
     }
 }
 

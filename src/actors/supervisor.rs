@@ -20,7 +20,10 @@ use ractor::{
 };
 use tracing::{error, info, warn};
 
+use std::sync::Arc;
+
 use rand::Rng;
+use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use super::chaos::ChaosDice;
@@ -63,6 +66,8 @@ pub struct SupervisorArgs {
     pub supervision: SupervisionConfig,
     /// Fault injection.
     pub chaos: ChaosConfig,
+    /// Upper bound on one store operation (commits left running by a killed shard end by then).
+    pub store_timeout: Duration,
 }
 
 /// Children and restart bookkeeping.
@@ -77,6 +82,9 @@ pub struct SupervisorState {
     chaos_timer: Option<JoinHandle<()>>,
     /// Shards killed on purpose by chaos mode; their restarts do not spend the budget.
     chaos_victims: HashSet<ActorId>,
+    /// One per shard index, handed to every incarnation (see `ShardArgs::commit_gate`).
+    commit_gates: Vec<Arc<Mutex<()>>>,
+    store_timeout: Duration,
 }
 
 impl Actor for SupervisorActor {
@@ -107,9 +115,13 @@ impl Actor for SupervisorActor {
             chaos: args.chaos,
             chaos_timer: None,
             chaos_victims: HashSet::new(),
+            commit_gates: (0..args.shard_count)
+                .map(|_| Arc::new(Mutex::new(())))
+                .collect(),
+            store_timeout: args.store_timeout,
         };
         for shard in 0..args.shard_count {
-            let shard_ref = state.spawn_shard(&myself, shard).await?;
+            let shard_ref = state.spawn_shard(&myself, shard, false).await?;
             state.shards.push(shard_ref);
         }
         Ok(state)
@@ -177,7 +189,7 @@ impl Actor for SupervisorActor {
             state.charge_restart()?;
         }
         warn!(shard, reason = %reason, "shard died, restarting");
-        let shard_ref = state.spawn_shard(&myself, shard).await?;
+        let shard_ref = state.spawn_shard(&myself, shard, true).await?;
         state.shards[shard as usize] = shard_ref;
         let took = noticed_at.elapsed();
         let _ = state
@@ -195,9 +207,12 @@ impl Actor for SupervisorActor {
         if let Some(timer) = state.chaos_timer.take() {
             timer.abort();
         }
-        for shard in &state.shards {
-            let _ = shard.drain_and_wait(Some(CHILD_DRAIN_TIMEOUT)).await;
-        }
+        // Drain every shard at once; the caller of stop bounds the total wait.
+        let drains = state
+            .shards
+            .iter()
+            .map(|shard| shard.drain_and_wait(Some(CHILD_DRAIN_TIMEOUT)));
+        futures::future::join_all(drains).await;
         let _ = state.stats.drain_and_wait(Some(CHILD_DRAIN_TIMEOUT)).await;
         info!("actor tree stopped");
         Ok(())
@@ -209,13 +224,23 @@ impl SupervisorState {
         &self,
         myself: &ActorRef<SupervisorMsg>,
         shard: ShardId,
+        replaces_dead_shard: bool,
     ) -> Result<ActorRef<ShardMsg>, ActorProcessingErr> {
+        let commit_gate = self
+            .commit_gates
+            .get(shard as usize)
+            .cloned()
+            .ok_or_else(|| format!("no commit gate for shard {shard}"))?;
         let args = ShardArgs {
             shard,
             store: self.store.clone(),
             stats: self.stats.clone(),
             batching: self.batching.clone(),
             chaos: ChaosDice::new(self.chaos.chaos_panic_rate),
+            commit_gate,
+            // Twice the store timeout: by then any commit of a dead incarnation has ended.
+            resync_delay: self.store_timeout * 2,
+            replaces_dead_shard,
         };
         let (shard_ref, _) = Actor::spawn_linked(None, ShardActor, args, myself.get_cell()).await?;
         Ok(shard_ref)

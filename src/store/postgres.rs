@@ -96,6 +96,14 @@ impl PostgresStore {
         if pg_config.get_connect_timeout().is_none() {
             pg_config.connect_timeout(options.timeout);
         }
+        // The server, too, gives up on a statement past the store timeout, so a commit the client
+        // stopped waiting for cannot land much later (its shard resyncs counters after that).
+        if pg_config.get_options().is_none() {
+            pg_config.options(format!(
+                "-c statement_timeout={}",
+                options.timeout.as_millis()
+            ));
+        }
         if pg_config.get_application_name().is_none() {
             pg_config.application_name("aggregator");
         }
