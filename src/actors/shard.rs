@@ -165,7 +165,7 @@ impl ShardState {
         let new_count = report.new_count();
         let mut new_topics: Vec<String> = Vec::new();
         for (candidate, _) in candidates.iter().zip(&report.is_new).filter(|(_, &new)| new) {
-            if !new_topics.iter().any(|topic| *topic == candidate.topic) {
+            if !new_topics.contains(&candidate.topic) {
                 new_topics.push(candidate.topic.clone());
             }
         }
