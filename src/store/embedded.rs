@@ -46,6 +46,9 @@ WITH RECURSIVE t(topic) AS (
 )
 SELECT topic FROM t WHERE topic IS NOT NULL";
 
+const SELECT_EVENTS: &str =
+    "SELECT seq, topic, event_id, ts, source, payload, received_at FROM events WHERE 1";
+
 const COUNTERS_SQL: &str = "\
 SELECT shard, received, unique_processed, duplicate_dropped FROM shard_counters ORDER BY shard";
 
@@ -195,34 +198,50 @@ impl Store for EmbeddedStore {
 }
 
 fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, StoreError> {
-    let mut sql = String::from(
-        "SELECT seq, topic, event_id, ts, source, payload, received_at FROM events WHERE 1",
-    );
     let mut params: Vec<Value> = Vec::new();
+    let mut bind = |value: Value| {
+        params.push(value);
+        format!("?{}", params.len())
+    };
+    let mut filters = String::new();
     if let Some(topic) = &query.topic {
-        sql.push_str(" AND topic = ?");
-        params.push(Value::Text(topic.clone()));
+        filters.push_str(&format!(
+            " AND topic = {}",
+            bind(Value::Text(topic.clone()))
+        ));
     }
     if let Some(source) = &query.source {
-        sql.push_str(" AND source = ?");
-        params.push(Value::Text(source.clone()));
+        filters.push_str(&format!(
+            " AND source = {}",
+            bind(Value::Text(source.clone()))
+        ));
     }
     if let Some(since) = query.since {
-        sql.push_str(" AND ts >= ?");
-        params.push(Value::Integer(since.timestamp_micros()));
+        let since = bind(Value::Integer(since.timestamp_micros()));
+        filters.push_str(&format!(" AND ts >= {since}"));
     }
     if let Some(until) = query.until {
-        sql.push_str(" AND ts < ?");
-        params.push(Value::Integer(until.timestamp_micros()));
+        let until = bind(Value::Integer(until.timestamp_micros()));
+        filters.push_str(&format!(" AND ts < {until}"));
     }
-    if let Some(after) = &query.after {
-        sql.push_str(" AND (topic, seq) > (?, ?)");
-        params.push(Value::Text(after.topic.clone()));
-        params.push(Value::Integer(after.seq));
-    }
+    let mut sql = match &query.after {
+        None => format!("{SELECT_EVENTS}{filters}"),
+        // `(topic, seq) > (?, ?)` is correct but SQLite does not seek the (topic, seq) index on
+        // both columns with it: it scans the cursor's topic from its start (measured: 400 ms
+        // per page deep into a topic of 1M rows). The rest of the cursor's topic plus the
+        // following topics, as two index ranges merged in order, costs one seek each.
+        Some(after) => {
+            let topic = bind(Value::Text(after.topic.clone()));
+            let seq = bind(Value::Integer(after.seq));
+            format!(
+                "{SELECT_EVENTS}{filters} AND topic = {topic} AND seq > {seq} \
+                 UNION ALL {SELECT_EVENTS}{filters} AND topic > {topic}"
+            )
+        }
+    };
     // One row more than asked tells whether a next page exists without a count query.
-    sql.push_str(" ORDER BY topic, seq LIMIT ?");
-    params.push(Value::Integer(i64::from(query.limit) + 1));
+    let fetch = bind(Value::Integer(i64::from(query.limit) + 1));
+    sql.push_str(&format!(" ORDER BY topic, seq LIMIT {fetch}"));
 
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = statement.query(params_from_iter(params))?;
