@@ -229,6 +229,11 @@ async fn verify(client: &reqwest::Client, server: &Server, acked: &HashSet<Key>,
         stored.len(),
         "round {round}: unique_processed == stored rows"
     );
+    eprintln!(
+        "round {round}: {} acknowledged, {} stored, received={received} unique={unique} duplicates={duplicates}",
+        acked.len(),
+        stored.len()
+    );
     assert!(
         duplicates > 0,
         "round {round}: the load repeats keys, so duplicates were counted"
