@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::store::embedded::{EmbeddedOptions, SyncMode};
 use crate::store::postgres::PostgresOptions;
 
 /// Default listen address: loopback, so a fresh install is not exposed to the network.
@@ -181,6 +182,14 @@ impl StoreConfig {
             pool_size: self.db_pool_size.max(1),
             timeout: self.store_timeout(),
             instance_id: self.instance_id.clone(),
+        }
+    }
+
+    /// The embedded store's settings.
+    pub fn embedded_options(&self) -> EmbeddedOptions {
+        EmbeddedOptions {
+            timeout: self.store_timeout(),
+            sync: SyncMode::default(),
         }
     }
 }

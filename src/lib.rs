@@ -9,7 +9,7 @@
 //! - [`app`]: builds and runs the whole thing (used by `main` and by the tests).
 //! - [`http`]: the axum API; the only place errors become status codes.
 //! - [`actors`]: the supervision tree that turns requests into group commits.
-//! - [`store`]: the `Store` trait and its PostgreSQL backend.
+//! - [`store`]: the `Store` trait and its PostgreSQL and embedded (SQLite) backends.
 //! - [`event`]: the domain types, parsed and validated.
 //!
 //! # Supervision tree and data flow

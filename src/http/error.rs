@@ -127,11 +127,34 @@ impl From<StoreError> for ApiError {
             StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Open(_) => {
                 Self::Internal(anyhow::Error::new(err))
             }
-            StoreError::Pool(_) | StoreError::Db(_) | StoreError::Timeout(_) => {
+            StoreError::Pool(_)
+            | StoreError::Db(_)
+            | StoreError::Timeout(_)
+            | StoreError::Blocking(_) => Self::Unavailable(err.to_string()),
+            StoreError::Embedded(ref sqlite) if sqlite_is_transient(sqlite) => {
                 Self::Unavailable(err.to_string())
             }
+            StoreError::Embedded(_) => Self::Internal(anyhow::Error::new(err)),
         }
     }
+}
+
+/// SQLite errors a retry can fix: the file is busy or locked (another connection or process),
+/// or the disk or memory ran out or failed for now. Everything else (corruption, a file that
+/// is not a database, an SQL error, which would be a bug) is a `500`.
+fn sqlite_is_transient(err: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    matches!(
+        err.sqlite_error_code(),
+        Some(
+            ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+                | ErrorCode::OutOfMemory
+                | ErrorCode::CannotOpen
+        )
+    )
 }
 
 impl From<ActorError> for ApiError {

@@ -3,8 +3,9 @@
 //! Shard actors call [`Store::commit`] once per group commit; the HTTP layer calls
 //! [`Store::query`] for `GET /events` and [`Store::ping`] for readiness; the stats actor calls
 //! [`Store::load_counters`] when it starts. Two backends implement the trait with the same
-//! semantics: [`postgres::PostgresStore`] for production and the embedded store for a single
-//! machine with nothing to install. [`open`] picks one from the configuration.
+//! semantics: [`postgres::PostgresStore`] for production and [`embedded::EmbeddedStore`] (one
+//! SQLite file) for a single machine with nothing to install. [`open`] picks one from the
+//! configuration.
 //!
 //! The contract every backend keeps (and the conformance tests check):
 //! - `commit` is atomic: the new rows and the counter deltas are written in one transaction, so
@@ -12,6 +13,7 @@
 //! - a key is reported new by exactly one commit, ever.
 //! - within a topic, `query` returns events in commit order (the `seq` column).
 
+pub mod embedded;
 pub mod postgres;
 
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use tracing::info;
 
 use crate::config::StoreConfig;
 use crate::event::Event;
@@ -50,6 +53,13 @@ pub enum StoreError {
     /// A row read back from the store does not make sense (e.g. a negative counter).
     #[error("unexpected data in store: {0}")]
     Corrupt(String),
+    /// SQLite (the embedded store) answered with an error.
+    #[error("embedded database error: {0}")]
+    Embedded(#[from] rusqlite::Error),
+    /// A blocking task of the embedded store panicked or was cancelled, or its writer thread
+    /// stopped.
+    #[error("embedded store task failed: {0}")]
+    Blocking(String),
 }
 
 /// One group commit from one shard.
@@ -235,9 +245,19 @@ pub async fn open(config: &StoreConfig) -> Result<SharedStore, StoreError> {
             let store = postgres::PostgresStore::connect(url, &config.postgres_options()).await?;
             Ok(Arc::new(store))
         }
-        None => Err(StoreError::Open(
-            "no --database-url given and the embedded store is not available in this build".into(),
-        )),
+        None => {
+            let dir = &config.data_dir;
+            tokio::fs::create_dir_all(dir).await.map_err(|err| {
+                StoreError::Open(format!(
+                    "cannot create data directory {}: {err}",
+                    dir.display()
+                ))
+            })?;
+            let path = dir.join(embedded::DATABASE_FILE);
+            info!(path = %path.display(), "opening embedded store");
+            let store = embedded::EmbeddedStore::open(path, config.embedded_options()).await?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

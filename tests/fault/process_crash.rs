@@ -12,9 +12,6 @@ use crate::support::{
 /// The store the binary runs on.
 enum Backend {
     Postgres(TestDb),
-    // TODO(embedded): constructed by the embedded variant below once the embedded store is
-    // merged; remove this allow then.
-    #[allow(dead_code)]
     Embedded(tempfile::TempDir),
 }
 
@@ -30,13 +27,12 @@ async fn kill_nine_mid_stream_loses_no_acknowledged_event_on_postgres() {
         .await;
 }
 
-// TODO(embedded): enable once the embedded store is merged into this branch.
-// /// Proves guarantees 1, 2 and 3 across `kill -9` on the embedded store (same scenario).
-// #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-// async fn kill_nine_mid_stream_loses_no_acknowledged_event_on_the_embedded_store() {
-//     let dir = tempfile::tempdir().unwrap();
-//     kill_nine_mid_stream_loses_no_acknowledged_event(Backend::Embedded(dir)).await;
-// }
+/// Proves guarantees 1, 2 and 3 across `kill -9` on the embedded store (same scenario).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_mid_stream_loses_no_acknowledged_event_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    kill_nine_mid_stream_loses_no_acknowledged_event(Backend::Embedded(dir)).await;
+}
 
 async fn kill_nine_mid_stream_loses_no_acknowledged_event(backend: Backend) {
     // Arrange

@@ -1,0 +1,124 @@
+//! SQLite connections of the embedded store: the writer's pragmas and migrations, and a small
+//! pool of read-only connections.
+//!
+//! Only [`super::EmbeddedStore`] and its writer thread use this module. Every function here
+//! blocks; callers run it on the writer thread or inside `spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tracing::info;
+
+use super::SyncMode;
+use crate::store::StoreError;
+
+/// Ordered schema migrations. The applied version is the database's `PRAGMA user_version`,
+/// written in the same transaction as the migration, so a crash mid-migration leaves the
+/// previous version intact and the migration runs again at the next start.
+const MIGRATIONS: [(i32, &str); 1] = [(1, include_str!("../migrations/embedded/0001_events.sql"))];
+
+/// Read connections kept open between requests; more are opened on demand and closed after use.
+const MAX_IDLE_READERS: usize = 4;
+
+/// Opens the read-write connection, switches the file to WAL, sets `synchronous`, and applies
+/// pending migrations. There is exactly one such connection per store: the writer's.
+pub(super) fn open_writer(
+    path: &Path,
+    sync: SyncMode,
+    busy_timeout: Duration,
+) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(busy_timeout)?;
+    // WAL lets readers work on the last committed snapshot while the writer appends, and makes
+    // a commit one sequential append (plus one fsync with synchronous=FULL). The mode is
+    // persistent in the file; setting it again is a no-op.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Open(format!(
+            "cannot switch {} to WAL journal mode (got {mode})",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", sync.pragma_value())?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Brings the schema up to date in one immediate transaction (so two processes opening the same
+/// file cannot both apply a migration).
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let latest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > latest {
+        return Err(StoreError::Migration(format!(
+            "database schema version {current} is newer than this build knows ({latest})"
+        )));
+    }
+    for (version, sql) in MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        tx.execute_batch(sql)
+            .map_err(|err| StoreError::Migration(format!("version {version}: {err}")))?;
+        tx.pragma_update(None, "user_version", version)?;
+        info!(version, "applied embedded migration");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Read-only connections for `query`, `load_counters` and `ping`. In WAL mode they read the
+/// last committed snapshot without waiting for the writer.
+pub(super) struct ReadPool {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    /// A pool over the database at `path`, which the writer has already created and migrated.
+    pub(super) fn new(path: PathBuf, busy_timeout: Duration) -> Self {
+        Self {
+            path,
+            busy_timeout,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `read` on an idle connection (or a freshly opened one) and keeps the connection for
+    /// the next caller. Blocks: call from `spawn_blocking`.
+    pub(super) fn with_reader<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.lock_idle().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open_reader()?,
+        };
+        let result = read(&conn);
+        let mut idle = self.lock_idle();
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        Ok(conn)
+    }
+
+    /// The guard is held only to push or pop, never while a connection is in use. A poisoned
+    /// lock only means a panic happened while pushing or popping; the list is still valid.
+    fn lock_idle(&self) -> MutexGuard<'_, Vec<Connection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

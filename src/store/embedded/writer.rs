@@ -1,0 +1,208 @@
+//! The embedded store's single writer: a dedicated OS thread that owns the one read-write
+//! SQLite connection and turns queued commits into transactions.
+//!
+//! [`super::EmbeddedStore::commit`] sends a [`Job`] over a bounded channel and awaits the
+//! reply; no SQLite call ever runs on the async executor. The thread takes whatever is queued
+//! (up to [`MAX_GROUP_EVENTS`] events) and writes it in ONE transaction with one savepoint per
+//! commit: concurrent shards share one WAL append and sync (group commit), while each commit
+//! stays atomic, since its rows and its counter deltas are released or rolled back together.
+//! Replies go out only after `COMMIT` returned, so an answered commit is in the WAL on disk
+//! (or in the OS page cache with `synchronous=NORMAL`, see [`super::SyncMode`]).
+//!
+//! The thread ends when every sender is dropped (the store was dropped); the connection closes
+//! with it.
+
+use chrono::Utc;
+use rusqlite::{ffi, params, Connection, Transaction, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+use crate::store::{CommitReport, ShardCounters, StoreError};
+
+/// Most events written in one transaction; a larger queue is written in several.
+const MAX_GROUP_EVENTS: usize = 8_192;
+
+/// Commits (and pings) that may wait for the writer before senders wait for room.
+pub(super) const QUEUE_CAPACITY: usize = 64;
+
+const INSERT_SQL: &str = "\
+INSERT INTO events (topic, event_id, ts, source, payload, received_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+ON CONFLICT (topic, event_id) DO NOTHING";
+
+const COUNTERS_SQL: &str = "\
+INSERT INTO shard_counters AS c (shard, received, unique_processed, duplicate_dropped)
+VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (shard) DO UPDATE SET
+    received = c.received + excluded.received,
+    unique_processed = c.unique_processed + excluded.unique_processed,
+    duplicate_dropped = c.duplicate_dropped + excluded.duplicate_dropped
+RETURNING received, unique_processed, duplicate_dropped";
+
+/// An event copied out of the caller's batch (the thread outlives any borrow).
+#[derive(Debug)]
+pub(super) struct OwnedEvent {
+    pub(super) topic: String,
+    pub(super) event_id: String,
+    /// Microseconds since the Unix epoch.
+    pub(super) ts_micros: i64,
+    pub(super) source: String,
+    pub(super) payload: String,
+}
+
+/// One shard's group commit.
+#[derive(Debug)]
+pub(super) struct CommitJob {
+    pub(super) shard: i64,
+    /// Events the commit acknowledges, duplicates resolved in memory included.
+    pub(super) received: i64,
+    pub(super) candidates: Vec<OwnedEvent>,
+    /// `is_new` per candidate and the shard's counter row after the commit, sent after the
+    /// transaction committed.
+    pub(super) reply: oneshot::Sender<Result<CommitReport, StoreError>>,
+}
+
+/// Work for the writer thread.
+#[derive(Debug)]
+pub(super) enum Job {
+    /// Insert the absent candidates and add the counter deltas, atomically.
+    Commit(CommitJob),
+    /// Answer at once: proves the thread is alive and draining its queue.
+    Ping(oneshot::Sender<()>),
+}
+
+/// Starts the writer thread on `conn` and returns the queue that feeds it.
+pub(super) fn spawn(conn: Connection) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || run(conn, queue))
+        .map_err(|err| StoreError::Open(format!("cannot start the writer thread: {err}")))?;
+    Ok(jobs)
+}
+
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut group = Vec::new();
+        let mut events = 0;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Ping(reply) => {
+                    let _ = reply.send(());
+                }
+                // A caller that timed out no longer waits: skip its work rather than commit
+                // something nobody will acknowledge (its retry is safe either way).
+                Job::Commit(commit) if commit.reply.is_closed() => {}
+                Job::Commit(commit) => {
+                    events += commit.candidates.len();
+                    group.push(commit);
+                }
+            }
+            if events < MAX_GROUP_EVENTS {
+                next = queue.try_recv().ok();
+            }
+        }
+        if !group.is_empty() {
+            write_group(&mut conn, group);
+        }
+    }
+    debug!("embedded store writer stopped");
+}
+
+/// Writes `group` in one transaction and answers every job once the outcome is known.
+fn write_group(conn: &mut Connection, group: Vec<CommitJob>) {
+    let received_at = Utc::now().timestamp_micros();
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(err) => {
+            for job in group {
+                let _ = job.reply.send(Err(copy_error(&err).into()));
+            }
+            return;
+        }
+    };
+    let mut answers = Vec::with_capacity(group.len());
+    for job in group {
+        let outcome = apply(&mut tx, &job, received_at);
+        answers.push((job.reply, outcome));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (reply, outcome) in answers {
+                let _ = reply.send(outcome);
+            }
+        }
+        // Nothing of the group is stored: every job fails, including those whose savepoint
+        // succeeded.
+        Err(err) => {
+            for (reply, _) in answers {
+                let _ = reply.send(Err(copy_error(&err).into()));
+            }
+        }
+    }
+}
+
+/// Applies one commit inside its own savepoint: on any error the savepoint is rolled back
+/// (when dropped) and the other commits of the group are unaffected.
+fn apply(
+    tx: &mut Transaction<'_>,
+    job: &CommitJob,
+    received_at: i64,
+) -> Result<CommitReport, StoreError> {
+    let savepoint = tx.savepoint()?;
+    let mut is_new = Vec::with_capacity(job.candidates.len());
+    {
+        let mut insert = savepoint.prepare_cached(INSERT_SQL)?;
+        for event in &job.candidates {
+            // ON CONFLICT DO NOTHING changes no row for a stored key: 1 means inserted.
+            let changed = insert.execute(params![
+                event.topic,
+                event.event_id,
+                event.ts_micros,
+                event.source,
+                event.payload,
+                received_at,
+            ])?;
+            is_new.push(changed == 1);
+        }
+    }
+    let new_count = is_new.iter().filter(|&&new| new).count() as i64;
+    if new_count > job.received {
+        return Err(StoreError::Corrupt(format!(
+            "commit of {} events would insert {new_count} rows",
+            job.received
+        )));
+    }
+    let counters_after = savepoint.prepare_cached(COUNTERS_SQL)?.query_row(
+        params![job.shard, job.received, new_count, job.received - new_count],
+        |row| Ok([row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?]),
+    )?;
+    let [received, unique_processed, duplicate_dropped] = counters_after.map(|value| {
+        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative counter {value}")))
+    });
+    let counters_after = ShardCounters {
+        received: received?,
+        unique_processed: unique_processed?,
+        duplicate_dropped: duplicate_dropped?,
+    };
+    savepoint.commit()?;
+    Ok(CommitReport {
+        is_new,
+        counters_after,
+    })
+}
+
+/// `rusqlite::Error` is not `Clone`; a group failure is reported to every job of the group, so
+/// the error is rebuilt with the same SQLite code (which decides the HTTP status) and message.
+fn copy_error(err: &rusqlite::Error) -> rusqlite::Error {
+    match err {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}

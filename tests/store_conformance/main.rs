@@ -1,0 +1,52 @@
+//! Store conformance: the same test bodies run against every backend.
+//!
+//! Each case in [`cases`] is an async fn taking a [`backends::Backend`] (a factory that opens,
+//! and re-opens, one isolated store). [`conformance_suite!`] generates one `#[tokio::test]` per
+//! case and backend, so `postgres::a_key_is_new_once_and_duplicate_after` and
+//! `embedded::a_key_is_new_once_and_duplicate_after` run the same body.
+//!
+//! PostgreSQL must be reachable at `TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); every test creates its own database. The
+//! embedded store gets a fresh temporary directory per test.
+
+mod backends;
+mod cases;
+mod fixtures;
+
+/// One `#[tokio::test]` per listed case in `mod postgres` and in `mod embedded`.
+macro_rules! conformance_suite {
+    ($($case:ident),+ $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(crate::backends::Backend::postgres().await).await;
+                }
+            )+
+        }
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(crate::backends::Backend::embedded()).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance_suite!(
+    a_key_is_new_once_and_duplicate_after,
+    a_batch_reports_exactly_the_absent_keys_as_new,
+    counters_are_exact_per_shard_and_summed_over_commits,
+    concurrent_commits_of_overlapping_keys_report_each_key_new_exactly_once,
+    reopening_the_store_keeps_rows_and_counters,
+    topics_are_listed_sorted_and_distinct,
+    within_a_topic_query_follows_commit_order,
+    query_filters_by_topic_source_and_time_window,
+    keyset_pagination_over_several_topics_visits_every_event_once,
+    payload_text_round_trips_byte_for_byte,
+    timestamps_round_trip_at_microsecond_precision,
+    ping_succeeds_on_a_fresh_store,
+    a_commit_reports_the_shard_counter_row_after_it,
+);
