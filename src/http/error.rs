@@ -110,6 +110,9 @@ pub enum ApiError {
     /// No route matches (404).
     #[error("not found")]
     NotFound,
+    /// The route exists but not for this method (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// The client sends more than the server may hold in flight; retry after a pause (429).
     #[error("too many requests: {0}")]
     TooManyRequests(String),
@@ -189,6 +192,7 @@ impl IntoResponse for ApiError {
             ),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string(), None),
             Self::NotFound => (StatusCode::NOT_FOUND, self.to_string(), None),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, self.to_string(), None),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string(), None),
             Self::Unavailable(cause) => {
                 warn!(cause = %cause, "answering 503");

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .merge(api)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -74,4 +75,8 @@ async fn admit(
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{postgres_address, spawn_app, spawn_app_with, url_with_address, wait_until};
+use crate::helpers::{
+    json_response, postgres_address, spawn_app, spawn_app_with, url_with_address, wait_until,
+};
 use crate::proxy::TcpProxy;
 
 /// Proves `/health` answers 200 `{"status":"healthy"}`.
@@ -81,5 +83,30 @@ async fn an_unknown_route_is_a_404_with_a_json_body() {
         let (status, body) = app.get(path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(body, json!({"error": "not found"}), "{path}");
+    }
+}
+
+/// Proves a known path with the wrong method is a 405 with a JSON error body.
+#[tokio::test]
+async fn a_wrong_method_is_a_405_with_a_json_body() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/publish"),
+        (reqwest::Method::POST, "/health"),
+        (reqwest::Method::DELETE, "/events"),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_response(response).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(
+            body,
+            json!({"error": "method not allowed"}),
+            "{method} {path}"
+        );
     }
 }

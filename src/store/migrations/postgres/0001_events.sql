@@ -4,8 +4,10 @@ CREATE TABLE IF NOT EXISTS events (
     -- Commit sequence number: within a topic, listing order. A topic is owned by one shard,
     -- which commits one batch at a time, so within a topic seq follows commit order.
     seq         BIGINT GENERATED ALWAYS AS IDENTITY,
-    topic       TEXT        NOT NULL,
-    event_id    TEXT        NOT NULL,
+    -- Byte-order collation: the same order as the embedded store and as Rust's str, whatever
+    -- the database's locale, and cheaper comparisons in the two indexes that hold these keys.
+    topic       TEXT COLLATE "C" NOT NULL,
+    event_id    TEXT COLLATE "C" NOT NULL,
     ts          TIMESTAMPTZ NOT NULL,
     source      TEXT        NOT NULL,
     -- json, not jsonb: the payload is returned exactly as it was published.
