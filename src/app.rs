@@ -35,7 +35,9 @@ impl App {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("failed to bind {}", config.bind))?;
-        let address = listener.local_addr().context("failed to read bound address")?;
+        let address = listener
+            .local_addr()
+            .context("failed to read bound address")?;
         let store = store::open(&config.store)
             .await
             .context("failed to open the store")?;
@@ -100,7 +102,10 @@ impl App {
         }
         info!("HTTP stopped, draining shards");
         tree.shutdown(TREE_SHUTDOWN_DEADLINE).await;
-        if tokio::time::timeout(TREE_SHUTDOWN_DEADLINE, tree_join).await.is_err() {
+        if tokio::time::timeout(TREE_SHUTDOWN_DEADLINE, tree_join)
+            .await
+            .is_err()
+        {
             warn!("actor tree did not stop within the deadline");
         }
         Ok(())

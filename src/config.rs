@@ -38,7 +38,12 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 
 /// `aggregator`: an actor-based pub-sub log aggregator. Without a subcommand it runs `serve`.
 #[derive(Debug, Parser)]
-#[command(name = "aggregator", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "aggregator",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to run; `serve` when omitted.
     #[command(subcommand)]
@@ -53,6 +58,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the aggregator's HTTP API (the default).
     Serve(ServeConfig),
+    /// Publish a generated workload to a running aggregator and verify its counts.
+    Publish(crate::publisher::PublishArgs),
+    /// Start an aggregator in-process, publish a verified workload to it, keep serving.
+    Demo(crate::publisher::demo::DemoArgs),
 }
 
 /// Log output format.
@@ -223,8 +232,8 @@ mod tests {
 
     #[test]
     fn flags_without_a_subcommand_configure_serve() {
-        let cli = Cli::try_parse_from(["aggregator", "--shards", "8", "--bind", "0.0.0.0:9000"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["aggregator", "--shards", "8", "--bind", "0.0.0.0:9000"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.shards, 8);
         assert_eq!(cli.serve.bind.port(), 9000);

@@ -16,7 +16,7 @@ use ractor::{call_t, Actor, ActorRef, RactorErr};
 
 use crate::config::BatchConfig;
 use crate::event::{Event, Outcome};
-use crate::store::{SharedStore, ShardId};
+use crate::store::{ShardId, SharedStore};
 pub use stats::{ShardStats, StatsSnapshot};
 use supervisor::{SupervisorActor, SupervisorArgs, SupervisorMsg};
 
@@ -98,8 +98,9 @@ impl ActorTree {
     /// every part is committed; if any part fails the whole request fails (retrying is safe).
     pub async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Outcome>, ActorError> {
         let total = events.len();
-        let mut parts: Vec<(Vec<usize>, Vec<Event>)> =
-            (0..self.shard_count).map(|_| (Vec::new(), Vec::new())).collect();
+        let mut parts: Vec<(Vec<usize>, Vec<Event>)> = (0..self.shard_count)
+            .map(|_| (Vec::new(), Vec::new()))
+            .collect();
         for (position, event) in events.into_iter().enumerate() {
             let shard = routing::shard_for_topic(&event.topic, self.shard_count);
             let (positions, shard_events) = &mut parts[shard as usize];
@@ -136,14 +137,22 @@ impl ActorTree {
 
     /// Current counters.
     pub async fn stats(&self) -> Result<StatsSnapshot, ActorError> {
-        let stats = call_t!(self.supervisor, SupervisorMsg::StatsRef, CONTROL_RPC_TIMEOUT_MS)?;
+        let stats = call_t!(
+            self.supervisor,
+            SupervisorMsg::StatsRef,
+            CONTROL_RPC_TIMEOUT_MS
+        )?;
         let snapshot = call_t!(stats, stats::StatsMsg::Snapshot, CONTROL_RPC_TIMEOUT_MS)?;
         Ok(snapshot)
     }
 
     /// Number of shard actors currently running, and how many there should be.
     pub async fn live_shards(&self) -> Result<(usize, usize), ActorError> {
-        let live = call_t!(self.supervisor, SupervisorMsg::LiveShards, CONTROL_RPC_TIMEOUT_MS)?;
+        let live = call_t!(
+            self.supervisor,
+            SupervisorMsg::LiveShards,
+            CONTROL_RPC_TIMEOUT_MS
+        )?;
         Ok((live, self.shard_count as usize))
     }
 

@@ -27,8 +27,14 @@ mod tests {
     #[test]
     fn the_hash_is_the_published_fnv1a() {
         // Reference values of 64-bit FNV-1a; a change here would re-home every topic.
-        assert_eq!(shard_for_topic("", u32::MAX), (0xcbf2_9ce4_8422_2325u64 % u64::from(u32::MAX)) as u32);
-        assert_eq!(shard_for_topic("a", u32::MAX), (0xaf63_dc4c_8601_ec8cu64 % u64::from(u32::MAX)) as u32);
+        assert_eq!(
+            shard_for_topic("", u32::MAX),
+            (0xcbf2_9ce4_8422_2325u64 % u64::from(u32::MAX)) as u32
+        );
+        assert_eq!(
+            shard_for_topic("a", u32::MAX),
+            (0xaf63_dc4c_8601_ec8cu64 % u64::from(u32::MAX)) as u32
+        );
     }
 
     #[test]
@@ -37,6 +43,9 @@ mod tests {
         for index in 0..400 {
             seen[shard_for_topic(&format!("topic-{index}"), 4) as usize] += 1;
         }
-        assert!(seen.iter().all(|&count| count > 50), "uneven spread: {seen:?}");
+        assert!(
+            seen.iter().all(|&count| count > 50),
+            "uneven spread: {seen:?}"
+        );
     }
 }

@@ -21,7 +21,7 @@ use super::stats::{CommitDelta, StatsMsg};
 use super::IngestError;
 use crate::config::BatchConfig;
 use crate::event::{Event, EventKey, Outcome};
-use crate::store::{CommitBatch, SharedStore, ShardCounters, ShardId};
+use crate::store::{CommitBatch, ShardCounters, ShardId, SharedStore};
 
 /// The shard actor's behaviour.
 pub struct ShardActor;
@@ -123,7 +123,12 @@ impl Actor for ShardActor {
 }
 
 impl ShardState {
-    async fn enqueue(&mut self, myself: &ActorRef<ShardMsg>, events: Vec<Event>, reply: IngestReply) {
+    async fn enqueue(
+        &mut self,
+        myself: &ActorRef<ShardMsg>,
+        events: Vec<Event>,
+        reply: IngestReply,
+    ) {
         let buffer_was_empty = self.pending.is_empty();
         self.pending_events += events.len();
         self.pending.push(PendingRequest { events, reply });
@@ -156,7 +161,9 @@ impl ShardState {
             Err(err) => {
                 warn!(shard = self.shard, events = received, error = %err, "commit failed, asking clients to retry");
                 for request in requests {
-                    let _ = request.reply.send(Err(IngestError::CommitFailed(err.to_string())));
+                    let _ = request
+                        .reply
+                        .send(Err(IngestError::CommitFailed(err.to_string())));
                 }
                 return;
             }
@@ -164,12 +171,21 @@ impl ShardState {
 
         let new_count = report.new_count();
         let mut new_topics: Vec<String> = Vec::new();
-        for (candidate, _) in candidates.iter().zip(&report.is_new).filter(|(_, &new)| new) {
+        for (candidate, _) in candidates
+            .iter()
+            .zip(&report.is_new)
+            .filter(|(_, &new)| new)
+        {
             if !new_topics.iter().any(|topic| *topic == candidate.topic) {
                 new_topics.push(candidate.topic.clone());
             }
         }
-        debug!(shard = self.shard, events = received, new = new_count, "committed batch");
+        debug!(
+            shard = self.shard,
+            events = received,
+            new = new_count,
+            "committed batch"
+        );
         // Tell the stats actor before answering anyone, so that /stats read after an answer
         // already includes it (mailboxes are FIFO).
         let delta = CommitDelta {

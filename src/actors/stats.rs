@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
-use crate::store::{SharedStore, ShardCounters, ShardId};
+use crate::store::{ShardCounters, ShardId, SharedStore};
 
 /// The stats actor's behaviour.
 pub struct StatsActor;
@@ -92,11 +92,26 @@ impl Actor for StatsActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         let stored = args.store.load_counters().await?;
         let mut per_shard: BTreeMap<ShardId, ShardStats> = (0..args.shard_count)
-            .map(|shard| (shard, ShardStats { shard, ..ShardStats::default() }))
+            .map(|shard| {
+                (
+                    shard,
+                    ShardStats {
+                        shard,
+                        ..ShardStats::default()
+                    },
+                )
+            })
             .collect();
         // Rows of shards beyond the current count (the tree was resized) still count in totals.
         for (shard, counters) in stored.shards {
-            per_shard.entry(shard).or_insert(ShardStats { shard, ..ShardStats::default() }).counters.add(counters);
+            per_shard
+                .entry(shard)
+                .or_insert(ShardStats {
+                    shard,
+                    ..ShardStats::default()
+                })
+                .counters
+                .add(counters);
         }
         Ok(StatsState {
             per_shard,
@@ -124,9 +139,10 @@ impl Actor for StatsActor {
 
 impl StatsState {
     fn shard_entry(&mut self, shard: ShardId) -> &mut ShardStats {
-        self.per_shard
-            .entry(shard)
-            .or_insert(ShardStats { shard, ..ShardStats::default() })
+        self.per_shard.entry(shard).or_insert(ShardStats {
+            shard,
+            ..ShardStats::default()
+        })
     }
 
     fn record(&mut self, delta: CommitDelta) {

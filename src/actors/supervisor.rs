@@ -23,7 +23,7 @@ use super::stats::{StatsActor, StatsArgs, StatsMsg};
 use super::IngestError;
 use crate::config::BatchConfig;
 use crate::event::Event;
-use crate::store::{SharedStore, ShardId};
+use crate::store::{ShardId, SharedStore};
 
 /// How long the supervisor waits for its children to drain on a graceful stop.
 const CHILD_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,7 +83,8 @@ impl Actor for SupervisorActor {
             shard_count: args.shard_count,
             started_at: args.started_at,
         };
-        let (stats, _) = Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
+        let (stats, _) =
+            Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
         let mut state = SupervisorState {
             shards: Vec::with_capacity(args.shard_count as usize),
             stats,
@@ -210,7 +211,10 @@ impl SupervisorState {
             self.recent_restarts.pop_front();
         }
         if self.recent_restarts.len() >= MAX_RESTARTS_IN_WINDOW {
-            error!(restarts = self.recent_restarts.len(), "shard restart budget exhausted, escalating");
+            error!(
+                restarts = self.recent_restarts.len(),
+                "shard restart budget exhausted, escalating"
+            );
             return Err("shard restart budget exhausted".into());
         }
         self.recent_restarts.push_back(now);

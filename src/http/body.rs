@@ -44,7 +44,10 @@ pub fn parse_publish_body(body: &[u8], max_events: usize) -> Result<Vec<Event>, 
     if items.len() > max_events {
         return Err(ApiError::Validation(vec![FieldIssue::request(
             "events",
-            format!("at most {max_events} events per request (got {})", items.len()),
+            format!(
+                "at most {max_events} events per request (got {})",
+                items.len()
+            ),
         )]));
     }
     let mut events = Vec::with_capacity(items.len());
@@ -76,9 +79,8 @@ fn split_events(raw: &RawValue) -> Result<Vec<WireItem<'_>>, ApiError> {
             "must be an event object, an array of events, or {\"events\": [...]}",
         )]));
     }
-    let object: WireEvent<'_> = serde_json::from_str(raw.get()).map_err(|err| {
-        ApiError::Validation(vec![FieldIssue::request("body", err.to_string())])
-    })?;
+    let object: WireEvent<'_> = serde_json::from_str(raw.get())
+        .map_err(|err| ApiError::Validation(vec![FieldIssue::request("body", err.to_string())]))?;
     match object.events {
         Some(events) => parse_array(events).map_err(|issue| ApiError::Validation(vec![issue])),
         None => Ok(vec![Ok(object)]),
@@ -97,7 +99,11 @@ fn parse_array(raw: &RawValue) -> Result<Vec<WireItem<'_>>, FieldIssue> {
 
 fn parse_wire_event(index: usize, element: &RawValue) -> WireItem<'_> {
     if !element.get().trim_start().starts_with('{') {
-        return Err(vec![FieldIssue::at(index, "event", "must be a JSON object")]);
+        return Err(vec![FieldIssue::at(
+            index,
+            "event",
+            "must be a JSON object",
+        )]);
     }
     serde_json::from_str(element.get())
         .map_err(|err| vec![FieldIssue::at(index, "event", err.to_string())])
@@ -105,9 +111,18 @@ fn parse_wire_event(index: usize, element: &RawValue) -> WireItem<'_> {
 
 fn parse_event(index: usize, wire: WireEvent<'_>) -> Result<Event, Vec<FieldIssue>> {
     let mut log = IssueLog::new(Some(index));
-    let topic = log.check("topic", string_field(wire.topic).and_then(event::parse_key_part));
-    let event_id = log.check("event_id", string_field(wire.event_id).and_then(event::parse_key_part));
-    let source = log.check("source", string_field(wire.source).and_then(event::parse_source));
+    let topic = log.check(
+        "topic",
+        string_field(wire.topic).and_then(event::parse_key_part),
+    );
+    let event_id = log.check(
+        "event_id",
+        string_field(wire.event_id).and_then(event::parse_key_part),
+    );
+    let source = log.check(
+        "source",
+        string_field(wire.source).and_then(event::parse_source),
+    );
     let timestamp = log.check(
         "timestamp",
         string_field(wire.timestamp).and_then(|raw| event::parse_timestamp(&raw)),

@@ -65,7 +65,11 @@ impl IssueLog {
     }
 
     /// The value of `result`, or `None` after recording why `field` was rejected.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(reason) => {
@@ -149,9 +153,11 @@ impl IntoResponse for ApiError {
                 self.to_string(),
                 Some(issues.as_slice()),
             ),
-            Self::InvalidQuery(issues) => {
-                (StatusCode::BAD_REQUEST, self.to_string(), Some(issues.as_slice()))
-            }
+            Self::InvalidQuery(issues) => (
+                StatusCode::BAD_REQUEST,
+                self.to_string(),
+                Some(issues.as_slice()),
+            ),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string(), None),
             Self::NotFound => (StatusCode::NOT_FOUND, self.to_string(), None),
             Self::Unavailable(cause) => {
@@ -164,7 +170,11 @@ impl IntoResponse for ApiError {
             }
             Self::Internal(err) => {
                 error!(error = ?err, "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string(), None)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_string(),
+                    None,
+                )
             }
         };
         let body = Json(ErrorBody {

@@ -63,7 +63,10 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
     let since = log.check("since", parse_time(params.since));
     let until = log.check("until", parse_time(params.until));
     let limit = log.check("limit", parse_limit(params.limit.as_deref()));
-    let after = log.check("cursor", params.cursor.as_deref().map(decode_cursor).transpose());
+    let after = log.check(
+        "cursor",
+        params.cursor.as_deref().map(decode_cursor).transpose(),
+    );
     match (since, until, limit, after) {
         (Some(since), Some(until), Some(limit), Some(after)) => Ok(EventQuery {
             topic: params.topic.filter(|topic| !topic.is_empty()),
@@ -83,7 +86,9 @@ fn parse_limit(raw: Option<&str>) -> Result<u32, String> {
     };
     match raw.parse::<u64>() {
         Ok(0) | Err(_) => Err(format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")),
-        Ok(limit) => Ok(u32::try_from(limit.min(u64::from(MAX_PAGE_SIZE))).unwrap_or(MAX_PAGE_SIZE)),
+        Ok(limit) => {
+            Ok(u32::try_from(limit.min(u64::from(MAX_PAGE_SIZE))).unwrap_or(MAX_PAGE_SIZE))
+        }
     }
 }
 

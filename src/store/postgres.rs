@@ -17,8 +17,8 @@ use tokio_postgres::NoTls;
 use tracing::info;
 
 use super::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
-    Store, StoreError, StoredEvent, StoredTotals,
+    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, Store, StoreError,
+    StoredEvent, StoredTotals,
 };
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
@@ -229,7 +229,11 @@ impl PostgresStore {
             bind(&mut sql, " AND ts < ?", Box::new(until));
         }
         if let Some(after) = &query.after {
-            bind(&mut sql, " AND (topic, seq) > (?", Box::new(after.topic.clone()));
+            bind(
+                &mut sql,
+                " AND (topic, seq) > (?",
+                Box::new(after.topic.clone()),
+            );
             bind(&mut sql, ", ?)", Box::new(after.seq));
         }
         // One row more than asked tells whether a next page exists without a count query.
