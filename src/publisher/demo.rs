@@ -62,6 +62,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.data_dir.clone().or_else(|| scratch_dir.clone()) {
         config.store.data_dir = dir;
     }
+    if let Some(dir) = &scratch_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+    }
     let store_name = match &config.store.database_url {
         Some(_) => "postgresql (--database-url)".to_string(),
         None => format!("embedded store in {}", config.store.data_dir.display()),
