@@ -80,7 +80,8 @@ pub struct PublishArgs {
     /// Print the report as one JSON object on the last line of stdout.
     #[arg(long, env = "AGG_PUBLISH_JSON")]
     pub json: bool,
-    /// Skip the `/stats` verification (e.g. when other publishers share the server).
+    /// Skip the `/stats` verification. Verification assumes this is the only publisher writing
+    /// to the server during the run; use this flag when others share it.
     #[arg(long, env = "AGG_PUBLISH_NO_VERIFY")]
     pub no_verify: bool,
 }
