@@ -202,7 +202,7 @@ async fn attempt<T: DeserializeOwned>(what: &str, request: RequestBuilder) -> At
         Err(err) => return retry(format!("{err}"), None),
     };
     let status = response.status();
-    let retry_after = retry_after(response.headers());
+    let wait_hint = parse_retry_after(response.headers());
     let body = match response.bytes().await {
         Ok(body) => body,
         Err(err) => return retry(format!("response body broke off: {err}"), None),
@@ -217,7 +217,7 @@ async fn attempt<T: DeserializeOwned>(what: &str, request: RequestBuilder) -> At
         };
     }
     if is_retryable(status) {
-        return retry(format!("status {status}"), retry_after);
+        return retry(format!("status {status}"), wait_hint);
     }
     Attempt::Fail(ClientError::Refused {
         what: what.to_string(),
@@ -248,7 +248,7 @@ pub fn is_retryable(status: StatusCode) -> bool {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is ignored: servers here send seconds).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let seconds: u64 = headers
         .get(RETRY_AFTER)?
         .to_str()
@@ -310,11 +310,11 @@ mod tests {
     fn retry_after_seconds_are_read_and_dates_ignored() {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(&headers), Some(Duration::from_secs(2)));
         headers.insert(
             RETRY_AFTER,
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(parse_retry_after(&headers), None);
     }
 }
