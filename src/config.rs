@@ -69,6 +69,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the aggregator's HTTP API (the default).
     Serve(ServeConfig),
+    /// Publish a generated workload to a running aggregator and verify its counts.
+    Publish(crate::publisher::PublishArgs),
+    /// Start an aggregator in-process, publish a verified workload to it, keep serving.
+    Demo(crate::publisher::demo::DemoArgs),
 }
 
 /// Log output format.

@@ -11,6 +11,7 @@
 //! - [`actors`]: the supervision tree that turns requests into group commits.
 //! - [`store`]: the `Store` trait and its PostgreSQL and embedded (SQLite) backends.
 //! - [`event`]: the domain types, parsed and validated.
+//! - [`publisher`]: the `publish` load generator and verifier, and the `demo`.
 //!
 //! # Supervision tree and data flow
 //! ```text
@@ -27,5 +28,6 @@ pub mod app;
 pub mod config;
 pub mod event;
 pub mod http;
+pub mod publisher;
 pub mod store;
 pub mod telemetry;

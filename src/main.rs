@@ -4,6 +4,7 @@ use clap::Parser;
 
 use aggregator::app::{shutdown_signal, App};
 use aggregator::config::{Cli, Command};
+use aggregator::publisher;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -11,6 +12,14 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Publish(args)) => {
+            publisher::init_logging();
+            publisher::run(args).await.map(drop)
+        }
+        Some(Command::Demo(args)) => {
+            publisher::init_logging();
+            publisher::demo::run(args).await
+        }
     }
 }
 
