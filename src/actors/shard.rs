@@ -12,6 +12,7 @@
 //! means committed. When the commit fails, every request of the batch gets a retryable error;
 //! retrying is safe because the store deduplicates.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use tracing::{debug, error, warn};
 
 use super::chaos::{ChaosDice, InjectedPanic};
+use super::fastpath::RecentKeys;
 use super::stats::{CommitDelta, StatsMsg};
 use super::IngestError;
 use crate::config::BatchConfig;
@@ -80,6 +82,17 @@ enum Slot {
     Candidate(usize),
     /// A repeat of a key earlier in the same batch: a duplicate whatever the store says.
     RepeatInBatch,
+    /// The fast path saw this key committed: a duplicate without an index probe. It is still
+    /// acknowledged only after the batch's commit, whose counter update counts it.
+    KnownCommitted,
+}
+
+/// Which events of a batch go to the store, and where each event's outcome comes from.
+struct BatchPlan {
+    /// `(request, event)` positions of the candidates, in batch order.
+    candidates: Vec<(usize, usize)>,
+    /// Per request, per event.
+    slots: Vec<Vec<Slot>>,
 }
 
 /// A shard's buffer and collaborators.
@@ -97,6 +110,8 @@ pub struct ShardState {
     resync_delay: Duration,
     /// Whether a [`ShardMsg::ResyncCounters`] is already scheduled.
     resync_scheduled: bool,
+    /// Keys this shard saw committed (see [`super::fastpath`]).
+    recent: RecentKeys,
 }
 
 impl Actor for ShardActor {
@@ -109,6 +124,7 @@ impl Actor for ShardActor {
         _myself: ActorRef<Self::Msg>,
         args: ShardArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let recent = RecentKeys::new(args.batching.fastpath_keys_per_shard);
         Ok(ShardState {
             shard: args.shard,
             store: args.store,
@@ -121,6 +137,7 @@ impl Actor for ShardActor {
             commit_gate: args.commit_gate,
             resync_delay: args.resync_delay,
             resync_scheduled: args.replaces_dead_shard,
+            recent,
         })
     }
 
@@ -219,12 +236,14 @@ impl ShardState {
                 self.shard
             );
         }
+        let plan = plan_batch(&requests, &self.recent);
         let gate = self.commit_gate.clone().lock_owned().await;
         let group = GroupCommit {
             shard: self.shard,
             store: self.store.clone(),
             stats: self.stats.clone(),
             requests,
+            plan,
             received,
             panic_after_commit: injected == InjectedPanic::AfterCommit,
             _gate: gate,
@@ -236,10 +255,21 @@ impl ShardState {
             }
             Err(join_error) => {
                 error!(shard = self.shard, error = %join_error, "commit task vanished");
-                false
+                None
             }
         };
-        if !committed && !self.resync_scheduled {
+        let Some(committed_candidates) = committed else {
+            self.schedule_resync(myself);
+            return;
+        };
+        // Only now are these keys known to be committed (new or not, they are all stored).
+        for event in &committed_candidates {
+            self.recent.insert(event.key());
+        }
+    }
+
+    fn schedule_resync(&mut self, myself: &ActorRef<ShardMsg>) {
+        if !self.resync_scheduled {
             self.resync_scheduled = true;
             myself.send_after(self.resync_delay, || ShardMsg::ResyncCounters);
         }
@@ -252,6 +282,7 @@ struct GroupCommit {
     store: SharedStore,
     stats: ActorRef<StatsMsg>,
     requests: Vec<PendingRequest>,
+    plan: BatchPlan,
     received: u64,
     /// Chaos: panic once the commit is durable but before anyone is answered.
     panic_after_commit: bool,
@@ -260,19 +291,25 @@ struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Commits, reports to the stats actor, answers every request. Returns whether the commit
-    /// succeeded; on failure its outcome is unknown and every request is told to retry.
-    async fn run(self) -> bool {
+    /// Commits, reports to the stats actor, answers every request. Returns the committed
+    /// candidates (for the fast path); `None` when the commit failed, its outcome unknown, and
+    /// every request was told to retry.
+    async fn run(self) -> Option<Vec<Event>> {
         let Self {
             shard,
             store,
             stats,
             requests,
+            plan: BatchPlan { candidates, slots },
             received,
             panic_after_commit,
             _gate,
         } = self;
-        let (candidates, slots) = resolve_repeats(&requests);
+        let candidate_positions = candidates;
+        let candidates: Vec<&Event> = candidate_positions
+            .iter()
+            .map(|&(request, event)| &requests[request].events[event])
+            .collect();
         let batch = CommitBatch {
             shard,
             candidates: &candidates,
@@ -287,7 +324,7 @@ impl GroupCommit {
                         .reply
                         .send(Err(IngestError::CommitFailed(err.to_string())));
                 }
-                return false;
+                return None;
             }
         };
         if panic_after_commit {
@@ -314,45 +351,64 @@ impl GroupCommit {
         );
         // Tell the stats actor before answering anyone, so that /stats read after an answer
         // already includes it (mailboxes are FIFO).
+        let fastpath_hits = slots
+            .iter()
+            .flatten()
+            .filter(|slot| matches!(slot, Slot::KnownCommitted))
+            .count() as u64;
         let delta = CommitDelta {
             shard,
             counters_after: report.counters_after,
             topics: new_topics,
+            fastpath_hits,
         };
         if let Err(err) = stats.send_message(StatsMsg::Committed(delta)) {
             warn!(shard, error = %err, "stats actor gone; counters reload from the store on its restart");
         }
 
         drop(candidates);
+        let mut committed = Vec::with_capacity(candidate_positions.len());
         for (request, request_slots) in requests.into_iter().zip(slots) {
-            let outcomes = request_slots
-                .into_iter()
-                .map(|slot| match slot {
+            let mut outcomes = Vec::with_capacity(request_slots.len());
+            for (event, slot) in request.events.into_iter().zip(request_slots) {
+                let outcome = match slot {
                     Slot::Candidate(index) if report.is_new[index] => Outcome::New,
-                    Slot::Candidate(_) | Slot::RepeatInBatch => Outcome::Duplicate,
-                })
-                .collect();
+                    Slot::Candidate(_) | Slot::RepeatInBatch | Slot::KnownCommitted => {
+                        Outcome::Duplicate
+                    }
+                };
+                outcomes.push(outcome);
+                if matches!(slot, Slot::Candidate(_)) {
+                    committed.push(event);
+                }
+            }
             let _ = request.reply.send(Ok(outcomes));
         }
-        true
+        Some(committed)
     }
 }
 
-/// Picks the first occurrence of every key as a commit candidate; later occurrences in the same
-/// batch are duplicates of it and never reach the store.
-fn resolve_repeats(requests: &[PendingRequest]) -> (Vec<&Event>, Vec<Vec<Slot>>) {
+/// Decides which events reach the store: keys the fast path saw committed do not, and of the
+/// rest only the first occurrence of each key in the batch is a candidate (later occurrences are
+/// duplicates of it).
+fn plan_batch(requests: &[PendingRequest], recent: &RecentKeys) -> BatchPlan {
     let mut candidate_of: HashMap<EventKey<'_>, usize> = HashMap::new();
     let mut candidates = Vec::new();
     let mut slots = Vec::with_capacity(requests.len());
-    for request in requests {
+    for (request_index, request) in requests.iter().enumerate() {
         let mut request_slots = Vec::with_capacity(request.events.len());
-        for event in &request.events {
+        for (event_index, event) in request.events.iter().enumerate() {
+            let key = event.key();
+            if recent.contains(key) {
+                request_slots.push(Slot::KnownCommitted);
+                continue;
+            }
             let next_index = candidates.len();
-            let slot = match candidate_of.entry(event.key()) {
-                std::collections::hash_map::Entry::Occupied(_) => Slot::RepeatInBatch,
-                std::collections::hash_map::Entry::Vacant(vacant) => {
+            let slot = match candidate_of.entry(key) {
+                Entry::Occupied(_) => Slot::RepeatInBatch,
+                Entry::Vacant(vacant) => {
                     vacant.insert(next_index);
-                    candidates.push(event);
+                    candidates.push((request_index, event_index));
                     Slot::Candidate(next_index)
                 }
             };
@@ -360,5 +416,5 @@ fn resolve_repeats(requests: &[PendingRequest]) -> (Vec<&Event>, Vec<Vec<Slot>>)
         }
         slots.push(request_slots);
     }
-    (candidates, slots)
+    BatchPlan { candidates, slots }
 }

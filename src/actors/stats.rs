@@ -31,6 +31,8 @@ pub struct CommitDelta {
     pub counters_after: ShardCounters,
     /// Topics that gained stored events in this commit.
     pub topics: Vec<String>,
+    /// Events of this commit answered "duplicate" by the fast path, without an index probe.
+    pub fastpath_hits: u64,
 }
 
 /// Messages of the stats actor.
@@ -67,6 +69,7 @@ struct ShardTally {
     /// Newest snapshot of this process's own row.
     own: ShardCounters,
     restarts: u64,
+    fastpath_hits: u64,
 }
 
 /// How many recent restart durations are kept for the median.
@@ -91,6 +94,8 @@ pub struct ShardStats {
     pub counters: ShardCounters,
     /// How many times the supervisor restarted it since the process started.
     pub restarts: u64,
+    /// Duplicates it answered from memory since the process started.
+    pub fastpath_hits: u64,
 }
 
 /// A consistent view of the counters at one moment.
@@ -189,6 +194,7 @@ impl StatsState {
         if delta.counters_after.is_newer_than(&tally.own) {
             tally.own = delta.counters_after;
         }
+        tally.fastpath_hits += delta.fastpath_hits;
         for topic in delta.topics {
             if !self.topics.contains(&topic) {
                 self.topics.insert(topic);
@@ -207,6 +213,7 @@ impl StatsState {
                 shard,
                 counters,
                 restarts: tally.restarts,
+                fastpath_hits: tally.fastpath_hits,
             });
         }
         StatsSnapshot {

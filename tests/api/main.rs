@@ -5,6 +5,7 @@ mod body_shapes;
 mod counters;
 mod dedup;
 mod events;
+mod fastpath;
 mod health;
 mod publish;
 mod restart;
