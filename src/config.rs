@@ -75,6 +75,9 @@ pub enum Command {
     Publish(crate::publisher::PublishArgs),
     /// Start an aggregator in-process, publish a verified workload to it, keep serving.
     Demo(crate::publisher::demo::DemoArgs),
+    /// Measurements (not tests): e.g. the storage ceiling.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 /// Log output format.

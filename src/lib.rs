@@ -25,6 +25,7 @@
 
 pub mod actors;
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod event;
 pub mod http;

@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
             publisher::init_logging();
             publisher::demo::run(args).await
         }
+        Some(Command::Bench(command)) => aggregator::bench::run(command).await,
     }
 }
 

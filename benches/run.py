@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""One benchmark run of the aggregator, printed as one table (issue 5).
+
+In one run, on one machine: the storage ceiling (`aggregator bench ceiling`: the same generated
+workload committed straight through the store, no HTTP, no actors), then the aggregator under
+`aggregator publish` for each workload, each against a freshly started server process so that
+its peak RSS (VmHWM) belongs to that workload alone. For every row: events/s, request latency
+p50/p99 (from the publisher), server peak RSS, server and publisher CPU seconds (to show which
+side is the bottleneck) and the ratio to the ceiling. Every publisher run verifies the server's
+counts and the script fails if one does not.
+
+Usage:
+  benches/run.py                 full run (minutes; use a release binary)
+  benches/run.py --quick         a few seconds: the CI smoke that keeps the script working
+
+Environment:
+  BIN                  aggregator binary        [target/release/aggregator]
+  BENCH_DATABASE_URL   maintenance database, to create scratch databases
+                       [postgres://postgres@127.0.0.1:5432/postgres]
+  BENCH_RESULTS        append the table as JSON lines to this file
+"""
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+BIN = os.environ.get("BIN", "target/release/aggregator")
+MAINTENANCE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+QUICK = "--quick" in sys.argv
+
+# (name, backend, publish args, events) — sizes for a full run; --quick divides them.
+WORKLOADS = [
+    ("batch1000 c8 pg", "postgres", ["--batch-size", "1000", "--concurrency", "8"], 400_000),
+    ("single c64 pg", "postgres", ["--batch-size", "1", "--concurrency", "64"], 100_000),
+    ("batch100 c32 pg", "postgres", ["--batch-size", "100", "--concurrency", "32"], 400_000),
+    ("resend batch1000 c8 pg", "postgres-resend", ["--batch-size", "1000", "--concurrency", "8"], 1_000_000),
+    ("batch1000 c8 embedded", "embedded", ["--batch-size", "1000", "--concurrency", "8"], 400_000),
+]
+CEILING_EVENTS = 400_000
+
+
+def scaled(events):
+    return max(2_000, events // 200) if QUICK else events
+
+
+def psql(sql, url=MAINTENANCE):
+    subprocess.run(["psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def scratch_database():
+    name = "bench_" + uuid.uuid4().hex[:12]
+    psql(f'CREATE DATABASE "{name}"')
+    base, _, _ = MAINTENANCE.rpartition("/")
+    return name, f"{base}/{name}"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_stat(pid):
+    """(cpu seconds, peak RSS MiB) of a running process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    hwm = 0.0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024
+    return cpu, hwm
+
+
+class Server:
+    def __init__(self, store_args, log_dir):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("AGG_")}
+        env["RUST_LOG"] = "warn"
+        self.log = open(os.path.join(log_dir, f"server-{self.port}.log"), "w")
+        self.proc = subprocess.Popen([BIN, "serve", "--bind", f"127.0.0.1:{self.port}", *store_args],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit(f"server on {self.url} never became ready; see {self.log.name}")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+def publish(url, args, events, seed, replay=False):
+    cmd = [BIN, "publish", "--url", url, "--events", str(events), "--seed", str(seed), "--json", *args]
+    if replay:
+        cmd.append("--replay")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"publish failed ({done.returncode}): {' '.join(cmd)}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return report, cpu
+
+
+def ceiling(db_url):
+    cmd = [BIN, "bench", "ceiling", "--database-url", db_url, "--events", str(scaled(CEILING_EVENTS)),
+           "--batch-size", "1000", "--connections", "4", "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    log_dir = tempfile.mkdtemp(prefix="aggbench-")
+    _, ceiling_url = scratch_database()
+    ceiling_report = ceiling(ceiling_url)
+    ceiling_eps = ceiling_report["events_per_second"]
+    rows = [{"workload": "ceiling (store direct) pg", "events_per_second": ceiling_eps,
+             "p50_ms": None, "p99_ms": None, "server_rss_mib": None, "server_cpu_s": None,
+             "publisher_cpu_s": None, "ratio": 1.0, "verified": True}]
+    _, pg_url = scratch_database()
+    resend_seed = 4242
+    for name, backend, args, events in WORKLOADS:
+        events = scaled(events)
+        if backend == "embedded":
+            store_args = ["--data-dir", tempfile.mkdtemp(prefix="aggbench-data-")]
+        else:
+            store_args = ["--database-url", pg_url]
+        if backend == "postgres-resend":
+            # Store the stream once (not measured), then re-send every event of it.
+            warm = Server(store_args, log_dir)
+            publish(warm.url, args, events, resend_seed)
+            warm.stop()
+        server = Server(store_args, log_dir)
+        seed = resend_seed if backend == "postgres-resend" else int(time.time() * 1000) % 2**31
+        cpu_before, _ = proc_stat(server.proc.pid)
+        report, publisher_cpu = publish(server.url, args, events, seed,
+                                        replay=(backend == "postgres-resend"))
+        cpu_after, hwm = proc_stat(server.proc.pid)
+        server.stop()
+        rows.append({
+            "workload": name, "events_per_second": report["events_per_second"],
+            "p50_ms": report["latency_ms"]["p50"], "p99_ms": report["latency_ms"]["p99"],
+            "server_rss_mib": hwm, "server_cpu_s": cpu_after - cpu_before,
+            "publisher_cpu_s": publisher_cpu, "ratio": report["events_per_second"] / ceiling_eps,
+            "verified": report["verified"], "events": events,
+        })
+        if not report["verified"]:
+            raise SystemExit(f"{name}: the publisher could not verify the server's counts")
+
+    print(f"{'workload':<26} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB':>8} "
+          f"{'srv cpu s':>9} {'pub cpu s':>9} {'x ceiling':>9}")
+    fmt = lambda v, spec: format(v, spec) if v is not None else "-"
+    for row in rows:
+        print(f"{row['workload']:<26} {row['events_per_second']:>10.0f} {fmt(row['p50_ms'], '>8.2f')} "
+              f"{fmt(row['p99_ms'], '>8.2f')} {fmt(row['server_rss_mib'], '>8.1f')} "
+              f"{fmt(row['server_cpu_s'], '>9.2f')} {fmt(row['publisher_cpu_s'], '>9.2f')} "
+              f"{row['ratio']:>9.2f}")
+    if os.environ.get("BENCH_RESULTS"):
+        with open(os.environ["BENCH_RESULTS"], "a") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
