@@ -1,16 +1,15 @@
 //! `aggregator demo --exit` end to end: the real binary, the embedded store (no DATABASE_URL),
 //! port 0. Needs the embedded store backend.
 
-use std::process::Command;
+#[path = "common/mod.rs"]
+mod common;
+
+use common::process::aggregator_command;
 
 #[test]
 fn the_demo_publishes_a_verified_workload_on_the_embedded_store_and_exits_zero() {
-    let output = Command::new(env!("CARGO_BIN_EXE_aggregator"))
+    let output = aggregator_command()
         .args(["demo", "--exit", "--bind", "127.0.0.1:0"])
-        .env_remove("DATABASE_URL")
-        .env_remove("AGG_DEMO_BIND")
-        .env_remove("AGG_DEMO_DATA_DIR")
-        .env_remove("AGG_DEMO_EVENTS")
         .output()
         .unwrap();
 

@@ -13,12 +13,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-use aggregator::app::App;
-use aggregator::config::{ServeConfig, StoreConfig};
 use aggregator::publisher::verify::Mismatch;
 use aggregator::publisher::{self, PublishArgs, VerificationError};
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::app::{start_app, test_config, RunningApp};
+use common::db::TestDb;
 
 /// A fake aggregator: dedups honestly, can lie in `/stats` and can refuse some requests.
 #[derive(Default)]
@@ -178,50 +181,9 @@ async fn a_server_that_refuses_requests_fails_the_run_without_retrying_forever()
 
 // --- the real app on PostgreSQL -------------------------------------------------------------
 
-async fn fresh_database() -> String {
-    let maintenance = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let (client, connection) = tokio_postgres::connect(&maintenance, tokio_postgres::NoTls)
-        .await
-        .expect("postgres reachable at TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
-        .await
-        .expect("create test db");
-    let (base, _) = maintenance
-        .rsplit_once('/')
-        .expect("a database url ends with /<database>");
-    format!("{base}/{name}")
-}
-
-struct RunningApp {
-    address: SocketAddr,
-    stop: oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
+/// The real app on a fresh PostgreSQL database, port 0.
 async fn spawn_app() -> RunningApp {
-    let config = ServeConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        store: StoreConfig {
-            database_url: Some(fresh_database().await),
-            ..StoreConfig::default()
-        },
-        ..ServeConfig::default()
-    };
-    let app = App::build(config).await.unwrap();
-    let address = app.address();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(app.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
-    RunningApp {
-        address,
-        stop,
-        served,
-    }
+    start_app(test_config(&TestDb::create().await.url)).await
 }
 
 #[tokio::test]
@@ -259,8 +221,7 @@ async fn the_real_app_is_verified_with_single_batched_and_mixed_requests() {
     );
     let after = mixed.stats_after.unwrap();
     assert_eq!(after.unique_processed, 1_600 + 2_400 + 1_600);
-    app.stop.send(()).unwrap();
-    app.served.await.unwrap().unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -290,6 +251,5 @@ async fn a_second_run_with_the_same_seed_sends_only_duplicates() {
     );
     assert!(replay.verified, "{replay}");
     assert_eq!((replay.outcomes.new, replay.outcomes.duplicate), (0, 1_000));
-    app.stop.send(()).unwrap();
-    app.served.await.unwrap().unwrap();
+    app.stop().await;
 }

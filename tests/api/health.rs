@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
-    json_response, postgres_address, spawn_app, spawn_app_with, url_with_address, wait_until,
-};
-use crate::proxy::TcpProxy;
+use crate::common::db::{postgres_address, url_with_address};
+use crate::common::proxy::TcpProxy;
+use crate::common::wait::wait_until;
+use crate::helpers::{json_response, spawn_app, spawn_app_with};
 
 /// Proves `/health` answers 200 `{"status":"healthy"}`.
 #[tokio::test]

@@ -2,106 +2,17 @@
 //! backed by a fresh PostgreSQL database of its own, plus a reqwest client and shortcuts for the
 //! endpoints. Tests build [`ServeConfig`] values directly and never touch the environment; the
 //! only variables read are `TEST_DATABASE_URL` (where PostgreSQL is) and `TEST_LOG` (show logs).
+//! The app itself and the database come from [`crate::common`].
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
-use aggregator::app::App;
 use aggregator::config::ServeConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tokio_postgres::NoTls;
-use uuid::Uuid;
 
-/// Where PostgreSQL is expected when `TEST_DATABASE_URL` is not set.
-pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use crate::common::app::{start_app, test_config, RunningApp};
+use crate::common::db::TestDb;
 
 /// Timestamp of the events built by [`event`].
 pub const EVENT_TIMESTAMP: &str = "2024-05-01T12:00:00Z";
-
-/// The maintenance URL: a database the tests may connect to in order to create their own.
-pub fn maintenance_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.into())
-}
-
-/// `url` with its database name replaced by `name` (the query string, if any, is kept).
-pub fn url_with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("database URL has a scheme");
-    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = tail.split_once('?').map(|(_, query)| query);
-    match query {
-        Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
-        None => format!("{scheme}://{authority}/{name}"),
-    }
-}
-
-/// `url` with its host and port replaced by `address` (user and database are kept), e.g. to go
-/// through a [`crate::proxy::TcpProxy`].
-pub fn url_with_address(url: &str, address: SocketAddr) -> String {
-    let (scheme, rest) = url.split_once("://").expect("database URL has a scheme");
-    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let user = authority.rsplit_once('@').map(|(user, _)| user);
-    match user {
-        Some(user) => format!("{scheme}://{user}@{address}/{tail}"),
-        None => format!("{scheme}://{address}/{tail}"),
-    }
-}
-
-/// The PostgreSQL server address named by the maintenance URL (for the proxy's upstream).
-pub fn postgres_address() -> SocketAddr {
-    let config: tokio_postgres::Config =
-        maintenance_url().parse().expect("valid TEST_DATABASE_URL");
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let host = if host == "localhost" {
-        "127.0.0.1".into()
-    } else {
-        host
-    };
-    format!("{host}:{port}")
-        .parse()
-        .expect("TEST_DATABASE_URL names an IP host")
-}
-
-/// Creates an empty database `test_<uuid>` and returns its name. Databases are never reused or
-/// dropped mid-run, so a failed test leaves its data behind for inspection.
-pub async fn create_database() -> String {
-    let name = format!("test_{}", Uuid::new_v4().simple());
-    let url = maintenance_url();
-    let (client, connection) = tokio_postgres::connect(&url, NoTls)
-        .await
-        .unwrap_or_else(|err| {
-            panic!(
-                "cannot reach PostgreSQL at {url}: {err}\n\
-             The API tests need a running PostgreSQL server that trusts the user in the URL.\n\
-             Start one (e.g. `docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust \
-             postgres:16`) or point TEST_DATABASE_URL at one."
-            )
-        });
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
-        .await
-        .unwrap_or_else(|err| panic!("cannot create test database {name}: {err}"));
-    name
-}
-
-/// The configuration every test starts from: port 0 on loopback, the given database.
-pub fn test_config(database_url: &str) -> ServeConfig {
-    let mut config = ServeConfig {
-        bind: "127.0.0.1:0".parse().expect("valid address"),
-        ..ServeConfig::default()
-    };
-    config.store.database_url = Some(database_url.into());
-    config
-}
 
 /// A valid event: the given key, a fixed timestamp and source, a small payload.
 pub fn event(topic: &str, event_id: &str) -> Value {
@@ -114,58 +25,17 @@ pub fn event(topic: &str, event_id: &str) -> Value {
     })
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes; tells which happened.
-pub async fn wait_until<F, Fut>(mut condition: F, timeout: Duration) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Logs go to the test output only when `TEST_LOG` is set.
-fn init_test_logging() {
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_test_writer()
-                .try_init();
-        }
-    });
-}
-
-/// A running app: the shutdown trigger and the task serving it.
-struct Running {
-    shutdown: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
 /// An aggregator under test, with its own database.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>` of the running app.
     pub address: String,
     /// A client shared by every request of the test.
     pub client: reqwest::Client,
-    /// Name of the test's database.
-    pub db_name: String,
-    /// Direct URL of the test's database (never through a proxy), for checks in SQL.
-    pub db_url: String,
+    /// The test's database (its direct URL, never through a proxy, for checks in SQL).
+    pub database: TestDb,
     /// The configuration the app runs with; [`TestApp::restart`] reuses it.
     pub config: ServeConfig,
-    running: Option<Running>,
+    running: Option<RunningApp>,
 }
 
 /// An app with the default test configuration on a fresh database.
@@ -176,16 +46,13 @@ pub async fn spawn_app() -> TestApp {
 /// An app on a fresh database whose configuration `configure` may adjust (limits, timeouts,
 /// or the database URL, e.g. to go through a proxy).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
-    init_test_logging();
-    let db_name = create_database().await;
-    let db_url = url_with_database(&maintenance_url(), &db_name);
-    let mut config = test_config(&db_url);
+    let database = TestDb::create().await;
+    let mut config = test_config(&database.url);
     configure(&mut config);
     let mut app = TestApp {
         address: String::new(),
         client: reqwest::Client::new(),
-        db_name,
-        db_url,
+        database,
         config,
         running: None,
     };
@@ -196,26 +63,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
 impl TestApp {
     async fn start(&mut self) {
         assert!(self.running.is_none(), "the app is already running");
-        let app = App::build(self.config.clone())
-            .await
-            .expect("the app builds");
-        self.address = format!("http://127.0.0.1:{}", app.port());
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
-        self.running = Some(Running { shutdown, task });
+        let running = start_app(self.config.clone()).await;
+        self.address = running.base_url.clone();
+        self.running = Some(running);
     }
 
     /// Gracefully stops the app (HTTP first, then the actor tree) and waits until it has.
     pub async fn stop(&mut self) {
-        let running = self.running.take().expect("the app is running");
-        let _ = running.shutdown.send(());
-        let stopped = tokio::time::timeout(Duration::from_secs(30), running.task)
-            .await
-            .expect("the app stops within 30 s")
-            .expect("the app task does not panic");
-        stopped.expect("the app stops cleanly");
+        self.running
+            .take()
+            .expect("the app is running")
+            .stop()
+            .await;
     }
 
     /// Stops the app gracefully and starts a new one on the same database and configuration.
@@ -286,22 +145,12 @@ impl TestApp {
 
     /// A new connection straight to the test database.
     pub async fn db(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.db_url, NoTls)
-            .await
-            .expect("test database reachable");
-        tokio::spawn(connection);
-        client
+        self.database.client().await
     }
 
     /// Rows in the `events` table, counted in SQL.
     pub async fn row_count(&self) -> i64 {
-        let row = self
-            .db()
-            .await
-            .query_one("SELECT count(*) FROM events", &[])
-            .await
-            .unwrap_or_else(|err| panic!("cannot count rows in {}: {err}", self.db_name));
-        row.get(0)
+        i64::try_from(self.database.count_rows().await).expect("a row count fits in i64")
     }
 
     /// Publishes a valid event whose `field` is set to `value` (removed when `None`) and asserts

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, wait_until};
+use crate::common::wait::wait_until;
+use crate::helpers::spawn_app;
 
 /// Proves `topics` lists every topic with a stored event exactly once, sorted, whatever the
 /// order of publishing, and that topics of rejected requests do not appear.

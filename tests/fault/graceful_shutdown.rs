@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    assert_counters_exact, free_port, wait_until, AggregatorProcess, Publisher, Report,
+    assert_counters_exact, free_port, persisted_counters, AggregatorProcess, Publisher, Report,
     RetryPolicy, StreamSpec, TestDb,
 };
 
@@ -35,14 +35,9 @@ async fn sigterm_mid_stream_exits_zero_in_time_and_keeps_every_acknowledged_even
         seed: 0x7E2,
     };
     let publisher = Publisher::start(&process.base_url, spec, RetryPolicy::never());
-    let progressed = wait_until(
-        || {
-            let done = publisher.acked_events() >= 3_000;
-            async move { done }
-        },
-        Duration::from_secs(60),
-    )
-    .await;
+    let progressed = publisher
+        .wait_for_acked(3_000, Duration::from_secs(60))
+        .await;
     assert!(progressed, "the stream made no progress");
     assert!(!publisher.is_finished(), "the stream ended before SIGTERM");
 
@@ -56,7 +51,7 @@ async fn sigterm_mid_stream_exits_zero_in_time_and_keeps_every_acknowledged_even
     let report = publisher.finish(Duration::from_secs(60)).await;
     let rows = db.count_rows().await;
     let stored = db.keys().await;
-    let (received, unique, duplicate) = db.persisted_counters().await;
+    let (received, unique, duplicate) = persisted_counters(&db).await;
 
     // Assert
     let p = &report.progress;

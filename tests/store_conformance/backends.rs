@@ -8,8 +8,8 @@ use aggregator::store::embedded::{EmbeddedOptions, EmbeddedStore, SyncMode};
 use aggregator::store::postgres::{PostgresOptions, PostgresStore};
 use aggregator::store::SharedStore;
 use tempfile::TempDir;
-use tokio_postgres::NoTls;
-use uuid::Uuid;
+
+use crate::common::db::TestDb;
 
 const STORE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -22,28 +22,10 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Creates database `test_<uuid>` through the maintenance URL.
+    /// Creates database `test_<uuid>` through the maintenance URL (see [`TestDb::create`]).
     pub async fn postgres() -> Self {
-        let maintenance = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("test_{}", Uuid::new_v4().simple());
-        let (client, connection) = tokio_postgres::connect(&maintenance, NoTls)
-            .await
-            .unwrap_or_else(|err| {
-                panic!(
-                    "cannot reach PostgreSQL at {maintenance} ({err}). Start one (e.g. \
-                     `docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16`) \
-                     or point TEST_DATABASE_URL at a server where this user may CREATE DATABASE"
-                )
-            });
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
-            .await
-            .expect("create the test database");
-        let parsed: tokio_postgres::Config = maintenance.parse().expect("valid TEST_DATABASE_URL");
         Self::Postgres {
-            url: postgres_url(&parsed, &name),
+            url: TestDb::create().await.url,
         }
     }
 
@@ -82,22 +64,5 @@ impl Backend {
                 )
             }
         }
-    }
-}
-
-/// Rebuilds a URL for database `name` from the parsed maintenance URL (host, port, user).
-fn postgres_url(config: &tokio_postgres::Config, name: &str) -> String {
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    match config.get_password() {
-        Some(password) => format!(
-            "postgres://{user}:{}@{host}:{port}/{name}",
-            String::from_utf8_lossy(password)
-        ),
-        None => format!("postgres://{user}@{host}:{port}/{name}"),
     }
 }

@@ -9,6 +9,9 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`); every test creates its own database. The
 //! embedded store gets a fresh temporary directory per test.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod backends;
 mod cases;
 mod fixtures;

@@ -1,15 +1,13 @@
-//! The whole app in the test process on port 0, with a shutdown trigger, and the HTTP reads
-//! (`/stats`, `/ready`, `/events`) that tests make of any running aggregator.
+//! The whole app in the test process (see [`crate::common::app`]) on a database of its own, and
+//! the HTTP reads (`/stats`, `/events`) that tests make of any running aggregator.
 
 use std::collections::HashSet;
 
-use aggregator::app::App;
 use aggregator::config::ServeConfig;
 use serde::Deserialize;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use super::db::{Key, TestDb};
+use crate::common::app::{start_app, test_config, RunningApp};
+use crate::common::db::{Key, TestDb};
 
 /// An aggregator running inside the test process.
 pub struct TestApp {
@@ -17,8 +15,7 @@ pub struct TestApp {
     pub base_url: String,
     /// Its database.
     pub db: TestDb,
-    shutdown: Option<oneshot::Sender<()>>,
-    served: JoinHandle<anyhow::Result<()>>,
+    running: RunningApp,
 }
 
 /// Builds and runs an app on a fresh database and port 0; `configure` adjusts the config.
@@ -29,23 +26,13 @@ pub async fn spawn_app(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
 /// Like [`spawn_app`] on a given database. `store.database_url` is preset to it; `configure`
 /// may point it elsewhere (e.g. at a proxy of the same database).
 pub async fn spawn_app_with_db(db: TestDb, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
-    let mut config = ServeConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        ..ServeConfig::default()
-    };
-    config.store.database_url = Some(db.url.clone());
+    let mut config = test_config(&db.url);
     configure(&mut config);
-    let app = App::build(config).await.expect("the app builds");
-    let base_url = format!("http://127.0.0.1:{}", app.port());
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let running = start_app(config).await;
     TestApp {
-        base_url,
+        base_url: running.base_url.clone(),
         db,
-        shutdown: Some(shutdown),
-        served,
+        running,
     }
 }
 
@@ -56,14 +43,8 @@ impl TestApp {
     }
 
     /// Triggers a graceful shutdown and waits for it; fails if the app ended with an error.
-    pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        let served = tokio::time::timeout(std::time::Duration::from_secs(30), &mut self.served)
-            .await
-            .expect("the app stops within 30 s");
-        served.unwrap().expect("the app stopped cleanly");
+    pub async fn stop(self) {
+        self.running.stop().await;
     }
 }
 
@@ -97,16 +78,6 @@ pub async fn get_stats(base_url: &str) -> Stats {
     let response = reqwest::get(format!("{base_url}/stats")).await.unwrap();
     assert_eq!(response.status(), 200, "GET /stats");
     response.json().await.unwrap()
-}
-
-/// Status of `GET /ready`, or `None` when nothing answers.
-pub async fn ready_status(base_url: &str) -> Option<u16> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let response = client.get(format!("{base_url}/ready")).send().await.ok()?;
-    Some(response.status().as_u16())
 }
 
 /// Every stored key, read through `GET /events` pagination; also checks that no page repeats

@@ -1,45 +1,24 @@
-//! Helpers of the fault suite: fresh databases, in-process apps, the real binary, a PostgreSQL
-//! proxy that can be cut, and a publishing client that records what was acknowledged.
+//! Helpers of the fault suite: in-process apps and the HTTP reads the suite makes of them, a
+//! publishing client that records what was acknowledged, and the suite's common assertions.
+//! Fresh databases, the cuttable PostgreSQL proxy, polling and the real binary come from
+//! [`crate::common`] and are re-exported here.
 
 pub mod app;
-pub mod db;
-pub mod process;
-pub mod proxy;
 pub mod publisher;
+pub mod report;
+pub mod stream;
 
 use std::collections::HashSet;
-use std::future::Future;
-use std::time::{Duration, Instant};
 
-pub use app::{get_stats, keys_via_events, ready_status, spawn_app, spawn_app_with_db};
-pub use db::{Key, TestDb};
-pub use process::AggregatorProcess;
-pub use proxy::PgProxy;
-pub use publisher::{Publisher, Report, RetryPolicy, StreamSpec};
-
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; tells which happened.
-pub async fn wait_until<F, Fut>(mut condition: F, timeout: Duration) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// A port that was free a moment ago (for the real binary, which must be told its port).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
+pub use crate::common::app::wait_for_ready_status;
+pub use crate::common::db::{Key, TestDb};
+pub use crate::common::process::{free_port, AggregatorProcess};
+pub use crate::common::proxy::TcpProxy;
+pub use crate::common::wait::wait_until;
+pub use app::{get_stats, keys_via_events, spawn_app, spawn_app_with_db, Stats};
+pub use publisher::{Publisher, RetryPolicy};
+pub use report::Report;
+pub use stream::StreamSpec;
 
 /// The resident set size of this process, in MiB, and its peak (`VmRSS`, `VmHWM`).
 pub fn rss_mib() -> (f64, f64) {
@@ -70,6 +49,28 @@ pub fn assert_stream_stored_exactly_once(report: &Report, stored: &HashSet<Key>,
     );
 }
 
+/// No batch was given up, every 200 matched its request, and no request got a 500.
+pub fn assert_every_batch_acknowledged_cleanly(report: &Report) {
+    let p = &report.progress;
+    assert_eq!(Report::count(&p.failed_batches), 0, "batches given up");
+    assert_eq!(
+        Report::count(&p.bad_answers),
+        0,
+        "200s not matching their request"
+    );
+    assert_eq!(Report::count(&p.status_500), 0, "500 answers");
+}
+
+/// [`assert_counters_exact`] on the counters of `/stats`.
+pub fn assert_stats_exact(stats: &Stats, rows: u64) {
+    assert_counters_exact(
+        stats.received,
+        stats.unique_processed,
+        stats.duplicate_dropped,
+        rows,
+    );
+}
+
 /// `received == unique_processed + duplicate_dropped` and `unique_processed == rows`.
 pub fn assert_counters_exact(received: u64, unique: u64, duplicate: u64, rows: u64) {
     assert_eq!(
@@ -78,4 +79,20 @@ pub fn assert_counters_exact(received: u64, unique: u64, duplicate: u64, rows: u
         "received vs unique + duplicate ({unique} + {duplicate})"
     );
     assert_eq!(unique, rows, "unique_processed vs stored rows");
+}
+
+/// The persisted counters of `db` summed over every shard: (received, unique, duplicate).
+pub async fn persisted_counters(db: &TestDb) -> (u64, u64, u64) {
+    let row = db
+        .client()
+        .await
+        .query_one(
+            "SELECT coalesce(sum(received), 0)::bigint, coalesce(sum(unique_processed), 0)::bigint,
+                    coalesce(sum(duplicate_dropped), 0)::bigint FROM shard_counters",
+            &[],
+        )
+        .await
+        .unwrap();
+    let get = |index: usize| row.get::<_, i64>(index) as u64;
+    (get(0), get(1), get(2))
 }

@@ -1,36 +1,24 @@
 //! The publishing client of the suite: sends a generated stream (distinct keys spread over many
 //! topics, plus duplicates that re-send earlier keys) in batches from concurrent workers,
-//! retries what a policy allows, and records what the server acknowledged.
+//! retries what a policy allows, and records what the server acknowledged. A test may hold
+//! every request back for a while ([`Publisher::pause`]) to check the store at rest.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use rand::Rng;
+use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use super::db::Key;
+use super::report::{Progress, Report};
+use super::stream::{generate, Batch, StreamSpec};
+use crate::common::db::Key;
+use crate::common::wait::wait_until;
 
-/// The stream to send.
-#[derive(Debug, Clone)]
-pub struct StreamSpec {
-    /// Events in the stream, duplicates included.
-    pub events: usize,
-    /// Topics the distinct keys are spread over (round robin).
-    pub topics: usize,
-    /// Share of events that re-send an earlier key.
-    pub duplicate_ratio: f64,
-    /// Events per request.
-    pub batch_size: usize,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// Pause of each worker after each batch (to stretch a stream over a fault).
-    pub pace: Duration,
-    /// Seed of the generator (the stream is reproducible).
-    pub seed: u64,
-}
+/// How long [`Publisher::pause`] waits for the requests in flight (the client times out at 30 s).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// What the client retries.
 #[derive(Debug, Clone, Copy)]
@@ -68,85 +56,41 @@ impl RetryPolicy {
     }
 }
 
-/// Live progress, readable while the stream runs.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Events in acknowledged (200) requests.
-    pub acked_events: AtomicU64,
-    /// Requests answered 200.
-    pub ok_responses: AtomicU64,
-    /// Answers 429 / 503 / 500.
-    pub status_429: AtomicU64,
-    pub status_503: AtomicU64,
-    pub status_500: AtomicU64,
-    /// Any other non-200 status.
-    pub status_other: AtomicU64,
-    /// Attempts that failed without an HTTP answer.
-    pub connection_errors: AtomicU64,
-    /// Of those, attempts that failed after the connection was made (request or answer cut).
-    pub broken_requests: AtomicU64,
-    /// Attempts beyond the first of a batch.
-    pub retries: AtomicU64,
-    /// Batches given up (not acknowledged).
-    pub failed_batches: AtomicU64,
-    /// 200 answers whose body did not match the request.
-    pub bad_answers: AtomicU64,
-    /// Every worker is done.
-    pub finished: AtomicBool,
+/// What the workers share with the test while the stream runs.
+#[derive(Default)]
+struct Shared {
+    /// Keys of every request answered 200 so far.
+    acked: Mutex<HashSet<Key>>,
+    /// No request may start while set.
+    paused: AtomicBool,
+    /// Requests under way.
+    in_flight: AtomicUsize,
 }
 
-/// The final account of a stream.
-#[derive(Debug)]
-pub struct Report {
-    /// Distinct keys in the stream.
-    pub distinct: HashSet<Key>,
-    /// Events in the stream (each batch counted once).
-    pub events_sent: u64,
-    /// Keys of every acknowledged request.
-    pub acked: HashSet<Key>,
-    /// Counters as they ended.
-    pub progress: Arc<Progress>,
-    /// Wall time of the stream.
-    pub elapsed: Duration,
-}
-
-impl Report {
-    pub fn count(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::SeqCst)
+impl Shared {
+    /// Waits until requests may be sent and counts one more under way.
+    async fn enter(&self) {
+        loop {
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
+            if !self.paused.load(Ordering::SeqCst) {
+                return;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
-    /// One line for the test log.
-    pub fn summary(&self) -> String {
-        let p = &self.progress;
-        format!(
-            "events sent {}, distinct {}, acked keys {}, ok responses {}, retries {}, \
-             429: {}, 503: {}, 500: {}, other: {}, connection errors {} (broken requests {}), \
-             failed batches {}, {:.1} s",
-            self.events_sent,
-            self.distinct.len(),
-            self.acked.len(),
-            Self::count(&p.ok_responses),
-            Self::count(&p.retries),
-            Self::count(&p.status_429),
-            Self::count(&p.status_503),
-            Self::count(&p.status_500),
-            Self::count(&p.status_other),
-            Self::count(&p.connection_errors),
-            Self::count(&p.broken_requests),
-            Self::count(&p.failed_batches),
-            self.elapsed.as_secs_f64(),
-        )
+    /// Counts one request under way less.
+    fn leave(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-struct Batch {
-    keys: Vec<Key>,
-    body: Vec<u8>,
 }
 
 /// A stream being sent in the background.
 pub struct Publisher {
+    /// Live counters.
     pub progress: Arc<Progress>,
+    shared: Arc<Shared>,
     handle: JoinHandle<Report>,
 }
 
@@ -158,7 +102,7 @@ impl Publisher {
         let progress = Arc::new(Progress::default());
         let batches = Arc::new(batches);
         let next = Arc::new(AtomicUsize::new(0));
-        let acked = Arc::new(Mutex::new(HashSet::new()));
+        let shared = Arc::new(Shared::default());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -172,34 +116,32 @@ impl Publisher {
                     url: url.clone(),
                     policy,
                     progress: progress.clone(),
+                    shared: shared.clone(),
                 };
-                let (batches, next, acked) = (batches.clone(), next.clone(), acked.clone());
+                let (batches, next) = (batches.clone(), next.clone());
                 let pace = spec.pace;
                 tokio::spawn(async move {
-                    let mut mine = Vec::new();
                     loop {
                         let index = next.fetch_add(1, Ordering::SeqCst);
                         let Some(batch) = batches.get(index) else {
                             break;
                         };
-                        if worker.send(batch).await {
-                            mine.extend(batch.keys.iter().cloned());
-                        }
+                        worker.send(batch).await;
                         if !pace.is_zero() {
                             tokio::time::sleep(pace).await;
                         }
                     }
-                    acked.lock().unwrap().extend(mine);
                 })
             })
             .collect();
         let done = progress.clone();
+        let acked = shared.clone();
         let handle = tokio::spawn(async move {
             for worker in workers {
                 worker.await.unwrap();
             }
             done.finished.store(true, Ordering::SeqCst);
-            let acked = std::mem::take(&mut *acked.lock().unwrap());
+            let acked = std::mem::take(&mut *acked.acked.lock().unwrap());
             Report {
                 distinct,
                 events_sent,
@@ -208,12 +150,55 @@ impl Publisher {
                 elapsed: started.elapsed(),
             }
         });
-        Self { progress, handle }
+        Self {
+            progress,
+            shared,
+            handle,
+        }
     }
 
     /// Events acknowledged so far.
     pub fn acked_events(&self) -> u64 {
         self.progress.acked_events.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least `target` events are acknowledged, at most `timeout`; tells whether
+    /// they were.
+    pub async fn wait_for_acked(&self, target: u64, timeout: Duration) -> bool {
+        wait_until(
+            || {
+                let done = self.acked_events() >= target;
+                async move { done }
+            },
+            timeout,
+        )
+        .await
+    }
+
+    /// Keys of every request acknowledged so far.
+    pub fn acked_keys(&self) -> HashSet<Key> {
+        self.shared.acked.lock().unwrap().clone()
+    }
+
+    /// Holds every request back (first attempts and retries alike) until [`Publisher::resume`],
+    /// and waits until none is under way any more: from then on the server gets nothing.
+    pub async fn pause(&self) {
+        self.shared.paused.store(true, Ordering::SeqCst);
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while self.shared.in_flight.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(
+            drained.is_ok(),
+            "requests still under way {DRAIN_TIMEOUT:?} after the pause"
+        );
+    }
+
+    /// Lets requests go again after [`Publisher::pause`].
+    pub fn resume(&self) {
+        self.shared.paused.store(false, Ordering::SeqCst);
     }
 
     /// Whether every batch has been dealt with.
@@ -235,6 +220,7 @@ struct Worker {
     url: String,
     policy: RetryPolicy,
     progress: Arc<Progress>,
+    shared: Arc<Shared>,
 }
 
 enum Attempt {
@@ -244,15 +230,18 @@ enum Attempt {
 }
 
 impl Worker {
-    /// Sends one batch under the retry policy; tells whether it was acknowledged.
-    async fn send(&self, batch: &Batch) -> bool {
+    /// Sends one batch under the retry policy; its keys are recorded if it is acknowledged.
+    async fn send(&self, batch: &Batch) {
         let started = Instant::now();
         let mut failing_since: Option<Instant> = None;
         for attempt in 0u32.. {
             if attempt > 0 {
                 self.progress.retries.fetch_add(1, Ordering::SeqCst);
             }
-            let outcome = match self.attempt(batch).await {
+            self.shared.enter().await;
+            let attempted = self.attempt(batch).await;
+            self.shared.leave();
+            let outcome = match attempted {
                 Ok(outcome) => {
                     failing_since = None;
                     outcome
@@ -271,7 +260,7 @@ impl Worker {
                 }
             };
             match outcome {
-                Attempt::Acknowledged => return true,
+                Attempt::Acknowledged => return,
                 Attempt::Retry(_) if started.elapsed() >= self.policy.give_up_after => break,
                 Attempt::Retry(wait) => {
                     let capped = wait.min(self.policy.max_wait);
@@ -282,7 +271,6 @@ impl Worker {
             }
         }
         self.progress.failed_batches.fetch_add(1, Ordering::SeqCst);
-        false
     }
 
     /// One request. `Err` when no complete HTTP answer came back.
@@ -309,6 +297,9 @@ impl Worker {
         let counter = match status {
             200 => {
                 self.check_answer(batch, &body);
+                let mut acked = self.shared.acked.lock().unwrap();
+                acked.extend(batch.keys.iter().cloned());
+                drop(acked);
                 p.ok_responses.fetch_add(1, Ordering::SeqCst);
                 p.acked_events
                     .fetch_add(batch.keys.len() as u64, Ordering::SeqCst);
@@ -351,40 +342,4 @@ impl Worker {
             self.progress.bad_answers.fetch_add(1, Ordering::SeqCst);
         }
     }
-}
-
-/// The stream: new keys go round robin over the topics; with probability `duplicate_ratio` an
-/// event re-sends a random earlier key instead (in the same batch or an earlier one).
-fn generate(spec: &StreamSpec) -> (Vec<Batch>, HashSet<Key>) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(spec.seed);
-    let mut distinct: Vec<Key> = Vec::new();
-    let mut stream: Vec<Key> = Vec::with_capacity(spec.events);
-    for _ in 0..spec.events {
-        if !distinct.is_empty() && rng.gen_bool(spec.duplicate_ratio) {
-            let earlier = rng.gen_range(0..distinct.len());
-            stream.push(distinct[earlier].clone());
-        } else {
-            let n = distinct.len();
-            let key = (format!("topic-{}", n % spec.topics), format!("event-{n}"));
-            distinct.push(key.clone());
-            stream.push(key);
-        }
-    }
-    let batches = stream
-        .chunks(spec.batch_size)
-        .map(|keys| {
-            let events: Vec<Value> = keys
-                .iter()
-                .map(|(topic, id)| {
-                    json!({"topic": topic, "event_id": id, "timestamp": "2024-05-01T12:00:00Z",
-                           "source": "fault-suite", "payload": {"id": id, "level": "info"}})
-                })
-                .collect();
-            Batch {
-                keys: keys.to_vec(),
-                body: serde_json::to_vec(&json!({ "events": events })).unwrap(),
-            }
-        })
-        .collect();
-    (batches, distinct.into_iter().collect())
 }

@@ -1,14 +1,36 @@
-//! The real `aggregator` binary as a child process: spawn, wait until ready, `kill -9`, SIGTERM.
+//! The real `aggregator` binary as a child process, with an environment cleaned of everything
+//! that configures it (`DATABASE_URL`, `AGG_*`): spawn, wait until ready, `kill -9`, SIGTERM.
 
 use std::fs::OpenOptions;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use super::app::ready_status;
-use super::wait_until;
+use super::app::wait_for_ready_status;
+
+/// How long [`AggregatorProcess::start`] waits for `/ready`.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `aggregator` (the binary of this package) with `DATABASE_URL` and every `AGG_*` variable
+/// removed from its environment, so that only its arguments configure it.
+pub fn aggregator_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aggregator"));
+    command.env_remove("DATABASE_URL");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AGG_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// A port that was free a moment ago (for the real binary, which must be told its port).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("a bound address").port()
+}
 
 /// A running `aggregator serve`; killed when dropped.
 pub struct AggregatorProcess {
@@ -18,47 +40,33 @@ pub struct AggregatorProcess {
 }
 
 impl AggregatorProcess {
-    /// Starts `aggregator serve --bind 127.0.0.1:<port> <args>` with a clean environment (no
-    /// `DATABASE_URL`, no `AGG_*`), logs appended to `log`, and waits for `/ready`.
-    pub async fn start(port: u16, args: &[String], log: &PathBuf) -> Self {
+    /// Starts `aggregator serve --bind 127.0.0.1:<port> <args>` with a clean environment (see
+    /// [`aggregator_command`]), logs appended to `log`, and waits for `/ready`.
+    pub async fn start(port: u16, args: &[String], log: &Path) -> Self {
         let open_log = || {
             OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(log)
-                .unwrap()
+                .expect("the log file opens")
         };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aggregator"));
+        let mut command = tokio::process::Command::from(aggregator_command());
         command
             .arg("serve")
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
             .args(args)
-            .env_remove("DATABASE_URL")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(open_log())
             .stderr(open_log())
             .kill_on_drop(true);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("AGG_") {
-                command.env_remove(name);
-            }
-        }
         let child = command.spawn().expect("the aggregator binary starts");
         let process = Self {
             base_url: format!("http://127.0.0.1:{port}"),
             child,
         };
-        let base_url = process.base_url.clone();
-        let ready = wait_until(
-            || {
-                let base_url = base_url.clone();
-                async move { ready_status(&base_url).await == Some(200) }
-            },
-            Duration::from_secs(30),
-        )
-        .await;
+        let ready = wait_for_ready_status(&process.base_url, 200, READY_TIMEOUT).await;
         assert!(
             ready,
             "the aggregator was not ready within 30 s; its log: {}",
@@ -74,17 +82,17 @@ impl AggregatorProcess {
 
     /// `kill -9` and reap.
     pub async fn kill9(mut self) {
-        self.child.kill().await.unwrap();
+        self.child.kill().await.expect("kill -9 and reap");
     }
 
     /// Sends SIGTERM (through the `kill` command).
     pub async fn terminate(&self) {
-        let status = Command::new("kill")
+        let status = tokio::process::Command::new("kill")
             .arg("-TERM")
             .arg(self.pid().to_string())
             .status()
             .await
-            .unwrap();
+            .expect("the kill command runs");
         assert!(status.success(), "kill -TERM failed");
     }
 
@@ -93,6 +101,6 @@ impl AggregatorProcess {
         tokio::time::timeout(timeout, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("the aggregator did not exit within {timeout:?}"))
-            .unwrap()
+            .expect("the exit status")
     }
 }

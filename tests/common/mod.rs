@@ -1,0 +1,16 @@
+//! Support shared by every integration-test binary: fresh PostgreSQL databases ([`db`]), a
+//! cuttable TCP proxy in front of PostgreSQL ([`proxy`]), polling ([`wait`]), the app in the
+//! test process ([`app`]) and the real binary as a child process ([`process`]).
+//!
+//! Each binary includes this module with `#[path = "../common/mod.rs"] mod common;` (or
+//! `#[path = "common/mod.rs"]` from a top-level test file). Binary-specific helpers stay in
+//! their binary.
+
+// Not every binary uses every helper, so what one binary leaves unused is not dead code.
+#![allow(dead_code)]
+
+pub mod app;
+pub mod db;
+pub mod process;
+pub mod proxy;
+pub mod wait;
