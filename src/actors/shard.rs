@@ -62,11 +62,9 @@ pub struct ShardArgs {
     /// commit waits for the commit its killed predecessor left running, so commits of one shard
     /// never overlap and, within a topic, `seq` keeps following commit order.
     pub commit_gate: Arc<Mutex<()>>,
-    /// When to re-read the counter row after a failure: longer than any store operation can
-    /// still be running (the store timeout bounds them, also on the server side).
+    /// When to re-read the counter row after a start or a failure: longer than any store
+    /// operation can still be running (the store timeout bounds them, also on the server side).
     pub resync_delay: Duration,
-    /// Whether this incarnation replaces one that died (its last commit may be unreported).
-    pub replaces_dead_shard: bool,
 }
 
 /// A request waiting for the next commit.
@@ -136,19 +134,21 @@ impl Actor for ShardActor {
             chaos: args.chaos,
             commit_gate: args.commit_gate,
             resync_delay: args.resync_delay,
-            resync_scheduled: args.replaces_dead_shard,
+            resync_scheduled: false,
             recent,
         })
     }
 
+    /// A fresh shard re-reads its counter row once, `resync_delay` after it starts: whoever ran
+    /// this shard before (an incarnation killed in this process, or a whole process killed with
+    /// `kill -9`) may have left a commit running in the database that the counters loaded at
+    /// start could not see. PostgreSQL finishes such a statement even though its client is gone.
     async fn post_start(
         &self,
         myself: ActorRef<Self::Msg>,
         state: &mut ShardState,
     ) -> Result<(), ActorProcessingErr> {
-        if state.resync_scheduled {
-            myself.send_after(state.resync_delay, || ShardMsg::ResyncCounters);
-        }
+        state.schedule_resync(&myself);
         Ok(())
     }
 

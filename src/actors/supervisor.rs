@@ -121,7 +121,7 @@ impl Actor for SupervisorActor {
             store_timeout: args.store_timeout,
         };
         for shard in 0..args.shard_count {
-            let shard_ref = state.spawn_shard(&myself, shard, false).await?;
+            let shard_ref = state.spawn_shard(&myself, shard).await?;
             state.shards.push(shard_ref);
         }
         Ok(state)
@@ -189,7 +189,7 @@ impl Actor for SupervisorActor {
             state.charge_restart()?;
         }
         warn!(shard, reason = %reason, "shard died, restarting");
-        let shard_ref = state.spawn_shard(&myself, shard, true).await?;
+        let shard_ref = state.spawn_shard(&myself, shard).await?;
         state.shards[shard as usize] = shard_ref;
         let took = noticed_at.elapsed();
         let _ = state
@@ -224,7 +224,6 @@ impl SupervisorState {
         &self,
         myself: &ActorRef<SupervisorMsg>,
         shard: ShardId,
-        replaces_dead_shard: bool,
     ) -> Result<ActorRef<ShardMsg>, ActorProcessingErr> {
         let commit_gate = self
             .commit_gates
@@ -240,7 +239,6 @@ impl SupervisorState {
             commit_gate,
             // Twice the store timeout: by then any commit of a dead incarnation has ended.
             resync_delay: self.store_timeout * 2,
-            replaces_dead_shard,
         };
         let (shard_ref, _) = Actor::spawn_linked(None, ShardActor, args, myself.get_cell()).await?;
         Ok(shard_ref)
