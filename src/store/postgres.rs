@@ -16,6 +16,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 use tracing::info;
 
+use crate::event::Event;
+
 use super::{
     CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, Store, StoreError,
     StoredEvent, StoredShard, StoredTotals,
@@ -180,11 +182,17 @@ impl PostgresStore {
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(COMMIT_SQL).await?;
         let candidates = batch.candidates;
-        let topics: Vec<&str> = candidates.iter().map(|e| e.topic.as_str()).collect();
-        let event_ids: Vec<&str> = candidates.iter().map(|e| e.event_id.as_str()).collect();
-        let timestamps: Vec<DateTime<Utc>> = candidates.iter().map(|e| e.timestamp).collect();
-        let sources: Vec<&str> = candidates.iter().map(|e| e.source.as_str()).collect();
-        let payloads: Vec<&str> = candidates.iter().map(|e| e.payload.get()).collect();
+        // Rows are inserted in key order: two transactions that insert overlapping keys (several
+        // aggregators sharing the database) then wait for each other in one direction only and
+        // cannot deadlock. Within one commit, a topic's events therefore get `seq` in event_id
+        // order; across commits, `seq` still follows commit order.
+        let mut in_key_order: Vec<&Event> = candidates.to_vec();
+        in_key_order.sort_unstable_by(|left, right| left.key().cmp(&right.key()));
+        let topics: Vec<&str> = in_key_order.iter().map(|e| e.topic.as_str()).collect();
+        let event_ids: Vec<&str> = in_key_order.iter().map(|e| e.event_id.as_str()).collect();
+        let timestamps: Vec<DateTime<Utc>> = in_key_order.iter().map(|e| e.timestamp).collect();
+        let sources: Vec<&str> = in_key_order.iter().map(|e| e.source.as_str()).collect();
+        let payloads: Vec<&str> = in_key_order.iter().map(|e| e.payload.get()).collect();
         let shard = i32::try_from(batch.shard)
             .map_err(|_| StoreError::Corrupt(format!("shard id {} too large", batch.shard)))?;
         let received = i64::try_from(batch.received)

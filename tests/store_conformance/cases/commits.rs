@@ -102,8 +102,8 @@ pub async fn concurrent_commits_of_overlapping_keys_report_each_key_new_exactly_
     let store = backend.open().await;
 
     // Task t in round r commits keys [(r * 20 + t * 10), ... + WIDTH): every key is offered by
-    // several tasks at about the same time. Keys are in sorted order within every batch, as two
-    // PostgreSQL transactions inserting overlapping keys in opposite orders may deadlock.
+    // several tasks at about the same time. Odd tasks offer them in reverse order: a store that
+    // inserted in the order given would let two transactions wait for each other (deadlock).
     let mut tasks = Vec::new();
     for task in 0..TASKS {
         let store = store.clone();
@@ -111,9 +111,12 @@ pub async fn concurrent_commits_of_overlapping_keys_report_each_key_new_exactly_
             let mut new_keys = Vec::new();
             for round in 0..ROUNDS {
                 let start = round * 20 + task as usize * 10;
-                let batch: Vec<Event> = (start..start + WIDTH)
+                let mut batch: Vec<Event> = (start..start + WIDTH)
                     .map(|n| event("shared", &format!("k{n:05}")))
                     .collect();
+                if task % 2 == 1 {
+                    batch.reverse();
+                }
                 let is_new = commit(&store, task, &batch).await;
                 for (event, new) in batch.iter().zip(is_new) {
                     if new {
