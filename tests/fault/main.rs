@@ -5,5 +5,6 @@ mod support;
 mod chaos_in_process;
 mod flood;
 mod graceful_shutdown;
+mod multi_instance;
 mod postgres_outage;
 mod process_crash;
