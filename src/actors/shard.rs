@@ -25,6 +25,7 @@ use super::stats::{CommitDelta, StatsMsg};
 use super::IngestError;
 use crate::config::BatchConfig;
 use crate::event::{Event, EventKey, Outcome};
+use crate::metrics::Metrics;
 use crate::store::{CommitBatch, ShardId, SharedStore};
 
 /// The shard actor's behaviour.
@@ -65,6 +66,9 @@ pub struct ShardArgs {
     pub resync_delay: Duration,
     /// Whether this incarnation replaces one that died (its last commit may be unreported).
     pub replaces_dead_shard: bool,
+    /// The app's metrics registry; the fast path keeps it in its state and calls
+    /// `metrics.fastpath_hit(shard)` for each duplicate it answers from memory.
+    pub metrics: Metrics,
 }
 
 /// A request waiting for the next commit.
