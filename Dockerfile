@@ -3,7 +3,10 @@
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
-# Build dependencies first so that source edits do not rebuild them.
+# Build dependencies first so that source edits do not rebuild them. The stub needs only
+# src/main.rs and src/lib.rs: Cargo.toml declares no other target (examples/, tests/ and
+# benches/ are discovered, and not built by `cargo build`). Swagger UI comes from the crate
+# registry (utoipa-swagger-ui's `vendored` feature): the build downloads nothing else.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
     && cargo build --release --locked \

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -13,6 +14,8 @@ use tracing::{info, warn};
 use crate::actors::ActorTree;
 use crate::config::ServeConfig;
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::store::instrumented::InstrumentedStore;
 use crate::store::{self, SharedStore};
 
 /// Shards always get at least this long for their final commits, even when the HTTP drain
@@ -28,6 +31,8 @@ pub struct App {
     tree_join: tokio::task::JoinHandle<()>,
     store: SharedStore,
     shutdown_timeout: Duration,
+    /// Folds histogram samples while nobody scrapes; ends with the app.
+    metrics_upkeep: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -40,16 +45,20 @@ impl App {
         let address = listener
             .local_addr()
             .context("failed to read bound address")?;
-        let store = store::open(&config.store)
+        let metrics = Metrics::new(config.shards);
+        let backend = store::open(&config.store)
             .await
             .context("failed to open the store")?;
-        let (tree, tree_join) = ActorTree::spawn(&config, store.clone())
+        let store: SharedStore = Arc::new(InstrumentedStore::new(backend, metrics.clone()));
+        let (tree, tree_join) = ActorTree::spawn(&config, store.clone(), metrics.clone())
             .await
             .context("failed to start the actor tree")?;
+        let metrics_upkeep = metrics.spawn_upkeep();
         let router = http::router(AppState {
             tree: tree.clone(),
             store: store.clone(),
             limits: config.limits.clone(),
+            metrics,
         });
         info!(%address, store = store.backend(), shards = config.shards, "aggregator ready");
         Ok(Self {
@@ -60,6 +69,7 @@ impl App {
             tree_join,
             store,
             shutdown_timeout: config.shutdown_timeout(),
+            metrics_upkeep,
         })
     }
 
@@ -91,6 +101,7 @@ impl App {
             tree,
             mut tree_join,
             shutdown_timeout,
+            metrics_upkeep,
             ..
         } = self;
         // The deadline clock starts when the shutdown signal arrives, not when serving starts,
@@ -125,6 +136,7 @@ impl App {
         {
             warn!("actor tree did not stop within the deadline");
         }
+        metrics_upkeep.abort();
         Ok(())
     }
 }

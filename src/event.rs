@@ -47,7 +47,7 @@ pub struct EventKey<'a> {
 }
 
 /// What the aggregator did with one published event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// First time this key was seen: it is now stored.

@@ -11,6 +11,8 @@
 //! - [`actors`]: the supervision tree that turns requests into group commits.
 //! - [`store`]: the `Store` trait and its PostgreSQL and embedded (SQLite) backends.
 //! - [`event`]: the domain types, parsed and validated.
+//! - [`metrics`]: the Prometheus metric names and the per-app registry behind `GET /metrics`.
+//! - [`telemetry`]: logging setup (text or JSON).
 //! - [`publisher`]: the `publish` load generator and verifier, and the `demo`.
 //!
 //! # Supervision tree and data flow
@@ -29,6 +31,7 @@ pub mod bench;
 pub mod config;
 pub mod event;
 pub mod http;
+pub mod metrics;
 pub mod publisher;
 pub mod store;
 pub mod telemetry;

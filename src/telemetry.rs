@@ -1,5 +1,7 @@
 //! Logging setup: `tracing` with an env filter (`RUST_LOG`, default `info`), as text for people
-//! or JSON for log collectors.
+//! or JSON for log collectors (one object per line, with the fields of the current span, so
+//! every line logged while handling a request carries its `request_id`; the request spans are
+//! opened in `http/telemetry.rs`).
 
 use tracing_subscriber::EnvFilter;
 

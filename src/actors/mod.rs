@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::ServeConfig;
 use crate::event::{Event, Outcome};
+use crate::metrics::Metrics;
 use crate::store::{ShardId, SharedStore};
 pub use stats::{RestartLatency, ShardStats, StatsSnapshot};
 use supervisor::{SupervisorActor, SupervisorArgs, SupervisorMsg};
@@ -78,6 +79,8 @@ pub struct ActorTree {
     /// commit is answered, and is refused at once when they are not available.
     inflight: Arc<[Arc<Semaphore>]>,
     inflight_limit: usize,
+    /// The app's registry: events are counted here once their publish is answered.
+    metrics: Metrics,
 }
 
 impl ActorTree {
@@ -85,6 +88,7 @@ impl ActorTree {
     pub async fn spawn(
         config: &ServeConfig,
         store: SharedStore,
+        metrics: Metrics,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), ActorError> {
         let args = SupervisorArgs {
             shard_count: config.shards,
@@ -94,6 +98,7 @@ impl ActorTree {
             supervision: config.supervision.clone(),
             chaos: config.chaos.clone(),
             store_timeout: config.store.store_timeout(),
+            metrics: metrics.clone(),
         };
         let (supervisor, join) = Actor::spawn(None, SupervisorActor, args)
             .await
@@ -107,6 +112,7 @@ impl ActorTree {
                 .map(|_| Arc::new(Semaphore::new(inflight_limit)))
                 .collect(),
             inflight_limit,
+            metrics,
         };
         Ok((tree, join))
     }
@@ -158,18 +164,37 @@ impl ActorTree {
                         shard,
                         shard_events
                     )??;
-                    Ok::<_, ActorError>((positions, outcomes))
+                    Ok::<_, ActorError>((shard, positions, outcomes))
                 });
         let answered = try_join_all(calls).await?;
 
         let mut outcomes = vec![Outcome::Duplicate; total];
-        for (positions, shard_outcomes) in answered {
+        for (shard, positions, shard_outcomes) in answered {
             debug_assert_eq!(positions.len(), shard_outcomes.len());
+            let new = shard_outcomes
+                .iter()
+                .filter(|&&o| o == Outcome::New)
+                .count();
+            self.metrics
+                .events_answered(shard, shard_outcomes.len(), new);
             for (position, outcome) in positions.into_iter().zip(shard_outcomes) {
                 outcomes[position] = outcome;
             }
         }
         Ok(outcomes)
+    }
+
+    /// Events admitted and not yet answered, per shard (for the in-flight gauge).
+    pub fn inflight_events(&self) -> Vec<(ShardId, usize)> {
+        self.inflight
+            .iter()
+            .enumerate()
+            .map(|(shard, semaphore)| {
+                let shard = ShardId::try_from(shard).unwrap_or(ShardId::MAX);
+                let free = semaphore.available_permits();
+                (shard, self.inflight_limit.saturating_sub(free))
+            })
+            .collect()
     }
 
     /// Current counters.

@@ -27,6 +27,7 @@ use super::stats::{CommitDelta, StatsMsg};
 use super::IngestError;
 use crate::config::BatchConfig;
 use crate::event::{Event, EventKey, Outcome};
+use crate::metrics::Metrics;
 use crate::store::{CommitBatch, ShardId, SharedStore};
 
 /// The shard actor's behaviour.
@@ -65,6 +66,8 @@ pub struct ShardArgs {
     /// When to re-read the counter row after a start or a failure: longer than any store
     /// operation can still be running (the store timeout bounds them, also on the server side).
     pub resync_delay: Duration,
+    /// The app's metrics registry (fast-path hits are counted per shard).
+    pub metrics: Metrics,
 }
 
 /// A request waiting for the next commit.
@@ -110,6 +113,7 @@ pub struct ShardState {
     resync_scheduled: bool,
     /// Keys this shard saw committed (see [`super::fastpath`]).
     recent: RecentKeys,
+    metrics: Metrics,
 }
 
 impl Actor for ShardActor {
@@ -136,6 +140,7 @@ impl Actor for ShardActor {
             resync_delay: args.resync_delay,
             resync_scheduled: false,
             recent,
+            metrics: args.metrics,
         })
     }
 
@@ -246,6 +251,7 @@ impl ShardState {
             plan,
             received,
             panic_after_commit: injected == InjectedPanic::AfterCommit,
+            metrics: self.metrics.clone(),
             _gate: gate,
         };
         let committed = match tokio::spawn(group.run()).await {
@@ -286,6 +292,7 @@ struct GroupCommit {
     received: u64,
     /// Chaos: panic once the commit is durable but before anyone is answered.
     panic_after_commit: bool,
+    metrics: Metrics,
     /// Keeps the shard's commits serial until this one is reported (see [`ShardArgs`]).
     _gate: OwnedMutexGuard<()>,
 }
@@ -303,6 +310,7 @@ impl GroupCommit {
             plan: BatchPlan { candidates, slots },
             received,
             panic_after_commit,
+            metrics,
             _gate,
         } = self;
         let candidate_positions = candidates;
@@ -356,6 +364,7 @@ impl GroupCommit {
             .flatten()
             .filter(|slot| matches!(slot, Slot::KnownCommitted))
             .count() as u64;
+        metrics.fastpath_hits(shard, fastpath_hits);
         let delta = CommitDelta {
             shard,
             counters_after: report.counters_after,

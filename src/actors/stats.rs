@@ -85,7 +85,7 @@ pub struct StatsState {
 }
 
 /// Figures of one shard.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ShardStats {
     /// The shard's index.
     pub shard: ShardId,

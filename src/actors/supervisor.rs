@@ -32,6 +32,7 @@ use super::stats::{StatsActor, StatsArgs, StatsMsg};
 use super::IngestError;
 use crate::config::{BatchConfig, ChaosConfig, SupervisionConfig};
 use crate::event::Event;
+use crate::metrics::Metrics;
 use crate::store::{ShardId, SharedStore};
 
 /// How long the supervisor waits for its children to drain on a graceful stop.
@@ -68,6 +69,8 @@ pub struct SupervisorArgs {
     pub chaos: ChaosConfig,
     /// Upper bound on one store operation (commits left running by a killed shard end by then).
     pub store_timeout: Duration,
+    /// The app's metrics registry, handed to every shard.
+    pub metrics: Metrics,
 }
 
 /// Children and restart bookkeeping.
@@ -85,6 +88,7 @@ pub struct SupervisorState {
     /// One per shard index, handed to every incarnation (see `ShardArgs::commit_gate`).
     commit_gates: Vec<Arc<Mutex<()>>>,
     store_timeout: Duration,
+    metrics: Metrics,
 }
 
 impl Actor for SupervisorActor {
@@ -119,6 +123,7 @@ impl Actor for SupervisorActor {
                 .map(|_| Arc::new(Mutex::new(())))
                 .collect(),
             store_timeout: args.store_timeout,
+            metrics: args.metrics,
         };
         for shard in 0..args.shard_count {
             let shard_ref = state.spawn_shard(&myself, shard).await?;
@@ -189,6 +194,7 @@ impl Actor for SupervisorActor {
             state.charge_restart()?;
         }
         warn!(shard, reason = %reason, "shard died, restarting");
+        state.metrics.shard_restarted(shard);
         let shard_ref = state.spawn_shard(&myself, shard).await?;
         state.shards[shard as usize] = shard_ref;
         let took = noticed_at.elapsed();
@@ -239,6 +245,7 @@ impl SupervisorState {
             commit_gate,
             // Twice the store timeout: by then any commit of a dead incarnation has ended.
             resync_delay: self.store_timeout * 2,
+            metrics: self.metrics.clone(),
         };
         let (shard_ref, _) = Actor::spawn_linked(None, ShardActor, args, myself.get_cell()).await?;
         Ok(shard_ref)

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use tracing::{error, warn};
+use utoipa::ToSchema;
 
 use crate::actors::ActorError;
 use crate::store::StoreError;
@@ -18,7 +19,7 @@ use crate::store::StoreError;
 pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// One problem with a request, located as precisely as possible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldIssue {
     /// Position of the event in the request, or `null` for request-level problems.
     pub index: Option<usize>,
@@ -169,31 +170,27 @@ impl From<ActorError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    /// What went wrong; opaque for 5xx answers.
+    pub error: String,
+    /// For 400 and 422: every problem, located by event index and field.
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a [FieldIssue]>,
+    pub details: Option<Vec<FieldIssue>>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message, details) = match &self {
-            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, self.to_string(), None),
-            Self::Validation(issues) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                self.to_string(),
-                Some(issues.as_slice()),
-            ),
-            Self::InvalidQuery(issues) => (
-                StatusCode::BAD_REQUEST,
-                self.to_string(),
-                Some(issues.as_slice()),
-            ),
-            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string(), None),
-            Self::NotFound => (StatusCode::NOT_FOUND, self.to_string(), None),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, self.to_string(), None),
-            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string(), None),
+        let message = self.to_string();
+        let (status, message, details) = match self {
+            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, message, None),
+            Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, message, Some(issues)),
+            Self::InvalidQuery(issues) => (StatusCode::BAD_REQUEST, message, Some(issues)),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, message, None),
+            Self::NotFound => (StatusCode::NOT_FOUND, message, None),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, message, None),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, message, None),
             Self::Unavailable(cause) => {
                 warn!(cause = %cause, "answering 503");
                 (
@@ -211,8 +208,8 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let body = Json(ErrorBody {
-            error: &message,
+        let body = Json(ErrorResponse {
+            error: message,
             details,
         });
         let mut response = (status, body).into_response();

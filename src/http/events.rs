@@ -8,8 +8,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, FieldIssue, IssueLog};
+use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
 use super::AppState;
 use crate::event;
 use crate::store::{EventQuery, PagePosition, StoredEvent};
@@ -20,18 +21,28 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// Query parameters, still raw, so that each can be reported on its own.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsParams {
+    /// Only events of this topic.
     topic: Option<String>,
+    /// Only events from this source.
     source: Option<String>,
+    /// Only events whose timestamp is at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Only events whose timestamp is before this instant (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
+    /// Page size, 1 or more (default 100, capped at 1000).
+    #[param(value_type = Option<u32>, minimum = 1)]
     limit: Option<String>,
+    /// The previous page's `next_cursor` (opaque).
     cursor: Option<String>,
 }
 
 /// One page of events.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EventsResponse {
     /// Events on this page.
     pub count: usize,
@@ -41,6 +52,19 @@ pub struct EventsResponse {
     pub next_cursor: Option<String>,
 }
 
+/// List stored events, by topic and, within a topic, in commit order; paginated.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    params(EventsParams),
+    responses(
+        (status = 200, description = "One page of events", body = EventsResponse),
+        (status = 400, description = "Invalid parameters; `details` names each", body = ErrorResponse),
+        (status = 503, description = "Store unreachable or slow", body = ErrorResponse,
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
 pub async fn list_events(
     State(state): State<AppState>,
     params: Result<Query<EventsParams>, QueryRejection>,

@@ -4,16 +4,49 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
 use tracing::warn;
+use utoipa::ToSchema;
 
 use super::AppState;
 
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "healthy" }))
+/// The answer of `/health` and `/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `healthy`, `ready` or `not_ready`.
+    #[schema(value_type = String, example = "ready")]
+    pub status: &'static str,
+    /// Why the server is not ready; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+/// Liveness: `200` while the process runs.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = 200, description = "The process is alive", body = HealthStatus))
+)]
+pub async fn health() -> Json<HealthStatus> {
+    Json(HealthStatus {
+        status: "healthy",
+        reason: None,
+    })
+}
+
+/// Readiness: `200` when the store answers and every shard runs, `503` otherwise.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready to take traffic", body = HealthStatus),
+        (status = 503, description = "Store unreachable or a shard down; `reason` says which",
+         body = HealthStatus),
+    )
+)]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>) {
     let problem = match (state.store.ping().await, state.tree.live_shards().await) {
         (Err(err), _) => Some(format!("store unreachable: {err}")),
         (_, Err(err)) => Some(format!("actor tree: {err}")),
@@ -23,12 +56,21 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         (Ok(()), Ok(_)) => None,
     };
     match problem {
-        None => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        None => (
+            StatusCode::OK,
+            Json(HealthStatus {
+                status: "ready",
+                reason: None,
+            }),
+        ),
         Some(reason) => {
             warn!(reason = %reason, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "not_ready", "reason": reason })),
+                Json(HealthStatus {
+                    status: "not_ready",
+                    reason: Some(reason),
+                }),
             )
         }
     }

@@ -1,29 +1,40 @@
-//! The HTTP API: every route is listed in [`router`], one endpoint family per file.
+//! The HTTP API: every route is listed in [`documented_routes`], one endpoint family per file.
 //!
 //! Handlers are short: they parse the request, call the actor tree or the store through
 //! [`AppState`], and shape the answer. Failures are [`error::ApiError`] values, turned into
 //! status codes in exactly one place.
+//!
+//! The OpenAPI document is generated from the same route list (`utoipa-axum`): a route can only
+//! be added together with its `#[utoipa::path]` description, so the spec served at
+//! `/openapi.json` (and browsed at `/docs`) cannot drift from what the router serves.
 
 pub mod body;
+mod docs;
 pub mod error;
 mod events;
 mod health;
+mod metrics;
 mod publish;
 mod stats;
+mod telemetry;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::actors::ActorTree;
 use crate::config::RequestLimits;
+use crate::metrics::Metrics;
 use crate::store::SharedStore;
 use error::ApiError;
+pub use telemetry::REQUEST_ID_HEADER;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -34,28 +45,64 @@ pub struct AppState {
     pub store: SharedStore,
     /// Per-request limits.
     pub limits: RequestLimits,
+    /// This app's metrics registry.
+    pub metrics: Metrics,
 }
 
-/// Builds the router with every route of the API.
-///
-/// Health and readiness sit outside the concurrency limit, so that an orchestrator still gets
-/// an answer while clients flood the API.
+/// Every documented route, in two groups: the API proper, which sits behind the request
+/// limits, and the operational endpoints, which stay outside them so that an orchestrator or a
+/// scraper still gets an answer while clients flood the API.
+struct DocumentedRoutes {
+    limited: OpenApiRouter<AppState>,
+    operational: OpenApiRouter<AppState>,
+}
+
+fn documented_routes() -> DocumentedRoutes {
+    DocumentedRoutes {
+        limited: OpenApiRouter::new()
+            .routes(routes!(publish::publish))
+            .routes(routes!(events::list_events))
+            .routes(routes!(stats::get_stats)),
+        operational: OpenApiRouter::new()
+            .routes(routes!(health::health))
+            .routes(routes!(health::ready))
+            .routes(routes!(metrics::get_metrics)),
+    }
+}
+
+/// The OpenAPI document of every route the router serves (the docs routes aside).
+pub fn openapi() -> OpenApi {
+    let routes = documented_routes();
+    docs::document(
+        routes.limited.into_openapi(),
+        routes.operational.into_openapi(),
+    )
+}
+
+/// Builds the router with every route of the API, the docs, and the request-level layers
+/// (request id, trace span, response metrics).
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     let admission = Arc::new(Semaphore::new(state.limits.max_concurrent_requests));
-    let api = Router::new()
-        .route("/publish", post(publish::publish))
-        .route("/events", get(events::list_events))
-        .route("/stats", get(stats::get_stats))
-        .fallback(not_found)
+    let routes = documented_routes();
+    let (limited, limited_spec) = routes.limited.split_for_parts();
+    let (operational, operational_spec) = routes.operational.split_for_parts();
+    let spec = docs::document(limited_spec, operational_spec);
+    let limited = limited
         .layer(middleware::from_fn_with_state(admission, admit))
         .layer(DefaultBodyLimit::max(body_limit));
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .merge(api)
+    let app = Router::new()
+        .merge(operational)
+        .merge(limited)
+        .merge(docs::router(spec))
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            telemetry::record_response,
+        ))
+        .with_state(state);
+    telemetry::with_request_tracing(app)
 }
 
 /// Refuses a request at once with `429` when `max_concurrent_requests` are already in progress,

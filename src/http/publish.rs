@@ -7,16 +7,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::body::parse_publish_body;
-use super::error::ApiError;
+use super::body::{parse_publish_body, PublishBody};
+use super::error::{ApiError, ErrorResponse};
 use super::AppState;
 use crate::event::Outcome;
 
 /// The answer to an accepted publish.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PublishResponse {
     /// Always `"accepted"`.
+    #[schema(value_type = String, example = "accepted")]
     pub status: &'static str,
     /// Events in the request.
     pub received: usize,
@@ -29,7 +31,7 @@ pub struct PublishResponse {
 }
 
 /// The outcome of one event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EventResult {
     /// The event's topic.
     pub topic: String,
@@ -39,6 +41,30 @@ pub struct EventResult {
     pub outcome: Outcome,
 }
 
+/// Publish one event, `{"events": [...]}`, or a bare array of events.
+///
+/// Answers `200` only once every event of the request is committed, with one outcome per event
+/// in request order. Nothing of a request with an invalid event is stored. Retrying after a
+/// `429`, a `503` or a lost answer is always safe: duplicates are recognised.
+#[utoipa::path(
+    post,
+    path = "/publish",
+    tag = "events",
+    request_body(content = PublishBody, content_type = "application/json",
+                  description = "One event, `{\"events\": [...]}`, or a bare array of events"),
+    responses(
+        (status = 200, description = "Every event committed (new or duplicate)", body = PublishResponse),
+        (status = 400, description = "The body is not JSON", body = ErrorResponse),
+        (status = 413, description = "The body exceeds `--max-body-bytes`", body = ErrorResponse),
+        (status = 422, description = "Invalid events, an empty batch or too many events; \
+                                      `details` names the index, field and reason of each problem",
+         body = ErrorResponse),
+        (status = 429, description = "Too many requests or events in flight; retry later",
+         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 503, description = "Store unreachable or slow, or shard restarting; retrying is safe",
+         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
 pub async fn publish(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,

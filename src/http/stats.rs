@@ -3,13 +3,14 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorResponse};
 use super::AppState;
 use crate::actors::ShardStats;
 
 /// The `/stats` document.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StatsResponse {
     /// Events acknowledged (new + duplicate).
     pub received: u64,
@@ -22,6 +23,7 @@ pub struct StatsResponse {
     /// Seconds since the process started.
     pub uptime_seconds: f64,
     /// Which store backend is in use.
+    #[schema(value_type = String, example = "postgres")]
     pub store: &'static str,
     /// Per-shard counters and restarts.
     pub shards: Vec<ShardStats>,
@@ -32,7 +34,7 @@ pub struct StatsResponse {
 }
 
 /// Median and maximum restart duration.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RestartMillis {
     /// Median of recent restarts.
     pub median: f64,
@@ -40,6 +42,17 @@ pub struct RestartMillis {
     pub max: f64,
 }
 
+/// Live counters, topics, uptime, per-shard figures and restarts.
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Current counters", body = StatsResponse),
+        (status = 503, description = "The actor tree did not answer in time", body = ErrorResponse,
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
 pub async fn get_stats(State(state): State<AppState>) -> Result<Json<StatsResponse>, ApiError> {
     let snapshot = state.tree.stats().await?;
     let uptime_millis = snapshot.uptime.as_millis() as f64;

@@ -14,6 +14,7 @@
 //! - within a topic, `query` returns events in commit order (the `seq` column).
 
 pub mod embedded;
+pub mod instrumented;
 pub mod postgres;
 
 use std::sync::Arc;
@@ -93,7 +94,7 @@ impl CommitReport {
 }
 
 /// Persisted counters of one shard, summed over every aggregator instance that wrote them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ShardCounters {
     /// Events acknowledged by this shard.
     pub received: u64,
@@ -188,7 +189,7 @@ impl PagePosition {
 }
 
 /// An event as stored, for listing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     /// Commit sequence number: increases with commit order within a topic.
     pub seq: i64,
@@ -201,6 +202,7 @@ pub struct StoredEvent {
     /// The producing service.
     pub source: String,
     /// The payload exactly as published.
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     /// When the aggregator committed it.
     pub received_at: DateTime<Utc>,

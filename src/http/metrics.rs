@@ -1,0 +1,31 @@
+//! `GET /metrics`: this app's metrics in the Prometheus text format (see `crate::metrics` for
+//! the list). Gauges that describe a current state are read at scrape time.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+
+/// The content type of the Prometheus text exposition format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text exposition format",
+         content_type = "text/plain; version=0.0.4", body = String),
+    )
+)]
+pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    for (shard, events) in state.tree.inflight_events() {
+        state.metrics.set_inflight(shard, events);
+    }
+    (
+        [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
+        state.metrics.render(),
+    )
+}

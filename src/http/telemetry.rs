@@ -1,0 +1,69 @@
+//! Request-level observability: a request id per request (kept when the client sends one,
+//! a UUID otherwise, echoed in the `x-request-id` response header), one tracing span per request
+//! carrying that id with the method and path, and the response metrics (status codes, publish
+//! latency). Every log line written while handling a request is inside its span, so it can be
+//! found by request id, in text and in JSON logs alike.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::{info_span, Level, Span};
+
+use crate::metrics::Metrics;
+
+/// The header that carries the request id, both ways.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Wraps `router` so that every request gets an id, a span, and its id echoed in the answer.
+pub fn with_request_tracing(router: Router) -> Router {
+    let header = HeaderName::from_static(REQUEST_ID_HEADER);
+    // The last layer added runs first: set the id, open the span with it, then copy it to
+    // the response on the way out.
+    router
+        .layer(PropagateRequestIdLayer::new(header.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // 5xx answers are already logged with their cause by `ApiError`.
+                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+        )
+        .layer(SetRequestIdLayer::new(header, MakeRequestUuid))
+}
+
+fn request_span(request: &Request<Body>) -> Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
+}
+
+/// Counts every response by status, and times `POST /publish` whatever its answer (a `429` from
+/// the admission limit included).
+pub async fn record_response(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_publish = request.method() == Method::POST && request.uri().path() == "/publish";
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.http_response(response.status().as_u16());
+    if is_publish {
+        metrics.publish_answered(started.elapsed());
+    }
+    response
+}

@@ -1,0 +1,66 @@
+//! [`InstrumentedStore`]: wraps any backend and records commit sizes, commit latency and
+//! failed operations in the app's [`Metrics`], so that neither the backends nor the shards need
+//! to know about metrics. `App::build` wraps the store once; everybody else sees a plain
+//! [`SharedStore`].
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+use super::{
+    CommitBatch, CommitReport, EventPage, EventQuery, SharedStore, Store, StoreError, StoredTotals,
+};
+use crate::metrics::{Metrics, StoreOp};
+
+/// A store that reports to a [`Metrics`] registry and otherwise behaves as the one it wraps.
+pub struct InstrumentedStore {
+    inner: SharedStore,
+    metrics: Metrics,
+}
+
+impl InstrumentedStore {
+    /// Wraps `inner`.
+    pub fn new(inner: SharedStore, metrics: Metrics) -> Self {
+        Self { inner, metrics }
+    }
+
+    fn count_error<T>(&self, op: StoreOp, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_err() {
+            self.metrics.store_error(op);
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Store for InstrumentedStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
+        let received = batch.received;
+        let started = Instant::now();
+        let result = self.inner.commit(batch).await;
+        // Empty commits only re-read the counter row (a resync); they are not batches.
+        if received > 0 {
+            self.metrics.commit_finished(received, started.elapsed());
+        }
+        self.count_error(StoreOp::Commit, result)
+    }
+
+    async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let result = self.inner.query(query).await;
+        self.count_error(StoreOp::Query, result)
+    }
+
+    async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
+        let result = self.inner.load_counters().await;
+        self.count_error(StoreOp::LoadCounters, result)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let result = self.inner.ping().await;
+        self.count_error(StoreOp::Ping, result)
+    }
+}

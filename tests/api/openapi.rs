@@ -1,0 +1,219 @@
+//! The OpenAPI document (`/openapi.json`) and the interactive docs (`/docs`): the document lists
+//! exactly the routes the router serves, with the request and response shapes of each.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+/// Every route of the API, as a client knows it. A route served but missing here or in the
+/// document fails `every_served_route_is_in_the_document`.
+const SERVED_ROUTES: &[(&str, &str)] = &[
+    ("post", "/publish"),
+    ("get", "/events"),
+    ("get", "/stats"),
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/metrics"),
+];
+
+async fn openapi(app: &TestApp) -> Value {
+    let (status, document) = app.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK, "{document}");
+    document
+}
+
+/// `(method, path)` of every operation of the document.
+fn operations(document: &Value) -> BTreeSet<(String, String)> {
+    document["paths"]
+        .as_object()
+        .expect("paths is an object")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("a path item is an object")
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect()
+}
+
+/// Whether the router has a route for `method path`: the fallbacks answer 404 (no such path)
+/// and 405 (no such method) with these exact bodies, and no handler answers them that way.
+async fn is_served(app: &TestApp, method: &str, path: &str) -> bool {
+    let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("an HTTP method");
+    let response = app
+        .client
+        .request(method, app.url(path))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let fallback = (status == StatusCode::NOT_FOUND && body == json!({"error": "not found"}))
+        || (status == StatusCode::METHOD_NOT_ALLOWED
+            && body == json!({"error": "method not allowed"}));
+    !fallback
+}
+
+/// Proves every operation in the document is served, and every served route is documented.
+#[tokio::test]
+async fn the_document_lists_exactly_the_routes_the_router_serves() {
+    // Arrange
+    let app = spawn_app().await;
+    let document = openapi(&app).await;
+    let documented = operations(&document);
+
+    // Act
+    let mut unserved = Vec::new();
+    for (method, path) in &documented {
+        if !is_served(&app, method, path).await {
+            unserved.push(format!("{method} {path}"));
+        }
+    }
+    let mut undocumented = Vec::new();
+    for &(method, path) in SERVED_ROUTES {
+        assert!(
+            is_served(&app, method, path).await,
+            "{method} {path} is not served"
+        );
+        if !documented.contains(&(method.to_owned(), path.to_owned())) {
+            undocumented.push(format!("{method} {path}"));
+        }
+    }
+
+    // Assert
+    assert!(
+        unserved.is_empty(),
+        "documented but not served: {unserved:?}"
+    );
+    assert!(
+        undocumented.is_empty(),
+        "served but not documented: {undocumented:?}"
+    );
+    assert_eq!(documented.len(), SERVED_ROUTES.len(), "{documented:?}");
+}
+
+/// Proves the served document is the one generated from the router's route list.
+#[tokio::test]
+async fn the_served_document_is_generated_from_the_router() {
+    let app = spawn_app().await;
+    let served = openapi(&app).await;
+    let generated = serde_json::to_value(aggregator::http::openapi()).expect("serialisable");
+    assert_eq!(served, generated);
+}
+
+/// Proves `/openapi.json` is an OpenAPI 3 document with the publish body shapes, every publish
+/// answer, the `/events` parameters and the error shape.
+#[tokio::test]
+async fn the_document_describes_bodies_answers_and_parameters() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let document = openapi(&app).await;
+
+    // Assert
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3."),
+        "{document}"
+    );
+    let publish = &document["paths"]["/publish"]["post"];
+    let body = &publish["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        body["$ref"], "#/components/schemas/PublishBody",
+        "{publish}"
+    );
+    let shapes = document["components"]["schemas"]["PublishBody"]["oneOf"]
+        .as_array()
+        .expect("PublishBody is a oneOf");
+    assert_eq!(
+        shapes.len(),
+        3,
+        "one event, an envelope, an array: {shapes:?}"
+    );
+    let answers: BTreeSet<&str> = publish["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        answers,
+        BTreeSet::from(["200", "400", "413", "422", "429", "503"])
+    );
+    for status in ["429", "503"] {
+        assert!(
+            publish["responses"][status]["headers"]["Retry-After"].is_object(),
+            "{status} documents Retry-After"
+        );
+    }
+    let parameters: BTreeSet<&str> = document["paths"]["/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|parameter| parameter["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        parameters,
+        BTreeSet::from(["topic", "source", "since", "until", "limit", "cursor"])
+    );
+    let error = &document["components"]["schemas"]["ErrorResponse"]["properties"];
+    assert!(
+        error["error"].is_object() && error["details"].is_object(),
+        "{error}"
+    );
+    let metrics = &document["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+    assert!(
+        metrics.get("text/plain; version=0.0.4").is_some(),
+        "{metrics}"
+    );
+}
+
+/// Proves `/docs` serves the Swagger UI page, from the binary (no CDN), set up to load our
+/// document.
+#[tokio::test]
+async fn docs_serve_swagger_ui_for_the_document() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let page = app.client.get(app.url("/docs")).send().await.unwrap();
+    let status = page.status();
+    let content_type = page.headers()["content-type"].to_str().unwrap().to_owned();
+    let html = page.text().await.unwrap();
+    let script = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    let script_status = script.status();
+    let script = script.text().await.unwrap();
+    let bundle = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(html.contains("<title>Swagger UI</title>"), "{html}");
+    assert!(
+        !html.contains("://"),
+        "the page loads nothing from elsewhere: {html}"
+    );
+    assert_eq!(script_status, StatusCode::OK);
+    assert!(script.contains(r#""url": "/openapi.json""#), "{script}");
+    assert_eq!(
+        bundle.status(),
+        StatusCode::OK,
+        "the UI's code is served by the app"
+    );
+}
