@@ -23,7 +23,7 @@ pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
 /// Default group-commit linger: the longest an event waits for company before its commit.
 pub const DEFAULT_BATCH_LINGER_MS: u64 = 2;
 /// Default fast-path budget: committed keys each shard remembers (about 80 bytes each).
-pub const DEFAULT_FASTPATH_KEYS_PER_SHARD: usize = 200_000;
+pub const DEFAULT_FASTPATH_KEYS_PER_SHARD: usize = 250_000;
 /// Default request body limit (10 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// Default limit on events in one publish request.
