@@ -22,8 +22,9 @@ pub const DEFAULT_SHARDS: u32 = 4;
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
 /// Default group-commit linger: the longest an event waits for company before its commit.
 pub const DEFAULT_BATCH_LINGER_MS: u64 = 2;
-/// Default fast-path budget: committed keys each shard remembers (about 80 bytes each).
-pub const DEFAULT_FASTPATH_KEYS_PER_SHARD: usize = 250_000;
+/// Default fast-path budget: committed keys remembered by all shards together (about 80 bytes
+/// each, so about 80 MiB when full).
+pub const DEFAULT_FASTPATH_KEYS: usize = 1_000_000;
 /// Default request body limit (10 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// Default limit on events in one publish request.
@@ -213,10 +214,11 @@ pub struct BatchConfig {
     /// Longest time, in milliseconds, a buffered event waits for more before its commit.
     #[arg(long, env = "AGG_BATCH_LINGER_MS", default_value_t = DEFAULT_BATCH_LINGER_MS)]
     pub batch_linger_ms: u64,
-    /// Committed keys each shard keeps in memory to answer re-sends without a database probe
-    /// (0 turns the fast path off). Memory is bounded by it, whatever the number of stored keys.
-    #[arg(long, env = "AGG_FASTPATH_KEYS_PER_SHARD", default_value_t = DEFAULT_FASTPATH_KEYS_PER_SHARD)]
-    pub fastpath_keys_per_shard: usize,
+    /// Committed keys kept in memory, by all shards together, to answer re-sends without a
+    /// database probe (0 turns the fast path off). Memory is bounded by it, whatever the number
+    /// of stored keys.
+    #[arg(long, env = "AGG_FASTPATH_KEYS", default_value_t = DEFAULT_FASTPATH_KEYS)]
+    pub fastpath_keys: usize,
 }
 
 impl Default for BatchConfig {
@@ -224,7 +226,7 @@ impl Default for BatchConfig {
         Self {
             batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
             batch_linger_ms: DEFAULT_BATCH_LINGER_MS,
-            fastpath_keys_per_shard: DEFAULT_FASTPATH_KEYS_PER_SHARD,
+            fastpath_keys: DEFAULT_FASTPATH_KEYS,
         }
     }
 }

@@ -7,15 +7,19 @@
 //! the full key, never just a hash, so the fast path can never produce a false "duplicate"
 //! (design brief, guarantee 4).
 //!
-//! Memory is bounded by a key budget split over two generations: inserts go to the current
-//! generation; when it is full it becomes the previous one and the old previous one is dropped
-//! whole. Eviction is therefore O(1) amortised with no per-key bookkeeping, and the keys kept are
-//! always the most recent `budget / 2` to `budget`. Each generation has a small bloom filter in
-//! front of its map: most lookups are for new keys, and the filter answers those from a few
-//! bits without touching the map's much larger memory.
+//! Memory is bounded by one key budget shared by every shard of the process: topics hash to
+//! shards unevenly, so a fixed share per shard would leave memory idle in quiet shards while
+//! busy ones forget keys. Each shard keeps two generations: inserts go to the current one; when
+//! it is full, or when the shared budget is spent, it becomes the previous one and the old
+//! previous one is dropped whole (its keys are given back to the budget). Eviction is O(1)
+//! amortised with no per-key bookkeeping; busy shards rotate more often and so hold more of the
+//! budget. Each generation has a small bloom filter in front of its map: most lookups are for
+//! new keys, and the filter answers those from a few bits without touching the map's memory.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crate::event::EventKey;
 
@@ -23,24 +27,56 @@ use crate::event::EventKey;
 const BLOOM_BITS_PER_KEY: usize = 10;
 /// Probes per bloom lookup.
 const BLOOM_PROBES: u64 = 7;
+/// A shard whose current generation is smaller than this does not rotate because the shared
+/// budget is spent: rotating tiny generations would forget everything and free nothing.
+const MIN_GENERATION: usize = 4_096;
 
-/// Recently committed keys of one shard, within a fixed budget.
+/// The process-wide key budget of the fast path, shared by every shard (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct KeyBudget {
+    limit: usize,
+    used: Arc<AtomicUsize>,
+}
+
+impl KeyBudget {
+    /// A budget of `limit` keys across all shards (0 turns the fast path off).
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            used: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Keys held by all shards together.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn is_spent(&self) -> bool {
+        self.used() >= self.limit
+    }
+}
+
+/// Recently committed keys of one shard, within the shared budget.
 pub struct RecentKeys {
     hasher: RandomState,
+    budget: KeyBudget,
+    /// Largest generation: half the budget, so one shard alone may use all of it.
     generation_capacity: usize,
     current: Generation,
     previous: Generation,
 }
 
 impl RecentKeys {
-    /// A fast path that remembers at most `budget` keys (0 disables it).
-    pub fn new(budget: usize) -> Self {
-        let generation_capacity = budget / 2;
+    /// A shard's fast path drawing on `budget`.
+    pub fn new(budget: KeyBudget) -> Self {
+        let generation_capacity = budget.limit / 2;
         Self {
             hasher: RandomState::new(),
+            current: Generation::sized_for(generation_capacity),
+            previous: Generation::sized_for(0),
             generation_capacity,
-            current: Generation::with_capacity(generation_capacity),
-            previous: Generation::with_capacity(0),
+            budget,
         }
     }
 
@@ -59,14 +95,22 @@ impl RecentKeys {
         if self.current.contains(hash, key) {
             return;
         }
-        if self.current.len() >= self.generation_capacity {
-            let fresh = Generation::with_capacity(self.generation_capacity);
-            self.previous = std::mem::replace(&mut self.current, fresh);
+        let current_full = self.current.len() >= self.generation_capacity;
+        let budget_spent = self.budget.is_spent() && self.current.len() >= MIN_GENERATION;
+        if current_full || budget_spent {
+            let fresh = Generation::sized_for(self.generation_capacity);
+            let dropped = std::mem::replace(
+                &mut self.previous,
+                std::mem::replace(&mut self.current, fresh),
+            );
+            self.budget.used.fetch_sub(dropped.len(), Ordering::Relaxed);
         }
-        self.current.insert(hash, key);
+        if self.current.insert(hash, key) {
+            self.budget.used.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// Keys currently remembered.
+    /// Keys this shard currently remembers.
     pub fn len(&self) -> usize {
         self.current.len() + self.previous.len()
     }
@@ -74,6 +118,13 @@ impl RecentKeys {
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Drop for RecentKeys {
+    /// A dead or stopped shard gives its keys back to the budget.
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.len(), Ordering::Relaxed);
     }
 }
 
@@ -87,11 +138,13 @@ struct Generation {
 }
 
 impl Generation {
-    fn with_capacity(capacity: usize) -> Self {
+    /// The bloom filter is sized for `capacity` keys; the map grows as keys arrive, so a quiet
+    /// shard does not reserve memory it never uses.
+    fn sized_for(capacity: usize) -> Self {
         let bloom_words = (capacity * BLOOM_BITS_PER_KEY).div_ceil(64).max(1);
         Self {
             bloom: vec![0; bloom_words],
-            keys: HashMap::with_capacity_and_hasher(capacity, PassThroughHash),
+            keys: HashMap::with_hasher(PassThroughHash),
         }
     }
 
@@ -122,13 +175,14 @@ impl Generation {
                 .is_some_and(|stored| same_key(stored, key))
     }
 
-    fn insert(&mut self, hash: u64, key: EventKey<'_>) {
+    /// Adds `key`; returns whether the generation grew (a hash collision replaces instead).
+    fn insert(&mut self, hash: u64, key: EventKey<'_>) -> bool {
         let bits: Vec<(usize, u64)> = self.bloom_bits(hash).collect();
         for (word, mask) in bits {
             self.bloom[word] |= mask;
         }
         let joined = format!("{}\u{0}{}", key.topic, key.event_id).into_boxed_str();
-        self.keys.insert(hash, joined);
+        self.keys.insert(hash, joined).is_none()
     }
 }
 

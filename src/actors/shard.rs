@@ -22,7 +22,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use tracing::{debug, error, warn};
 
 use super::chaos::{ChaosDice, InjectedPanic};
-use super::fastpath::RecentKeys;
+use super::fastpath::{KeyBudget, RecentKeys};
 use super::stats::{CommitDelta, StatsMsg};
 use super::IngestError;
 use crate::config::BatchConfig;
@@ -68,6 +68,8 @@ pub struct ShardArgs {
     pub resync_delay: Duration,
     /// The app's metrics registry (fast-path hits are counted per shard).
     pub metrics: Metrics,
+    /// The fast path's key budget, shared by every shard.
+    pub fastpath_budget: KeyBudget,
 }
 
 /// A request waiting for the next commit.
@@ -126,7 +128,7 @@ impl Actor for ShardActor {
         _myself: ActorRef<Self::Msg>,
         args: ShardArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let recent = RecentKeys::new(args.batching.fastpath_keys_per_shard);
+        let recent = RecentKeys::new(args.fastpath_budget);
         Ok(ShardState {
             shard: args.shard,
             store: args.store,

@@ -27,6 +27,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use super::chaos::ChaosDice;
+use super::fastpath::KeyBudget;
 use super::shard::{IngestReply, ShardActor, ShardArgs, ShardMsg};
 use super::stats::{StatsActor, StatsArgs, StatsMsg};
 use super::IngestError;
@@ -89,6 +90,8 @@ pub struct SupervisorState {
     commit_gates: Vec<Arc<Mutex<()>>>,
     store_timeout: Duration,
     metrics: Metrics,
+    /// The fast path's key budget, shared by every shard and every incarnation.
+    fastpath_budget: KeyBudget,
 }
 
 impl Actor for SupervisorActor {
@@ -109,6 +112,7 @@ impl Actor for SupervisorActor {
         };
         let (stats, _) =
             Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
+        let fastpath_budget = KeyBudget::new(args.batching.fastpath_keys);
         let mut state = SupervisorState {
             shards: Vec::with_capacity(args.shard_count as usize),
             stats,
@@ -123,6 +127,7 @@ impl Actor for SupervisorActor {
                 .map(|_| Arc::new(Mutex::new(())))
                 .collect(),
             store_timeout: args.store_timeout,
+            fastpath_budget,
             metrics: args.metrics,
         };
         for shard in 0..args.shard_count {
@@ -246,6 +251,7 @@ impl SupervisorState {
             // Twice the store timeout: by then any commit of a dead incarnation has ended.
             resync_delay: self.store_timeout * 2,
             metrics: self.metrics.clone(),
+            fastpath_budget: self.fastpath_budget.clone(),
         };
         let (shard_ref, _) = Actor::spawn_linked(None, ShardActor, args, myself.get_cell()).await?;
         Ok(shard_ref)

@@ -11,7 +11,7 @@ fn key<'a>(topic: &'a str, event_id: &'a str) -> EventKey<'a> {
 
 #[test]
 fn an_inserted_key_is_found_and_an_unseen_one_is_not() {
-    let mut recent = RecentKeys::new(100);
+    let mut recent = RecentKeys::new(KeyBudget::new(100));
     recent.insert(key("orders", "1"));
     assert!(recent.contains(key("orders", "1")));
     assert!(!recent.contains(key("orders", "2")));
@@ -20,7 +20,7 @@ fn an_inserted_key_is_found_and_an_unseen_one_is_not() {
 
 #[test]
 fn keys_that_only_differ_in_where_topic_and_id_split_are_different() {
-    let mut recent = RecentKeys::new(100);
+    let mut recent = RecentKeys::new(KeyBudget::new(100));
     recent.insert(key("ab", "c"));
     assert!(!recent.contains(key("a", "bc")));
     assert!(!recent.contains(key("abc", "")));
@@ -29,7 +29,7 @@ fn keys_that_only_differ_in_where_topic_and_id_split_are_different() {
 #[test]
 fn memory_stays_within_the_budget_and_keeps_the_most_recent_keys() {
     let budget = 1_000;
-    let mut recent = RecentKeys::new(budget);
+    let mut recent = RecentKeys::new(KeyBudget::new(budget));
     let ids: Vec<String> = (0..10_000).map(|n| n.to_string()).collect();
     for id in &ids {
         recent.insert(key("t", id));
@@ -43,7 +43,7 @@ fn memory_stays_within_the_budget_and_keeps_the_most_recent_keys() {
 
 #[test]
 fn a_zero_budget_remembers_nothing() {
-    let mut recent = RecentKeys::new(0);
+    let mut recent = RecentKeys::new(KeyBudget::new(0));
     recent.insert(key("t", "1"));
     assert!(recent.is_empty());
     assert!(!recent.contains(key("t", "1")));
@@ -56,7 +56,7 @@ fn random_streams_never_produce_a_false_duplicate() {
     for seed in 0..20u64 {
         let mut rng = SmallRng::seed_from_u64(seed);
         let budget = rng.gen_range(0..300);
-        let mut recent = RecentKeys::new(budget);
+        let mut recent = RecentKeys::new(KeyBudget::new(budget));
         let mut committed: HashSet<(String, String)> = HashSet::new();
         for _ in 0..5_000 {
             let topic = format!("t{}", rng.gen_range(0..5));
@@ -77,8 +77,39 @@ fn random_streams_never_produce_a_false_duplicate() {
 /// A restarted shard starts cold: nothing is claimed until it is committed again.
 #[test]
 fn a_fresh_fast_path_claims_nothing() {
-    let recent = RecentKeys::new(1_000);
+    let recent = RecentKeys::new(KeyBudget::new(1_000));
     for n in 0..1_000 {
         assert!(!recent.contains(key("t", &n.to_string())));
     }
+}
+
+/// The budget is shared: together, shards stay within it (plus one small generation each of
+/// slack), a busy shard may use most of it, and a dropped shard gives its keys back.
+#[test]
+fn shards_share_one_budget_and_give_keys_back_when_dropped() {
+    let budget = KeyBudget::new(20_000);
+    let mut busy = RecentKeys::new(budget.clone());
+    let mut quiet = RecentKeys::new(budget.clone());
+    let ids: Vec<String> = (0..200_000).map(|n| n.to_string()).collect();
+    for (n, id) in ids.iter().enumerate() {
+        busy.insert(key("busy", id));
+        if n % 50 == 0 {
+            quiet.insert(key("quiet", id));
+        }
+        assert!(
+            budget.used() <= 20_000 + 2 * MIN_GENERATION,
+            "over budget: {}",
+            budget.used()
+        );
+        assert_eq!(budget.used(), busy.len() + quiet.len());
+    }
+    assert!(
+        busy.len() > quiet.len(),
+        "the busy shard holds more of the budget"
+    );
+    // The most recent keys of the busy shard are still answered from memory.
+    assert!(busy.contains(key("busy", &ids[ids.len() - 1])));
+
+    drop(busy);
+    assert_eq!(budget.used(), quiet.len());
 }
