@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::actors::ActorTree;
 use crate::config::ServeConfig;
-use crate::http::{self, AppState};
+use crate::http::{self, AppParts, AppState};
 use crate::metrics::Metrics;
 use crate::store::instrumented::InstrumentedStore;
 use crate::store::{self, SharedStore};
@@ -54,12 +54,12 @@ impl App {
             .await
             .context("failed to start the actor tree")?;
         let metrics_upkeep = metrics.spawn_upkeep();
-        let router = http::router(AppState {
+        let router = http::router(AppState::new(AppParts {
             tree: tree.clone(),
             store: store.clone(),
             limits: config.limits.clone(),
             metrics,
-        });
+        }));
         info!(%address, store = store.backend(), shards = config.shards, "aggregator ready");
         Ok(Self {
             listener,

@@ -1,7 +1,6 @@
 //! Request ids: a client's `x-request-id` is kept and echoed, a missing one is generated.
 
 use reqwest::StatusCode;
-use uuid::Uuid;
 
 use crate::helpers::spawn_app;
 
@@ -27,7 +26,8 @@ async fn a_request_id_sent_by_the_client_is_echoed() {
     }
 }
 
-/// Proves a request without an id gets a fresh UUID in the answer, different every time.
+/// Proves a request without an id gets a generated one in the answer (`<process prefix>-<n>`),
+/// different every time, and that two app processes do not share a prefix.
 #[tokio::test]
 async fn a_missing_request_id_is_generated() {
     // Arrange
@@ -42,8 +42,23 @@ async fn a_missing_request_id_is_generated() {
     }
 
     // Assert
+    let prefix = |id: &str| id.rsplit_once('-').expect("<prefix>-<n>").0.to_owned();
     for id in &ids {
-        Uuid::parse_str(id).unwrap_or_else(|err| panic!("{id:?} is not a UUID: {err}"));
+        let (head, sequence) = id.rsplit_once('-').expect("<prefix>-<n>");
+        assert_eq!(head.len(), 12, "{id:?}");
+        assert!(head.chars().all(|c| c.is_ascii_hexdigit()), "{id:?}");
+        sequence
+            .parse::<u64>()
+            .unwrap_or_else(|err| panic!("{id:?}: {err}"));
     }
     assert_ne!(ids[0], ids[1]);
+    let other_app = spawn_app().await;
+    let other = other_app
+        .client
+        .post(other_app.url("/publish"))
+        .send()
+        .await
+        .unwrap();
+    let other_id = other.headers()[HEADER].to_str().unwrap().to_owned();
+    assert_ne!(prefix(&other_id), prefix(&ids[0]));
 }
