@@ -110,15 +110,12 @@ impl EmbeddedStore {
         })
     }
 
-    /// Runs `operation` under the store timeout, so a stuck disk or a long queue costs a
-    /// bounded wait. On timeout the effect of a commit is unknown, as with PostgreSQL.
+    /// Runs `operation` under the store timeout (see [`super::bounded`]).
     async fn bounded<T>(
         &self,
         operation: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, operation)
-            .await
-            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+        super::bounded(self.timeout, operation).await
     }
 
     /// Runs a read on a pooled read-only connection, off the async executor.

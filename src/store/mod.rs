@@ -263,6 +263,18 @@ pub async fn open(config: &StoreConfig) -> Result<SharedStore, StoreError> {
     }
 }
 
+/// Runs a store operation under `timeout`, so a hung database or a stuck disk costs a bounded
+/// wait. On timeout the operation's effect is unknown (a commit may still land); callers treat
+/// it as retryable. Shared by every backend.
+async fn bounded<T>(
+    timeout: Duration,
+    operation: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(timeout, operation)
+        .await
+        .unwrap_or(Err(StoreError::Timeout(timeout)))
+}
+
 /// Turns `limit + 1` fetched rows into a page: the extra row only signals that more exist.
 fn paginate(mut events: Vec<StoredEvent>, limit: u32) -> EventPage {
     let limit = limit as usize;

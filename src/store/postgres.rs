@@ -168,14 +168,12 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Runs `operation` under the store timeout, so a hung database costs a bounded wait.
+    /// Runs `operation` under the store timeout (see [`super::bounded`]).
     async fn bounded<T>(
         &self,
         operation: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, operation)
-            .await
-            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+        super::bounded(self.timeout, operation).await
     }
 
     async fn commit_unbounded(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
