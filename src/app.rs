@@ -114,11 +114,10 @@ impl App {
         let server = axum::serve(listener, router).with_graceful_shutdown(signalled);
         let mut deadline_rx = signalled_rx.clone();
         let deadline = async move {
-            let Ok(at) = deadline_rx.wait_for(Option::is_some).await.map(|at| *at) else {
-                return std::future::pending().await;
-            };
-            if let Some(at) = at {
-                tokio::time::sleep_until((at + shutdown_timeout).into()).await;
+            match deadline_rx.wait_for(Option::is_some).await.map(|at| *at) {
+                Ok(Some(at)) => tokio::time::sleep_until((at + shutdown_timeout).into()).await,
+                // The signal future was dropped without firing: there is no deadline.
+                _ => std::future::pending().await,
             }
         };
         tokio::select! {

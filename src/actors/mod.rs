@@ -117,8 +117,9 @@ impl ActorTree {
         Ok((tree, join))
     }
 
-    /// Takes in-flight permits for `events` events on `shard`. A request larger than the whole
-    /// limit takes all of it, so it waits for an idle shard instead of never fitting.
+    /// Takes in-flight permits for `events` events on `shard`, or refuses at once. A request
+    /// larger than the whole limit asks for all of it, so it is admitted when the shard is idle
+    /// instead of never fitting.
     fn reserve(&self, shard: ShardId, events: usize) -> Result<OwnedSemaphorePermit, ActorError> {
         let wanted = u32::try_from(events.min(self.inflight_limit)).unwrap_or(u32::MAX);
         let semaphore = self.inflight[shard as usize].clone();

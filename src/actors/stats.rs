@@ -195,11 +195,7 @@ impl StatsState {
             tally.own = delta.counters_after;
         }
         tally.fastpath_hits += delta.fastpath_hits;
-        for topic in delta.topics {
-            if !self.topics.contains(&topic) {
-                self.topics.insert(topic);
-            }
-        }
+        self.topics.extend(delta.topics);
     }
 
     fn snapshot(&self) -> StatsSnapshot {
