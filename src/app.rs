@@ -11,12 +11,44 @@ use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::actors::ActorTree;
-use crate::config::ServeConfig;
-use crate::http::{self, AppParts, AppState};
-use crate::metrics::Metrics;
-use crate::store::instrumented::InstrumentedStore;
-use crate::store::{self, SharedStore};
+use crate::actors::{ActorTree, TreeConfig};
+use crate::http::{self, AppParts, AppState, Limits};
+use crate::metrics::{InstrumentedStore, Metrics};
+use crate::store::{self, SharedStore, StoreOptions};
+
+/// Default listen address: loopback, so a fresh install is not exposed to the network.
+pub const DEFAULT_BIND: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+/// Default deadline for a graceful shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything [`App::build`] needs: where to listen and each layer's own settings. Plain data:
+/// `cli/serve.rs` fills it from flags, tests build it directly (from [`AppConfig::default`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// Where events are stored.
+    pub store: StoreOptions,
+    /// Shards, batching, in-flight budgets, restarts, chaos.
+    pub tree: TreeConfig,
+    /// Limits on HTTP requests.
+    pub limits: Limits,
+    /// Longest a graceful shutdown may take before the process exits anyway.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            bind: DEFAULT_BIND,
+            store: StoreOptions::default(),
+            tree: TreeConfig::default(),
+            limits: Limits::default(),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
 
 /// Shards always get at least this long for their final commits, even when the HTTP drain
 /// used up the shutdown deadline: acknowledged work is never at stake, but buffered work is.
@@ -38,29 +70,29 @@ pub struct App {
 impl App {
     /// Binds the listener first (so port 0 resolves before anything else), opens and migrates
     /// the store, spawns the actor tree (which loads the counters) and builds the router.
-    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+    pub async fn build(config: AppConfig) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("failed to bind {}", config.bind))?;
         let address = listener
             .local_addr()
             .context("failed to read bound address")?;
-        let metrics = Metrics::new(config.shards);
+        let metrics = Metrics::new(config.tree.shards);
         let backend = store::open(&config.store)
             .await
             .context("failed to open the store")?;
         let store: SharedStore = Arc::new(InstrumentedStore::new(backend, metrics.clone()));
-        let (tree, tree_join) = ActorTree::spawn(&config, store.clone(), metrics.clone())
+        let (tree, tree_join) = ActorTree::spawn(&config.tree, store.clone(), metrics.clone())
             .await
             .context("failed to start the actor tree")?;
         let metrics_upkeep = metrics.spawn_upkeep();
         let router = http::router(AppState::new(AppParts {
             tree: tree.clone(),
             store: store.clone(),
-            limits: config.limits.clone(),
+            limits: config.limits,
             metrics,
         }));
-        info!(%address, store = store.backend(), shards = config.shards, "aggregator ready");
+        info!(%address, store = store.backend(), shards = config.tree.shards, "aggregator ready");
         Ok(Self {
             listener,
             address,
@@ -68,7 +100,7 @@ impl App {
             tree,
             tree_join,
             store,
-            shutdown_timeout: config.shutdown_timeout(),
+            shutdown_timeout: config.shutdown_timeout,
             metrics_upkeep,
         })
     }

@@ -5,7 +5,9 @@
 //! queried, counted and followed.
 //!
 //! # Layout
-//! - [`config`]: the command line and its environment fallbacks.
+//! - [`cli`]: the command line, the only clap code; turns flags into each layer's config.
+//! - [`demo`]: `aggregator demo`, the app and the publisher in one process.
+//! - [`bench`]: measurements that are not tests (the storage ceiling).
 //! - [`app`]: builds and runs the whole thing (used by `main` and by the tests).
 //! - [`http`]: the axum API; the only place errors become status codes.
 //! - [`actors`]: the supervision tree that turns requests into group commits.
@@ -28,7 +30,8 @@
 pub mod actors;
 pub mod app;
 pub mod bench;
-pub mod config;
+pub mod cli;
+pub mod demo;
 pub mod event;
 pub mod http;
 pub mod metrics;

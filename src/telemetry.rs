@@ -5,7 +5,15 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init(format: LogFormat) {
@@ -17,4 +25,16 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+}
+
+/// Logging for the client commands (`publish`, `demo`): warnings and errors only (unless
+/// `RUST_LOG` says otherwise), on stderr, so that stdout carries just the report. Keeps a
+/// subscriber that is already installed.
+pub fn init_for_client() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }

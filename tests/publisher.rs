@@ -15,7 +15,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use aggregator::publisher::verify::Mismatch;
-use aggregator::publisher::{self, PublishArgs, VerificationError};
+use aggregator::publisher::workload::WorkloadOptions;
+use aggregator::publisher::{self, PublishConfig, VerificationError};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -99,14 +100,17 @@ async fn spawn_double(double: Double) -> SocketAddr {
     address
 }
 
-fn args_for(address: SocketAddr, events: u64, batch_size: usize) -> PublishArgs {
-    PublishArgs {
+fn args_for(address: SocketAddr, events: u64, batch_size: usize) -> PublishConfig {
+    PublishConfig {
         url: format!("http://{address}"),
-        events,
-        batch_size,
+        workload: WorkloadOptions {
+            events,
+            batch_size,
+            ..WorkloadOptions::default()
+        },
         concurrency: 8,
-        retry_for: 10.0,
-        ..PublishArgs::default()
+        retry_for: std::time::Duration::from_secs(10),
+        ..PublishConfig::default()
     }
 }
 
@@ -190,7 +194,7 @@ async fn spawn_app() -> RunningApp {
 async fn the_real_app_is_verified_with_single_batched_and_mixed_requests() {
     let app = spawn_app().await;
 
-    let singles = publisher::run(PublishArgs {
+    let singles = publisher::run(PublishConfig {
         concurrency: 32,
         ..args_for(app.address, 2_000, 1)
     })
@@ -199,12 +203,9 @@ async fn the_real_app_is_verified_with_single_batched_and_mixed_requests() {
     let batched = publisher::run(args_for(app.address, 3_000, 250))
         .await
         .unwrap();
-    let mixed = publisher::run(PublishArgs {
-        mixed: true,
-        ..args_for(app.address, 2_000, 50)
-    })
-    .await
-    .unwrap();
+    let mut mixed = args_for(app.address, 2_000, 50);
+    mixed.workload.mixed = true;
+    let mixed = publisher::run(mixed).await.unwrap();
 
     for report in [&singles, &batched, &mixed] {
         assert!(report.verified, "{report}");
@@ -227,14 +228,12 @@ async fn the_real_app_is_verified_with_single_batched_and_mixed_requests() {
 #[tokio::test]
 async fn a_second_run_with_the_same_seed_sends_only_duplicates() {
     let app = spawn_app().await;
-    let seeded = PublishArgs {
-        seed: Some(4242),
-        ..args_for(app.address, 1_000, 25)
-    };
+    let mut seeded = args_for(app.address, 1_000, 25);
+    seeded.workload.seed = Some(4242);
 
     let first = publisher::run(seeded.clone()).await.unwrap();
     let unverified_replay = publisher::run(seeded.clone()).await.unwrap_err();
-    let replay = publisher::run(PublishArgs {
+    let replay = publisher::run(PublishConfig {
         replay: true,
         ..seeded
     })

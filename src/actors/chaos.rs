@@ -6,7 +6,25 @@
 //! time after the commit is durable but before anyone is answered (the nastiest moment for
 //! exactly-once: the retry must come back as a duplicate). Both are off by default.
 
+use std::time::Duration;
+
 use rand::Rng;
+
+/// Fault injection settings. Never enable in production.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ChaosConfig {
+    /// Kill a random shard actor this often (never when `None`).
+    pub kill_interval: Option<Duration>,
+    /// Probability (0 to 1) that a shard panics while handling a batch.
+    pub panic_rate: f64,
+}
+
+impl ChaosConfig {
+    /// Whether any fault injection is on.
+    pub fn is_enabled(&self) -> bool {
+        self.kill_interval.is_some() || self.panic_rate > 0.0
+    }
+}
 
 /// Where an injected panic strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

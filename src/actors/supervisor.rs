@@ -13,25 +13,24 @@
 //! place: its death means the live counters can no longer be trusted, so it escalates too.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{
     Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
 };
-use tracing::{error, info, warn};
-
-use std::sync::Arc;
-
 use rand::Rng;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
 
-use super::chaos::ChaosDice;
+use super::chaos::{ChaosConfig, ChaosDice};
+use super::commit::IngestReply;
+use super::config::{BatchingConfig, RestartBudget};
+use super::error::IngestError;
 use super::fastpath::KeyBudget;
-use super::shard::{IngestReply, ShardActor, ShardArgs, ShardMsg};
+use super::shard::{ShardActor, ShardArgs, ShardMsg};
 use super::stats::{StatsActor, StatsArgs, StatsMsg};
-use super::IngestError;
-use crate::config::{BatchConfig, ChaosConfig, SupervisionConfig};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::store::{ShardId, SharedStore};
@@ -61,15 +60,15 @@ pub struct SupervisorArgs {
     /// Shared store handed to every child.
     pub store: SharedStore,
     /// Group-commit knobs for the shards.
-    pub batching: BatchConfig,
+    pub batching: BatchingConfig,
+    /// The fast path's key budget, shared by every shard.
+    pub fastpath_keys: usize,
     /// When the application started.
     pub started_at: Instant,
     /// Restart budget.
-    pub supervision: SupervisionConfig,
+    pub restart_budget: RestartBudget,
     /// Fault injection.
     pub chaos: ChaosConfig,
-    /// Upper bound on one store operation (commits left running by a killed shard end by then).
-    pub store_timeout: Duration,
     /// The app's metrics registry, handed to every shard.
     pub metrics: Metrics,
 }
@@ -79,16 +78,15 @@ pub struct SupervisorState {
     shards: Vec<ActorRef<ShardMsg>>,
     stats: ActorRef<StatsMsg>,
     store: SharedStore,
-    batching: BatchConfig,
+    batching: BatchingConfig,
     recent_restarts: VecDeque<Instant>,
-    supervision: SupervisionConfig,
+    restart_budget: RestartBudget,
     chaos: ChaosConfig,
     chaos_timer: Option<JoinHandle<()>>,
     /// Shards killed on purpose by chaos mode; their restarts do not spend the budget.
     chaos_victims: HashSet<ActorId>,
     /// One per shard index, handed to every incarnation (see `ShardArgs::commit_gate`).
     commit_gates: Vec<Arc<Mutex<()>>>,
-    store_timeout: Duration,
     metrics: Metrics,
     /// The fast path's key budget, shared by every shard and every incarnation.
     fastpath_budget: KeyBudget,
@@ -112,21 +110,20 @@ impl Actor for SupervisorActor {
         };
         let (stats, _) =
             Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
-        let fastpath_budget = KeyBudget::new(args.batching.fastpath_keys);
+        let fastpath_budget = KeyBudget::new(args.fastpath_keys);
         let mut state = SupervisorState {
             shards: Vec::with_capacity(args.shard_count as usize),
             stats,
             store: args.store,
             batching: args.batching,
             recent_restarts: VecDeque::new(),
-            supervision: args.supervision,
+            restart_budget: args.restart_budget,
             chaos: args.chaos,
             chaos_timer: None,
             chaos_victims: HashSet::new(),
             commit_gates: (0..args.shard_count)
                 .map(|_| Arc::new(Mutex::new(())))
                 .collect(),
-            store_timeout: args.store_timeout,
             fastpath_budget,
             metrics: args.metrics,
         };
@@ -144,12 +141,12 @@ impl Actor for SupervisorActor {
     ) -> Result<(), ActorProcessingErr> {
         if state.chaos.is_enabled() {
             warn!(
-                kill_interval_ms = state.chaos.chaos_kill_interval_ms,
-                panic_rate = state.chaos.chaos_panic_rate,
+                kill_interval = ?state.chaos.kill_interval,
+                panic_rate = state.chaos.panic_rate,
                 "CHAOS MODE ON: shards will be killed or panic on purpose; never use in production"
             );
         }
-        if let Some(interval) = state.chaos.kill_interval() {
+        if let Some(interval) = state.chaos.kill_interval.filter(|i| !i.is_zero()) {
             state.chaos_timer = Some(myself.send_interval(interval, || SupervisorMsg::ChaosKill));
         }
         Ok(())
@@ -245,11 +242,11 @@ impl SupervisorState {
             shard,
             store: self.store.clone(),
             stats: self.stats.clone(),
-            batching: self.batching.clone(),
-            chaos: ChaosDice::new(self.chaos.chaos_panic_rate),
+            batching: self.batching,
+            chaos: ChaosDice::new(self.chaos.panic_rate),
             commit_gate,
             // Twice the store timeout: by then any commit of a dead incarnation has ended.
-            resync_delay: self.store_timeout * 2,
+            resync_delay: self.store.operation_timeout() * 2,
             metrics: self.metrics.clone(),
             fastpath_budget: self.fastpath_budget.clone(),
         };
@@ -295,14 +292,14 @@ impl SupervisorState {
     /// Records a restart; fails when the budget of the sliding window is spent.
     fn charge_restart(&mut self) -> Result<(), ActorProcessingErr> {
         let now = Instant::now();
-        let window = self.supervision.window();
+        let window = self.restart_budget.window;
         while let Some(&oldest) = self.recent_restarts.front() {
             if now.duration_since(oldest) <= window {
                 break;
             }
             self.recent_restarts.pop_front();
         }
-        if self.recent_restarts.len() >= self.supervision.max_restarts {
+        if self.recent_restarts.len() >= self.restart_budget.max_restarts {
             error!(
                 restarts = self.recent_restarts.len(),
                 "shard restart budget exhausted, escalating"

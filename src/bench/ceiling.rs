@@ -11,44 +11,23 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Args;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::config::StoreConfig;
 use crate::event::{self, Event};
-use crate::publisher::workload::{BatchShape, GeneratedEvent, Workload, WorkloadSpec};
-use crate::store::{self, CommitBatch, ShardId, SharedStore};
+use crate::publisher::workload::{GeneratedEvent, Workload, WorkloadOptions};
+use crate::store::{self, CommitBatch, ShardId, SharedStore, StoreOptions};
 
 /// Options of `aggregator bench ceiling`.
-#[derive(Debug, Clone, Args)]
-pub struct CeilingArgs {
-    /// Store to measure (PostgreSQL URL or, without it, the embedded store in `--data-dir`).
-    #[command(flatten)]
-    pub store: StoreConfig,
-    /// Events to commit, duplicates included.
-    #[arg(long, default_value_t = 200_000)]
-    pub events: u64,
-    /// Events per commit.
-    #[arg(long, default_value_t = 1_000)]
-    pub batch_size: usize,
+#[derive(Debug, Clone, PartialEq)]
+pub struct CeilingConfig {
+    /// Store to measure (PostgreSQL URL or, without it, the embedded store in its data dir).
+    pub store: StoreOptions,
+    /// What to commit: the workload `aggregator publish` sends, with the same options.
+    pub workload: WorkloadOptions,
     /// Concurrent committers (each has its own counter row, like a shard).
-    #[arg(long, default_value_t = 4)]
     pub connections: usize,
-    /// Share of events that re-send an earlier key.
-    #[arg(long, default_value_t = 0.2)]
-    pub duplicate_ratio: f64,
-    /// Number of topics.
-    #[arg(long, default_value_t = 10)]
-    pub topics: u32,
-    /// Approximate payload size in bytes (200 gives events of about 300 bytes).
-    #[arg(long, default_value_t = 200)]
-    pub payload_bytes: usize,
-    /// Seed of the workload (keys differ per seed; reuse one to measure re-sends).
-    #[arg(long)]
-    pub seed: Option<u64>,
     /// Print the result as one JSON object.
-    #[arg(long)]
     pub json: bool,
 }
 
@@ -70,11 +49,11 @@ pub struct CeilingReport {
 }
 
 /// Runs the benchmark and prints its report.
-pub async fn run(args: CeilingArgs) -> anyhow::Result<CeilingReport> {
+pub async fn run(args: CeilingConfig) -> anyhow::Result<CeilingReport> {
     let store = store::open(&args.store)
         .await
         .context("failed to open the store")?;
-    let batches = Arc::new(generate(&args)?);
+    let batches = Arc::new(generate(&args.workload)?);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut committers = Vec::with_capacity(args.connections.max(1));
@@ -144,19 +123,8 @@ async fn commit_loop(
     }
 }
 
-fn generate(args: &CeilingArgs) -> anyhow::Result<Vec<Vec<Event>>> {
-    let seed = args.seed.unwrap_or_else(rand::random);
-    let spec = WorkloadSpec {
-        seed,
-        run_id: format!("c{seed:016x}"),
-        events: args.events,
-        duplicate_ratio: args.duplicate_ratio,
-        topics: args.topics,
-        shape: BatchShape::Fixed(args.batch_size.max(1)),
-        payload_bytes: args.payload_bytes,
-        base_time: chrono::Utc::now(),
-    };
-    Workload::new(spec)
+fn generate(workload: &WorkloadOptions) -> anyhow::Result<Vec<Vec<Event>>> {
+    Workload::new(workload.spec('c'))
         .map(|batch| batch.events.into_iter().map(to_event).collect())
         .collect()
 }

@@ -10,7 +10,7 @@ use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::AppState;
+use super::state::AppState;
 
 /// Where the interactive documentation is served.
 pub const DOCS_PATH: &str = "/docs";

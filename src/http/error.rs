@@ -102,6 +102,9 @@ pub enum ApiError {
     /// Query parameters are invalid (400).
     #[error("invalid query parameters")]
     InvalidQuery(Vec<FieldIssue>),
+    /// The store can never process this request's input, e.g. a value it cannot hold (400).
+    #[error("the store refused the request: {0}")]
+    StoreRejected(String),
     /// The body exceeds the configured limit (413).
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge {
@@ -128,37 +131,11 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Open(_) => {
-                Self::Internal(anyhow::Error::new(err))
-            }
-            StoreError::Pool(_)
-            | StoreError::Db(_)
-            | StoreError::Timeout(_)
-            | StoreError::Blocking(_) => Self::Unavailable(err.to_string()),
-            StoreError::Embedded(ref sqlite) if sqlite_is_transient(sqlite) => {
-                Self::Unavailable(err.to_string())
-            }
-            StoreError::Embedded(_) => Self::Internal(anyhow::Error::new(err)),
+            StoreError::Transient(_) => Self::Unavailable(err.to_string()),
+            StoreError::Rejected(ref cause) => Self::StoreRejected(cause.message.clone()),
+            StoreError::Fatal(_) => Self::Internal(anyhow::Error::new(err)),
         }
     }
-}
-
-/// SQLite errors a retry can fix: the file is busy or locked (another connection or process),
-/// or the disk or memory ran out or failed for now. Everything else (corruption, a file that
-/// is not a database, an SQL error, which would be a bug) is a `500`.
-fn sqlite_is_transient(err: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode;
-    matches!(
-        err.sqlite_error_code(),
-        Some(
-            ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::DiskFull
-                | ErrorCode::OutOfMemory
-                | ErrorCode::CannotOpen
-        )
-    )
 }
 
 impl From<ActorError> for ApiError {
@@ -187,6 +164,7 @@ impl IntoResponse for ApiError {
             Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, message, None),
             Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, message, Some(issues)),
             Self::InvalidQuery(issues) => (StatusCode::BAD_REQUEST, message, Some(issues)),
+            Self::StoreRejected(_) => (StatusCode::BAD_REQUEST, message, None),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, message, None),
             Self::NotFound => (StatusCode::NOT_FOUND, message, None),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, message, None),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
-use super::AppState;
+use super::state::AppState;
 use crate::event;
 use crate::store::{EventQuery, PagePosition, StoredEvent};
 

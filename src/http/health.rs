@@ -8,7 +8,7 @@ use serde::Serialize;
 use tracing::warn;
 use utoipa::ToSchema;
 
-use super::AppState;
+use super::state::AppState;
 
 /// The answer of `/health` and `/ready`.
 #[derive(Debug, Serialize, ToSchema)]

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::body::{parse_publish_body, PublishBody};
 use super::error::{ApiError, ErrorResponse};
-use super::AppState;
+use super::state::AppState;
 use crate::event::Outcome;
 
 /// The answer to an accepted publish.

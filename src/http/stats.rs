@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorResponse};
-use super::AppState;
+use super::state::AppState;
 use crate::actors::ShardStats;
 
 /// The `/stats` document.

@@ -1,6 +1,8 @@
 //! Unit tests of the metrics registry: families, isolation between apps, histogram buckets.
 
-use super::*;
+use std::time::Duration;
+
+use super::registry::*;
 
 #[test]
 fn every_family_is_listed_before_anything_is_recorded() {

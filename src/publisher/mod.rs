@@ -2,7 +2,7 @@
 //!
 //! [`run`] reads `/stats`, streams a generated workload (see [`workload`]) through `--concurrency`
 //! workers with the retrying [`client`], reads `/stats` again, [`verify`]s the deltas and prints
-//! a [`report::Report`]. `aggregator demo` ([`demo`]) runs it against an in-process server.
+//! a [`report::Report`]. `aggregator demo` (`demo.rs`) runs it against an in-process server.
 //!
 //! Event ids are `r<seed as 16 hex digits>-<key index>`. Without `--seed`, the seed is drawn
 //! from the clock and the OS's randomness, so every run sends fresh keys; the report prints it.
@@ -14,9 +14,8 @@
 //! Verification assumes this publisher is the only one writing to the server during the run;
 //! use `--no-verify` on a shared server.
 
-pub mod args;
 pub mod client;
-pub mod demo;
+pub mod config;
 pub mod progress;
 pub mod report;
 pub mod verify;
@@ -25,13 +24,11 @@ pub mod workload;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use chrono::Utc;
-use rand::RngCore;
 
-pub use args::PublishArgs;
+pub use config::PublishConfig;
 pub use report::Report;
 pub use verify::VerificationError;
 
@@ -39,7 +36,7 @@ use client::{Client, ServerCounters};
 use progress::Progress;
 use verify::RunFacts;
 use worker::{KeyLedger, Pacer, Shared, Tally};
-use workload::{BatchShape, Workload, WorkloadSpec};
+use workload::Workload;
 
 /// How long to wait for counters to settle when an uncertain attempt may still commit.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(3);
@@ -49,31 +46,17 @@ const SETTLE_POLL: Duration = Duration::from_millis(100);
 /// Runs one publish: prints the report (and, with `--json`, a JSON line last) and returns it.
 /// Fails when a request fails for good or when verification finds a mismatch; the error of the
 /// latter is a [`VerificationError`].
-pub async fn run(args: PublishArgs) -> anyhow::Result<Report> {
-    let seed = args.seed.unwrap_or_else(fresh_seed);
-    let spec = WorkloadSpec {
-        seed,
-        run_id: format!("r{seed:016x}"),
-        events: args.events,
-        duplicate_ratio: args.duplicate_ratio,
-        topics: args.topics,
-        shape: match args.mixed {
-            true => BatchShape::Mixed {
-                max: args.batch_size,
-            },
-            false => BatchShape::Fixed(args.batch_size),
-        },
-        payload_bytes: args.payload_bytes,
-        base_time: Utc::now(),
-    };
-    let expected_new = if args.replay {
+pub async fn run(config: PublishConfig) -> anyhow::Result<Report> {
+    let spec = config.workload.spec('r');
+    let seed = spec.seed;
+    let expected_new = if config.replay {
         0
     } else {
         spec.planned_distinct()
     };
-    let client = Client::new(&args.url, args.attempt_timeout(), args.retry_budget())
+    let client = Client::new(&config.url, config.request_timeout, config.retry_for)
         .context("failed to set up the http client")?;
-    let before = match args.no_verify {
+    let before = match config.no_verify {
         true => None,
         false => Some(
             read_counters(&client)
@@ -86,14 +69,14 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<Report> {
     let shared = Arc::new(Shared {
         workload: Mutex::new(Workload::new(spec.clone())),
         client: client.clone(),
-        pacer: args.rate.map(Pacer::new),
+        pacer: config.rate.map(Pacer::new),
         ledger: Mutex::new(KeyLedger::default()),
         counters: progress.counters(),
         abort: AtomicBool::new(false),
     });
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..args.concurrency {
+    for _ in 0..config.concurrency {
         workers.spawn(worker::work(shared.clone()));
     }
     let mut tally = Tally::default();
@@ -125,7 +108,7 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<Report> {
     };
 
     let report = Report {
-        url: args.url.clone(),
+        url: config.url.clone(),
         seed,
         run_id: spec.run_id.clone(),
         sent: tally.sent,
@@ -145,14 +128,14 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<Report> {
         mismatches: mismatches.iter().map(ToString::to_string).collect(),
     };
     print!("{report}");
-    if args.json {
+    if config.json {
         println!("{}", report.to_json_line());
     }
     if let Some(failure) = tally.first_failure {
         return Err(anyhow!(failure).context("publishing failed"));
     }
     if !mismatches.is_empty() {
-        if args.seed.is_some() && !args.replay && tally.outcomes.new == 0 {
+        if config.workload.seed.is_some() && !config.replay && tally.outcomes.new == 0 {
             eprintln!("hint: every key was already stored; to re-verify a seed, pass --replay");
         }
         return Err(VerificationError { mismatches }.into());
@@ -183,25 +166,4 @@ async fn settle(
 
 async fn read_counters(client: &Client) -> anyhow::Result<ServerCounters> {
     Ok(client.get::<ServerCounters>("/stats").await?)
-}
-
-/// A seed for a run without `--seed`: the start time mixed with OS randomness, so that two runs
-/// never share keys.
-fn fresh_seed() -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos() as u64);
-    nanos ^ rand::thread_rng().next_u64()
-}
-
-/// Logging for `publish` and `demo`: warnings and errors only (unless `RUST_LOG` says
-/// otherwise), on stderr, so that stdout carries just the report.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init(); // already installed: keep the existing one
 }

@@ -57,6 +57,83 @@ pub enum BatchShape {
     },
 }
 
+/// Default number of events sent (duplicates included).
+pub const DEFAULT_EVENTS: u64 = 5_000;
+/// Default share of the sent events that re-send an earlier event.
+pub const DEFAULT_DUPLICATE_RATIO: f64 = 0.2;
+/// Default number of topics.
+pub const DEFAULT_TOPICS: u32 = 10;
+/// Default events per request.
+pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// Default approximate size of one payload object; the whole event is about 100 bytes more.
+pub const DEFAULT_PAYLOAD_BYTES: usize = 200;
+
+/// The workload as a person asks for it (`publish` and `bench ceiling` share these flags);
+/// [`WorkloadOptions::spec`] turns it into the exact [`WorkloadSpec`] of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadOptions {
+    /// Events to send, duplicates included.
+    pub events: u64,
+    /// Share of the sent events that re-send an event already generated, in `[0, 1)`.
+    pub duplicate_ratio: f64,
+    /// Number of distinct topics (at least 1).
+    pub topics: u32,
+    /// Events per request; 1 sends single-event POSTs.
+    pub batch_size: usize,
+    /// Mix request shapes: about half single events, the rest 2 to `batch_size` events.
+    pub mixed: bool,
+    /// Approximate size of each event's payload object, in bytes.
+    pub payload_bytes: usize,
+    /// Seed of the stream; the same seed gives the same keys. A fresh one when `None`.
+    pub seed: Option<u64>,
+}
+
+impl Default for WorkloadOptions {
+    fn default() -> Self {
+        Self {
+            events: DEFAULT_EVENTS,
+            duplicate_ratio: DEFAULT_DUPLICATE_RATIO,
+            topics: DEFAULT_TOPICS,
+            batch_size: DEFAULT_BATCH_SIZE,
+            mixed: false,
+            payload_bytes: DEFAULT_PAYLOAD_BYTES,
+            seed: None,
+        }
+    }
+}
+
+impl WorkloadOptions {
+    /// The spec of one run: event ids start with `run_prefix` and the seed in hex. Without a
+    /// seed, one is drawn from the clock and the OS's randomness, so that two runs never share
+    /// keys. Timestamps start now.
+    pub fn spec(&self, run_prefix: char) -> WorkloadSpec {
+        let seed = self.seed.unwrap_or_else(fresh_seed);
+        WorkloadSpec {
+            seed,
+            run_id: format!("{run_prefix}{seed:016x}"),
+            events: self.events,
+            duplicate_ratio: self.duplicate_ratio,
+            topics: self.topics.max(1),
+            shape: match self.mixed {
+                true => BatchShape::Mixed {
+                    max: self.batch_size.max(1),
+                },
+                false => BatchShape::Fixed(self.batch_size.max(1)),
+            },
+            payload_bytes: self.payload_bytes,
+            base_time: Utc::now(),
+        }
+    }
+}
+
+/// A seed for a run without one: the time mixed with OS randomness.
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64);
+    nanos ^ rand::random::<u64>()
+}
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct WorkloadSpec {

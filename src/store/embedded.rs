@@ -13,6 +13,8 @@
 //! operation is bounded by the store timeout, like PostgreSQL's.
 
 mod connection;
+mod errors;
+mod options;
 mod writer;
 
 use std::path::PathBuf;
@@ -26,11 +28,15 @@ use rusqlite::{params_from_iter, Connection};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, Store, StoreError,
-    StoredEvent, StoredShard, StoredTotals,
+use super::bounded::bounded;
+use super::contract::Store;
+use super::error::StoreError;
+use super::model::{
+    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, StoredEvent,
+    StoredShard, StoredTotals,
 };
 use connection::ReadPool;
+pub use options::{EmbeddedOptions, SyncMode};
 use writer::{CommitJob, Job, OwnedEvent};
 
 /// File name of the database inside the data directory.
@@ -52,35 +58,8 @@ const SELECT_EVENTS: &str =
 const COUNTERS_SQL: &str = "\
 SELECT shard, received, unique_processed, duplicate_dropped FROM shard_counters ORDER BY shard";
 
-/// How hard a commit waits for the disk (`PRAGMA synchronous`, in WAL mode).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SyncMode {
-    /// Every commit fsyncs the WAL before it is answered: survives process kills and power loss.
-    #[default]
-    Full,
-    /// Commits reach the OS page cache; the WAL is synced at checkpoints. Survives a killed
-    /// process, but a power loss or kernel crash may lose the last commits.
-    Normal,
-}
-
-impl SyncMode {
-    /// The `PRAGMA synchronous` value.
-    pub fn pragma_value(self) -> &'static str {
-        match self {
-            Self::Full => "FULL",
-            Self::Normal => "NORMAL",
-        }
-    }
-}
-
-/// Settings of the embedded store.
-#[derive(Debug, Clone)]
-pub struct EmbeddedOptions {
-    /// Upper bound on any single store operation, queueing included; also SQLite's busy timeout.
-    pub timeout: Duration,
-    /// Durability of a commit; see DESIGN.md "Embedded store" for the measured trade-off.
-    pub sync: SyncMode,
-}
+const OWN_COUNTERS_SQL: &str =
+    "SELECT received, unique_processed, duplicate_dropped FROM shard_counters WHERE shard = ?1";
 
 /// The SQLite [`Store`].
 pub struct EmbeddedStore {
@@ -110,12 +89,12 @@ impl EmbeddedStore {
         })
     }
 
-    /// Runs `operation` under the store timeout (see [`super::bounded`]).
+    /// Runs `operation` under the store timeout (see [`bounded`]).
     async fn bounded<T>(
         &self,
         operation: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        super::bounded(self.timeout, operation).await
+        bounded(self.timeout, operation).await
     }
 
     /// Runs a read on a pooled read-only connection, off the async executor.
@@ -139,9 +118,13 @@ impl Store for EmbeddedStore {
         "embedded"
     }
 
+    fn operation_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
         let received = i64::try_from(batch.received)
-            .map_err(|_| StoreError::Corrupt(format!("batch of {} events", batch.received)))?;
+            .map_err(|_| StoreError::corrupt(format!("batch of {} events", batch.received)))?;
         let candidates = batch
             .candidates
             .iter()
@@ -163,6 +146,23 @@ impl Store for EmbeddedStore {
         self.bounded(async {
             self.send(job).await?;
             answer.await.map_err(|_| writer_stopped())?
+        })
+        .await
+    }
+
+    async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
+        let shard = i64::from(shard);
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(OWN_COUNTERS_SQL)?;
+            let mut rows = statement.query([shard])?;
+            match rows.next()? {
+                Some(row) => Ok(ShardCounters {
+                    received: counter(row.get(0)?)?,
+                    unique_processed: counter(row.get(1)?)?,
+                    duplicate_dropped: counter(row.get(2)?)?,
+                }),
+                None => Ok(ShardCounters::default()),
+            }
         })
         .await
     }
@@ -244,7 +244,7 @@ fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, Stor
     let mut events = Vec::new();
     while let Some(row) = rows.next()? {
         let payload = RawValue::from_string(row.get(5)?)
-            .map_err(|err| StoreError::Corrupt(format!("stored payload: {err}")))?;
+            .map_err(|err| StoreError::corrupt(format!("stored payload: {err}")))?;
         events.push(StoredEvent {
             seq: row.get(0)?,
             topic: row.get(1)?,
@@ -255,20 +255,22 @@ fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, Stor
             received_at: from_micros(row.get(6)?)?,
         });
     }
-    Ok(super::paginate(events, query.limit))
+    Ok(EventPage::from_fetched(events, query.limit))
+}
+
+/// A counter column, which can never be negative.
+fn counter(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
 }
 
 fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
-    let counter = |value: i64| {
-        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative counter {value}")))
-    };
     let mut shards = Vec::new();
     let mut statement = conn.prepare_cached(COUNTERS_SQL)?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         let shard: i64 = row.get(0)?;
         let shard = ShardId::try_from(shard)
-            .map_err(|_| StoreError::Corrupt(format!("shard id {shard} out of range")))?;
+            .map_err(|_| StoreError::corrupt(format!("shard id {shard} out of range")))?;
         let total = ShardCounters {
             received: counter(row.get(1)?)?,
             unique_processed: counter(row.get(2)?)?,
@@ -292,18 +294,22 @@ fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
 
 fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} out of range")))
+        .ok_or_else(|| StoreError::corrupt(format!("timestamp {micros} out of range")))
 }
 
 /// Runs blocking SQLite work on tokio's blocking pool.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| StoreError::Blocking(format!("sqlite task failed: {err}")))?
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        // The runtime is shutting down: the work never ran, and may on the next attempt.
+        Err(err) if err.is_cancelled() => Err(StoreError::transient("sqlite task cancelled")),
+        Err(err) => Err(StoreError::fatal(format!("sqlite task failed: {err}"))),
+    }
 }
 
+/// The writer thread is gone (it panicked): no commit can succeed until a restart.
 fn writer_stopped() -> StoreError {
-    StoreError::Blocking("the embedded store's writer thread stopped".into())
+    StoreError::fatal("the embedded store's writer thread stopped")
 }

@@ -16,60 +16,18 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 use tracing::info;
 
-use crate::event::Event;
-
-use super::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, Store, StoreError,
-    StoredEvent, StoredShard, StoredTotals,
+use super::bounded::bounded;
+use super::contract::Store;
+use super::error::StoreError;
+use super::model::{
+    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, StoredEvent,
+    StoredShard, StoredTotals,
 };
+use crate::event::{Event, EventKey};
+use sql::{COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, TOPICS_SQL};
 
-/// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
-/// so that several aggregators starting together do not race.
-const MIGRATIONS: [(i32, &str); 1] = [(1, include_str!("migrations/postgres/0001_events.sql"))];
-
-/// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.
-const MIGRATION_LOCK_KEY: i64 = 0x6167_6772_6567_6174;
-
-const COMMIT_SQL: &str = "\
-WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
-        AS i(topic, event_id, ts, source, payload)
-), inserted AS (
-    INSERT INTO events (topic, event_id, ts, source, payload)
-    SELECT topic, event_id, ts, source, payload::json FROM input
-    ON CONFLICT (topic, event_id) DO NOTHING
-    RETURNING topic, event_id
-), counted AS (
-    INSERT INTO shard_counters AS c (instance, shard, received, unique_processed, duplicate_dropped)
-    SELECT $6, $7, $8, k.n, $8 - k.n FROM (SELECT count(*) AS n FROM inserted) AS k
-    ON CONFLICT (instance, shard) DO UPDATE SET
-        received = c.received + excluded.received,
-        unique_processed = c.unique_processed + excluded.unique_processed,
-        duplicate_dropped = c.duplicate_dropped + excluded.duplicate_dropped
-    RETURNING received, unique_processed, duplicate_dropped
-)
-SELECT topic, event_id, NULL::bigint, NULL::bigint, NULL::bigint FROM inserted
-UNION ALL
-SELECT NULL, NULL, received, unique_processed, duplicate_dropped FROM counted";
-
-/// Distinct topics by a loose index scan over the primary key: one index probe per topic
-/// instead of a scan of every row, so start-up stays fast with millions of events.
-const TOPICS_SQL: &str = "\
-WITH RECURSIVE t AS (
-    SELECT min(topic) AS topic FROM events
-    UNION ALL
-    SELECT (SELECT min(topic) FROM events WHERE topic > t.topic) FROM t WHERE t.topic IS NOT NULL
-)
-SELECT topic FROM t WHERE topic IS NOT NULL";
-
-/// Per shard: the sum over every instance, then this instance's own row (zeros when absent).
-const COUNTERS_SQL: &str = "\
-SELECT shard,
-       sum(received)::bigint, sum(unique_processed)::bigint, sum(duplicate_dropped)::bigint,
-       coalesce(sum(received) FILTER (WHERE instance = $1), 0)::bigint,
-       coalesce(sum(unique_processed) FILTER (WHERE instance = $1), 0)::bigint,
-       coalesce(sum(duplicate_dropped) FILTER (WHERE instance = $1), 0)::bigint
-FROM shard_counters GROUP BY shard ORDER BY shard";
+mod errors;
+mod sql;
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
@@ -94,7 +52,7 @@ impl PostgresStore {
     pub async fn connect(url: &str, options: &PostgresOptions) -> Result<Self, StoreError> {
         let mut pg_config: tokio_postgres::Config = url
             .parse()
-            .map_err(|err| StoreError::Open(format!("invalid database URL: {err}")))?;
+            .map_err(|err| StoreError::fatal(format!("invalid database URL: {err}")))?;
         if pg_config.get_connect_timeout().is_none() {
             pg_config.connect_timeout(options.timeout);
         }
@@ -122,7 +80,7 @@ impl PostgresStore {
             .create_timeout(Some(options.timeout))
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|err| StoreError::Open(err.to_string()))?;
+            .map_err(|err| StoreError::fatal(format!("cannot build the connection pool: {err}")))?;
         let store = Self {
             pool,
             timeout: options.timeout,
@@ -156,7 +114,7 @@ impl PostgresStore {
             }
             tx.batch_execute(sql)
                 .await
-                .map_err(|err| StoreError::Migration(format!("version {version}: {err}")))?;
+                .map_err(|err| StoreError::fatal(format!("migration {version} failed: {err}")))?;
             tx.execute(
                 "INSERT INTO schema_migrations (version) VALUES ($1)",
                 &[&version],
@@ -168,12 +126,12 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Runs `operation` under the store timeout (see [`super::bounded`]).
+    /// Runs `operation` under the store timeout (see [`bounded`]).
     async fn bounded<T>(
         &self,
         operation: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        super::bounded(self.timeout, operation).await
+        bounded(self.timeout, operation).await
     }
 
     async fn commit_unbounded(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
@@ -192,9 +150,9 @@ impl PostgresStore {
         let sources: Vec<&str> = in_key_order.iter().map(|e| e.source.as_str()).collect();
         let payloads: Vec<&str> = in_key_order.iter().map(|e| e.payload.get()).collect();
         let shard = i32::try_from(batch.shard)
-            .map_err(|_| StoreError::Corrupt(format!("shard id {} too large", batch.shard)))?;
+            .map_err(|_| StoreError::corrupt(format!("shard id {} too large", batch.shard)))?;
         let received = i64::try_from(batch.received)
-            .map_err(|_| StoreError::Corrupt(format!("batch of {} events", batch.received)))?;
+            .map_err(|_| StoreError::corrupt(format!("batch of {} events", batch.received)))?;
         let rows = client
             .query(
                 &statement,
@@ -224,14 +182,14 @@ impl PostgresStore {
                 counters_after = Some(counters_at(row, 2)?);
                 continue;
             };
-            let key = crate::event::EventKey { topic, event_id };
+            let key = EventKey { topic, event_id };
             let index = index_of.get(&key).ok_or_else(|| {
-                StoreError::Corrupt(format!("commit returned a key it was not given: {key:?}"))
+                StoreError::corrupt(format!("commit returned a key it was not given: {key:?}"))
             })?;
             is_new[*index] = true;
         }
-        let counters_after = counters_after
-            .ok_or_else(|| StoreError::Corrupt("commit returned no counter row".into()))?;
+        let counters_after =
+            counters_after.ok_or_else(|| StoreError::corrupt("commit returned no counter row"))?;
         Ok(CommitReport {
             is_new,
             counters_after,
@@ -283,7 +241,7 @@ impl PostgresStore {
         for row in &rows {
             let payload_text: String = row.try_get(5)?;
             let payload = RawValue::from_string(payload_text)
-                .map_err(|err| StoreError::Corrupt(format!("stored payload: {err}")))?;
+                .map_err(|err| StoreError::corrupt(format!("stored payload: {err}")))?;
             events.push(StoredEvent {
                 seq: row.try_get(0)?,
                 topic: row.try_get(1)?,
@@ -294,7 +252,21 @@ impl PostgresStore {
                 received_at: row.try_get(6)?,
             });
         }
-        Ok(super::paginate(events, query.limit))
+        Ok(EventPage::from_fetched(events, query.limit))
+    }
+
+    async fn own_counters_unbounded(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
+        let shard = i32::try_from(shard)
+            .map_err(|_| StoreError::corrupt(format!("shard id {shard} too large")))?;
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(OWN_COUNTERS_SQL).await?;
+        match client
+            .query_opt(&statement, &[&self.instance_id, &shard])
+            .await?
+        {
+            Some(row) => counters_at(&row, 0),
+            None => Ok(ShardCounters::default()),
+        }
     }
 
     async fn load_counters_unbounded(&self) -> Result<StoredTotals, StoreError> {
@@ -303,7 +275,7 @@ impl PostgresStore {
         for row in client.query(COUNTERS_SQL, &[&self.instance_id]).await? {
             let shard: i32 = row.try_get(0)?;
             let shard = ShardId::try_from(shard)
-                .map_err(|_| StoreError::Corrupt(format!("negative shard id {shard}")))?;
+                .map_err(|_| StoreError::corrupt(format!("negative shard id {shard}")))?;
             shards.push(StoredShard {
                 shard,
                 total: counters_at(&row, 1)?,
@@ -322,7 +294,7 @@ impl PostgresStore {
 fn counters_at(row: &tokio_postgres::Row, first: usize) -> Result<ShardCounters, StoreError> {
     let counter = |index: usize| -> Result<u64, StoreError> {
         let value: i64 = row.try_get(index)?;
-        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative counter {value}")))
+        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
     };
     Ok(ShardCounters {
         received: counter(first)?,
@@ -337,8 +309,16 @@ impl Store for PostgresStore {
         "postgres"
     }
 
+    fn operation_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
         self.bounded(self.commit_unbounded(batch)).await
+    }
+
+    async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
+        self.bounded(self.own_counters_unbounded(shard)).await
     }
 
     async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {

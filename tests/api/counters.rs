@@ -68,7 +68,7 @@ async fn counters_stay_exact_under_a_mixed_workload_across_many_topics() {
     assert_eq!(stats["topics"].as_array().unwrap().len(), TOPICS);
 
     let shards = stats["shards"].as_array().unwrap();
-    assert_eq!(shards.len(), app.config.shards as usize);
+    assert_eq!(shards.len(), app.config.tree.shards as usize);
     for field in ["received", "unique_processed", "duplicate_dropped"] {
         let sum: u64 = shards.iter().map(|s| s[field].as_u64().unwrap()).sum();
         assert_eq!(sum, total(field), "per-shard {field} does not add up");
@@ -82,7 +82,7 @@ async fn counters_stay_exact_under_a_mixed_workload_across_many_topics() {
     for row in rows {
         let topic: String = row.get(0);
         let count: i64 = row.get(1);
-        rows_per_shard[shard_for_topic(&topic, app.config.shards) as usize] += count as u64;
+        rows_per_shard[shard_for_topic(&topic, app.config.tree.shards) as usize] += count as u64;
     }
     for shard in shards {
         let index = shard["shard"].as_u64().unwrap() as usize;

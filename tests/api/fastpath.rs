@@ -80,7 +80,7 @@ async fn a_batch_mixing_known_and_new_keys_gets_exact_outcomes_in_order() {
 #[tokio::test]
 async fn without_or_before_a_warm_fast_path_the_database_decides() {
     // Arrange
-    let mut app = spawn_app_with(|config| config.batching.fastpath_keys = 0).await;
+    let mut app = spawn_app_with(|config| config.tree.fastpath_keys = 0).await;
     app.publish_ok(&batch("orders", 0..10)).await;
 
     // Act

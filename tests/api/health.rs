@@ -37,7 +37,7 @@ async fn ready_answers_503_while_the_database_is_unreachable_and_recovers() {
     let app = spawn_app_with(|config| {
         let direct = config.store.database_url.take().expect("database URL set");
         config.store.database_url = Some(url_with_address(&direct, proxy.address()));
-        config.store.store_timeout_ms = 1000;
+        config.store.timeout = std::time::Duration::from_millis(1000);
     })
     .await;
     assert_eq!(app.get("/ready").await.0, StatusCode::OK);

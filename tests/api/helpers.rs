@@ -1,10 +1,10 @@
 //! The fixture every API test starts from: [`spawn_app`] gives a running aggregator on port 0,
 //! backed by a fresh PostgreSQL database of its own, plus a reqwest client and shortcuts for the
-//! endpoints. Tests build [`ServeConfig`] values directly and never touch the environment; the
+//! endpoints. Tests build [`AppConfig`] values directly and never touch the environment; the
 //! only variables read are `TEST_DATABASE_URL` (where PostgreSQL is) and `TEST_LOG` (show logs).
 //! The app itself and the database come from [`crate::common`].
 
-use aggregator::config::ServeConfig;
+use aggregator::app::AppConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -34,7 +34,7 @@ pub struct TestApp {
     /// The test's database (its direct URL, never through a proxy, for checks in SQL).
     pub database: TestDb,
     /// The configuration the app runs with; [`TestApp::restart`] reuses it.
-    pub config: ServeConfig,
+    pub config: AppConfig,
     running: Option<RunningApp>,
 }
 
@@ -45,7 +45,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// An app on a fresh database whose configuration `configure` may adjust (limits, timeouts,
 /// or the database URL, e.g. to go through a proxy).
-pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+pub async fn spawn_app_with(configure: impl FnOnce(&mut AppConfig)) -> TestApp {
     let database = TestDb::create().await;
     let mut config = test_config(&database.url);
     configure(&mut config);

@@ -62,7 +62,7 @@ async fn metrics_expose_every_listed_family() {
             "{name}:\n{text}"
         );
     }
-    let shards = app.config.shards;
+    let shards = app.config.tree.shards;
     for shard in 0..shards {
         let series = format!("aggregator_events_received_total{{shard=\"{shard}\"}} 0");
         assert!(text.contains(&series), "{series}:\n{text}");

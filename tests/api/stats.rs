@@ -73,7 +73,7 @@ async fn stats_report_uptime_store_and_every_shard() {
         .collect();
     assert_eq!(
         indexes,
-        (0..u64::from(app.config.shards)).collect::<Vec<_>>()
+        (0..u64::from(app.config.tree.shards)).collect::<Vec<_>>()
     );
     assert!(
         shards

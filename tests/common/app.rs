@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use aggregator::app::App;
-use aggregator::config::ServeConfig;
+use aggregator::app::AppConfig;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -16,10 +16,10 @@ use super::wait::wait_until;
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The configuration tests start from: port 0 on loopback, the given database.
-pub fn test_config(database_url: &str) -> ServeConfig {
-    let mut config = ServeConfig {
+pub fn test_config(database_url: &str) -> AppConfig {
+    let mut config = AppConfig {
         bind: "127.0.0.1:0".parse().expect("valid address"),
-        ..ServeConfig::default()
+        ..AppConfig::default()
     };
     config.store.database_url = Some(database_url.into());
     config
@@ -36,7 +36,7 @@ pub struct RunningApp {
 }
 
 /// Builds the app from `config` and serves it in a task until [`RunningApp::stop`].
-pub async fn start_app(config: ServeConfig) -> RunningApp {
+pub async fn start_app(config: AppConfig) -> RunningApp {
     init_test_logging();
     let app = App::build(config).await.expect("the app builds");
     let address = app.address();

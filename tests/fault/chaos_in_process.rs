@@ -18,9 +18,9 @@ use crate::support::{
 async fn a_stream_under_shard_kills_and_panics_is_stored_exactly_once_with_exact_counters() {
     // Arrange
     let app = spawn_app(|config| {
-        config.chaos.chaos_kill_interval_ms = Some(50);
-        config.chaos.chaos_panic_rate = 0.05;
-        config.supervision.max_restarts = 1_000_000;
+        config.tree.chaos.kill_interval = Some(Duration::from_millis(50));
+        config.tree.chaos.panic_rate = 0.05;
+        config.tree.restart_budget.max_restarts = 1_000_000;
     })
     .await;
     let spec = StreamSpec {

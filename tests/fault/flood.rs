@@ -31,7 +31,7 @@ async fn a_flood_is_refused_with_429s_while_every_acknowledged_event_is_stored()
     // Arrange
     let app = spawn_app(|config| {
         config.limits.max_concurrent_requests = 16;
-        config.limits.max_inflight_events_per_shard = 500;
+        config.tree.max_inflight_events_per_shard = 500;
     })
     .await;
     let (rss_before, _) = rss_mib();

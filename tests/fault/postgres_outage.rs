@@ -24,7 +24,7 @@ async fn a_database_outage_gives_503s_and_the_stream_completes_by_itself_afterwa
     let proxied = db.url_via(proxy.address());
     let app = spawn_app_with_db(db, |config| {
         config.store.database_url = Some(proxied);
-        config.store.store_timeout_ms = 1_000;
+        config.store.timeout = std::time::Duration::from_millis(1_000);
     })
     .await;
     let spec = StreamSpec {

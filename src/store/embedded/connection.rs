@@ -11,8 +11,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tracing::info;
 
-use super::SyncMode;
-use crate::store::StoreError;
+use super::options::SyncMode;
+use crate::store::error::StoreError;
 
 /// Ordered schema migrations. The applied version is the database's `PRAGMA user_version`,
 /// written in the same transaction as the migration, so a crash mid-migration leaves the
@@ -36,7 +36,7 @@ pub(super) fn open_writer(
     // persistent in the file; setting it again is a no-op.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Open(format!(
+        return Err(StoreError::fatal(format!(
             "cannot switch {} to WAL journal mode (got {mode})",
             path.display()
         )));
@@ -53,7 +53,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: i32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if current > latest {
-        return Err(StoreError::Migration(format!(
+        return Err(StoreError::fatal(format!(
             "database schema version {current} is newer than this build knows ({latest})"
         )));
     }
@@ -62,7 +62,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             continue;
         }
         tx.execute_batch(sql)
-            .map_err(|err| StoreError::Migration(format!("version {version}: {err}")))?;
+            .map_err(|err| StoreError::fatal(format!("migration {version} failed: {err}")))?;
         tx.pragma_update(None, "user_version", version)?;
         info!(version, "applied embedded migration");
     }

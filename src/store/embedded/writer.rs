@@ -7,7 +7,7 @@
 //! commit: concurrent shards share one WAL append and sync (group commit), while each commit
 //! stays atomic, since its rows and its counter deltas are released or rolled back together.
 //! Replies go out only after `COMMIT` returned, so an answered commit is in the WAL on disk
-//! (or in the OS page cache with `synchronous=NORMAL`, see [`super::SyncMode`]).
+//! (or in the OS page cache with `synchronous=NORMAL`, see [`super::options::SyncMode`]).
 //!
 //! The thread ends when every sender is dropped (the store was dropped); the connection closes
 //! with it.
@@ -17,7 +17,8 @@ use rusqlite::{ffi, params, Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
-use crate::store::{CommitReport, ShardCounters, StoreError};
+use crate::store::error::StoreError;
+use crate::store::model::{CommitReport, ShardCounters};
 
 /// Most events written in one transaction; a larger queue is written in several.
 const MAX_GROUP_EVENTS: usize = 8_192;
@@ -77,7 +78,7 @@ pub(super) fn spawn(conn: Connection) -> Result<mpsc::Sender<Job>, StoreError> {
     std::thread::Builder::new()
         .name("sqlite-writer".into())
         .spawn(move || run(conn, queue))
-        .map_err(|err| StoreError::Open(format!("cannot start the writer thread: {err}")))?;
+        .map_err(|err| StoreError::fatal(format!("cannot start the writer thread: {err}")))?;
     Ok(jobs)
 }
 
@@ -169,7 +170,7 @@ fn apply(
     }
     let new_count = is_new.iter().filter(|&&new| new).count() as i64;
     if new_count > job.received {
-        return Err(StoreError::Corrupt(format!(
+        return Err(StoreError::corrupt(format!(
             "commit of {} events would insert {new_count} rows",
             job.received
         )));
@@ -179,7 +180,7 @@ fn apply(
         |row| Ok([row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?]),
     )?;
     let [received, unique_processed, duplicate_dropped] = counters_after.map(|value| {
-        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative counter {value}")))
+        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
     });
     let counters_after = ShardCounters {
         received: received?,

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use aggregator::config::ServeConfig;
+use aggregator::app::AppConfig;
 use serde::Deserialize;
 
 use crate::common::app::{start_app, test_config, RunningApp};
@@ -19,13 +19,13 @@ pub struct TestApp {
 }
 
 /// Builds and runs an app on a fresh database and port 0; `configure` adjusts the config.
-pub async fn spawn_app(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+pub async fn spawn_app(configure: impl FnOnce(&mut AppConfig)) -> TestApp {
     spawn_app_with_db(TestDb::create().await, configure).await
 }
 
 /// Like [`spawn_app`] on a given database. `store.database_url` is preset to it; `configure`
 /// may point it elsewhere (e.g. at a proxy of the same database).
-pub async fn spawn_app_with_db(db: TestDb, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+pub async fn spawn_app_with_db(db: TestDb, configure: impl FnOnce(&mut AppConfig)) -> TestApp {
     let mut config = test_config(&db.url);
     configure(&mut config);
     let running = start_app(config).await;

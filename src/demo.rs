@@ -11,13 +11,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
 use tokio::sync::oneshot;
 
-use super::client::Client;
-use super::PublishArgs;
-use crate::app::{shutdown_signal, App};
-use crate::config::{ServeConfig, DEFAULT_BIND};
+use crate::app::{shutdown_signal, App, AppConfig, DEFAULT_BIND};
+use crate::publisher::client::Client;
+use crate::publisher::workload::WorkloadOptions;
+use crate::publisher::{self, PublishConfig};
 
 /// Events the demo publishes by default.
 pub const DEMO_EVENTS: u64 = 5_000;
@@ -27,36 +26,43 @@ const DEMO_MAX_BATCH: usize = 50;
 const DEMO_CONCURRENCY: usize = 8;
 
 /// Everything `aggregator demo` needs.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoConfig {
     /// Address to listen on; when its port is taken, a free port is used instead.
-    #[arg(long, env = "AGG_DEMO_BIND", default_value = DEFAULT_BIND)]
     pub bind: SocketAddr,
-    /// Directory of the embedded store (default: a fresh temporary directory, removed on exit).
-    #[arg(long, env = "AGG_DEMO_DATA_DIR")]
+    /// Directory of the embedded store (`None`: a fresh temporary directory, removed on exit).
     pub data_dir: Option<PathBuf>,
     /// Use this PostgreSQL database instead of the embedded store.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Events to publish.
-    #[arg(long, env = "AGG_DEMO_EVENTS", default_value_t = DEMO_EVENTS)]
     pub events: u64,
     /// Stop after the report instead of serving until Ctrl-C; exit 0 only if verified.
-    #[arg(long)]
     pub exit: bool,
 }
 
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            bind: DEFAULT_BIND,
+            data_dir: None,
+            database_url: None,
+            events: DEMO_EVENTS,
+            exit: false,
+        }
+    }
+}
+
 /// Runs the demo. Fails when the publish run fails or is not verified.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(args: DemoConfig) -> anyhow::Result<()> {
     let scratch_dir = match &args.data_dir {
         Some(_) => None,
         None => Some(
             std::env::temp_dir().join(format!("aggregator-demo-{}", uuid::Uuid::new_v4().simple())),
         ),
     };
-    let mut config = ServeConfig {
+    let mut config = AppConfig {
         bind: args.bind,
-        ..ServeConfig::default()
+        ..AppConfig::default()
     };
     config.store.database_url = args.database_url.clone();
     if let Some(dir) = args.data_dir.clone().or_else(|| scratch_dir.clone()) {
@@ -79,20 +85,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let _ = stopped.await; // a dropped sender also means stop
     }));
 
-    let publish = PublishArgs {
+    let publish = PublishConfig {
         url: base.clone(),
-        events: args.events,
-        batch_size: DEMO_MAX_BATCH,
-        mixed: true,
+        workload: WorkloadOptions {
+            events: args.events,
+            batch_size: DEMO_MAX_BATCH,
+            mixed: true,
+            ..WorkloadOptions::default()
+        },
         concurrency: DEMO_CONCURRENCY,
-        ..PublishArgs::default()
+        ..PublishConfig::default()
     };
     println!(
         "publishing {} events, {:.0}% duplicates, single and batch requests",
-        publish.events,
-        publish.duplicate_ratio * 100.0
+        publish.workload.events,
+        publish.workload.duplicate_ratio * 100.0
     );
-    let outcome = super::run(publish).await.map(drop);
+    let outcome = publisher::run(publish).await.map(drop);
     if let Err(err) = &outcome {
         println!("demo run failed: {err:#}");
     } else {
@@ -123,7 +132,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// Builds the app on `config.bind`, or on a free port when that port is taken.
-async fn build_with_fallback(config: ServeConfig) -> anyhow::Result<App> {
+async fn build_with_fallback(config: AppConfig) -> anyhow::Result<App> {
     let wanted = config.bind;
     match App::build(config.clone()).await {
         Ok(app) => Ok(app),

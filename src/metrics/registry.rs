@@ -1,6 +1,6 @@
-//! Prometheus metrics: every metric name, and one-line helpers for the code that records them.
+//! The metrics registry: every metric name, and one-line helpers for the code that records them.
 //!
-//! Each [`App`](crate::app::App) owns its own [`Metrics`]: a Prometheus recorder that is *not*
+//! Each running app owns its own [`Metrics`]: a Prometheus recorder that is *not*
 //! installed as the process-global `metrics` recorder. Tests run many apps in one process, and
 //! a global recorder would mix their figures; with one registry per app, `GET /metrics` of an
 //! app shows that app's figures only. The price is that call sites hold a [`Metrics`] handle
@@ -9,12 +9,12 @@
 //! Who records what:
 //! - the HTTP layer: responses by status and publish latency (a middleware in `http/`), events
 //!   by outcome per shard once a publish is answered (`ActorTree::ingest`);
-//! - the store wrapper (`store/instrumented.rs`): commit batch size, commit latency, errors;
+//! - the store wrapper ([`super::instrumented`]): commit batch size, commit latency, errors;
 //! - the supervisor: shard restarts; the shards: fast-path hits ([`Metrics::fastpath_hits`]);
 //! - `GET /metrics` itself: the in-flight gauge, read from the shards' semaphores at scrape time.
 //!
 //! Label cardinality is bounded: `shard` (at most `--shards`), `status` (HTTP codes), `op`
-//! (four store operations). Topics are never labels.
+//! (five store operations). Topics are never labels.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -46,7 +46,8 @@ pub const PUBLISH_DURATION: &str = "aggregator_publish_request_duration_seconds"
 pub const COMMIT_BATCH_EVENTS: &str = "aggregator_commit_batch_events";
 /// Duration of one group commit in the store, failed ones included.
 pub const COMMIT_DURATION: &str = "aggregator_commit_duration_seconds";
-/// Store operations that failed, label `op` (`commit`, `query`, `load_counters`, `ping`).
+/// Store operations that failed, label `op` (`commit`, `query`, `load_counters`, `ping`,
+/// `own_counters`).
 pub const STORE_ERRORS: &str = "aggregator_store_errors_total";
 /// HTTP responses sent, label `status` (the numeric code).
 pub const HTTP_RESPONSES: &str = "aggregator_http_responses_total";
@@ -73,11 +74,19 @@ pub enum StoreOp {
     LoadCounters,
     /// A readiness check.
     Ping,
+    /// A shard re-reading its counter row.
+    OwnCounters,
 }
 
 impl StoreOp {
     /// Every operation, in the order of [`StoreOp::index`].
-    const ALL: [StoreOp; 4] = [Self::Commit, Self::Query, Self::LoadCounters, Self::Ping];
+    const ALL: [StoreOp; 5] = [
+        Self::Commit,
+        Self::Query,
+        Self::LoadCounters,
+        Self::Ping,
+        Self::OwnCounters,
+    ];
 
     fn index(self) -> usize {
         match self {
@@ -85,6 +94,7 @@ impl StoreOp {
             Self::Query => 1,
             Self::LoadCounters => 2,
             Self::Ping => 3,
+            Self::OwnCounters => 4,
         }
     }
 
@@ -94,6 +104,7 @@ impl StoreOp {
             Self::Query => "query",
             Self::LoadCounters => "load_counters",
             Self::Ping => "ping",
+            Self::OwnCounters => "own_counters",
         }
     }
 }
@@ -117,7 +128,7 @@ struct Inner {
     commit_batch_events: Histogram,
     commit_duration: Histogram,
     /// Indexed by [`StoreOp::index`].
-    store_errors: [Counter; 4],
+    store_errors: [Counter; 5],
 }
 
 /// One app's metrics registry. Cheap to clone; every clone records into the same registry.
@@ -321,6 +332,3 @@ fn describe(recorder: &PrometheusRecorder) {
         recorder.describe_histogram(name.into(), Some(unit), help.into());
     }
 }
-
-#[cfg(test)]
-mod tests;

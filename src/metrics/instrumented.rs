@@ -1,16 +1,17 @@
 //! [`InstrumentedStore`]: wraps any backend and records commit sizes, commit latency and
 //! failed operations in the app's [`Metrics`], so that neither the backends nor the shards need
-//! to know about metrics. `App::build` wraps the store once; everybody else sees a plain
+//! to know about metrics. The app wraps the store once; everybody else sees a plain
 //! [`SharedStore`].
 
 use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{
-    CommitBatch, CommitReport, EventPage, EventQuery, SharedStore, Store, StoreError, StoredTotals,
+use super::registry::{Metrics, StoreOp};
+use crate::store::{
+    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, SharedStore, Store,
+    StoreError, StoredTotals,
 };
-use crate::metrics::{Metrics, StoreOp};
 
 /// A store that reports to a [`Metrics`] registry and otherwise behaves as the one it wraps.
 pub struct InstrumentedStore {
@@ -38,15 +39,21 @@ impl Store for InstrumentedStore {
         self.inner.backend()
     }
 
+    fn operation_timeout(&self) -> std::time::Duration {
+        self.inner.operation_timeout()
+    }
+
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
         let received = batch.received;
         let started = Instant::now();
         let result = self.inner.commit(batch).await;
-        // Empty commits only re-read the counter row (a resync); they are not batches.
-        if received > 0 {
-            self.metrics.commit_finished(received, started.elapsed());
-        }
+        self.metrics.commit_finished(received, started.elapsed());
         self.count_error(StoreOp::Commit, result)
+    }
+
+    async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
+        let result = self.inner.own_counters(shard).await;
+        self.count_error(StoreOp::OwnCounters, result)
     }
 
     async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {

@@ -1,0 +1,234 @@
+//! One group commit of a shard, from its plan to its answers.
+//!
+//! [`plan_batch`] decides which events reach the store: keys the fast path saw committed do
+//! not, and of the rest only the first occurrence of each key in the batch is a candidate.
+//! [`GroupCommit::run`] commits the candidates and the counter deltas in one store call, tells
+//! the stats actor, then answers every waiting request with one outcome per event: a reply
+//! means committed. It runs in a task of its own (see `ShardState::run_commit`), so a commit
+//! that reached the database is answered even if its shard is killed meanwhile.
+//! [`resync_counters`] re-reads a shard's counter row after a commit whose outcome is unknown.
+//!
+//! Contracts kept here, relied on by the shard:
+//! - every request handed to a [`GroupCommit`] is answered exactly once, `Ok` only after the
+//!   store committed;
+//! - the stats actor hears of a commit before any of its requests is answered (mailboxes are
+//!   FIFO, so `/stats` read after an answer includes it);
+//! - the shard's commit gate is held until the commit is reported, so commits of one shard
+//!   never overlap, across incarnations.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ractor::{ActorRef, RpcReplyPort};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use tracing::{debug, warn};
+
+use super::error::IngestError;
+use super::fastpath::RecentKeys;
+use super::stats::{CommitDelta, StatsMsg};
+use crate::event::{Event, EventKey, Outcome};
+use crate::metrics::Metrics;
+use crate::store::{CommitBatch, ShardId, SharedStore, StoreError};
+
+/// The answer to one ingest request: an outcome per event, in request order.
+pub type IngestReply = RpcReplyPort<Result<Vec<Outcome>, IngestError>>;
+
+/// A request waiting for the next commit.
+pub(super) struct PendingRequest {
+    /// The request's events, all owned by this shard.
+    pub(super) events: Vec<Event>,
+    /// Where its outcomes go.
+    pub(super) reply: IngestReply,
+}
+
+/// Where an event's outcome comes from once the batch is committed.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// The first occurrence of its key in the batch: new if the store inserted candidate `i`.
+    Candidate(usize),
+    /// A repeat of a key earlier in the same batch: a duplicate whatever the store says.
+    RepeatInBatch,
+    /// The fast path saw this key committed: a duplicate without an index probe. It is still
+    /// acknowledged only after the batch's commit, whose counter update counts it.
+    KnownCommitted,
+}
+
+/// Which events of a batch go to the store, and where each event's outcome comes from.
+pub(super) struct BatchPlan {
+    /// `(request, event)` positions of the candidates, in batch order.
+    candidates: Vec<(usize, usize)>,
+    /// Per request, per event.
+    slots: Vec<Vec<Slot>>,
+}
+
+/// One group commit, owned by the task that performs it.
+pub(super) struct GroupCommit {
+    pub(super) shard: ShardId,
+    pub(super) store: SharedStore,
+    pub(super) stats: ActorRef<StatsMsg>,
+    pub(super) requests: Vec<PendingRequest>,
+    pub(super) plan: BatchPlan,
+    /// Every event of the requests, duplicates included.
+    pub(super) received: u64,
+    /// Chaos: panic once the commit is durable but before anyone is answered.
+    pub(super) panic_after_commit: bool,
+    pub(super) metrics: Metrics,
+    /// Keeps the shard's commits serial until this one is reported (see `ShardArgs::commit_gate`).
+    pub(super) gate: OwnedMutexGuard<()>,
+}
+
+impl GroupCommit {
+    /// Commits, reports to the stats actor, answers every request. Returns the committed
+    /// candidates (for the fast path); `None` when the commit failed, its outcome unknown, and
+    /// every request was told to retry.
+    pub(super) async fn run(self) -> Option<Vec<Event>> {
+        let Self {
+            shard,
+            store,
+            stats,
+            requests,
+            plan: BatchPlan { candidates, slots },
+            received,
+            panic_after_commit,
+            metrics,
+            gate,
+        } = self;
+        let candidate_positions = candidates;
+        let candidates: Vec<&Event> = candidate_positions
+            .iter()
+            .map(|&(request, event)| &requests[request].events[event])
+            .collect();
+        let batch = CommitBatch {
+            shard,
+            candidates: &candidates,
+            received,
+        };
+        let report = match store.commit(batch).await {
+            Ok(report) => report,
+            Err(err) => {
+                warn!(shard, events = received, error = %err, "commit failed, asking clients to retry");
+                for request in requests {
+                    let _ = request
+                        .reply
+                        .send(Err(IngestError::CommitFailed(err.to_string())));
+                }
+                return None;
+            }
+        };
+        if panic_after_commit {
+            panic!(
+                "chaos: shard {shard} panics after committing {received} events, before answering"
+            );
+        }
+
+        let mut new_topics: Vec<String> = Vec::new();
+        for (candidate, _) in candidates
+            .iter()
+            .zip(&report.is_new)
+            .filter(|(_, &new)| new)
+        {
+            if !new_topics.contains(&candidate.topic) {
+                new_topics.push(candidate.topic.clone());
+            }
+        }
+        debug!(
+            shard,
+            events = received,
+            new = report.new_count(),
+            "committed batch"
+        );
+        // Tell the stats actor before answering anyone, so that /stats read after an answer
+        // already includes it (mailboxes are FIFO).
+        let fastpath_hits = slots
+            .iter()
+            .flatten()
+            .filter(|slot| matches!(slot, Slot::KnownCommitted))
+            .count() as u64;
+        metrics.fastpath_hits(shard, fastpath_hits);
+        let delta = CommitDelta {
+            shard,
+            counters_after: report.counters_after,
+            topics: new_topics,
+            fastpath_hits,
+        };
+        if let Err(err) = stats.send_message(StatsMsg::Committed(delta)) {
+            warn!(shard, error = %err, "stats actor gone; counters reload from the store on its restart");
+        }
+
+        drop(candidates);
+        let mut committed = Vec::with_capacity(candidate_positions.len());
+        for (request, request_slots) in requests.into_iter().zip(slots) {
+            let mut outcomes = Vec::with_capacity(request_slots.len());
+            for (event, slot) in request.events.into_iter().zip(request_slots) {
+                let outcome = match slot {
+                    Slot::Candidate(index) if report.is_new[index] => Outcome::New,
+                    Slot::Candidate(_) | Slot::RepeatInBatch | Slot::KnownCommitted => {
+                        Outcome::Duplicate
+                    }
+                };
+                outcomes.push(outcome);
+                if matches!(slot, Slot::Candidate(_)) {
+                    committed.push(event);
+                }
+            }
+            let _ = request.reply.send(Ok(outcomes));
+        }
+        drop(gate);
+        Some(committed)
+    }
+}
+
+/// Decides which events reach the store: keys the fast path saw committed do not, and of the
+/// rest only the first occurrence of each key in the batch is a candidate (later occurrences are
+/// duplicates of it).
+pub(super) fn plan_batch(requests: &[PendingRequest], recent: &RecentKeys) -> BatchPlan {
+    let mut candidate_of: HashMap<EventKey<'_>, usize> = HashMap::new();
+    let mut candidates = Vec::new();
+    let mut slots = Vec::with_capacity(requests.len());
+    for (request_index, request) in requests.iter().enumerate() {
+        let mut request_slots = Vec::with_capacity(request.events.len());
+        for (event_index, event) in request.events.iter().enumerate() {
+            let key = event.key();
+            if recent.contains(key) {
+                request_slots.push(Slot::KnownCommitted);
+                continue;
+            }
+            let next_index = candidates.len();
+            let slot = match candidate_of.entry(key) {
+                Entry::Occupied(_) => Slot::RepeatInBatch,
+                Entry::Vacant(vacant) => {
+                    vacant.insert(next_index);
+                    candidates.push((request_index, event_index));
+                    Slot::Candidate(next_index)
+                }
+            };
+            request_slots.push(slot);
+        }
+        slots.push(request_slots);
+    }
+    BatchPlan { candidates, slots }
+}
+
+/// Re-reads this process's counter row of `shard` under the shard's commit gate and reports it
+/// to the stats actor, so that live counters include commits whose answer was lost (a timeout
+/// with unknown outcome, or an incarnation killed mid-commit).
+pub(super) async fn resync_counters(
+    shard: ShardId,
+    store: &SharedStore,
+    stats: &ActorRef<StatsMsg>,
+    gate: Arc<Mutex<()>>,
+) -> Result<(), StoreError> {
+    let _gate = gate.lock_owned().await;
+    let counters_after = store.own_counters(shard).await?;
+    let delta = CommitDelta {
+        shard,
+        counters_after,
+        topics: Vec::new(),
+        fastpath_hits: 0,
+    };
+    if let Err(err) = stats.send_message(StatsMsg::Committed(delta)) {
+        warn!(shard, error = %err, "stats actor gone; counters reload from the store on its restart");
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! The actor tree's settings: how many shards, how they batch, how much they may hold, how
+//! many restarts the supervisor absorbs, and fault injection. Plain data: the command line
+//! (`cli/serve.rs`) fills it from flags, tests build it directly.
+
+use std::time::Duration;
+
+use super::chaos::ChaosConfig;
+
+/// Default number of shard actors.
+pub const DEFAULT_SHARDS: u32 = 4;
+/// Default group-commit size: a shard commits as soon as it buffers this many events.
+pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
+/// Default group-commit linger: the longest an event waits for company before its commit.
+pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(2);
+/// Default fast-path budget: committed keys remembered by all shards together (about 80 bytes
+/// each, so about 80 MiB when full).
+pub const DEFAULT_FASTPATH_KEYS: usize = 1_000_000;
+/// Default limit on events in flight (buffered or committing) per shard.
+pub const DEFAULT_MAX_INFLIGHT_EVENTS_PER_SHARD: usize = 20_000;
+/// Default upper bound on how long an ingest waits for its commit.
+pub const DEFAULT_INGEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default restart budget: shard deaths tolerated within the window before the tree fails.
+pub const DEFAULT_MAX_RESTARTS: usize = 20;
+/// Default sliding window of the restart budget.
+pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// Everything [`super::ActorTree::spawn`] needs besides the store and the metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeConfig {
+    /// Number of shard actors; topics are spread over them by a stable hash.
+    pub shards: u32,
+    /// How shards group events into commits.
+    pub batching: BatchingConfig,
+    /// Committed keys kept in memory by all shards together to answer re-sends without a
+    /// database probe (0 turns the fast path off).
+    pub fastpath_keys: usize,
+    /// Most events a shard holds in flight (buffered or committing); beyond it ingest is
+    /// refused at once as overloaded.
+    pub max_inflight_events_per_shard: usize,
+    /// Longest an ingest waits for its events to commit.
+    pub ingest_timeout: Duration,
+    /// How many shard deaths the supervisor absorbs.
+    pub restart_budget: RestartBudget,
+    /// Fault injection, off by default.
+    pub chaos: ChaosConfig,
+}
+
+impl Default for TreeConfig {
+    fn default() -> Self {
+        Self {
+            shards: DEFAULT_SHARDS,
+            batching: BatchingConfig::default(),
+            fastpath_keys: DEFAULT_FASTPATH_KEYS,
+            max_inflight_events_per_shard: DEFAULT_MAX_INFLIGHT_EVENTS_PER_SHARD,
+            ingest_timeout: DEFAULT_INGEST_TIMEOUT,
+            restart_budget: RestartBudget::default(),
+            chaos: ChaosConfig::default(),
+        }
+    }
+}
+
+/// Group-commit knobs of the shard actors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchingConfig {
+    /// A shard commits as soon as it buffers this many events (at least 1).
+    pub max_events: usize,
+    /// Longest a buffered event waits for more before its commit.
+    pub linger: Duration,
+}
+
+impl Default for BatchingConfig {
+    fn default() -> Self {
+        Self {
+            max_events: DEFAULT_BATCH_MAX_EVENTS,
+            linger: DEFAULT_BATCH_LINGER,
+        }
+    }
+}
+
+/// Shard deaths the supervisor absorbs within a sliding window before it fails, and with it
+/// the process, so that an orchestrator restarts everything. Kills made by chaos mode are not
+/// counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartBudget {
+    /// Restarts allowed within the window.
+    pub max_restarts: usize,
+    /// Length of the sliding window.
+    pub window: Duration,
+}
+
+impl Default for RestartBudget {
+    fn default() -> Self {
+        Self {
+            max_restarts: DEFAULT_MAX_RESTARTS,
+            window: DEFAULT_RESTART_WINDOW,
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! [`ActorTree`]: the typed handle through which the rest of the program talks to the tree.
+//!
+//! It spawns the supervisor, admits ingest requests against per-shard in-flight budgets, splits
+//! them by owning shard and joins the answers; it also asks for stats and liveness. Callers see
+//! plain results and [`ActorError`], never a ractor type.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::try_join_all;
+use ractor::{call_t, Actor, ActorRef};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::config::TreeConfig;
+use super::error::ActorError;
+use super::routing::shard_for_topic;
+use super::stats::{StatsMsg, StatsSnapshot};
+use super::supervisor::{SupervisorActor, SupervisorArgs, SupervisorMsg};
+use crate::event::{Event, Outcome};
+use crate::metrics::Metrics;
+use crate::store::{ShardId, SharedStore};
+
+/// Timeout of quick control RPCs (stats snapshot, liveness).
+pub const CONTROL_RPC_TIMEOUT_MS: u64 = 2_000;
+
+/// A running actor tree: cheap to clone, shared by every HTTP handler.
+#[derive(Clone)]
+pub struct ActorTree {
+    supervisor: ActorRef<SupervisorMsg>,
+    shard_count: u32,
+    ingest_timeout: Duration,
+    /// Events in flight per shard. Mailboxes are unbounded, so this is what bounds memory: a
+    /// request takes permits for its events before it is routed and gives them back when its
+    /// commit is answered, and is refused at once when they are not available.
+    inflight: Arc<[Arc<Semaphore>]>,
+    inflight_limit: usize,
+    /// The app's registry: events are counted here once their publish is answered.
+    metrics: Metrics,
+}
+
+impl ActorTree {
+    /// Spawns the supervisor, which spawns the stats actor and the shards.
+    pub async fn spawn(
+        config: &TreeConfig,
+        store: SharedStore,
+        metrics: Metrics,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), ActorError> {
+        let args = SupervisorArgs {
+            shard_count: config.shards,
+            store,
+            batching: config.batching,
+            fastpath_keys: config.fastpath_keys,
+            started_at: Instant::now(),
+            restart_budget: config.restart_budget,
+            chaos: config.chaos,
+            metrics: metrics.clone(),
+        };
+        let (supervisor, join) = Actor::spawn(None, SupervisorActor, args)
+            .await
+            .map_err(|err| ActorError::Unavailable(format!("cannot start actor tree: {err}")))?;
+        let inflight_limit = config.max_inflight_events_per_shard.max(1);
+        let tree = Self {
+            supervisor,
+            shard_count: config.shards,
+            ingest_timeout: config.ingest_timeout,
+            inflight: (0..config.shards)
+                .map(|_| Arc::new(Semaphore::new(inflight_limit)))
+                .collect(),
+            inflight_limit,
+            metrics,
+        };
+        Ok((tree, join))
+    }
+
+    /// Takes in-flight permits for `events` events on `shard`, or refuses at once. A request
+    /// larger than the whole limit asks for all of it, so it is admitted when the shard is idle
+    /// instead of never fitting.
+    fn reserve(&self, shard: ShardId, events: usize) -> Result<OwnedSemaphorePermit, ActorError> {
+        let wanted = u32::try_from(events.min(self.inflight_limit)).unwrap_or(u32::MAX);
+        let semaphore = self.inflight[shard as usize].clone();
+        semaphore
+            .try_acquire_many_owned(wanted)
+            .map_err(|_| ActorError::Overloaded(shard))
+    }
+
+    /// Stores `events`, answering with one outcome per event in the same order. Events are split
+    /// by owning shard, the parts are committed in parallel, and the answer is given only when
+    /// every part is committed; if any part fails the whole request fails (retrying is safe).
+    pub async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Outcome>, ActorError> {
+        let total = events.len();
+        let mut parts: Vec<(Vec<usize>, Vec<Event>)> = (0..self.shard_count)
+            .map(|_| (Vec::new(), Vec::new()))
+            .collect();
+        for (position, event) in events.into_iter().enumerate() {
+            let shard = shard_for_topic(&event.topic, self.shard_count);
+            let (positions, shard_events) = &mut parts[shard as usize];
+            positions.push(position);
+            shard_events.push(event);
+        }
+        // All permits first: a request is either admitted to every shard it touches or refused.
+        let mut admitted = Vec::new();
+        for (shard, (positions, shard_events)) in parts.into_iter().enumerate() {
+            if positions.is_empty() {
+                continue;
+            }
+            let shard = ShardId::try_from(shard).unwrap_or(ShardId::MAX);
+            let permit = self.reserve(shard, shard_events.len())?;
+            admitted.push((shard, positions, shard_events, permit));
+        }
+        let timeout_ms = u64::try_from(self.ingest_timeout.as_millis()).unwrap_or(u64::MAX);
+        let calls =
+            admitted
+                .into_iter()
+                .map(|(shard, positions, shard_events, permit)| async move {
+                    let _permit = permit;
+                    let outcomes = call_t!(
+                        self.supervisor,
+                        SupervisorMsg::Route,
+                        timeout_ms,
+                        shard,
+                        shard_events
+                    )??;
+                    Ok::<_, ActorError>((shard, positions, outcomes))
+                });
+        let answered = try_join_all(calls).await?;
+
+        let mut outcomes = vec![Outcome::Duplicate; total];
+        for (shard, positions, shard_outcomes) in answered {
+            debug_assert_eq!(positions.len(), shard_outcomes.len());
+            let new = shard_outcomes
+                .iter()
+                .filter(|&&o| o == Outcome::New)
+                .count();
+            self.metrics
+                .events_answered(shard, shard_outcomes.len(), new);
+            for (position, outcome) in positions.into_iter().zip(shard_outcomes) {
+                outcomes[position] = outcome;
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Events admitted and not yet answered, per shard (for the in-flight gauge).
+    pub fn inflight_events(&self) -> Vec<(ShardId, usize)> {
+        self.inflight
+            .iter()
+            .enumerate()
+            .map(|(shard, semaphore)| {
+                let shard = ShardId::try_from(shard).unwrap_or(ShardId::MAX);
+                let free = semaphore.available_permits();
+                (shard, self.inflight_limit.saturating_sub(free))
+            })
+            .collect()
+    }
+
+    /// Current counters.
+    pub async fn stats(&self) -> Result<StatsSnapshot, ActorError> {
+        let stats = call_t!(
+            self.supervisor,
+            SupervisorMsg::StatsRef,
+            CONTROL_RPC_TIMEOUT_MS
+        )?;
+        let snapshot = call_t!(stats, StatsMsg::Snapshot, CONTROL_RPC_TIMEOUT_MS)?;
+        Ok(snapshot)
+    }
+
+    /// Number of shard actors currently running, and how many there should be.
+    pub async fn live_shards(&self) -> Result<(usize, usize), ActorError> {
+        let live = call_t!(
+            self.supervisor,
+            SupervisorMsg::LiveShards,
+            CONTROL_RPC_TIMEOUT_MS
+        )?;
+        Ok((live, self.shard_count as usize))
+    }
+
+    /// Graceful stop: shards commit what they buffer, then the tree exits.
+    pub async fn shutdown(&self, deadline: Duration) {
+        let _ = self
+            .supervisor
+            .stop_and_wait(Some("shutdown".into()), Some(deadline))
+            .await;
+    }
+}

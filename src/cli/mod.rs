@@ -1,0 +1,86 @@
+//! The edge: the command line, the only clap code and the only place that knows every
+//! subcommand. Each flag has an environment-variable fallback and its default in the layer it
+//! configures; each subcommand's flags convert into that layer's plain config ([`AppConfig`],
+//! [`PublishConfig`], [`DemoConfig`], [`CeilingConfig`]), and [`run`] hands it over. Nothing
+//! below this module sees a clap type.
+//!
+//! [`AppConfig`]: crate::app::AppConfig
+//! [`PublishConfig`]: crate::publisher::PublishConfig
+//! [`DemoConfig`]: crate::demo::DemoConfig
+//! [`CeilingConfig`]: crate::bench::ceiling::CeilingConfig
+
+pub mod bench;
+pub mod demo;
+mod parse;
+pub mod publish;
+pub mod serve;
+#[cfg(test)]
+mod tests;
+pub mod workload;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{shutdown_signal, App};
+use crate::{bench as benchmarks, demo as demo_run, publisher, telemetry};
+use bench::BenchCommand;
+use demo::DemoArgs;
+use publish::PublishArgs;
+use serve::ServeArgs;
+
+/// `aggregator`: an actor-based pub-sub log aggregator. Without a subcommand it runs `serve`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "aggregator",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to run; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the implicit `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the aggregator's HTTP API (the default).
+    Serve(ServeArgs),
+    /// Publish a generated workload to a running aggregator and verify its counts.
+    Publish(PublishArgs),
+    /// Start an aggregator in-process, publish a verified workload to it, keep serving.
+    Demo(DemoArgs),
+    /// Measurements (not tests): e.g. the storage ceiling.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Runs what the command line asks for.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(&cli.serve).await,
+        Some(Command::Serve(args)) => serve(&args).await,
+        Some(Command::Publish(args)) => {
+            telemetry::init_for_client();
+            publisher::run(args.config()).await.map(drop)
+        }
+        Some(Command::Demo(args)) => {
+            telemetry::init_for_client();
+            demo_run::run(args.config()).await
+        }
+        Some(Command::Bench(BenchCommand::Ceiling(args))) => {
+            benchmarks::ceiling::run(args.config()).await.map(drop)
+        }
+    }
+}
+
+async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format());
+    App::build(args.config())
+        .await?
+        .run_until_stopped(shutdown_signal())
+        .await
+}

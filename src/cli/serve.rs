@@ -1,0 +1,207 @@
+//! `aggregator serve` flags, grouped by the layer they configure, and their conversion into
+//! [`AppConfig`]: the only place a flag becomes a layer's setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::parse;
+use crate::actors::{config as tree, BatchingConfig, ChaosConfig, RestartBudget, TreeConfig};
+use crate::app::{self, AppConfig};
+use crate::http::{limits, Limits};
+use crate::store::{options as store, StoreOptions};
+use crate::telemetry::LogFormat;
+
+/// Everything `aggregator serve` takes.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "AGG_BIND", default_value_t = app::DEFAULT_BIND)]
+    pub bind: SocketAddr,
+    /// Number of shard actors; topics are spread over them by a stable hash.
+    #[arg(long, env = "AGG_SHARDS", default_value_t = tree::DEFAULT_SHARDS,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: u32,
+    /// Where events are stored.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// How shards group events into commits.
+    #[command(flatten)]
+    pub batching: BatchingArgs,
+    /// Limits on what one request may ask for.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Shard restart budget.
+    #[command(flatten)]
+    pub supervision: SupervisionArgs,
+    /// Fault injection, off by default.
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
+    /// Longest a graceful shutdown may take, in milliseconds, before the process exits anyway.
+    #[arg(long, env = "AGG_SHUTDOWN_TIMEOUT_MS",
+          default_value_t = millis(app::DEFAULT_SHUTDOWN_TIMEOUT))]
+    pub shutdown_timeout_ms: u64,
+    /// Log line format.
+    #[arg(long, env = "AGG_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
+}
+
+/// Store selection and connection settings (shared with `bench ceiling`).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// PostgreSQL URL, e.g. postgres://user:pass@host/db. Without it the embedded store is used.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory of the embedded store (used when no database URL is given).
+    #[arg(long, env = "AGG_DATA_DIR", default_value = store::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// PostgreSQL connection pool size.
+    #[arg(long, env = "AGG_DB_POOL_SIZE", default_value_t = store::DEFAULT_POOL_SIZE,
+          value_parser = parse::positive)]
+    pub db_pool_size: usize,
+    /// Upper bound on one store operation, in milliseconds; past it the request gets a 503.
+    #[arg(long, env = "AGG_STORE_TIMEOUT_MS", default_value_t = millis(store::DEFAULT_TIMEOUT))]
+    pub store_timeout_ms: u64,
+    /// Name of this process's counter rows; give each aggregator sharing a database its own.
+    #[arg(long, env = "AGG_INSTANCE_ID", default_value = store::DEFAULT_INSTANCE_ID)]
+    pub instance_id: String,
+}
+
+/// Group-commit knobs of the shard actors, and the fast path's budget.
+#[derive(Debug, Clone, Args)]
+pub struct BatchingArgs {
+    /// A shard commits as soon as it buffers this many events.
+    #[arg(long, env = "AGG_BATCH_MAX_EVENTS", default_value_t = tree::DEFAULT_BATCH_MAX_EVENTS,
+          value_parser = parse::positive)]
+    pub batch_max_events: usize,
+    /// Longest time, in milliseconds, a buffered event waits for more before its commit.
+    #[arg(long, env = "AGG_BATCH_LINGER_MS", default_value_t = millis(tree::DEFAULT_BATCH_LINGER))]
+    pub batch_linger_ms: u64,
+    /// Committed keys kept in memory, by all shards together, to answer re-sends without a
+    /// database probe (0 turns the fast path off). Memory is bounded by it, whatever the number
+    /// of stored keys.
+    #[arg(long, env = "AGG_FASTPATH_KEYS", default_value_t = tree::DEFAULT_FASTPATH_KEYS)]
+    pub fastpath_keys: usize,
+}
+
+/// Limits on requests: HTTP-level ones and the shards' in-flight budget.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Largest accepted request body, in bytes; larger bodies get 413.
+    #[arg(long, env = "AGG_MAX_BODY_BYTES", default_value_t = limits::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Most events accepted in one publish request; more get 422.
+    #[arg(long, env = "AGG_MAX_EVENTS_PER_REQUEST",
+          default_value_t = limits::DEFAULT_MAX_EVENTS_PER_REQUEST)]
+    pub max_events_per_request: usize,
+    /// Longest a publish waits for its events to commit, in milliseconds; past it, 503.
+    #[arg(long, env = "AGG_REQUEST_TIMEOUT_MS", default_value_t = millis(tree::DEFAULT_INGEST_TIMEOUT))]
+    pub request_timeout_ms: u64,
+    /// Most events a shard holds in flight (buffered or committing); beyond it publish gets 429.
+    #[arg(long, env = "AGG_MAX_INFLIGHT_EVENTS_PER_SHARD",
+          default_value_t = tree::DEFAULT_MAX_INFLIGHT_EVENTS_PER_SHARD, value_parser = parse::positive)]
+    pub max_inflight_events_per_shard: usize,
+    /// Most HTTP requests processed at once; beyond it requests get 429 at once.
+    #[arg(long, env = "AGG_MAX_CONCURRENT_REQUESTS",
+          default_value_t = limits::DEFAULT_MAX_CONCURRENT_REQUESTS, value_parser = parse::positive)]
+    pub max_concurrent_requests: usize,
+}
+
+/// How many shard deaths the supervisor absorbs before it gives up and the process exits
+/// non-zero (so that an orchestrator restarts it). Kills made by chaos mode are not counted.
+#[derive(Debug, Clone, Args)]
+pub struct SupervisionArgs {
+    /// Shard restarts allowed within the window.
+    #[arg(long, env = "AGG_MAX_RESTARTS", default_value_t = tree::DEFAULT_MAX_RESTARTS)]
+    pub max_restarts: usize,
+    /// Length of the restart budget's sliding window, in seconds.
+    #[arg(long, env = "AGG_RESTART_WINDOW_SECS",
+          default_value_t = tree::DEFAULT_RESTART_WINDOW.as_secs())]
+    pub restart_window_secs: u64,
+}
+
+/// Fault injection for chaos testing. Never enable in production.
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
+    /// Kill a random shard actor every this many milliseconds.
+    #[arg(long, env = "AGG_CHAOS_KILL_INTERVAL_MS")]
+    pub chaos_kill_interval_ms: Option<u64>,
+    /// Probability (0 to 1) that a shard panics while handling a batch.
+    #[arg(long, env = "AGG_CHAOS_PANIC_RATE", default_value_t = 0.0, value_parser = parse::probability)]
+    pub chaos_panic_rate: f64,
+}
+
+/// Log output format, as the flag spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl ServeArgs {
+    /// The app's configuration.
+    pub fn config(&self) -> AppConfig {
+        AppConfig {
+            bind: self.bind,
+            store: self.store.options(),
+            tree: TreeConfig {
+                shards: self.shards,
+                batching: BatchingConfig {
+                    max_events: self.batching.batch_max_events,
+                    linger: Duration::from_millis(self.batching.batch_linger_ms),
+                },
+                fastpath_keys: self.batching.fastpath_keys,
+                max_inflight_events_per_shard: self.limits.max_inflight_events_per_shard,
+                ingest_timeout: Duration::from_millis(self.limits.request_timeout_ms),
+                restart_budget: RestartBudget {
+                    max_restarts: self.supervision.max_restarts,
+                    window: Duration::from_secs(self.supervision.restart_window_secs),
+                },
+                chaos: ChaosConfig {
+                    kill_interval: self
+                        .chaos
+                        .chaos_kill_interval_ms
+                        .filter(|&ms| ms > 0)
+                        .map(Duration::from_millis),
+                    panic_rate: self.chaos.chaos_panic_rate,
+                },
+            },
+            limits: Limits {
+                max_body_bytes: self.limits.max_body_bytes,
+                max_events_per_request: self.limits.max_events_per_request,
+                max_concurrent_requests: self.limits.max_concurrent_requests,
+            },
+            shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
+        }
+    }
+
+    /// The log format.
+    pub fn log_format(&self) -> LogFormat {
+        match self.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+impl StoreArgs {
+    /// The store's options.
+    pub fn options(&self) -> StoreOptions {
+        StoreOptions {
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            pool_size: self.db_pool_size,
+            timeout: Duration::from_millis(self.store_timeout_ms),
+            instance_id: self.instance_id.clone(),
+        }
+    }
+}
+
+/// A default duration as the whole milliseconds a `..._ms` flag shows.
+const fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}

@@ -1,0 +1,100 @@
+//! The router: every route the API serves, listed once, with the request-level layers
+//! (admission, body limit, request id, trace span, response metrics) and the JSON fallbacks.
+//!
+//! The OpenAPI document is generated from the same route list (`utoipa-axum`): a route can only
+//! be added together with its `#[utoipa::path]` description, so the spec served at
+//! `/openapi.json` (and browsed at `/docs`) cannot drift from what the router serves.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tokio::sync::Semaphore;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::ApiError;
+use super::state::AppState;
+use super::{docs, events, health, metrics, publish, stats, telemetry};
+
+/// Every documented route, in two groups: the API proper, which sits behind the request
+/// limits, and the operational endpoints, which stay outside them so that an orchestrator or a
+/// scraper still gets an answer while clients flood the API.
+struct DocumentedRoutes {
+    limited: OpenApiRouter<AppState>,
+    operational: OpenApiRouter<AppState>,
+}
+
+fn documented_routes() -> DocumentedRoutes {
+    DocumentedRoutes {
+        limited: OpenApiRouter::new()
+            .routes(routes!(publish::publish))
+            .routes(routes!(events::list_events))
+            .routes(routes!(stats::get_stats)),
+        operational: OpenApiRouter::new()
+            .routes(routes!(health::health))
+            .routes(routes!(health::ready))
+            .routes(routes!(metrics::get_metrics)),
+    }
+}
+
+/// The OpenAPI document of every route the router serves (the docs routes aside).
+pub fn openapi() -> OpenApi {
+    let routes = documented_routes();
+    docs::document(
+        routes.limited.into_openapi(),
+        routes.operational.into_openapi(),
+    )
+}
+
+/// Builds the router with every route of the API, the docs, and the request-level layers
+/// (request id, trace span, response metrics).
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    let admission = Arc::new(Semaphore::new(state.limits.max_concurrent_requests));
+    let routes = documented_routes();
+    let (limited, limited_spec) = routes.limited.split_for_parts();
+    let (operational, operational_spec) = routes.operational.split_for_parts();
+    let spec = docs::document(limited_spec, operational_spec);
+    let limited = limited
+        .layer(middleware::from_fn_with_state(admission, admit))
+        .layer(DefaultBodyLimit::max(body_limit));
+    let app = Router::new()
+        .merge(operational)
+        .merge(limited)
+        .merge(docs::router(spec))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            telemetry::record_response,
+        ))
+        .with_state(state);
+    telemetry::with_request_tracing(app)
+}
+
+/// Refuses a request at once with `429` when `max_concurrent_requests` are already in progress,
+/// instead of queueing it: queued requests would hold memory and time out anyway.
+async fn admit(
+    State(admission): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Ok(_permit) = admission.try_acquire() else {
+        return Err(ApiError::TooManyRequests(
+            "the server is at its concurrent request limit".into(),
+        ));
+    };
+    Ok(next.run(request).await)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,50 @@
+//! The [`Store`] trait: every operation the rest of the program asks of durable storage, and
+//! the contract each backend keeps (checked by `tests/store_conformance` on both backends).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::error::StoreError;
+use super::model::{
+    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, StoredTotals,
+};
+
+/// The storage contract shared by every backend. Implementations are cheap to share (`Arc`).
+///
+/// - `commit` is atomic: the new rows and the counter deltas are written in one transaction, so
+///   after any crash `unique_processed` equals the number of stored rows.
+/// - a key is reported new by exactly one commit, ever.
+/// - within a topic, `query` returns events in commit order (the `seq` column).
+/// - no operation outlives [`Store::operation_timeout`], on the client side or the server side.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short backend name for logs and `/stats`, e.g. `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// The longest any operation may run, including a statement the server keeps running after
+    /// its client gave up. Past twice this, a commit whose outcome was unknown has ended either
+    /// way, so its shard can re-read its counter row ([`Store::own_counters`]) and trust it.
+    fn operation_timeout(&self) -> Duration;
+
+    /// Inserts the candidates that are absent and adds the batch's counter deltas to the shard's
+    /// counter row, atomically. Returns which candidates were new.
+    async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError>;
+
+    /// This process's counter row of `shard` as committed now (zeros if it has none): what a
+    /// shard re-reads after a commit with an unknown outcome, or after it starts.
+    async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError>;
+
+    /// Lists stored events in `(topic, seq)` order.
+    async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError>;
+
+    /// Reads the persisted counters and the list of topics.
+    async fn load_counters(&self) -> Result<StoredTotals, StoreError>;
+
+    /// Succeeds when the store can serve reads and writes right now.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// A store shared by the actors and the HTTP layer.
+pub type SharedStore = Arc<dyn Store>;

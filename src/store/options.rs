@@ -1,0 +1,88 @@
+//! [`StoreOptions`]: which backend to open and how, and [`open`], which opens it.
+//!
+//! Plain data: the command line (`cli/serve.rs`) fills it from flags, tests build it directly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::info;
+
+use super::contract::SharedStore;
+use super::embedded::{EmbeddedOptions, EmbeddedStore, SyncMode, DATABASE_FILE};
+use super::error::StoreError;
+use super::postgres::{PostgresOptions, PostgresStore};
+
+/// Default directory of the embedded store.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// Default PostgreSQL pool size.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+/// Default upper bound on one store operation.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default name of this process's counter rows.
+pub const DEFAULT_INSTANCE_ID: &str = "default";
+
+/// Where events are stored and how long a store operation may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// PostgreSQL URL; without it the embedded store in `data_dir` is used.
+    pub database_url: Option<String>,
+    /// Directory of the embedded store (created when missing).
+    pub data_dir: PathBuf,
+    /// Largest number of pooled PostgreSQL connections.
+    pub pool_size: usize,
+    /// Upper bound on one store operation; past it the operation fails as transient.
+    pub timeout: Duration,
+    /// Name of this process's counter rows; each aggregator sharing a database needs its own.
+    pub instance_id: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            pool_size: DEFAULT_POOL_SIZE,
+            timeout: DEFAULT_TIMEOUT,
+            instance_id: DEFAULT_INSTANCE_ID.into(),
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The PostgreSQL settings beyond the URL.
+    pub fn postgres(&self) -> PostgresOptions {
+        PostgresOptions {
+            pool_size: self.pool_size.max(1),
+            timeout: self.timeout,
+            instance_id: self.instance_id.clone(),
+        }
+    }
+
+    /// The embedded store's settings.
+    pub fn embedded(&self) -> EmbeddedOptions {
+        EmbeddedOptions {
+            timeout: self.timeout,
+            sync: SyncMode::default(),
+        }
+    }
+}
+
+/// Opens the backend `options` name and brings its schema up to date.
+pub async fn open(options: &StoreOptions) -> Result<SharedStore, StoreError> {
+    if let Some(url) = &options.database_url {
+        let store = PostgresStore::connect(url, &options.postgres()).await?;
+        return Ok(Arc::new(store));
+    }
+    let dir = &options.data_dir;
+    tokio::fs::create_dir_all(dir).await.map_err(|err| {
+        StoreError::fatal(format!(
+            "cannot create data directory {}: {err}",
+            dir.display()
+        ))
+    })?;
+    let path = dir.join(DATABASE_FILE);
+    info!(path = %path.display(), "opening embedded store");
+    let store = EmbeddedStore::open(path, options.embedded()).await?;
+    Ok(Arc::new(store))
+}
