@@ -20,6 +20,8 @@ pub mod routing;
 pub mod shard;
 pub mod stats;
 pub mod supervisor;
+#[cfg(test)]
+mod test_support;
 pub mod tree;
 
 pub use chaos::ChaosConfig;

@@ -257,3 +257,6 @@ impl ShardState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -221,3 +221,6 @@ impl StatsState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

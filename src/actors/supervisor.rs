@@ -310,3 +310,6 @@ impl SupervisorState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -71,7 +71,7 @@ impl MemoryStore {
         self.contents.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every commit so far, in order (failed ones included).
+    /// Every commit so far, in the order they started (failed and held ones included).
     pub fn commits(&self) -> Vec<CommitCall> {
         self.contents().commits.clone()
     }
@@ -117,9 +117,8 @@ impl Store for MemoryStore {
     }
 
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
-        let _held = self.commit_gate.read().await;
-        let mut contents = self.contents();
-        contents.commits.push(CommitCall {
+        // Recorded before the gate, so a test can see a held commit has started.
+        self.contents().commits.push(CommitCall {
             shard: batch.shard,
             candidates: batch
                 .candidates
@@ -128,6 +127,8 @@ impl Store for MemoryStore {
                 .collect(),
             received: batch.received,
         });
+        let _held = self.commit_gate.read().await;
+        let mut contents = self.contents();
         if let Some(error) = contents.failures.pop_front() {
             return Err(error);
         }

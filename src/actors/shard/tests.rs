@@ -1,0 +1,174 @@
+//! Unit tests of the shard: group commit by size and by linger, stale linger timers, the fast
+//! path, a killed shard's commit, and a failed commit followed by a counter resync. Time is
+//! paused, so timers fire only when a test moves the clock.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot::error::TryRecvError;
+
+use crate::actors::config::BatchingConfig;
+use crate::actors::test_support::{event, settle, ShardHarness, RESYNC_DELAY};
+use crate::event::Outcome;
+use crate::store::memory::MemoryStore;
+use crate::store::StoreError;
+
+const LINGER: Duration = Duration::from_millis(100);
+
+fn batching(max_events: usize) -> BatchingConfig {
+    BatchingConfig {
+        max_events,
+        linger: LINGER,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_buffer_commits_at_once_without_waiting_for_the_linger() {
+    let harness = ShardHarness::spawn(MemoryStore::new(), batching(3), 0).await;
+
+    let first = harness.ingest(vec![event("t", "1")]);
+    let second = harness.ingest(vec![event("t", "2"), event("t", "3")]);
+    settle().await;
+
+    let commits = harness.store.commits();
+    assert_eq!(commits.len(), 1, "one commit for the full buffer");
+    assert_eq!(commits[0].received, 3);
+    assert_eq!(first.await.unwrap().unwrap(), vec![Outcome::New]);
+    assert_eq!(
+        second.await.unwrap().unwrap(),
+        vec![Outcome::New, Outcome::New]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lone_event_waits_for_the_linger_then_commits() {
+    let harness = ShardHarness::spawn(MemoryStore::new(), batching(1000), 0).await;
+
+    let mut answer = harness.ingest(vec![event("t", "1")]);
+    settle().await;
+    tokio::time::advance(LINGER - Duration::from_millis(1)).await;
+    settle().await;
+    assert!(
+        matches!(answer.try_recv(), Err(TryRecvError::Empty)),
+        "committed early"
+    );
+    assert!(harness.store.commits().is_empty());
+
+    tokio::time::advance(Duration::from_millis(1)).await;
+    settle().await;
+    assert_eq!(answer.try_recv().unwrap().unwrap(), vec![Outcome::New]);
+    assert_eq!(harness.store.commits().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_linger_timer_of_an_already_committed_buffer_is_ignored() {
+    let harness = ShardHarness::spawn(MemoryStore::new(), batching(2), 0).await;
+
+    // t=0: arms the linger of buffer 0 (due at t=100), then fills it: committed by size.
+    let _first = harness.ingest(vec![event("t", "1")]);
+    let _second = harness.ingest(vec![event("t", "2")]);
+    settle().await;
+    assert_eq!(harness.store.commits().len(), 1);
+    // t=60: buffer 1 gets an event and its own linger, due at t=160.
+    tokio::time::advance(Duration::from_millis(60)).await;
+    let mut third = harness.ingest(vec![event("t", "3")]);
+    settle().await;
+
+    // t=110: buffer 0's timer has fired, and must not commit buffer 1 early.
+    tokio::time::advance(Duration::from_millis(50)).await;
+    settle().await;
+    assert!(
+        matches!(third.try_recv(), Err(TryRecvError::Empty)),
+        "stale timer flushed"
+    );
+    assert_eq!(harness.store.commits().len(), 1);
+
+    // t=160: buffer 1's own timer commits it.
+    tokio::time::advance(Duration::from_millis(50)).await;
+    settle().await;
+    assert_eq!(third.try_recv().unwrap().unwrap(), vec![Outcome::New]);
+    assert_eq!(harness.store.commits().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resent_committed_key_is_answered_from_the_fast_path_without_a_store_probe() {
+    let harness = ShardHarness::spawn(MemoryStore::new(), batching(1), 1_000).await;
+    let first = harness.ingest(vec![event("t", "k")]);
+    assert_eq!(first.await.unwrap().unwrap(), vec![Outcome::New]);
+
+    let again = harness.ingest(vec![event("t", "k")]);
+    assert_eq!(again.await.unwrap().unwrap(), vec![Outcome::Duplicate]);
+
+    let commits = harness.store.commits();
+    assert_eq!(
+        commits.len(),
+        2,
+        "the duplicate still rides in a counter commit"
+    );
+    assert!(
+        commits[1].candidates.is_empty(),
+        "the store was asked about a key the fast path knew: {:?}",
+        commits[1]
+    );
+    assert_eq!(commits[1].received, 1);
+    let stats = harness.stats().await;
+    assert_eq!(stats.shards[0].fastpath_hits, 1);
+    assert_eq!(stats.totals.duplicate_dropped, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn repeats_inside_one_batch_reach_the_store_once() {
+    let harness = ShardHarness::spawn(MemoryStore::new(), batching(3), 0).await;
+
+    let answer = harness.ingest(vec![event("t", "a"), event("t", "a"), event("t", "b")]);
+
+    let outcomes = answer.await.unwrap().unwrap();
+    assert_eq!(
+        outcomes,
+        vec![Outcome::New, Outcome::Duplicate, Outcome::New]
+    );
+    let commits = harness.store.commits();
+    assert_eq!(commits[0].candidates.len(), 2);
+    assert_eq!(commits[0].received, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_commit_under_way_when_its_shard_is_killed_is_still_answered() {
+    let store = MemoryStore::new();
+    let harness = ShardHarness::spawn(store.clone(), batching(1), 0).await;
+    let hold = store.hold_commits().await;
+
+    let answer = harness.ingest(vec![event("t", "1")]);
+    settle().await;
+    assert_eq!(store.commits().len(), 1, "the commit has started");
+    harness.shard.kill();
+    settle().await;
+    drop(hold);
+
+    assert_eq!(answer.await.unwrap().unwrap(), vec![Outcome::New]);
+    assert_eq!(store.row_count(), 1);
+    assert_eq!(harness.stats().await.totals.unique_processed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_commit_is_answered_with_a_retryable_error_and_counters_are_resynced() {
+    let store = MemoryStore::new();
+    let harness = ShardHarness::spawn(store.clone(), batching(1), 0).await;
+    // The resync every fresh shard schedules at start.
+    tokio::time::advance(RESYNC_DELAY).await;
+    settle().await;
+    let reads_at_start = store.own_counter_reads();
+    assert_eq!(reads_at_start, 1);
+    store.fail_next_commit(StoreError::transient("connection reset"));
+
+    let failed = harness.ingest(vec![event("t", "1")]);
+
+    assert!(
+        failed.await.unwrap().is_err(),
+        "a failed commit answered Ok"
+    );
+    tokio::time::advance(RESYNC_DELAY).await;
+    settle().await;
+    assert_eq!(store.own_counter_reads(), reads_at_start + 1, "no resync");
+    let retried = harness.ingest(vec![event("t", "1")]);
+    assert_eq!(retried.await.unwrap().unwrap(), vec![Outcome::New]);
+}

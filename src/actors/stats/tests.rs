@@ -1,0 +1,96 @@
+//! Unit tests of the stats actor: counters loaded at start, newest snapshot per shard wins,
+//! restarts counted with their durations.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{call, Actor, ActorRef};
+
+use super::{CommitDelta, StatsActor, StatsArgs, StatsMsg, StatsSnapshot};
+use crate::actors::test_support::event;
+use crate::store::memory::MemoryStore;
+use crate::store::{CommitBatch, ShardCounters, Store};
+
+async fn spawn_stats(store: &MemoryStore, shard_count: u32) -> ActorRef<StatsMsg> {
+    let args = StatsArgs {
+        store: Arc::new(store.clone()),
+        shard_count,
+        started_at: Instant::now(),
+    };
+    Actor::spawn(None, StatsActor, args).await.unwrap().0
+}
+
+async fn snapshot(stats: &ActorRef<StatsMsg>) -> StatsSnapshot {
+    call!(stats, StatsMsg::Snapshot).unwrap()
+}
+
+fn counters(received: u64, unique_processed: u64) -> ShardCounters {
+    ShardCounters {
+        received,
+        unique_processed,
+        duplicate_dropped: received - unique_processed,
+    }
+}
+
+#[tokio::test]
+async fn counters_and_topics_are_loaded_from_the_store_at_start() {
+    let store = MemoryStore::new();
+    let (a, b) = (event("orders", "1"), event("auth", "2"));
+    let candidates = [&a, &b];
+    store
+        .commit(CommitBatch {
+            shard: 1,
+            candidates: &candidates,
+            received: 3,
+        })
+        .await
+        .unwrap();
+
+    let stats = snapshot(&spawn_stats(&store, 2).await).await;
+
+    assert_eq!(stats.totals, counters(3, 2));
+    assert_eq!(stats.topics, vec!["auth".to_string(), "orders".to_string()]);
+    assert_eq!(stats.shards.len(), 2, "idle shards are listed too");
+    assert_eq!(stats.shards[1].counters, counters(3, 2));
+}
+
+#[tokio::test]
+async fn an_older_snapshot_of_a_shard_never_replaces_a_newer_one() {
+    let stats = spawn_stats(&MemoryStore::new(), 1).await;
+    let report = |received, unique| {
+        StatsMsg::Committed(CommitDelta {
+            shard: 0,
+            counters_after: counters(received, unique),
+            topics: vec!["t".into()],
+            fastpath_hits: 1,
+        })
+    };
+
+    stats.send_message(report(10, 7)).unwrap();
+    stats.send_message(report(5, 5)).unwrap();
+
+    let snapshot = snapshot(&stats).await;
+    assert_eq!(snapshot.totals, counters(10, 7));
+    assert_eq!(snapshot.topics, vec!["t".to_string()]);
+    assert_eq!(snapshot.shards[0].fastpath_hits, 2);
+}
+
+#[tokio::test]
+async fn restarts_are_counted_per_shard_with_their_median_and_maximum() {
+    let stats = spawn_stats(&MemoryStore::new(), 2).await;
+
+    for millis in [1, 3, 2] {
+        let took = Duration::from_millis(millis);
+        stats
+            .send_message(StatsMsg::ShardRestarted { shard: 1, took })
+            .unwrap();
+    }
+
+    let snapshot = snapshot(&stats).await;
+    assert_eq!(snapshot.shards[0].restarts, 0);
+    assert_eq!(snapshot.shards[1].restarts, 3);
+    let latency = snapshot.restart_latency.unwrap();
+    assert_eq!(latency.samples, 3);
+    assert_eq!(latency.median, Duration::from_millis(2));
+    assert_eq!(latency.max, Duration::from_millis(3));
+}
