@@ -2,20 +2,26 @@
 //!
 //! Services publish log events over HTTP; every distinct `(topic, event_id)` is stored exactly
 //! once however often it is re-sent, nothing acknowledged is lost in a crash, and events can be
-//! queried, counted and followed.
+//! queried and counted.
 //!
-//! # Layout
-//! - [`cli`]: the command line, the only clap code; turns flags into each layer's config.
+//! # Layout, top to bottom (each module imports only modules below it)
+//! - [`cli`]: the edge: the command line, the only clap code; turns flags into each layer's
+//!   plain config and runs the chosen subcommand.
 //! - [`demo`]: `aggregator demo`, the app and the publisher in one process.
 //! - [`bench`]: measurements that are not tests (the storage ceiling).
-//! - [`app`]: builds and runs the whole thing (used by `main` and by the tests).
+//! - [`app`]: [`app::AppConfig`] and [`app::App`], which builds and runs the server (used by
+//!   `main` and by the tests).
 //! - [`http`]: the axum API; the only place errors become status codes.
 //! - [`actors`]: the supervision tree that turns requests into group commits.
-//! - [`store`]: the `Store` trait and its PostgreSQL and embedded (SQLite) backends.
+//! - [`metrics`]: the per-app Prometheus registry and the store wrapper that feeds it.
+//! - [`store`]: the `Store` trait, its errors by meaning, and the PostgreSQL and embedded
+//!   (SQLite) backends.
+//! - [`publisher`]: the HTTP client side: the `publish` load generator and verifier.
 //! - [`event`]: the domain types, parsed and validated.
-//! - [`metrics`]: the Prometheus metric names and the per-app registry behind `GET /metrics`.
 //! - [`telemetry`]: logging setup (text or JSON).
-//! - [`publisher`]: the `publish` load generator and verifier, and the `demo`.
+//!
+//! `python3 scripts/import_graph.py` prints the import graph and fails on an upward import or
+//! a cycle between files (CI runs it).
 //!
 //! # Supervision tree and data flow
 //! ```text

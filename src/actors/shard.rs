@@ -6,7 +6,7 @@
 //! first event enters an empty buffer; a timer whose epoch has passed is ignored, so a slow
 //! commit never leaves a queue of stale ticks behind it.
 //!
-//! A commit ([`super::commit`]) resolves duplicates inside the batch in memory, then writes the
+//! A commit (`commit.rs`) resolves duplicates inside the batch in memory, then writes the
 //! distinct keys and the counter deltas in one store transaction. Only after it succeeds are
 //! the stats actor told and each waiting request answered with the outcome of each of its
 //! events: a reply means committed. When the commit fails, every request of the batch gets a

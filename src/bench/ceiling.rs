@@ -4,7 +4,7 @@
 //! The workload is the one `aggregator publish` sends (same generator, same duplicate ratio,
 //! payload size and topics), pre-generated and parsed before the clock starts. `--connections`
 //! committers each take the next batch, resolve repeats inside it as a shard does, and commit
-//! it with [`Store::commit`]: the same statement, counter update included, that the shards use.
+//! it with `Store::commit`: the same statement, counter update included, that the shards use.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
