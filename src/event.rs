@@ -9,8 +9,12 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+pub mod payload;
+
 /// Longest topic or event id accepted, in characters.
 pub const MAX_KEY_CHARS: usize = 255;
+/// Longest source accepted, in characters.
+pub const MAX_SOURCE_CHARS: usize = 255;
 
 /// One log event, validated.
 #[derive(Debug, Clone)]
@@ -82,15 +86,39 @@ pub enum FieldError {
     /// The string contains a control character.
     #[error("must not contain control characters")]
     ControlCharacter,
+    /// The string contains an invisible formatting character (zero-width, bidirectional
+    /// override, byte-order mark) or a line or paragraph separator.
+    #[error("must not contain invisible or bidirectional formatting characters (found {found})")]
+    InvisibleCharacter {
+        /// The character, as `U+XXXX`.
+        found: String,
+    },
+    /// JSON nested deeper than the limit.
+    #[error("must not nest objects and arrays more than {max} levels deep")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// A `\u0000` escape: no store can hold a NUL character in text.
+    #[error("must not contain the NUL character (\\u0000)")]
+    NulCharacter,
+    /// A UTF-16 surrogate escape without its pair: not a character, and not valid Unicode text.
+    #[error("must not contain a lone UTF-16 surrogate escape (found \\u{found})")]
+    LoneSurrogate {
+        /// The escape's four hex digits.
+        found: String,
+    },
     /// The timestamp is not RFC 3339 / ISO 8601.
     #[error("must be an RFC 3339 timestamp such as 2024-05-01T12:00:00Z")]
     BadTimestamp,
 }
 
-/// Parses a topic or event id: non-empty, at most [`MAX_KEY_CHARS`] characters, no control
-/// characters (they break logs, terminals and URLs, and are never intended in an identifier).
+/// Parses a topic or event id: not blank, at most [`MAX_KEY_CHARS`] characters, no control
+/// characters (they break logs, terminals and URLs, and are never intended in an identifier),
+/// and no invisible or bidirectional formatting characters (two ids that look the same must be
+/// the same id; `U+202E` can make a topic read backwards in a terminal).
 pub fn parse_key_part(raw: String) -> Result<String, FieldError> {
-    if raw.is_empty() {
+    if raw.trim().is_empty() {
         return Err(FieldError::Empty);
     }
     let chars = raw.chars().count();
@@ -103,19 +131,63 @@ pub fn parse_key_part(raw: String) -> Result<String, FieldError> {
     if raw.chars().any(char::is_control) {
         return Err(FieldError::ControlCharacter);
     }
+    if let Some(invisible) = raw.chars().find(|&c| is_invisible_format(c)) {
+        return Err(FieldError::InvisibleCharacter {
+            found: format!("U+{:04X}", u32::from(invisible)),
+        });
+    }
     Ok(raw)
 }
 
-/// Parses a source name: any non-empty string without control characters (a NUL cannot even be
-/// stored in a PostgreSQL text column, so letting one through turned a client mistake into a 503).
+/// Parses a source name: not blank, at most [`MAX_SOURCE_CHARS`] characters, no control
+/// characters (a NUL cannot even be stored in a PostgreSQL text column, so letting one through
+/// turned a client mistake into a 503).
 pub fn parse_source(raw: String) -> Result<String, FieldError> {
     if raw.trim().is_empty() {
         return Err(FieldError::Empty);
+    }
+    let chars = raw.chars().count();
+    if chars > MAX_SOURCE_CHARS {
+        return Err(FieldError::TooLong {
+            max: MAX_SOURCE_CHARS,
+            actual: chars,
+        });
     }
     if raw.chars().any(char::is_control) {
         return Err(FieldError::ControlCharacter);
     }
     Ok(raw)
+}
+
+/// Unicode's format characters (general category `Cf`: zero-width spaces and joiners,
+/// bidirectional marks, embeddings, overrides and isolates, the byte-order mark, ...) and the
+/// line and paragraph separators. Listed by hand from Unicode 15 because `std` has no category
+/// lookup and the set is small and stable.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 /// Parses an RFC 3339 timestamp; an ISO 8601 date-time without an offset is taken as UTC,
@@ -162,6 +234,33 @@ mod tests {
             Err(FieldError::ControlCharacter)
         );
         assert_eq!(parse_key_part("订单/ü 1".into()).as_deref(), Ok("订单/ü 1"));
+    }
+
+    #[test]
+    fn key_parts_reject_blank_values_and_invisible_or_bidi_characters() {
+        assert_eq!(parse_key_part(" \t ".into()), Err(FieldError::Empty));
+        for (raw, code) in [
+            ("a\u{202E}b", "U+202E"),
+            ("a\u{2028}b", "U+2028"),
+            ("a\u{200B}b", "U+200B"),
+            ("\u{FEFF}a", "U+FEFF"),
+        ] {
+            assert_eq!(
+                parse_key_part(raw.into()),
+                Err(FieldError::InvisibleCharacter { found: code.into() }),
+                "{code}"
+            );
+        }
+        assert!(parse_key_part("emoji 🦀 and accents é".into()).is_ok());
+    }
+
+    #[test]
+    fn a_source_of_exactly_the_limit_is_accepted_and_one_more_is_not() {
+        assert!(parse_source("s".repeat(MAX_SOURCE_CHARS)).is_ok());
+        assert!(matches!(
+            parse_source("s".repeat(MAX_SOURCE_CHARS + 1)),
+            Err(FieldError::TooLong { .. })
+        ));
     }
 
     #[test]

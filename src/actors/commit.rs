@@ -25,7 +25,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use tracing::{debug, warn};
 
 use super::error::IngestError;
-use super::fastpath::RecentKeys;
+use super::fastpath::{KeyBudget, RecentKeys};
 use super::stats::{CommitDelta, StatsMsg};
 use crate::event::{Event, EventKey, Outcome};
 use crate::metrics::Metrics;
@@ -64,37 +64,92 @@ pub(super) struct BatchPlan {
 
 /// One group commit, owned by the task that performs it.
 pub(super) struct GroupCommit {
-    pub(super) shard: ShardId,
-    pub(super) store: SharedStore,
-    pub(super) stats: ActorRef<StatsMsg>,
+    pub(super) committer: Committer,
     pub(super) requests: Vec<PendingRequest>,
     pub(super) plan: BatchPlan,
     /// Every event of the requests, duplicates included.
     pub(super) received: u64,
     /// Chaos: panic once the commit is durable but before anyone is answered.
     pub(super) panic_after_commit: bool,
-    pub(super) metrics: Metrics,
     /// Keeps the shard's commits serial until this one is reported (see `ShardArgs::commit_gate`).
     pub(super) gate: OwnedMutexGuard<()>,
 }
 
+/// What a group commit came to, for the shard.
+pub(super) struct CommitOutcome {
+    /// The candidates now known to be stored (new or not), for the fast path.
+    pub(super) committed: Vec<Event>,
+    /// Whether some commit's outcome is unknown (it may have landed): the shard then resyncs
+    /// its counters.
+    pub(super) uncertain: bool,
+}
+
+/// What every commit of a shard needs besides its requests.
+pub(super) struct Committer {
+    pub(super) shard: ShardId,
+    pub(super) store: SharedStore,
+    pub(super) stats: ActorRef<StatsMsg>,
+    pub(super) metrics: Metrics,
+}
+
 impl GroupCommit {
-    /// Commits, reports to the stats actor, answers every request. Returns the committed
-    /// candidates (for the fast path); `None` when the commit failed, its outcome unknown, and
-    /// every request was told to retry.
-    pub(super) async fn run(self) -> Option<Vec<Event>> {
+    /// Commits, reports to the stats actor, answers every request.
+    ///
+    /// When the store refuses the batch as input it can never hold (`StoreError::Rejected`),
+    /// one request's events are at fault, not the batch: each request is then committed on its
+    /// own, so that the others are stored and answered and only the guilty one is refused
+    /// (never with a retryable error: retrying it could never succeed).
+    pub(super) async fn run(self) -> CommitOutcome {
         let Self {
-            shard,
-            store,
-            stats,
+            committer,
             requests,
-            plan: BatchPlan { candidates, slots },
+            plan,
             received,
             panic_after_commit,
-            metrics,
             gate,
         } = self;
-        let candidate_positions = candidates;
+        let outcome = match committer
+            .commit(requests, plan, received, panic_after_commit)
+            .await
+        {
+            Ok(committed) => CommitOutcome {
+                committed,
+                uncertain: false,
+            },
+            Err((StoreError::Rejected(cause), requests)) if requests.len() > 1 => {
+                warn!(shard = committer.shard, requests = requests.len(), cause = %cause,
+                      "store refused a batch, committing its requests one by one");
+                committer.commit_one_by_one(requests).await
+            }
+            Err((err, requests)) => {
+                let uncertain = committer.refuse(&err, requests);
+                CommitOutcome {
+                    committed: Vec::new(),
+                    uncertain,
+                }
+            }
+        };
+        drop(gate);
+        outcome
+    }
+}
+
+impl Committer {
+    /// Commits `requests` planned as `plan`; on success reports to the stats actor, answers
+    /// every request and returns the committed candidates. On failure nobody is answered: the
+    /// error comes back with the requests.
+    async fn commit(
+        &self,
+        requests: Vec<PendingRequest>,
+        plan: BatchPlan,
+        received: u64,
+        panic_after_commit: bool,
+    ) -> Result<Vec<Event>, (StoreError, Vec<PendingRequest>)> {
+        let shard = self.shard;
+        let BatchPlan {
+            candidates: candidate_positions,
+            slots,
+        } = plan;
         let candidates: Vec<&Event> = candidate_positions
             .iter()
             .map(|&(request, event)| &requests[request].events[event])
@@ -104,16 +159,11 @@ impl GroupCommit {
             candidates: &candidates,
             received,
         };
-        let report = match store.commit(batch).await {
+        let report = match self.store.commit(batch).await {
             Ok(report) => report,
             Err(err) => {
-                warn!(shard, events = received, error = %err, "commit failed, asking clients to retry");
-                for request in requests {
-                    let _ = request
-                        .reply
-                        .send(Err(IngestError::CommitFailed(err.to_string())));
-                }
-                return None;
+                drop(candidates);
+                return Err((err, requests));
             }
         };
         if panic_after_commit {
@@ -145,14 +195,14 @@ impl GroupCommit {
             .flatten()
             .filter(|slot| matches!(slot, Slot::KnownCommitted))
             .count() as u64;
-        metrics.fastpath_hits(shard, fastpath_hits);
+        self.metrics.fastpath_hits(shard, fastpath_hits);
         let delta = CommitDelta {
             shard,
             counters_after: report.counters_after,
             topics: new_topics,
             fastpath_hits,
         };
-        if let Err(err) = stats.send_message(StatsMsg::Committed(delta)) {
+        if let Err(err) = self.stats.send_message(StatsMsg::Committed(delta)) {
             warn!(shard, error = %err, "stats actor gone; counters reload from the store on its restart");
         }
 
@@ -174,8 +224,46 @@ impl GroupCommit {
             }
             let _ = request.reply.send(Ok(outcomes));
         }
-        drop(gate);
-        Some(committed)
+        Ok(committed)
+    }
+
+    /// Commits each request on its own (planned without the fast path, which is only an
+    /// optimisation), so that one request the store refuses cannot fail the others.
+    async fn commit_one_by_one(&self, requests: Vec<PendingRequest>) -> CommitOutcome {
+        let no_fast_path = RecentKeys::new(KeyBudget::new(0));
+        let mut outcome = CommitOutcome {
+            committed: Vec::new(),
+            uncertain: false,
+        };
+        for request in requests {
+            let received = request.events.len() as u64;
+            let alone = vec![request];
+            let plan = plan_batch(&alone, &no_fast_path);
+            match self.commit(alone, plan, received, false).await {
+                Ok(mut committed) => outcome.committed.append(&mut committed),
+                Err((err, alone)) => outcome.uncertain |= self.refuse(&err, alone),
+            }
+        }
+        outcome
+    }
+
+    /// Answers every request of a failed commit; tells whether the failure leaves the outcome
+    /// unknown (everything but a refusal of the input may have landed, e.g. on a timeout).
+    fn refuse(&self, err: &StoreError, requests: Vec<PendingRequest>) -> bool {
+        let answer = match err {
+            StoreError::Rejected(cause) => {
+                warn!(shard = self.shard, cause = %cause, "store refused a request's events");
+                IngestError::Rejected(cause.message.clone())
+            }
+            StoreError::Transient(_) | StoreError::Fatal(_) => {
+                warn!(shard = self.shard, error = %err, "commit failed, asking clients to retry");
+                IngestError::CommitFailed(err.to_string())
+            }
+        };
+        for request in requests {
+            let _ = request.reply.send(Err(answer.clone()));
+        }
+        !matches!(err, StoreError::Rejected(_))
     }
 }
 

@@ -6,7 +6,7 @@ use ractor::RactorErr;
 
 use crate::store::ShardId;
 
-/// Why a shard could not answer an ingest request. All are retryable.
+/// Why a shard could not answer an ingest request. All are retryable but [`IngestError::Rejected`].
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IngestError {
     /// The commit failed or its outcome is unknown; nothing of it was acknowledged.
@@ -15,6 +15,10 @@ pub enum IngestError {
     /// The shard is dead or restarting.
     #[error("shard {0} is unavailable")]
     ShardUnavailable(ShardId),
+    /// The store can never hold this request's events (the reason says why); nothing of the
+    /// request was stored, and retrying it cannot succeed.
+    #[error("the store refused the events: {0}")]
+    Rejected(String),
 }
 
 /// Errors of the actor handles, as the HTTP layer sees them.
@@ -29,6 +33,9 @@ pub enum ActorError {
     /// A shard already holds as many events as it may; the client should slow down.
     #[error("shard {0} is at its in-flight limit")]
     Overloaded(ShardId),
+    /// The store can never hold the request's events; the request is at fault.
+    #[error("the store refused the events: {0}")]
+    Rejected(String),
 }
 
 impl<T> From<RactorErr<T>> for ActorError {
@@ -42,6 +49,11 @@ impl<T> From<RactorErr<T>> for ActorError {
 
 impl From<IngestError> for ActorError {
     fn from(err: IngestError) -> Self {
-        Self::Unavailable(err.to_string())
+        match err {
+            IngestError::Rejected(reason) => Self::Rejected(reason),
+            IngestError::CommitFailed(_) | IngestError::ShardUnavailable(_) => {
+                Self::Unavailable(err.to_string())
+            }
+        }
     }
 }

@@ -21,7 +21,9 @@ use tokio::sync::Mutex;
 use tracing::{error, warn};
 
 use super::chaos::{ChaosDice, InjectedPanic};
-use super::commit::{plan_batch, resync_counters, GroupCommit, IngestReply, PendingRequest};
+use super::commit::{
+    plan_batch, resync_counters, CommitOutcome, Committer, GroupCommit, IngestReply, PendingRequest,
+};
 use super::config::BatchingConfig;
 use super::fastpath::{KeyBudget, RecentKeys};
 use super::stats::StatsMsg;
@@ -209,32 +211,36 @@ impl ShardState {
         let plan = plan_batch(&requests, &self.recent);
         let gate = self.commit_gate.clone().lock_owned().await;
         let group = GroupCommit {
-            shard: self.shard,
-            store: self.store.clone(),
-            stats: self.stats.clone(),
+            committer: Committer {
+                shard: self.shard,
+                store: self.store.clone(),
+                stats: self.stats.clone(),
+                metrics: self.metrics.clone(),
+            },
             requests,
             plan,
             received,
             panic_after_commit: injected == InjectedPanic::AfterCommit,
-            metrics: self.metrics.clone(),
             gate,
         };
-        let committed = match tokio::spawn(group.run()).await {
-            Ok(committed) => committed,
+        let outcome = match tokio::spawn(group.run()).await {
+            Ok(outcome) => outcome,
             Err(join_error) if join_error.is_panic() => {
                 std::panic::resume_unwind(join_error.into_panic())
             }
             Err(join_error) => {
                 error!(shard = self.shard, error = %join_error, "commit task vanished");
-                None
+                CommitOutcome {
+                    committed: Vec::new(),
+                    uncertain: true,
+                }
             }
         };
-        let Some(committed_candidates) = committed else {
+        if outcome.uncertain {
             self.schedule_resync(myself);
-            return;
-        };
+        }
         // Only now are these keys known to be committed (new or not, they are all stored).
-        for event in &committed_candidates {
+        for event in &outcome.committed {
             self.recent.insert(event.key());
         }
     }

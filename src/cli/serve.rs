@@ -103,6 +103,10 @@ pub struct LimitArgs {
     #[arg(long, env = "AGG_MAX_INFLIGHT_EVENTS_PER_SHARD",
           default_value_t = tree::DEFAULT_MAX_INFLIGHT_EVENTS_PER_SHARD, value_parser = parse::positive)]
     pub max_inflight_events_per_shard: usize,
+    /// Deepest nesting of objects and arrays accepted in a payload; deeper events get 422.
+    #[arg(long, env = "AGG_MAX_PAYLOAD_DEPTH", default_value_t = limits::DEFAULT_MAX_PAYLOAD_DEPTH,
+          value_parser = parse::positive)]
+    pub max_payload_depth: usize,
     /// Most HTTP requests processed at once; beyond it requests get 429 at once.
     #[arg(long, env = "AGG_MAX_CONCURRENT_REQUESTS",
           default_value_t = limits::DEFAULT_MAX_CONCURRENT_REQUESTS, value_parser = parse::positive)]
@@ -174,6 +178,7 @@ impl ServeArgs {
                 max_body_bytes: self.limits.max_body_bytes,
                 max_events_per_request: self.limits.max_events_per_request,
                 max_concurrent_requests: self.limits.max_concurrent_requests,
+                max_payload_depth: self.limits.max_payload_depth,
             },
             shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
         }

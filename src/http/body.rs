@@ -11,13 +11,16 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, FieldIssue, IssueLog};
+use super::limits::Limits;
+use crate::event::payload::check_payload;
 use crate::event::{self, Event, FieldError};
 
 /// One published event, as documented in the OpenAPI document. The handler does not
 /// deserialise into it: it parses [`WireEvent`] so that it can report every problem at once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublishEvent {
-    /// Non-empty, at most 255 characters, no control characters.
+    /// Not blank, at most 255 characters; no control characters, no invisible or bidirectional
+    /// formatting characters (U+200B, U+202E, U+FEFF, ...), no line or paragraph separators.
     #[schema(example = "orders", min_length = 1, max_length = 255)]
     pub topic: String,
     /// Same rules as `topic`; `(topic, event_id)` is the event's identity.
@@ -26,10 +29,12 @@ pub struct PublishEvent {
     /// RFC 3339; an ISO 8601 time without offset is taken as UTC.
     #[schema(value_type = String, format = DateTime, example = "2024-05-01T12:00:00Z")]
     pub timestamp: String,
-    /// The producing service; non-empty.
-    #[schema(example = "checkout", min_length = 1)]
+    /// The producing service; not blank, at most 255 characters, no control characters.
+    #[schema(example = "checkout", min_length = 1, max_length = 255)]
     pub source: String,
-    /// Any JSON object, stored and returned exactly as sent; absent or `null` means `{}`.
+    /// Any JSON object, stored and returned exactly as sent; absent or `null` means `{}`. At
+    /// most `--max-payload-depth` (default 64) levels of nesting; no `\u0000` and no lone
+    /// UTF-16 surrogate escapes anywhere in it.
     #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
 }
@@ -71,8 +76,9 @@ struct WireEvent<'a> {
     payload: Option<&'a RawValue>,
 }
 
-/// Parses and validates a publish body holding at most `max_events` events.
-pub fn parse_publish_body(body: &[u8], max_events: usize) -> Result<Vec<Event>, ApiError> {
+/// Parses and validates a publish body within `limits` (events per request, payload depth).
+pub fn parse_publish_body(body: &[u8], limits: &Limits) -> Result<Vec<Event>, ApiError> {
+    let max_events = limits.max_events_per_request;
     let raw: &RawValue =
         serde_json::from_slice(body).map_err(|err| ApiError::MalformedJson(err.to_string()))?;
     let items = split_events(raw)?;
@@ -94,7 +100,7 @@ pub fn parse_publish_body(body: &[u8], max_events: usize) -> Result<Vec<Event>, 
     let mut events = Vec::with_capacity(items.len());
     let mut issues = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
-        match item.and_then(|wire| parse_event(index, wire)) {
+        match item.and_then(|wire| parse_event(index, wire, limits.max_payload_depth)) {
             Ok(event) => events.push(event),
             Err(mut event_issues) => issues.append(&mut event_issues),
         }
@@ -150,7 +156,11 @@ fn parse_wire_event(index: usize, element: &RawValue) -> WireItem<'_> {
         .map_err(|err| vec![FieldIssue::at(index, "event", err.to_string())])
 }
 
-fn parse_event(index: usize, wire: WireEvent<'_>) -> Result<Event, Vec<FieldIssue>> {
+fn parse_event(
+    index: usize,
+    wire: WireEvent<'_>,
+    max_payload_depth: usize,
+) -> Result<Event, Vec<FieldIssue>> {
     let mut log = IssueLog::new(Some(index));
     let topic = log.check(
         "topic",
@@ -168,7 +178,7 @@ fn parse_event(index: usize, wire: WireEvent<'_>) -> Result<Event, Vec<FieldIssu
         "timestamp",
         string_field(wire.timestamp).and_then(|raw| event::parse_timestamp(&raw)),
     );
-    let payload = log.check("payload", payload_field(wire.payload));
+    let payload = log.check("payload", payload_field(wire.payload, max_payload_depth));
     match (topic, event_id, source, timestamp, payload) {
         (Some(topic), Some(event_id), Some(source), Some(timestamp), Some(payload)) => Ok(Event {
             topic,
@@ -187,16 +197,26 @@ fn is_null(raw: &RawValue) -> bool {
 
 fn string_field(raw: Option<&RawValue>) -> Result<String, FieldError> {
     let raw = raw.filter(|raw| !is_null(raw)).ok_or(FieldError::Missing)?;
-    serde_json::from_str(raw.get()).map_err(|_| FieldError::WrongType {
-        expected: "a string",
+    serde_json::from_str(raw.get()).map_err(|_| {
+        // A JSON string that does not decode holds a lone surrogate escape: say so.
+        match check_payload(raw, usize::MAX) {
+            Err(reason) if raw.get().trim_start().starts_with('"') => reason,
+            _ => FieldError::WrongType {
+                expected: "a string",
+            },
+        }
     })
 }
 
-/// The payload is optional (absent or `null` mean `{}`) and must otherwise be an object.
-fn payload_field(raw: Option<&RawValue>) -> Result<Box<RawValue>, FieldError> {
+/// The payload is optional (absent or `null` mean `{}`) and must otherwise be an object that
+/// every store can hold (see [`check_payload`]).
+fn payload_field(raw: Option<&RawValue>, max_depth: usize) -> Result<Box<RawValue>, FieldError> {
     match raw.filter(|raw| !is_null(raw)) {
         None => Ok(empty_object()),
-        Some(raw) if raw.get().trim_start().starts_with('{') => Ok(raw.to_owned()),
+        Some(raw) if raw.get().trim_start().starts_with('{') => {
+            check_payload(raw, max_depth)?;
+            Ok(raw.to_owned())
+        }
         Some(_) => Err(FieldError::WrongType {
             expected: "a JSON object",
         }),

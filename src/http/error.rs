@@ -142,6 +142,10 @@ impl From<ActorError> for ApiError {
     fn from(err: ActorError) -> Self {
         match err {
             ActorError::Overloaded(_) => Self::TooManyRequests(err.to_string()),
+            ActorError::Rejected(reason) => Self::Validation(vec![FieldIssue::request(
+                "events",
+                format!("the store cannot hold this request's events: {reason}"),
+            )]),
             ActorError::Timeout | ActorError::Unavailable(_) => Self::Unavailable(err.to_string()),
         }
     }

@@ -5,6 +5,8 @@
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// Default limit on events in one publish request.
 pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 10_000;
+/// Default limit on how deeply a payload nests objects and arrays.
+pub const DEFAULT_MAX_PAYLOAD_DEPTH: usize = crate::event::payload::DEFAULT_MAX_PAYLOAD_DEPTH;
 /// Default limit on HTTP requests being processed at once.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
 
@@ -17,6 +19,8 @@ pub struct Limits {
     pub max_events_per_request: usize,
     /// Most requests of the API proper processed at once; beyond it requests get `429` at once.
     pub max_concurrent_requests: usize,
+    /// Deepest nesting of objects and arrays accepted in a payload; deeper gets `422`.
+    pub max_payload_depth: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +29,7 @@ impl Default for Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_events_per_request: DEFAULT_MAX_EVENTS_PER_REQUEST,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_payload_depth: DEFAULT_MAX_PAYLOAD_DEPTH,
         }
     }
 }

@@ -70,7 +70,7 @@ pub async fn publish(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
     let body = body.map_err(|rejection| body_rejection(rejection, state.limits.max_body_bytes))?;
-    let events = parse_publish_body(&body, state.limits.max_events_per_request)?;
+    let events = parse_publish_body(&body, &state.limits)?;
     let keys: Vec<(String, String)> = events
         .iter()
         .map(|event| (event.topic.clone(), event.event_id.clone()))

@@ -13,7 +13,7 @@ use chrono::Utc;
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 use super::contract::Store;
-use super::error::StoreError;
+use super::error::{Cause, StoreError};
 use super::model::{
     CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, StoredEvent,
     StoredShard, StoredTotals,
@@ -40,6 +40,8 @@ struct Contents {
     own_counter_reads: usize,
     /// Errors the next commits fail with, first in first out.
     failures: VecDeque<StoreError>,
+    /// A commit with a candidate whose event id contains this is refused as input.
+    poison: Option<String>,
 }
 
 /// An in-memory, non-durable [`Store`] for tests.
@@ -100,6 +102,12 @@ impl MemoryStore {
         self.contents().failures.push_back(error);
     }
 
+    /// Refuses (as [`StoreError::Rejected`], changing nothing) every commit that holds an event
+    /// whose id contains `marker`, as PostgreSQL refuses a whole statement for one bad value.
+    pub fn refuse_event_ids_containing(&self, marker: &str) {
+        self.contents().poison = Some(marker.to_owned());
+    }
+
     /// Holds every commit that starts from now on until the returned guard is dropped.
     pub async fn hold_commits(&self) -> OwnedRwLockWriteGuard<()> {
         self.commit_gate.clone().write_owned().await
@@ -131,6 +139,11 @@ impl Store for MemoryStore {
         let mut contents = self.contents();
         if let Some(error) = contents.failures.pop_front() {
             return Err(error);
+        }
+        if let Some(marker) = &contents.poison {
+            if batch.candidates.iter().any(|e| e.event_id.contains(marker)) {
+                return Err(StoreError::Rejected(Cause::message("poison value")));
+            }
         }
         let mut is_new = Vec::with_capacity(batch.candidates.len());
         for event in batch.candidates {

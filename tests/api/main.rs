@@ -17,4 +17,5 @@ mod restart;
 mod stats;
 mod validation_fields;
 mod validation_keys;
+mod validation_poison;
 mod validation_request;

@@ -52,4 +52,14 @@ conformance_suite!(
     timestamps_round_trip_at_microsecond_precision,
     ping_succeeds_on_a_fresh_store,
     a_commit_reports_the_shard_counter_row_after_it,
+    own_counters_are_the_shard_row_as_committed,
 );
+
+/// Cases that hold for one backend only.
+mod postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_value_postgres_cannot_hold_is_rejected_not_transient() {
+        let backend = crate::backends::Backend::postgres().await;
+        crate::cases::a_value_postgres_cannot_hold_is_rejected_not_transient(backend).await;
+    }
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::oneshot::error::TryRecvError;
 
 use crate::actors::config::BatchingConfig;
+use crate::actors::error::IngestError;
 use crate::actors::test_support::{event, settle, ShardHarness, RESYNC_DELAY};
 use crate::event::Outcome;
 use crate::store::memory::MemoryStore;
@@ -171,4 +172,28 @@ async fn a_failed_commit_is_answered_with_a_retryable_error_and_counters_are_res
     assert_eq!(store.own_counter_reads(), reads_at_start + 1, "no resync");
     let retried = harness.ingest(vec![event("t", "1")]);
     assert_eq!(retried.await.unwrap().unwrap(), vec![Outcome::New]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_the_store_refuses_is_refused_alone_and_its_batch_mates_commit() {
+    let store = MemoryStore::new();
+    store.refuse_event_ids_containing("poison");
+    let harness = ShardHarness::spawn(store.clone(), batching(4), 0).await;
+
+    let before = harness.ingest(vec![event("t", "a")]);
+    let poison = harness.ingest(vec![event("t", "b"), event("t", "poison")]);
+    let after = harness.ingest(vec![event("t", "c")]);
+
+    assert_eq!(before.await.unwrap().unwrap(), vec![Outcome::New]);
+    assert_eq!(after.await.unwrap().unwrap(), vec![Outcome::New]);
+    let refused = poison.await.unwrap();
+    assert!(
+        matches!(refused, Err(IngestError::Rejected(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.row_count(), 2, "the poison request stored something");
+    let counters = store.counters(0);
+    assert_eq!((counters.received, counters.unique_processed), (2, 2));
+    // A refusal is certain (nothing landed): no counter resync is needed for it.
+    assert_eq!(harness.stats().await.totals.received, 2);
 }

@@ -1,5 +1,13 @@
 use super::*;
 
+/// The default limits with `max_events` events per request.
+fn limits(max_events: usize) -> Limits {
+    Limits {
+        max_events_per_request: max_events,
+        ..Limits::default()
+    }
+}
+
 const LIMIT: usize = 100;
 
 fn event_json(topic: &str, event_id: &str) -> String {
@@ -9,7 +17,7 @@ fn event_json(topic: &str, event_id: &str) -> String {
 }
 
 fn parse(body: &str) -> Vec<Event> {
-    match parse_publish_body(body.as_bytes(), LIMIT) {
+    match parse_publish_body(body.as_bytes(), &limits(LIMIT)) {
         Ok(events) => events,
         Err(err) => panic!("{body} was rejected: {err:?}"),
     }
@@ -24,7 +32,7 @@ fn keys(events: &[Event]) -> Vec<(&str, &str)> {
 
 /// The issues of a body that must be rejected as invalid (422).
 fn issues(body: &str) -> Vec<FieldIssue> {
-    match parse_publish_body(body.as_bytes(), LIMIT) {
+    match parse_publish_body(body.as_bytes(), &limits(LIMIT)) {
         Err(ApiError::Validation(issues)) => issues,
         other => panic!("{body} gave {other:?}, not a validation error"),
     }
@@ -190,12 +198,12 @@ fn more_events_than_the_limit_are_rejected_and_the_limit_itself_passes() {
         format!("[{}]", events.join(","))
     };
     assert_eq!(
-        parse_publish_body(batch(3).as_bytes(), 3)
+        parse_publish_body(batch(3).as_bytes(), &limits(3))
             .map(|e| e.len())
             .ok(),
         Some(3)
     );
-    match parse_publish_body(batch(4).as_bytes(), 3) {
+    match parse_publish_body(batch(4).as_bytes(), &limits(3)) {
         Err(ApiError::Validation(found)) => assert_eq!(
             found,
             [FieldIssue::request(
@@ -259,7 +267,7 @@ fn text_that_is_not_json_is_malformed() {
     for body in ["", "{", "[1,]", "{topic: 1}", "{} {}"] {
         assert!(
             matches!(
-                parse_publish_body(body.as_bytes(), LIMIT),
+                parse_publish_body(body.as_bytes(), &limits(LIMIT)),
                 Err(ApiError::MalformedJson(_))
             ),
             "{body:?}"
