@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::actors::{ActorTree, TreeConfig};
-use crate::http::{self, AppParts, AppState, Limits};
+use crate::http::{self, AppParts, AppState, ConnectionLimits, Limits};
 use crate::metrics::{InstrumentedStore, Metrics};
 use crate::store::{self, SharedStore, StoreOptions};
 
@@ -59,6 +59,8 @@ pub struct App {
     listener: TcpListener,
     address: SocketAddr,
     router: axum::Router,
+    /// How many connections, for how long (applied by `http::serve`).
+    connection_limits: ConnectionLimits,
     tree: ActorTree,
     tree_join: tokio::task::JoinHandle<()>,
     store: SharedStore,
@@ -97,6 +99,7 @@ impl App {
             listener,
             address,
             router,
+            connection_limits: config.limits.connections,
             tree,
             tree_join,
             store,
@@ -130,6 +133,7 @@ impl App {
         let Self {
             listener,
             router,
+            connection_limits,
             tree,
             mut tree_join,
             shutdown_timeout,
@@ -143,7 +147,7 @@ impl App {
             shutdown.await;
             let _ = signalled_tx.send(Some(Instant::now()));
         };
-        let server = axum::serve(listener, router).with_graceful_shutdown(signalled);
+        let server = http::serve(listener, router, connection_limits, signalled);
         let mut deadline_rx = signalled_rx.clone();
         let deadline = async move {
             match deadline_rx.wait_for(Option::is_some).await.map(|at| *at) {

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use super::parse;
 use crate::actors::{config as tree, BatchingConfig, ChaosConfig, RestartBudget, TreeConfig};
 use crate::app::{self, AppConfig};
-use crate::http::{limits, Limits};
+use crate::http::{limits, ConnectionLimits, Limits};
 use crate::store::{options as store, StoreOptions};
 use crate::telemetry::LogFormat;
 
@@ -86,7 +86,7 @@ pub struct BatchingArgs {
     pub fastpath_keys: usize,
 }
 
-/// Limits on requests: HTTP-level ones and the shards' in-flight budget.
+/// Limits on requests and connections: HTTP-level ones and the shards' in-flight budget.
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
     /// Largest accepted request body, in bytes; larger bodies get 413.
@@ -107,6 +107,30 @@ pub struct LimitArgs {
     #[arg(long, env = "AGG_MAX_PAYLOAD_DEPTH", default_value_t = limits::DEFAULT_MAX_PAYLOAD_DEPTH,
           value_parser = parse::positive)]
     pub max_payload_depth: usize,
+    /// Request body bytes buffered at once by all requests together; past it, 429.
+    #[arg(long, env = "AGG_MAX_BUFFERED_BODY_BYTES",
+          default_value_t = limits::DEFAULT_MAX_BUFFERED_BODY_BYTES, value_parser = parse::positive)]
+    pub max_buffered_body_bytes: usize,
+    /// Time a client has to send a whole request body (e.g. 30s); past it, 408.
+    #[arg(long, env = "AGG_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse::duration)]
+    pub body_read_timeout: Duration,
+    /// Most connections open at once; past it a new connection is closed at once.
+    #[arg(long, env = "AGG_MAX_CONNECTIONS", default_value_t = limits::DEFAULT_MAX_CONNECTIONS,
+          value_parser = parse::positive)]
+    pub max_connections: usize,
+    /// Connections, within --max-connections, kept for /health and /ready only.
+    #[arg(long, env = "AGG_RESERVED_CONNECTIONS",
+          default_value_t = limits::DEFAULT_RESERVED_CONNECTIONS)]
+    pub reserved_connections: usize,
+    /// Time a client has to send a whole request head, also between keep-alive requests.
+    #[arg(long, env = "AGG_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse::duration)]
+    pub header_read_timeout: Duration,
+    /// Time a connection may stay without traffic before it is closed.
+    #[arg(long, env = "AGG_IDLE_TIMEOUT", default_value = "60s", value_parser = parse::duration)]
+    pub idle_timeout: Duration,
+    /// Longest life of a connection; it then closes once its current answer is sent.
+    #[arg(long, env = "AGG_MAX_CONNECTION_AGE", default_value = "10m", value_parser = parse::duration)]
+    pub max_connection_age: Duration,
     /// Most HTTP requests processed at once; beyond it requests get 429 at once.
     #[arg(long, env = "AGG_MAX_CONCURRENT_REQUESTS",
           default_value_t = limits::DEFAULT_MAX_CONCURRENT_REQUESTS, value_parser = parse::positive)]
@@ -179,6 +203,15 @@ impl ServeArgs {
                 max_events_per_request: self.limits.max_events_per_request,
                 max_concurrent_requests: self.limits.max_concurrent_requests,
                 max_payload_depth: self.limits.max_payload_depth,
+                max_buffered_body_bytes: self.limits.max_buffered_body_bytes,
+                body_read_timeout: self.limits.body_read_timeout,
+                connections: ConnectionLimits {
+                    max_connections: self.limits.max_connections,
+                    reserved_connections: self.limits.reserved_connections,
+                    header_read_timeout: self.limits.header_read_timeout,
+                    idle_timeout: self.limits.idle_timeout,
+                    max_connection_age: self.limits.max_connection_age,
+                },
             },
             shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
         }

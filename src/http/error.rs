@@ -111,6 +111,12 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body did not arrive within the body read timeout (408).
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
+    /// The body is not declared as JSON (415).
+    #[error("unsupported content type {0}: send the body with Content-Type: application/json")]
+    UnsupportedMediaType(String),
     /// No route matches (404).
     #[error("not found")]
     NotFound,
@@ -170,6 +176,8 @@ impl IntoResponse for ApiError {
             Self::InvalidQuery(issues) => (StatusCode::BAD_REQUEST, message, Some(issues)),
             Self::StoreRejected(_) => (StatusCode::BAD_REQUEST, message, None),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, message, None),
+            Self::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, message, None),
+            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, message, None),
             Self::NotFound => (StatusCode::NOT_FOUND, message, None),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, message, None),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, message, None),

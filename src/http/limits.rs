@@ -1,5 +1,8 @@
-//! [`Limits`]: what one HTTP request may ask for, and how many may be served at once. Plain
-//! data: the command line (`cli/serve.rs`) fills it from flags, tests build it directly.
+//! [`Limits`]: what one HTTP request may ask for, how many may be served at once, and how long
+//! a client may take; [`ConnectionLimits`]: how many connections, for how long. Plain data:
+//! the command line (`cli/serve.rs`) fills it from flags, tests build it directly.
+
+use std::time::Duration;
 
 /// Default request body limit (10 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -9,6 +12,21 @@ pub const DEFAULT_MAX_EVENTS_PER_REQUEST: usize = 10_000;
 pub const DEFAULT_MAX_PAYLOAD_DEPTH: usize = crate::event::payload::DEFAULT_MAX_PAYLOAD_DEPTH;
 /// Default limit on HTTP requests being processed at once.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+
+/// Default budget of request body bytes buffered at once, by all requests together.
+pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// Default time a client has to send a whole request body.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default number of connections, within the cap, kept for `/health` and `/ready`.
+pub const DEFAULT_RESERVED_CONNECTIONS: usize = 32;
+/// Default time a client has to send a whole request head.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a connection may stay without traffic.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default longest life of a connection (it then closes after its current answer).
+pub const DEFAULT_MAX_CONNECTION_AGE: Duration = Duration::from_secs(600);
 
 /// Limits on HTTP requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +39,39 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// Deepest nesting of objects and arrays accepted in a payload; deeper gets `422`.
     pub max_payload_depth: usize,
+    /// Request body bytes buffered at once by all requests together; past it, `429`.
+    pub max_buffered_body_bytes: usize,
+    /// Time a client has to send a whole request body; past it, `408`.
+    pub body_read_timeout: Duration,
+    /// Connection-level limits.
+    pub connections: ConnectionLimits,
+}
+
+/// Limits on connections (see `http/server.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Most connections open at once; past it a new connection is closed at once.
+    pub max_connections: usize,
+    /// How many of those are kept for `/health` and `/ready` only.
+    pub reserved_connections: usize,
+    /// Time a client has to send a whole request head (also between keep-alive requests).
+    pub header_read_timeout: Duration,
+    /// Time a connection may stay without traffic before it is closed.
+    pub idle_timeout: Duration,
+    /// Longest life of a connection; it then closes once its current answer is sent.
+    pub max_connection_age: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            reserved_connections: DEFAULT_RESERVED_CONNECTIONS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connection_age: DEFAULT_MAX_CONNECTION_AGE,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -30,6 +81,9 @@ impl Default for Limits {
             max_events_per_request: DEFAULT_MAX_EVENTS_PER_REQUEST,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             max_payload_depth: DEFAULT_MAX_PAYLOAD_DEPTH,
+            max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            connections: ConnectionLimits::default(),
         }
     }
 }

@@ -5,20 +5,24 @@
 //! codes in exactly one place ([`error`]). The layer's own settings are [`Limits`].
 
 pub mod body;
+mod connection;
 mod docs;
 pub mod error;
 mod events;
 mod health;
+mod intake;
 pub mod limits;
 mod metrics;
 mod publish;
 pub mod router;
+pub mod server;
 pub mod state;
 mod stats;
 mod telemetry;
 
 pub use error::ApiError;
-pub use limits::Limits;
+pub use limits::{ConnectionLimits, Limits};
 pub use router::{openapi, router};
+pub use server::serve;
 pub use state::{AppParts, AppState};
 pub use telemetry::REQUEST_ID_HEADER;

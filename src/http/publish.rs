@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -55,7 +55,9 @@ pub struct EventResult {
     responses(
         (status = 200, description = "Every event committed (new or duplicate)", body = PublishResponse),
         (status = 400, description = "The body is not JSON", body = ErrorResponse),
+        (status = 408, description = "The body did not arrive within `--body-read-timeout`", body = ErrorResponse),
         (status = 413, description = "The body exceeds `--max-body-bytes`", body = ErrorResponse),
+        (status = 415, description = "The body is not declared `application/json`", body = ErrorResponse),
         (status = 422, description = "Invalid events, an empty batch or too many events; \
                                       `details` names the index, field and reason of each problem",
          body = ErrorResponse),
@@ -67,8 +69,10 @@ pub struct EventResult {
 )]
 pub async fn publish(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
+    require_json(&headers)?;
     let body = body.map_err(|rejection| body_rejection(rejection, state.limits.max_body_bytes))?;
     let events = parse_publish_body(&body, &state.limits)?;
     let keys: Vec<(String, String)> = events
@@ -94,6 +98,31 @@ pub async fn publish(
         duplicate_dropped: results.len() - unique_processed,
         results,
     }))
+}
+
+/// A browser sends `text/plain`, form and multipart bodies cross-site without asking first (no
+/// CORS preflight); requiring a JSON content type means a web page cannot publish on a user's
+/// behalf. `application/json` with parameters (`charset=utf-8`) and `+json` types are fine.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let Some(declared) = declared else {
+        return Err(ApiError::UnsupportedMediaType("(none)".into()));
+    };
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(declared))
+    }
 }
 
 fn body_rejection(rejection: BytesRejection, limit: usize) -> ApiError {

@@ -1,5 +1,6 @@
-//! The router: every route the API serves, listed once, with the request-level layers
-//! (admission, body limit, request id, trace span, response metrics) and the JSON fallbacks.
+//! The router: every route the API serves, listed once, with the request-level layers (body
+//! intake, admission, the health-only reserve, request id, trace span, response metrics) and
+//! the JSON fallbacks.
 //!
 //! The OpenAPI document is generated from the same route list (`utoipa-axum`): a route can only
 //! be added together with its `#[utoipa::path]` description, so the spec served at
@@ -16,7 +17,9 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::connection::reserve_guard;
 use super::error::ApiError;
+use super::intake::{receive_body, Intake};
 use super::state::AppState;
 use super::{docs, events, health, metrics, publish, stats, telemetry};
 
@@ -53,14 +56,23 @@ pub fn openapi() -> OpenApi {
 /// Builds the router with every route of the API, the docs, and the request-level layers
 /// (request id, trace span, response metrics).
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.limits.max_body_bytes;
-    let admission = Arc::new(Semaphore::new(state.limits.max_concurrent_requests));
+    let limits = state.limits;
+    let body_limit = limits.max_body_bytes;
+    let admission = Arc::new(Semaphore::new(limits.max_concurrent_requests));
+    let intake = Arc::new(Intake::new(
+        body_limit,
+        limits.max_buffered_body_bytes,
+        limits.body_read_timeout,
+    ));
     let routes = documented_routes();
     let (limited, limited_spec) = routes.limited.split_for_parts();
     let (operational, operational_spec) = routes.operational.split_for_parts();
     let spec = docs::document(limited_spec, operational_spec);
+    // The last layer added runs first: the body arrives in full (intake), then the request
+    // takes an admission slot.
     let limited = limited
         .layer(middleware::from_fn_with_state(admission, admit))
+        .layer(middleware::from_fn_with_state(intake, receive_body))
         .layer(DefaultBodyLimit::max(body_limit));
     let app = Router::new()
         .merge(operational)
@@ -68,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(docs::router(spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(reserve_guard))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::record_response,

@@ -4,6 +4,7 @@ mod helpers;
 mod proxy;
 
 mod body_shapes;
+mod connections;
 mod counters;
 mod dedup;
 mod events;

@@ -144,7 +144,7 @@ async fn the_document_describes_bodies_answers_and_parameters() {
         .collect();
     assert_eq!(
         answers,
-        BTreeSet::from(["200", "400", "413", "422", "429", "503"])
+        BTreeSet::from(["200", "400", "408", "413", "415", "422", "429", "503"])
     );
     for status in ["429", "503"] {
         assert!(

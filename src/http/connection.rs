@@ -1,0 +1,128 @@
+//! What the connection layer tells the request layer, and how it watches a connection's
+//! traffic.
+//!
+//! [`ConnectionClass`] travels as a request extension: a connection admitted from the reserve
+//! may only ask for `/health` and `/ready` (see `server.rs` and [`reserve_guard`]).
+//! [`Tracked`] wraps a socket and records when bytes last moved, for the idle timeout.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+
+use super::error::ApiError;
+
+/// Which slot a connection holds under the connection cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionClass {
+    /// Any request.
+    General,
+    /// One of the slots kept for health checks: only `/health` and `/ready` are served.
+    HealthOnly,
+}
+
+/// Paths a connection from the reserve may ask for.
+const HEALTH_PATHS: [&str; 2] = ["/health", "/ready"];
+
+/// Refuses, with `503` and `Connection: close`, any request other than a health check that
+/// arrives on a connection admitted from the reserve. Requests without a class (the router
+/// driven directly, in tests) are general.
+pub async fn reserve_guard(request: Request, next: Next) -> Response {
+    let class = request.extensions().get::<ConnectionClass>().copied();
+    if class == Some(ConnectionClass::HealthOnly) && !HEALTH_PATHS.contains(&request.uri().path()) {
+        let mut response = ApiError::Unavailable(
+            "the server is at its connection limit; this connection is kept for health checks"
+                .into(),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(request).await
+}
+
+/// A socket that records, in milliseconds since `opened`, when bytes last moved either way.
+pub struct Tracked<S> {
+    inner: S,
+    opened: Instant,
+    last_activity: Arc<AtomicU64>,
+}
+
+impl<S> Tracked<S> {
+    /// Wraps `inner`; `last_activity` is shared with whoever watches the connection.
+    pub fn new(inner: S, opened: Instant, last_activity: Arc<AtomicU64>) -> Self {
+        Self {
+            inner,
+            opened,
+            last_activity,
+        }
+    }
+
+    fn touch(&self) {
+        let millis = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_activity.store(millis, Ordering::Relaxed);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.touch();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
+            self.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
+            self.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

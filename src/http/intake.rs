@@ -1,0 +1,93 @@
+//! Request bodies arrive in full, on time and within budget before a request is admitted.
+//!
+//! For every request of the API proper, before it takes an admission slot:
+//! 1. a declared `Content-Length` over `--max-body-bytes` is refused with `413` before any
+//!    byte of the body is read (and so before hyper sends `100 Continue`);
+//! 2. the body's bytes are reserved from a process-wide budget (`--max-buffered-body-bytes`):
+//!    the declared length, or the whole per-request limit for a chunked body; past the budget
+//!    the request gets `429`, so half-sent bodies cannot grow memory without bound;
+//! 3. the body is read within `--body-read-timeout`; a slower client gets `408`.
+//!
+//! Only then is the request admitted (`router.rs`), so slow uploads never hold the slots that
+//! fast requests need. The reservation is held until the answer is produced.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokio::sync::Semaphore;
+
+use super::error::ApiError;
+
+/// Budget bookkeeping is in KiB: a semaphore counts at most `u32::MAX` permits per request.
+const BUDGET_UNIT: usize = 1024;
+
+/// The body budget and the rules it enforces.
+#[derive(Debug)]
+pub struct Intake {
+    budget: Arc<Semaphore>,
+    max_body_bytes: usize,
+    read_timeout: Duration,
+}
+
+impl Intake {
+    /// An intake allowing `max_body_bytes` per request, `budget_bytes` buffered at once, and
+    /// `read_timeout` to receive a body.
+    pub fn new(max_body_bytes: usize, budget_bytes: usize, read_timeout: Duration) -> Self {
+        Self {
+            budget: Arc::new(Semaphore::new(budget_bytes.div_ceil(BUDGET_UNIT))),
+            max_body_bytes,
+            read_timeout,
+        }
+    }
+}
+
+/// The middleware: see the module documentation.
+pub async fn receive_body(
+    State(intake): State<Arc<Intake>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let limit = intake.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    // Without a length and without chunked encoding, HTTP/1.1 has no body (a GET).
+    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+    let expected = match declared {
+        Some(length) => length as usize,
+        None if chunked => limit,
+        None => 0,
+    };
+    if expected == 0 {
+        return Ok(next.run(request).await);
+    }
+    let units = u32::try_from(expected.div_ceil(BUDGET_UNIT).max(1)).unwrap_or(u32::MAX);
+    let Ok(_reservation) = intake.budget.clone().try_acquire_many_owned(units) else {
+        return Err(ApiError::TooManyRequests(
+            "the server is buffering as many request bodies as it may".into(),
+        ));
+    };
+    let (parts, body) = request.into_parts();
+    let read = Limited::new(body, limit).collect();
+    let bytes = match tokio::time::timeout(intake.read_timeout, read).await {
+        Err(_elapsed) => return Err(ApiError::BodyTimeout(intake.read_timeout)),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        Ok(Err(err)) => return Err(ApiError::MalformedJson(format!("unreadable body: {err}"))),
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
+}

@@ -1,0 +1,179 @@
+//! The connection layer: accepts TCP connections and serves HTTP/1.1 on them with the limits
+//! `axum::serve` does not apply (it runs hyper without a timer).
+//!
+//! - **Header read timeout**: a client that does not send a whole request head in time (a
+//!   slowloris) is disconnected; hyper also applies it while a keep-alive connection waits for
+//!   its next request.
+//! - **Idle timeout and maximum age**: a connection with no traffic for `idle_timeout`, or
+//!   older than `max_connection_age`, is shut down gracefully (an answer under way finishes).
+//! - **Connection cap with a reserve**: at most `max_connections` are open; the last
+//!   `reserved_connections` of them only serve `/health` and `/ready` (anything else gets
+//!   `503` and the connection closes), so that an orchestrator's probes get through while
+//!   clients fill the cap. Past the cap a new connection is closed at once.
+//! - **Accept errors** (out of file descriptors, for one) back off from 10 ms to 1 s instead of
+//!   spinning.
+//!
+//! Body deadlines and the buffered-body budget are request-level: see `intake.rs`.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::connection::{ConnectionClass, Tracked};
+use super::limits::ConnectionLimits;
+
+/// First pause after a failed accept; doubles up to [`MAX_ACCEPT_BACKOFF`].
+const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+/// Longest pause after failed accepts.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
+/// open connection finish the request it is serving, and returns once all are closed.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let general = Arc::new(Semaphore::new(
+        limits
+            .max_connections
+            .saturating_sub(limits.reserved_connections)
+            .max(1),
+    ));
+    let reserve = Arc::new(Semaphore::new(limits.reserved_connections));
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut backoff = MIN_ACCEPT_BACKOFF;
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => {
+                backoff = MIN_ACCEPT_BACKOFF;
+                stream
+            }
+            Err(err) => {
+                warn!(error = %err, pause = ?backoff, "accept failed, backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        let (class, permit) = match admit(&general, &reserve) {
+            Some(admitted) => admitted,
+            None => {
+                debug!("connection cap reached, closing a new connection");
+                drop(stream);
+                continue;
+            }
+        };
+        let connection = Connection {
+            router: router.clone(),
+            limits,
+            class,
+            closing: closing_rx.clone(),
+            _permit: permit,
+        };
+        connections.spawn(connection.serve(stream));
+    }
+    let _ = closing_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// A general slot, or else a reserved one (health checks only), or nothing.
+fn admit(
+    general: &Arc<Semaphore>,
+    reserve: &Arc<Semaphore>,
+) -> Option<(ConnectionClass, OwnedSemaphorePermit)> {
+    if let Ok(permit) = general.clone().try_acquire_owned() {
+        return Some((ConnectionClass::General, permit));
+    }
+    let permit = reserve.clone().try_acquire_owned().ok()?;
+    Some((ConnectionClass::HealthOnly, permit))
+}
+
+/// One accepted connection and what it needs to be served.
+struct Connection {
+    router: Router,
+    limits: ConnectionLimits,
+    class: ConnectionClass,
+    /// Turns `true` when the server shuts down.
+    closing: watch::Receiver<bool>,
+    /// The connection's slot under the cap, given back when it closes.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn serve(mut self, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let opened = Instant::now();
+        let last_activity = Arc::new(AtomicU64::new(0));
+        let io = TokioIo::new(Tracked::new(stream, opened, last_activity.clone()));
+        let class = self.class;
+        let router = TowerToHyperService::new(self.router.clone());
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(class);
+            hyper::service::Service::call(&router, request)
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_read_timeout)
+            .keep_alive(true)
+            .serve_connection(io, service);
+        tokio::pin!(connection);
+        let max_age = tokio::time::sleep(self.limits.max_connection_age);
+        tokio::pin!(max_age);
+        let mut idle_check = tokio::time::interval(idle_check_period(self.limits.idle_timeout));
+        let mut shutting_down = false;
+        loop {
+            tokio::select! {
+                served = connection.as_mut() => {
+                    if let Err(err) = served {
+                        debug!(error = %err, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = &mut max_age, if !shutting_down => {
+                    shutting_down = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                _ = self.closing.changed(), if !shutting_down => {
+                    shutting_down = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                _ = idle_check.tick(), if !shutting_down => {
+                    let idle_since = Duration::from_millis(last_activity.load(Ordering::Relaxed));
+                    if opened.elapsed().saturating_sub(idle_since) >= self.limits.idle_timeout {
+                        shutting_down = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How often a connection checks whether it has been idle too long: often enough that it
+/// closes within a quarter of the timeout past it.
+fn idle_check_period(idle_timeout: Duration) -> Duration {
+    (idle_timeout / 4).max(Duration::from_millis(50))
+}
