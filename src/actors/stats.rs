@@ -49,7 +49,20 @@ pub enum StatsMsg {
     },
     /// Current figures.
     Snapshot(RpcReplyPort<StatsSnapshot>),
+    /// Up to `limit` topics sorted after `after` (from the first when `None`).
+    Topics {
+        /// The last topic of the previous page.
+        after: Option<String>,
+        /// Page size.
+        limit: usize,
+        /// Where the page goes.
+        reply: RpcReplyPort<Vec<String>>,
+    },
 }
+
+/// Most topics a [`StatsSnapshot`] lists; `topics_total` counts them all and `GET /topics`
+/// pages through them, so `/stats` stays small however many topics exist.
+pub const SNAPSHOT_TOPICS: usize = 1_000;
 
 /// Start-up arguments.
 pub struct StatsArgs {
@@ -103,8 +116,10 @@ pub struct ShardStats {
 pub struct StatsSnapshot {
     /// Sum over all shards.
     pub totals: ShardCounters,
-    /// Every topic with at least one stored event, sorted.
+    /// The first [`SNAPSHOT_TOPICS`] topics with at least one stored event, sorted.
     pub topics: Vec<String>,
+    /// How many topics have at least one stored event.
+    pub topics_total: usize,
     /// Time since the application started.
     pub uptime: Duration,
     /// Per-shard figures, by shard index.
@@ -164,6 +179,13 @@ impl Actor for StatsActor {
             StatsMsg::Snapshot(reply) => {
                 let _ = reply.send(state.snapshot());
             }
+            StatsMsg::Topics {
+                after,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(state.topics_after(after.as_deref(), limit));
+            }
         }
         Ok(())
     }
@@ -198,6 +220,16 @@ impl StatsState {
         self.topics.extend(delta.topics);
     }
 
+    fn topics_after(&self, after: Option<&str>, limit: usize) -> Vec<String> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.map_or(Unbounded, |topic| Excluded(topic.to_owned()));
+        self.topics
+            .range((start, Unbounded))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
     fn snapshot(&self) -> StatsSnapshot {
         let mut totals = ShardCounters::default();
         let mut shards = Vec::with_capacity(self.per_shard.len());
@@ -214,7 +246,8 @@ impl StatsState {
         }
         StatsSnapshot {
             totals,
-            topics: self.topics.iter().cloned().collect(),
+            topics: self.topics.iter().take(SNAPSHOT_TOPICS).cloned().collect(),
+            topics_total: self.topics.len(),
             uptime: self.started_at.elapsed(),
             shards,
             restart_latency: self.restart_latency(),

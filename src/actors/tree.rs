@@ -164,6 +164,29 @@ impl ActorTree {
         Ok(snapshot)
     }
 
+    /// Up to `limit` topics sorted after `after` (from the first when `None`).
+    pub async fn topics(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<String>, ActorError> {
+        let stats = call_t!(
+            self.supervisor,
+            SupervisorMsg::StatsRef,
+            CONTROL_RPC_TIMEOUT_MS
+        )?;
+        let topics = call_t!(
+            stats,
+            |reply| StatsMsg::Topics {
+                after,
+                limit,
+                reply
+            },
+            CONTROL_RPC_TIMEOUT_MS
+        )?;
+        Ok(topics)
+    }
+
     /// Number of shard actors currently running, and how many there should be.
     pub async fn live_shards(&self) -> Result<(usize, usize), ActorError> {
         let live = call_t!(

@@ -107,6 +107,10 @@ pub struct LimitArgs {
     #[arg(long, env = "AGG_MAX_PAYLOAD_DEPTH", default_value_t = limits::DEFAULT_MAX_PAYLOAD_DEPTH,
           value_parser = parse::positive)]
     pub max_payload_depth: usize,
+    /// Payload bytes on one GET /events page; the page ends early (with a cursor) past it.
+    #[arg(long, env = "AGG_MAX_PAGE_BYTES", default_value_t = limits::DEFAULT_MAX_PAGE_BYTES,
+          value_parser = parse::positive)]
+    pub max_page_bytes: usize,
     /// Request body bytes buffered at once by all requests together; past it, 429.
     #[arg(long, env = "AGG_MAX_BUFFERED_BODY_BYTES",
           default_value_t = limits::DEFAULT_MAX_BUFFERED_BODY_BYTES, value_parser = parse::positive)]
@@ -203,6 +207,7 @@ impl ServeArgs {
                 max_events_per_request: self.limits.max_events_per_request,
                 max_concurrent_requests: self.limits.max_concurrent_requests,
                 max_payload_depth: self.limits.max_payload_depth,
+                max_page_bytes: self.limits.max_page_bytes,
                 max_buffered_body_bytes: self.limits.max_buffered_body_bytes,
                 body_read_timeout: self.limits.body_read_timeout,
                 connections: ConnectionLimits {

@@ -17,6 +17,8 @@ use crate::store::StoreError;
 
 /// Seconds a client is asked to wait before retrying a `503` or `429`.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
+/// Most problems listed in one answer; `details_total` says how many there were.
+pub const MAX_DETAILS: usize = 100;
 
 /// One problem with a request, located as precisely as possible.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -162,9 +164,12 @@ impl From<ActorError> for ApiError {
 pub struct ErrorResponse {
     /// What went wrong; opaque for 5xx answers.
     pub error: String,
-    /// For 400 and 422: every problem, located by event index and field.
+    /// For 400 and 422: the problems, located by event index and field (the first 100).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Vec<FieldIssue>>,
+    /// How many problems there were, when more than `details` lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details_total: Option<usize>,
 }
 
 impl IntoResponse for ApiError {
@@ -198,9 +203,18 @@ impl IntoResponse for ApiError {
                 )
             }
         };
+        let details_total = details
+            .as_ref()
+            .map(Vec::len)
+            .filter(|&total| total > MAX_DETAILS);
+        let details = details.map(|mut issues| {
+            issues.truncate(MAX_DETAILS);
+            issues
+        });
         let body = Json(ErrorResponse {
             error: message,
             details,
+            details_total,
         });
         let mut response = (status, body).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {

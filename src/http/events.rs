@@ -53,6 +53,9 @@ pub struct EventsResponse {
 }
 
 /// List stored events, by topic and, within a topic, in commit order; paginated.
+///
+/// A page holds at most `limit` events and ends early, with a `next_cursor`, before the event
+/// that would take its payloads past `--max-page-bytes` (it always holds at least one event).
 #[utoipa::path(
     get,
     path = "/events",
@@ -72,7 +75,8 @@ pub async fn list_events(
     let Query(params) = params.map_err(|rejection| {
         ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
     })?;
-    let query = parse_params(params)?;
+    let mut query = parse_params(params)?;
+    query.max_bytes = state.limits.max_page_bytes;
     let page = state.store.query(&query).await?;
     Ok(Json(EventsResponse {
         count: page.events.len(),
@@ -99,6 +103,7 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
             until,
             after,
             limit,
+            max_bytes: 0,
         }),
         _ => Err(ApiError::InvalidQuery(log.into_issues())),
     }

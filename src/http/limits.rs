@@ -13,6 +13,8 @@ pub const DEFAULT_MAX_PAYLOAD_DEPTH: usize = crate::event::payload::DEFAULT_MAX_
 /// Default limit on HTTP requests being processed at once.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
 
+/// Default payload bytes on one `GET /events` page.
+pub const DEFAULT_MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Default budget of request body bytes buffered at once, by all requests together.
 pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 256 * 1024 * 1024;
 /// Default time a client has to send a whole request body.
@@ -39,6 +41,8 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// Deepest nesting of objects and arrays accepted in a payload; deeper gets `422`.
     pub max_payload_depth: usize,
+    /// Payload bytes on one `GET /events` page; the page ends early (with a cursor) past it.
+    pub max_page_bytes: usize,
     /// Request body bytes buffered at once by all requests together; past it, `429`.
     pub max_buffered_body_bytes: usize,
     /// Time a client has to send a whole request body; past it, `408`.
@@ -81,6 +85,7 @@ impl Default for Limits {
             max_events_per_request: DEFAULT_MAX_EVENTS_PER_REQUEST,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             max_payload_depth: DEFAULT_MAX_PAYLOAD_DEPTH,
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             connections: ConnectionLimits::default(),

@@ -19,6 +19,7 @@ pub mod server;
 pub mod state;
 mod stats;
 mod telemetry;
+mod topics;
 
 pub use error::ApiError;
 pub use limits::{ConnectionLimits, Limits};

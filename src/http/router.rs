@@ -21,7 +21,7 @@ use super::connection::reserve_guard;
 use super::error::ApiError;
 use super::intake::{receive_body, Intake};
 use super::state::AppState;
-use super::{docs, events, health, metrics, publish, stats, telemetry};
+use super::{docs, events, health, metrics, publish, stats, telemetry, topics};
 
 /// Every documented route, in two groups: the API proper, which sits behind the request
 /// limits, and the operational endpoints, which stay outside them so that an orchestrator or a
@@ -36,7 +36,8 @@ fn documented_routes() -> DocumentedRoutes {
         limited: OpenApiRouter::new()
             .routes(routes!(publish::publish))
             .routes(routes!(events::list_events))
-            .routes(routes!(stats::get_stats)),
+            .routes(routes!(stats::get_stats))
+            .routes(routes!(topics::list_topics)),
         operational: OpenApiRouter::new()
             .routes(routes!(health::health))
             .routes(routes!(health::ready))

@@ -18,8 +18,11 @@ pub struct StatsResponse {
     pub unique_processed: u64,
     /// Events dropped as duplicates.
     pub duplicate_dropped: u64,
-    /// Topics with at least one stored event, sorted.
+    /// Topics with at least one stored event, sorted: the first 1,000 (`GET /topics` pages
+    /// through all of them).
     pub topics: Vec<String>,
+    /// How many topics have at least one stored event.
+    pub topics_total: usize,
     /// Seconds since the process started.
     pub uptime_seconds: f64,
     /// Which store backend is in use.
@@ -66,6 +69,7 @@ pub async fn get_stats(State(state): State<AppState>) -> Result<Json<StatsRespon
         unique_processed: snapshot.totals.unique_processed,
         duplicate_dropped: snapshot.totals.duplicate_dropped,
         topics: snapshot.topics,
+        topics_total: snapshot.topics_total,
         uptime_seconds: uptime_millis / 1000.0,
         store: state.store.backend(),
         shards: snapshot.shards,

@@ -39,6 +39,26 @@ pub fn with_request_tracing(router: Router) -> Router {
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
         .layer(SetRequestIdLayer::new(header, SequentialRequestIds::new()))
+        .layer(axum::middleware::from_fn(drop_unusable_request_id))
+}
+
+/// Longest client-sent request id kept; a longer one is replaced by a generated id.
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// Removes a client's `x-request-id` unless it is 1 to [`MAX_REQUEST_ID_CHARS`] visible ASCII
+/// characters, so that the id set next is a generated one: a client cannot make every log line
+/// of its request carry 300 KB, nor smuggle control characters into the logs.
+async fn drop_unusable_request_id(mut request: Request, next: Next) -> Response {
+    let usable = request.headers().get(REQUEST_ID_HEADER).map(|value| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID_CHARS
+            && bytes.iter().all(|byte| byte.is_ascii_graphic())
+    });
+    if usable == Some(false) {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    next.run(request).await
 }
 
 /// Generates `<process prefix>-<counter>` ids: unique per process (the prefix is random per

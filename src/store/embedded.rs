@@ -242,8 +242,17 @@ fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, Stor
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = statement.query(params_from_iter(params))?;
     let mut events = Vec::new();
+    let mut bytes = 0usize;
+    let mut cut_by_bytes = false;
     while let Some(row) = rows.next()? {
-        let payload = RawValue::from_string(row.get(5)?)
+        let payload_text: String = row.get(5)?;
+        // Stop reading at the byte budget, so huge payloads never pile up in memory.
+        bytes = bytes.saturating_add(payload_text.len());
+        if !events.is_empty() && query.max_bytes > 0 && bytes > query.max_bytes {
+            cut_by_bytes = true;
+            break;
+        }
+        let payload = RawValue::from_string(payload_text)
             .map_err(|err| StoreError::corrupt(format!("stored payload: {err}")))?;
         events.push(StoredEvent {
             seq: row.get(0)?,
@@ -255,7 +264,12 @@ fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, Stor
             received_at: from_micros(row.get(6)?)?,
         });
     }
-    Ok(EventPage::from_fetched(events, query.limit))
+    Ok(EventPage::from_fetched(
+        events,
+        query.limit,
+        query.max_bytes,
+        cut_by_bytes,
+    ))
 }
 
 /// A counter column, which can never be negative.

@@ -202,7 +202,12 @@ impl Store for MemoryStore {
             .collect();
         events.sort_by(|left, right| (&left.topic, left.seq).cmp(&(&right.topic, right.seq)));
         events.truncate(query.limit as usize + 1);
-        Ok(EventPage::from_fetched(events, query.limit))
+        Ok(EventPage::from_fetched(
+            events,
+            query.limit,
+            query.max_bytes,
+            false,
+        ))
     }
 
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {

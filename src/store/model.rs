@@ -114,6 +114,9 @@ pub struct EventQuery {
     pub after: Option<PagePosition>,
     /// Page size, already clamped by the HTTP layer.
     pub limit: u32,
+    /// Page budget in payload bytes: a page ends before the event that would take it past
+    /// this (it always holds at least one event). `0` means no byte budget.
+    pub max_bytes: usize,
 }
 
 /// A position in the listing order `(topic, seq)`: what an opaque cursor decodes to.
@@ -165,12 +168,27 @@ pub struct EventPage {
 }
 
 impl EventPage {
-    /// Turns `limit + 1` fetched rows into a page: the extra row only signals that more exist.
-    pub fn from_fetched(mut events: Vec<StoredEvent>, limit: u32) -> Self {
-        let limit = limit as usize;
-        let has_more = events.len() > limit;
-        events.truncate(limit);
-        let next = if has_more {
+    /// Makes a page of the events fetched in listing order (at most `limit + 1`): the events
+    /// that fit in `limit` and `max_bytes` of payload, and a next position when `more` events
+    /// match beyond the fetched ones or some fetched ones did not fit.
+    pub fn from_fetched(
+        mut events: Vec<StoredEvent>,
+        limit: u32,
+        max_bytes: usize,
+        more: bool,
+    ) -> Self {
+        let fetched = events.len();
+        let mut fit = 0;
+        let mut bytes = 0usize;
+        for event in events.iter().take(limit as usize) {
+            bytes = bytes.saturating_add(event.payload.get().len());
+            if fit > 0 && max_bytes > 0 && bytes > max_bytes {
+                break;
+            }
+            fit += 1;
+        }
+        events.truncate(fit);
+        let next = if more || fit < fetched {
             events.last().map(PagePosition::after)
         } else {
             None

@@ -197,8 +197,15 @@ impl PostgresStore {
     }
 
     async fn query_unbounded(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        // The page is first cut by count (`LIMIT n + 1`), then by payload bytes: rows past the
+        // budget (the first row excepted) never leave the server, so a page of huge payloads
+        // costs this process at most the budget. `matched` tells whether rows were cut.
         let mut sql = String::from(
-            "SELECT seq, topic, event_id, ts, source, payload::text, received_at FROM events WHERE true",
+            "SELECT seq, topic, event_id, ts, source, payload_text, received_at, matched FROM (
+                SELECT *, sum(octet_length(payload_text)) OVER w AS running,
+                       row_number() OVER w AS position, count(*) OVER () AS matched
+                FROM (SELECT seq, topic, event_id, ts, source, payload::text AS payload_text,
+                             received_at FROM events WHERE true",
         );
         let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
         let mut bind = |sql: &mut String, clause: &str, value: Box<dyn ToSql + Sync + Send>| {
@@ -227,7 +234,21 @@ impl PostgresStore {
         }
         // One row more than asked tells whether a next page exists without a count query.
         let fetch = i64::from(query.limit) + 1;
-        bind(&mut sql, " ORDER BY topic, seq LIMIT ?", Box::new(fetch));
+        bind(
+            &mut sql,
+            " ORDER BY topic, seq LIMIT ?) AS page",
+            Box::new(fetch),
+        );
+        let budget = match query.max_bytes {
+            0 => i64::MAX,
+            bytes => i64::try_from(bytes).unwrap_or(i64::MAX),
+        };
+        bind(
+            &mut sql,
+            " WINDOW w AS (ORDER BY topic, seq)) AS sized WHERE position = 1 OR running <= ?",
+            Box::new(budget),
+        );
+        sql.push_str(" ORDER BY topic, seq");
 
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(&sql).await?;
@@ -238,7 +259,9 @@ impl PostgresStore {
         let rows = client.query(&statement, &param_refs).await?;
 
         let mut events = Vec::with_capacity(rows.len());
+        let mut matched = 0;
         for row in &rows {
+            matched = row.try_get::<_, i64>(7)?;
             let payload_text: String = row.try_get(5)?;
             let payload = RawValue::from_string(payload_text)
                 .map_err(|err| StoreError::corrupt(format!("stored payload: {err}")))?;
@@ -252,7 +275,13 @@ impl PostgresStore {
                 received_at: row.try_get(6)?,
             });
         }
-        Ok(EventPage::from_fetched(events, query.limit))
+        let cut_by_bytes = usize::try_from(matched).unwrap_or(usize::MAX) > events.len();
+        Ok(EventPage::from_fetched(
+            events,
+            query.limit,
+            query.max_bytes,
+            cut_by_bytes,
+        ))
     }
 
     async fn own_counters_unbounded(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {

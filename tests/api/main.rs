@@ -4,6 +4,7 @@ mod helpers;
 mod proxy;
 
 mod body_shapes;
+mod bounded;
 mod connections;
 mod counters;
 mod dedup;

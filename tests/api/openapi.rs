@@ -14,6 +14,7 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
     ("post", "/publish"),
     ("get", "/events"),
     ("get", "/stats"),
+    ("get", "/topics"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),

@@ -53,6 +53,7 @@ conformance_suite!(
     ping_succeeds_on_a_fresh_store,
     a_commit_reports_the_shard_counter_row_after_it,
     own_counters_are_the_shard_row_as_committed,
+    a_page_ends_before_its_payload_byte_budget,
 );
 
 /// Cases that hold for one backend only.

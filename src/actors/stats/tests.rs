@@ -94,3 +94,29 @@ async fn restarts_are_counted_per_shard_with_their_median_and_maximum() {
     assert_eq!(latency.median, Duration::from_millis(2));
     assert_eq!(latency.max, Duration::from_millis(3));
 }
+
+#[tokio::test]
+async fn a_snapshot_lists_the_first_thousand_topics_and_counts_them_all() {
+    let stats = spawn_stats(&MemoryStore::new(), 1).await;
+    let topics: Vec<String> = (0..1_005).map(|n| format!("topic-{n:05}")).collect();
+    stats
+        .send_message(StatsMsg::Committed(CommitDelta {
+            shard: 0,
+            counters_after: counters(1_005, 1_005),
+            topics: topics.clone(),
+            fastpath_hits: 0,
+        }))
+        .unwrap();
+
+    let snapshot = snapshot(&stats).await;
+    let tail = call!(stats, |reply| StatsMsg::Topics {
+        after: Some(topics[999].clone()),
+        limit: 10,
+        reply
+    })
+    .unwrap();
+
+    assert_eq!(snapshot.topics_total, 1_005);
+    assert_eq!(snapshot.topics, topics[..1_000].to_vec());
+    assert_eq!(tail, topics[1_000..].to_vec());
+}

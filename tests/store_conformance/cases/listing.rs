@@ -235,3 +235,48 @@ pub async fn ping_succeeds_on_a_fresh_store(backend: Backend) {
 
     assert!(!store.backend().is_empty());
 }
+
+/// A page ends before the event that would take its payloads past `max_bytes`, always holds
+/// one event at least, and its cursor continues exactly where it ended.
+pub async fn a_page_ends_before_its_payload_byte_budget(backend: Backend) {
+    let store = backend.open().await;
+    let padded = |id: &str, bytes: usize| {
+        let payload = format!(r#"{{"pad":"{}"}}"#, "x".repeat(bytes - 10));
+        event_with("t", id, base_time(), "svc", &payload)
+    };
+    let events = [
+        padded("1", 1_000),
+        padded("2", 1_000),
+        padded("3", 5_000),
+        padded("4", 1_000),
+    ];
+    commit(&store, 0, &events).await;
+    let mut query = EventQuery {
+        limit: 10,
+        max_bytes: 2_500,
+        ..EventQuery::default()
+    };
+
+    let mut pages = Vec::new();
+    loop {
+        let page = store.query(&query).await.unwrap();
+        let ids: Vec<String> = page.events.iter().map(|e| e.event_id.clone()).collect();
+        let bytes: usize = page.events.iter().map(|e| e.payload.get().len()).sum();
+        pages.push((ids, bytes));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+
+    let ids: Vec<Vec<&str>> = pages
+        .iter()
+        .map(|(ids, _)| ids.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![vec!["1", "2"], vec!["3"], vec!["4"]],
+        "pages: {pages:?}"
+    );
+    assert!(pages[0].1 <= 2_500);
+}

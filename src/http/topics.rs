@@ -1,0 +1,84 @@
+//! `GET /topics?cursor=&limit=`: every topic with at least one stored event, sorted, paginated.
+//! `/stats` lists only the first 1,000 (and `topics_total`), so that it stays small.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorResponse, FieldIssue};
+use super::state::AppState;
+
+/// Page size when `limit` is absent.
+pub const DEFAULT_TOPICS_PAGE: usize = 1_000;
+/// Largest page size; larger `limit`s are capped to it.
+pub const MAX_TOPICS_PAGE: usize = 10_000;
+
+/// Query parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TopicsParams {
+    /// The previous page's `next_cursor`: topics sorted after it are listed. Empty means none.
+    cursor: Option<String>,
+    /// Page size, 1 or more (default 1000, capped at 10000).
+    #[param(value_type = Option<u32>, minimum = 1)]
+    limit: Option<String>,
+}
+
+/// One page of topics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopicsResponse {
+    /// Topics, sorted by their bytes.
+    pub topics: Vec<String>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// List every topic with stored events, sorted; paginated.
+#[utoipa::path(
+    get,
+    path = "/topics",
+    tag = "events",
+    params(TopicsParams),
+    responses(
+        (status = 200, description = "One page of topics", body = TopicsResponse),
+        (status = 400, description = "Invalid parameters; `details` names each", body = ErrorResponse),
+        (status = 503, description = "The actor tree did not answer in time", body = ErrorResponse,
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn list_topics(
+    State(state): State<AppState>,
+    params: Result<Query<TopicsParams>, QueryRejection>,
+) -> Result<Json<TopicsResponse>, ApiError> {
+    let Query(params) = params.map_err(|rejection| {
+        ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
+    })?;
+    let limit = parse_limit(params.limit.as_deref())
+        .map_err(|reason| ApiError::InvalidQuery(vec![FieldIssue::request("limit", reason)]))?;
+    let after = params.cursor.filter(|cursor| !cursor.is_empty());
+    // One more than asked tells whether a next page exists.
+    let mut topics = state.tree.topics(after, limit + 1).await?;
+    let more = topics.len() > limit;
+    topics.truncate(limit);
+    let next_cursor = if more { topics.last().cloned() } else { None };
+    Ok(Json(TopicsResponse {
+        topics,
+        next_cursor,
+    }))
+}
+
+fn parse_limit(raw: Option<&str>) -> Result<usize, String> {
+    let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
+        return Ok(DEFAULT_TOPICS_PAGE);
+    };
+    match raw.parse::<u64>() {
+        Ok(0) | Err(_) => Err(format!(
+            "must be a whole number of at least 1 (pages hold at most {MAX_TOPICS_PAGE})"
+        )),
+        Ok(limit) => Ok(usize::try_from(limit)
+            .unwrap_or(MAX_TOPICS_PAGE)
+            .min(MAX_TOPICS_PAGE)),
+    }
+}
