@@ -207,6 +207,11 @@ pub fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, FieldError> {
     if !(0..=9999).contains(&parsed.year()) {
         return Err(FieldError::BadTimestamp);
     }
+    // chrono reads second 60 on any date as a leap second and stores it as the next second's
+    // instant, so two different texts would name one instant; no publisher means that.
+    if parsed.timestamp_subsec_nanos() >= 1_000_000_000 {
+        return Err(FieldError::BadTimestamp);
+    }
     Ok(parsed)
 }
 
@@ -303,7 +308,14 @@ mod tests {
 
     #[test]
     fn garbage_timestamps_are_rejected() {
-        for raw in ["", "yesterday", "2024-13-01T00:00:00Z", "1714564800"] {
+        for raw in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "1714564800",
+            "2024-05-01T12:00:60Z",
+            "2016-12-31T23:59:60Z",
+        ] {
             assert_eq!(parse_timestamp(raw), Err(FieldError::BadTimestamp), "{raw}");
         }
     }

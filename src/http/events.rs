@@ -24,9 +24,9 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsParams {
-    /// Only events of this topic.
+    /// Only events of this topic (an empty value means any topic).
     topic: Option<String>,
-    /// Only events from this source.
+    /// Only events from this source (an empty value means any source).
     source: Option<String>,
     /// Only events whose timestamp is at or after this instant (RFC 3339).
     #[param(format = DateTime)]
@@ -34,10 +34,11 @@ pub struct EventsParams {
     /// Only events whose timestamp is before this instant (RFC 3339).
     #[param(format = DateTime)]
     until: Option<String>,
-    /// Page size, 1 or more (default 100, capped at 1000).
+    /// Page size: any whole number of at least 1 (default 100); larger ones are capped at 1000.
+    /// An empty value means the default.
     #[param(value_type = Option<u32>, minimum = 1)]
     limit: Option<String>,
-    /// The previous page's `next_cursor` (opaque).
+    /// The previous page's `next_cursor` (opaque). An empty value means the first page.
     cursor: Option<String>,
 }
 
@@ -91,9 +92,15 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
     let since = log.check("since", parse_time(params.since));
     let until = log.check("until", parse_time(params.until));
     let limit = log.check("limit", parse_limit(params.limit.as_deref()));
+    // An empty parameter means "not given", for `cursor` as for the filters.
     let after = log.check(
         "cursor",
-        params.cursor.as_deref().map(decode_cursor).transpose(),
+        params
+            .cursor
+            .as_deref()
+            .filter(|cursor| !cursor.is_empty())
+            .map(decode_cursor)
+            .transpose(),
     );
     match (since, until, limit, after) {
         (Some(since), Some(until), Some(limit), Some(after)) => Ok(EventQuery {
@@ -110,14 +117,23 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
 }
 
 fn parse_limit(raw: Option<&str>) -> Result<u32, String> {
-    let Some(raw) = raw else {
+    let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
         return Ok(DEFAULT_PAGE_SIZE);
     };
-    match raw.parse::<u64>() {
-        Ok(0) | Err(_) => Err(format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")),
-        Ok(limit) => {
-            Ok(u32::try_from(limit.min(u64::from(MAX_PAGE_SIZE))).unwrap_or(MAX_PAGE_SIZE))
-        }
+    // Any whole number of at least 1 is accepted and capped, however many digits it has.
+    let digits = raw.trim_start_matches('+');
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(format!(
+            "must be a whole number of at least 1 (pages hold at most {MAX_PAGE_SIZE})"
+        ));
+    }
+    match digits.trim_start_matches('0') {
+        "" => Err(format!(
+            "must be a whole number of at least 1 (pages hold at most {MAX_PAGE_SIZE})"
+        )),
+        significant => Ok(significant
+            .parse::<u32>()
+            .map_or(MAX_PAGE_SIZE, |limit| limit.min(MAX_PAGE_SIZE))),
     }
 }
 
@@ -168,7 +184,9 @@ mod tests {
         assert_eq!(parse_limit(None), Ok(DEFAULT_PAGE_SIZE));
         assert_eq!(parse_limit(Some("5")), Ok(5));
         assert_eq!(parse_limit(Some("1000000")), Ok(MAX_PAGE_SIZE));
-        for raw in ["0", "-1", "ten", ""] {
+        assert_eq!(parse_limit(Some("")), Ok(DEFAULT_PAGE_SIZE));
+        assert_eq!(parse_limit(Some(&"9".repeat(40))), Ok(MAX_PAGE_SIZE));
+        for raw in ["0", "-1", "ten", "00", "1e3"] {
             assert!(parse_limit(Some(raw)).is_err(), "{raw}");
         }
     }
