@@ -229,4 +229,6 @@ fn empty_object() -> Box<RawValue> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

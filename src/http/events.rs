@@ -190,4 +190,29 @@ mod tests {
             assert!(parse_limit(Some(raw)).is_err(), "{raw}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_cursor_round_trips_and_any_parameters_parse_or_are_refused(
+            topic in ".{0,40}",
+            seq in proptest::num::i64::ANY,
+            raw in proptest::collection::vec(proptest::option::of(".{0,30}"), 6),
+        ) {
+            let position = PagePosition { topic, seq };
+            proptest::prop_assert_eq!(decode_cursor(&encode_cursor(&position)), Ok(position));
+            let params = EventsParams {
+                topic: raw[0].clone(),
+                source: raw[1].clone(),
+                since: raw[2].clone(),
+                until: raw[3].clone(),
+                limit: raw[4].clone(),
+                cursor: raw[5].clone(),
+            };
+            match parse_params(params) {
+                Ok(query) => proptest::prop_assert!((1..=MAX_PAGE_SIZE).contains(&query.limit)),
+                Err(ApiError::InvalidQuery(issues)) => proptest::prop_assert!(!issues.is_empty()),
+                Err(other) => proptest::prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
 }
