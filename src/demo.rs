@@ -14,9 +14,9 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 
 use crate::app::{shutdown_signal, App, AppConfig, DEFAULT_BIND};
-use crate::publisher::client::Client;
-use crate::publisher::workload::WorkloadOptions;
-use crate::publisher::{self, PublishConfig};
+use crate::client::http::Client;
+use crate::client::workload::WorkloadOptions;
+use crate::client::{self, PublishConfig};
 
 /// Events the demo publishes by default.
 pub const DEMO_EVENTS: u64 = 5_000;
@@ -101,7 +101,7 @@ pub async fn run(args: DemoConfig) -> anyhow::Result<()> {
         publish.workload.events,
         publish.workload.duplicate_ratio * 100.0
     );
-    let outcome = publisher::run(publish).await.map(drop);
+    let outcome = client::run(publish).await.map(drop);
     if let Err(err) = &outcome {
         println!("demo run failed: {err:#}");
     } else {

@@ -15,7 +15,8 @@
 //! - [`event`]: the domain types, parsed and validated.
 //! - [`metrics`]: the Prometheus metric names and the per-app registry behind `GET /metrics`.
 //! - [`telemetry`]: logging setup (text or JSON).
-//! - [`publisher`]: the `publish` load generator and verifier, and the `demo`.
+//! - [`client`]: the HTTP client side, the bottom layer: a retrying client, the workload
+//!   generator, background streams, the `/stats` decoder and the `publish` run with its report.
 //!
 //! # Supervision tree and data flow
 //! ```text
@@ -31,10 +32,10 @@ pub mod actors;
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod demo;
 pub mod event;
 pub mod http;
 pub mod metrics;
-pub mod publisher;
 pub mod store;
 pub mod telemetry;

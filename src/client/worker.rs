@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::client::{Client, ClientError, PublishAnswer};
+use super::http::{Client, ClientError, PublishAnswer};
 use super::progress::Counters;
 use super::report::{Latencies, OutcomeCounts};
 use super::workload::{Batch, GeneratedEvent, Workload};

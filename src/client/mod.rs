@@ -14,8 +14,8 @@
 //! Verification assumes this publisher is the only one writing to the server during the run;
 //! use `--no-verify` on a shared server.
 
-pub mod client;
 pub mod config;
+pub mod http;
 pub mod progress;
 pub mod report;
 pub mod verify;
@@ -32,7 +32,7 @@ pub use config::PublishConfig;
 pub use report::Report;
 pub use verify::VerificationError;
 
-use client::{Client, ServerCounters};
+use http::{Client, ServerCounters};
 use progress::Progress;
 use verify::RunFacts;
 use worker::{KeyLedger, Pacer, Shared, Tally};
