@@ -1,13 +1,12 @@
-//! The retrying HTTP client of the publisher: `POST /publish` and `GET /stats`, `/events`.
+//! The HTTP client of the client layer: one aggregator, one attempt at a time classified into
+//! an [`AttemptError`], and `GET`s retried under the client's [`RetryPolicy`].
 //!
-//! Connection errors, attempt timeouts, broken responses, `429`, `502`, `503` and `504` are
-//! retried with capped exponential backoff and full jitter for up to the run's retry budget per
-//! request, so a stream survives the server being restarted under it. A `Retry-After` answer is
-//! a floor: the client never comes back sooner than asked, and adds jitter on top so that many
-//! publishers do not return in lockstep. Anything else (`4xx`, `500`) fails at once: retrying a
-//! request the server refuses cannot help.
+//! `POST /publish` is offered as a single attempt ([`Client::publish_once`]): the send loop of
+//! a stream (`worker.rs`) retries it itself, because it counts every attempt and holds attempts
+//! back while the stream is paused. What is retried and for how long is the policy's business
+//! (`retry.rs`); a refused request (`4xx`, `500`) fails at once under every policy.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use rand::Rng;
@@ -16,14 +15,14 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-/// First backoff ceiling; doubles on every retry.
-const BACKOFF_BASE: Duration = Duration::from_millis(50);
-/// Largest backoff ceiling.
-const BACKOFF_CAP: Duration = Duration::from_secs(5);
+use super::retry::{is_retryable, Retrier, RetryPolicy};
+
 /// How much of a refused request's body goes into the error message.
 const ERROR_BODY_CHARS: usize = 500;
+/// Longest `Retry-After` taken into account.
+const MAX_RETRY_AFTER_SECS: u64 = 3_600;
 
-/// Why a request did not get a usable answer.
+/// Why a request, or a stream, did not get a usable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server refused the request with a status that retrying cannot fix.
@@ -36,7 +35,7 @@ pub enum ClientError {
         /// The start of the response body.
         body: String,
     },
-    /// Every attempt within the retry budget failed.
+    /// The retry policy gave the request up.
     #[error("gave up on {what} after {attempts} attempts over {elapsed:?}: {last}")]
     GaveUp {
         /// Which request.
@@ -59,18 +58,61 @@ pub enum ClientError {
     /// The HTTP client could not be set up.
     #[error("cannot build the http client: {0}")]
     Build(#[source] reqwest::Error),
+    /// A worker of a stream panicked; what it was sending is unaccounted for.
+    #[error("a stream worker panicked: {0}")]
+    WorkerPanicked(String),
+    /// A stream was still sending when its caller stopped waiting (its workers are stopped).
+    #[error("the stream did not finish within {0:?}")]
+    Unfinished(Duration),
 }
 
-/// A successful answer and how many attempts it took.
-#[derive(Debug)]
-pub struct Delivery<T> {
-    /// The decoded answer.
-    pub value: T,
-    /// Attempts made, at least 1; every attempt but the last may or may not have landed.
-    pub attempts: u32,
+/// How one attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttemptError {
+    /// No connection could be made (refused, unreachable): nothing reached the server.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The connection was made but no complete answer came back (timeout, connection cut):
+    /// the request may or may not have been processed.
+    #[error("no complete answer: {0}")]
+    Broken(String),
+    /// The server answered with a status other than success.
+    #[error("status {status}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The server's `Retry-After`, in seconds.
+        retry_after: Option<Duration>,
+        /// The start of the body.
+        body: String,
+    },
+    /// A success whose body is not what the contract says.
+    #[error("unreadable answer: {0}")]
+    BadAnswer(String),
 }
 
-/// The answer to an accepted publish (the fields the publisher checks).
+impl AttemptError {
+    /// The error of a request given up after this attempt.
+    pub fn into_client_error(self, what: &str, retrier: &Retrier) -> ClientError {
+        let what = what.to_string();
+        match self {
+            Self::Status { status, body, .. }
+                if !StatusCode::from_u16(status).is_ok_and(is_retryable) =>
+            {
+                ClientError::Refused { what, status, body }
+            }
+            Self::BadAnswer(reason) => ClientError::BadAnswer { what, reason },
+            last => ClientError::GaveUp {
+                what,
+                attempts: retrier.failures(),
+                elapsed: retrier.elapsed(),
+                last: last.to_string(),
+            },
+        }
+    }
+}
+
+/// The answer to an accepted publish (the fields the client checks).
 #[derive(Debug, Clone, Deserialize)]
 pub struct PublishAnswer {
     /// Events in the request, as counted by the server.
@@ -90,41 +132,21 @@ pub struct EventResult {
     pub outcome: String,
 }
 
-/// The counters of `GET /stats`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub struct ServerCounters {
-    /// Events acknowledged.
-    pub received: u64,
-    /// Distinct events stored.
-    pub unique_processed: u64,
-    /// Events dropped as duplicates.
-    pub duplicate_dropped: u64,
-}
-
 /// A cheap-to-clone client bound to one aggregator.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    retry_budget: Duration,
-}
-
-/// What one attempt came to.
-enum Attempt<T> {
-    Done(T),
-    Retry {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
-    Fail(ClientError),
+    policy: RetryPolicy,
 }
 
 impl Client {
-    /// A client for the aggregator at `base_url` (e.g. `http://127.0.0.1:8080`).
+    /// A client for the aggregator at `base_url` (e.g. `http://127.0.0.1:8080`) whose attempts
+    /// time out after `attempt_timeout` and whose `GET`s are retried under `policy`.
     pub fn new(
         base_url: &str,
         attempt_timeout: Duration,
-        retry_budget: Duration,
+        policy: RetryPolicy,
     ) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(attempt_timeout)
@@ -135,93 +157,56 @@ impl Client {
         Ok(Self {
             http,
             base: base_url.trim_end_matches('/').to_string(),
-            retry_budget,
+            policy,
         })
     }
 
-    /// `POST /publish` with a body already serialised.
-    pub async fn publish(&self, body: Bytes) -> Result<Delivery<PublishAnswer>, ClientError> {
-        let url = format!("{}/publish", self.base);
-        self.with_retries("POST /publish", || {
-            self.http
-                .post(&url)
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone())
-        })
-        .await
+    /// The policy this client was built with.
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
     }
 
-    /// `GET <path>`, decoded as `T`.
+    /// One attempt at `POST /publish` with a body already serialised.
+    pub async fn publish_once(&self, body: Bytes) -> Result<PublishAnswer, AttemptError> {
+        let request = self
+            .http
+            .post(format!("{}/publish", self.base))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        attempt(request).await
+    }
+
+    /// `GET <path>`, decoded as `T`, retried under the client's policy.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
-        let what = format!("GET {path}");
-        let delivery = self.with_retries(&what, || self.http.get(&url)).await?;
-        Ok(delivery.value)
-    }
-
-    async fn with_retries<T: DeserializeOwned>(
-        &self,
-        what: &str,
-        request: impl Fn() -> RequestBuilder,
-    ) -> Result<Delivery<T>, ClientError> {
-        let started = Instant::now();
-        let mut attempts: u32 = 0;
+        let mut retrier = Retrier::new(self.policy);
         loop {
-            attempts += 1;
-            let (reason, retry_after) = match attempt(what, request()).await {
-                Attempt::Done(value) => return Ok(Delivery { value, attempts }),
-                Attempt::Fail(err) => return Err(err),
-                Attempt::Retry {
-                    reason,
-                    retry_after,
-                } => (reason, retry_after),
-            };
-            let elapsed = started.elapsed();
-            let Some(left) = self
-                .retry_budget
-                .checked_sub(elapsed)
-                .filter(|l| !l.is_zero())
-            else {
-                return Err(ClientError::GaveUp {
-                    what: what.to_string(),
-                    attempts,
-                    elapsed,
-                    last: reason,
-                });
+            let failure = match attempt(self.http.get(&url)).await {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
             };
             let unit: f64 = rand::thread_rng().gen();
-            tokio::time::sleep(backoff_delay(attempts - 1, retry_after, unit).min(left)).await;
+            match retrier.after_failure(&failure, unit) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Err(failure.into_client_error(&format!("GET {path}"), &retrier)),
+            }
         }
     }
 }
 
 /// One attempt, classified.
-async fn attempt<T: DeserializeOwned>(what: &str, request: RequestBuilder) -> Attempt<T> {
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(err) => return retry(format!("{err}"), None),
-    };
+async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, AttemptError> {
+    let response = request.send().await.map_err(no_answer)?;
     let status = response.status();
-    let wait_hint = parse_retry_after(response.headers());
-    let body = match response.bytes().await {
-        Ok(body) => body,
-        Err(err) => return retry(format!("response body broke off: {err}"), None),
-    };
+    let retry_after = parse_retry_after(response.headers());
+    let body = response.bytes().await.map_err(no_answer)?;
     if status.is_success() {
-        return match serde_json::from_slice(&body) {
-            Ok(value) => Attempt::Done(value),
-            Err(err) => Attempt::Fail(ClientError::BadAnswer {
-                what: what.to_string(),
-                reason: err.to_string(),
-            }),
-        };
+        return serde_json::from_slice(&body)
+            .map_err(|err| AttemptError::BadAnswer(err.to_string()));
     }
-    if is_retryable(status) {
-        return retry(format!("status {status}"), wait_hint);
-    }
-    Attempt::Fail(ClientError::Refused {
-        what: what.to_string(),
+    Err(AttemptError::Status {
         status: status.as_u16(),
+        retry_after,
         body: String::from_utf8_lossy(&body)
             .chars()
             .take(ERROR_BODY_CHARS)
@@ -229,22 +214,12 @@ async fn attempt<T: DeserializeOwned>(what: &str, request: RequestBuilder) -> At
     })
 }
 
-fn retry<T>(reason: String, retry_after: Option<Duration>) -> Attempt<T> {
-    Attempt::Retry {
-        reason,
-        retry_after,
+/// An attempt that got no complete answer: was a connection ever made?
+fn no_answer(err: reqwest::Error) -> AttemptError {
+    match err.is_connect() {
+        true => AttemptError::Connect(err.to_string()),
+        false => AttemptError::Broken(err.to_string()),
     }
-}
-
-/// Statuses that mean "not now" rather than "never".
-pub fn is_retryable(status: StatusCode) -> bool {
-    matches!(
-        status,
-        StatusCode::TOO_MANY_REQUESTS
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT
-    )
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is ignored: servers here send seconds).
@@ -256,55 +231,12 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
         .trim()
         .parse()
         .ok()?;
-    Some(Duration::from_secs(seconds.min(3_600)))
-}
-
-/// The wait before retry number `retry + 1`: full jitter (`unit` in `[0, 1)` of a ceiling that
-/// doubles from [`BACKOFF_BASE`] up to [`BACKOFF_CAP`]), on top of `Retry-After` when given.
-pub fn backoff_delay(retry: u32, retry_after: Option<Duration>, unit: f64) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32 << retry.min(16))
-        .min(BACKOFF_CAP);
-    let jitter = ceiling.mul_f64(unit.clamp(0.0, 1.0));
-    retry_after.unwrap_or_default() + jitter
+    Some(Duration::from_secs(seconds.min(MAX_RETRY_AFTER_SECS)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_full_jitter() {
-        assert_eq!(backoff_delay(0, None, 0.0), Duration::ZERO);
-        assert_eq!(backoff_delay(0, None, 1.0), BACKOFF_BASE);
-        assert_eq!(backoff_delay(3, None, 1.0), BACKOFF_BASE * 8);
-        assert_eq!(backoff_delay(30, None, 1.0), BACKOFF_CAP);
-        assert_eq!(backoff_delay(3, None, 0.5), BACKOFF_BASE * 4);
-    }
-
-    #[test]
-    fn retry_after_is_a_floor_and_jitter_comes_on_top() {
-        let floor = Duration::from_secs(1);
-        assert_eq!(backoff_delay(0, Some(floor), 0.0), floor);
-        assert!(backoff_delay(5, Some(floor), 0.9) > floor);
-        assert!(backoff_delay(30, Some(floor), 0.99) <= floor + BACKOFF_CAP);
-    }
-
-    #[test]
-    fn only_transient_statuses_are_retried() {
-        for status in [429, 502, 503, 504] {
-            assert!(
-                is_retryable(StatusCode::from_u16(status).unwrap()),
-                "{status}"
-            );
-        }
-        for status in [400, 404, 413, 422, 500] {
-            assert!(
-                !is_retryable(StatusCode::from_u16(status).unwrap()),
-                "{status}"
-            );
-        }
-    }
 
     #[test]
     fn retry_after_seconds_are_read_and_dates_ignored() {
@@ -316,5 +248,28 @@ mod tests {
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(parse_retry_after(&headers), None);
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_a_connect_error_and_gives_up_under_never() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let client = Client::new(
+            &format!("http://{address}"),
+            Duration::from_secs(2),
+            RetryPolicy::never(),
+        )
+        .unwrap();
+        let failure = client.publish_once(Bytes::from_static(b"{}")).await;
+        assert!(
+            matches!(failure, Err(AttemptError::Connect(_))),
+            "{failure:?}"
+        );
+        let err = client.get::<serde_json::Value>("/stats").await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::GaveUp { attempts: 1, .. }),
+            "{err}"
+        );
     }
 }
