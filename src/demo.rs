@@ -14,9 +14,9 @@ use anyhow::Context;
 use tokio::sync::oneshot;
 
 use crate::app::{shutdown_signal, App, AppConfig, DEFAULT_BIND};
-use crate::publisher::client::Client;
-use crate::publisher::workload::WorkloadOptions;
-use crate::publisher::{self, PublishConfig};
+use crate::client::workload::WorkloadOptions;
+use crate::client::{self, PublishConfig};
+use crate::client::{Client, RetryPolicy};
 
 /// Events the demo publishes by default.
 pub const DEMO_EVENTS: u64 = 5_000;
@@ -101,7 +101,7 @@ pub async fn run(args: DemoConfig) -> anyhow::Result<()> {
         publish.workload.events,
         publish.workload.duplicate_ratio * 100.0
     );
-    let outcome = publisher::run(publish).await.map(drop);
+    let outcome = client::run(publish).await.map(drop);
     if let Err(err) = &outcome {
         println!("demo run failed: {err:#}");
     } else {
@@ -169,7 +169,11 @@ fn reachable(address: SocketAddr) -> SocketAddr {
 
 /// Prints the first stored events, as `GET /events?limit=3` returns them.
 async fn print_samples(base: &str) {
-    let sample = Client::new(base, Duration::from_secs(5), Duration::from_secs(5));
+    let sample = Client::new(
+        base,
+        Duration::from_secs(5),
+        RetryPolicy::within(Duration::from_secs(5)),
+    );
     let page = match sample {
         Ok(client) => client.get::<serde_json::Value>("/events?limit=3").await,
         Err(err) => Err(err),

@@ -16,7 +16,8 @@
 //! - [`metrics`]: the per-app Prometheus registry and the store wrapper that feeds it.
 //! - [`store`]: the `Store` trait, its errors by meaning, and the PostgreSQL and embedded
 //!   (SQLite) backends.
-//! - [`publisher`]: the HTTP client side: the `publish` load generator and verifier.
+//! - [`client`]: the HTTP client side: a retrying client, the workload generator, background
+//!   streams, the `/stats` decoder and the `publish` run with its report.
 //! - [`event`]: the domain types, parsed and validated.
 //! - [`telemetry`]: logging setup (text or JSON).
 //!
@@ -37,10 +38,10 @@ pub mod actors;
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod demo;
 pub mod event;
 pub mod http;
 pub mod metrics;
-pub mod publisher;
 pub mod store;
 pub mod telemetry;

@@ -14,9 +14,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use aggregator::publisher::verify::Mismatch;
-use aggregator::publisher::workload::WorkloadOptions;
-use aggregator::publisher::{self, PublishConfig, VerificationError};
+use aggregator::client::verify::Mismatch;
+use aggregator::client::workload::WorkloadOptions;
+use aggregator::client::{self, PublishConfig, VerificationError};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -122,9 +122,7 @@ async fn a_server_that_under_reports_unique_events_fails_verification() {
     })
     .await;
 
-    let err = publisher::run(args_for(address, 1_000, 10))
-        .await
-        .unwrap_err();
+    let err = client::run(args_for(address, 1_000, 10)).await.unwrap_err();
 
     let verification = err
         .downcast_ref::<VerificationError>()
@@ -149,7 +147,7 @@ async fn an_honest_server_that_sometimes_answers_503_is_verified_after_retries()
     })
     .await;
 
-    let report = publisher::run(args_for(address, 2_000, 20)).await.unwrap();
+    let report = client::run(args_for(address, 2_000, 20)).await.unwrap();
 
     assert!(report.verified, "{report}");
     assert!(report.retries >= 20, "{report}");
@@ -176,9 +174,7 @@ async fn a_server_that_refuses_requests_fails_the_run_without_retrying_forever()
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
-    let err = publisher::run(args_for(address, 100, 10))
-        .await
-        .unwrap_err();
+    let err = client::run(args_for(address, 100, 10)).await.unwrap_err();
 
     assert!(format!("{err:#}").contains("422"), "{err:#}");
 }
@@ -194,18 +190,18 @@ async fn spawn_app() -> RunningApp {
 async fn the_real_app_is_verified_with_single_batched_and_mixed_requests() {
     let app = spawn_app().await;
 
-    let singles = publisher::run(PublishConfig {
+    let singles = client::run(PublishConfig {
         concurrency: 32,
         ..args_for(app.address, 2_000, 1)
     })
     .await
     .unwrap();
-    let batched = publisher::run(args_for(app.address, 3_000, 250))
+    let batched = client::run(args_for(app.address, 3_000, 250))
         .await
         .unwrap();
     let mut mixed = args_for(app.address, 2_000, 50);
     mixed.workload.mixed = true;
-    let mixed = publisher::run(mixed).await.unwrap();
+    let mixed = client::run(mixed).await.unwrap();
 
     for report in [&singles, &batched, &mixed] {
         assert!(report.verified, "{report}");
@@ -231,9 +227,9 @@ async fn a_second_run_with_the_same_seed_sends_only_duplicates() {
     let mut seeded = args_for(app.address, 1_000, 25);
     seeded.workload.seed = Some(4242);
 
-    let first = publisher::run(seeded.clone()).await.unwrap();
-    let unverified_replay = publisher::run(seeded.clone()).await.unwrap_err();
-    let replay = publisher::run(PublishConfig {
+    let first = client::run(seeded.clone()).await.unwrap();
+    let unverified_replay = client::run(seeded.clone()).await.unwrap_err();
+    let replay = client::run(PublishConfig {
         replay: true,
         ..seeded
     })

@@ -14,8 +14,8 @@ use anyhow::Context;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::client::workload::{GeneratedEvent, Workload, WorkloadOptions};
 use crate::event::{self, Event};
-use crate::publisher::workload::{GeneratedEvent, Workload, WorkloadOptions};
 use crate::store::{self, CommitBatch, ShardId, SharedStore, StoreOptions};
 
 /// Options of `aggregator bench ceiling`.

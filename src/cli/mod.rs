@@ -5,7 +5,7 @@
 //! below this module sees a clap type.
 //!
 //! [`AppConfig`]: crate::app::AppConfig
-//! [`PublishConfig`]: crate::publisher::PublishConfig
+//! [`PublishConfig`]: crate::client::PublishConfig
 //! [`DemoConfig`]: crate::demo::DemoConfig
 //! [`CeilingConfig`]: crate::bench::ceiling::CeilingConfig
 
@@ -21,7 +21,7 @@ pub mod workload;
 use clap::{Parser, Subcommand};
 
 use crate::app::{shutdown_signal, App};
-use crate::{bench as benchmarks, demo as demo_run, publisher, telemetry};
+use crate::{bench as benchmarks, client, demo as demo_run, telemetry};
 use bench::BenchCommand;
 use demo::DemoArgs;
 use publish::PublishArgs;
@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve(&args).await,
         Some(Command::Publish(args)) => {
             telemetry::init_for_client();
-            publisher::run(args.config()).await.map(drop)
+            client::run(args.config()).await.map(drop)
         }
         Some(Command::Demo(args)) => {
             telemetry::init_for_client();

@@ -6,8 +6,8 @@ use clap::Args;
 
 use super::parse;
 use super::workload::WorkloadArgs;
-use crate::publisher::config::{self as defaults, PublishConfig};
-use crate::publisher::workload::{DEFAULT_BATCH_SIZE, DEFAULT_EVENTS};
+use crate::client::config::{self as defaults, PublishConfig};
+use crate::client::workload::{DEFAULT_BATCH_SIZE, DEFAULT_EVENTS};
 
 /// Everything `aggregator publish` takes.
 #[derive(Debug, Clone, Args)]

@@ -4,7 +4,7 @@ use clap::{CommandFactory, Parser};
 
 use super::*;
 use crate::app::AppConfig;
-use crate::publisher::PublishConfig;
+use crate::client::PublishConfig;
 
 #[test]
 fn the_cli_definition_is_consistent() {

@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::parse;
-use crate::publisher::workload::{self as defaults, WorkloadOptions};
+use crate::client::workload::{self as defaults, WorkloadOptions};
 
 /// What to generate. `--events` and `--batch-size` default per command (see
 /// [`WorkloadArgs::options`]).

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{event, outcomes, result_keys, spawn_app};
+use crate::helpers::{event, outcomes, result_keys, spawn_app, ApiApp};
 
 /// Publishes `body` to a fresh app and checks it stored exactly `expected_keys`, in that order.
 async fn assert_stores(body: Value, expected_keys: &[(&str, &str)]) {

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{event, spawn_app, spawn_app_with};
+use crate::helpers::{event, spawn_app, spawn_app_with, ApiApp};
 
 /// Proves a page ends before the event that would take it past `--max-page-bytes`, and the
 /// cursor goes on from there.
@@ -44,7 +44,7 @@ async fn topics_are_paged_and_counted() {
 
     let (status, first) = app.get("/topics?limit=2").await;
     let (_, second) = app.get("/topics?limit=2&cursor=b").await;
-    let stats = app.stats().await;
+    let stats = app.stats_json().await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(first, json!({"topics": ["a", "b"], "next_cursor": "b"}));

@@ -8,13 +8,13 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{event, spawn_app_with, TestApp};
+use crate::helpers::{event, spawn_app_with, ApiApp, TestApp};
 
 /// How long a test waits for the server to answer or close.
 const PATIENCE: Duration = Duration::from_secs(5);
 
 async fn connect(app: &TestApp) -> TcpStream {
-    let address = app.address.trim_start_matches("http://");
+    let address = app.base_url.trim_start_matches("http://");
     TcpStream::connect(address)
         .await
         .expect("the server accepts")

@@ -2,10 +2,11 @@
 //! duplicate_dropped`, `unique_processed == rows`, and per-shard figures that add up.
 
 use aggregator::actors::routing::shard_for_topic;
+use aggregator::client::stats::ShardStat;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, ApiApp};
 
 const TOPICS: usize = 20;
 const UNIQUE: usize = 1_600;
@@ -56,24 +57,35 @@ async fn counters_stay_exact_under_a_mixed_workload_across_many_topics() {
         .sum();
     assert_eq!(acknowledged_new, UNIQUE as u64);
     let stats = app.stats().await;
-    let total = |field: &str| stats[field].as_u64().unwrap();
-    assert_eq!(total("received"), (UNIQUE + DUPLICATES) as u64);
-    assert_eq!(total("unique_processed"), UNIQUE as u64);
-    assert_eq!(total("duplicate_dropped"), DUPLICATES as u64);
+    assert_eq!(stats.received, (UNIQUE + DUPLICATES) as u64);
+    assert_eq!(stats.unique_processed, UNIQUE as u64);
+    assert_eq!(stats.duplicate_dropped, DUPLICATES as u64);
     assert_eq!(
-        total("received"),
-        total("unique_processed") + total("duplicate_dropped")
+        stats.received,
+        stats.unique_processed + stats.duplicate_dropped
     );
-    assert_eq!(app.row_count().await, total("unique_processed") as i64);
-    assert_eq!(stats["topics"].as_array().unwrap().len(), TOPICS);
+    assert_eq!(app.row_count().await, stats.unique_processed as i64);
+    assert_eq!(stats.topics.len(), TOPICS);
 
-    let shards = stats["shards"].as_array().unwrap();
+    let shards = &stats.shards;
     assert_eq!(shards.len(), app.config.tree.shards as usize);
-    for field in ["received", "unique_processed", "duplicate_dropped"] {
-        let sum: u64 = shards.iter().map(|s| s[field].as_u64().unwrap()).sum();
-        assert_eq!(sum, total(field), "per-shard {field} does not add up");
-    }
-    let db = app.db().await;
+    let per_shard = |field: fn(&ShardStat) -> u64| shards.iter().map(field).sum::<u64>();
+    assert_eq!(
+        per_shard(|s| s.received),
+        stats.received,
+        "per-shard received"
+    );
+    assert_eq!(
+        per_shard(|s| s.unique_processed),
+        stats.unique_processed,
+        "per-shard unique_processed"
+    );
+    assert_eq!(
+        per_shard(|s| s.duplicate_dropped),
+        stats.duplicate_dropped,
+        "per-shard duplicate_dropped"
+    );
+    let db = app.db.client().await;
     let rows = db
         .query("SELECT topic, count(*) FROM events GROUP BY topic", &[])
         .await
@@ -85,15 +97,14 @@ async fn counters_stay_exact_under_a_mixed_workload_across_many_topics() {
         rows_per_shard[shard_for_topic(&topic, app.config.tree.shards) as usize] += count as u64;
     }
     for shard in shards {
-        let index = shard["shard"].as_u64().unwrap() as usize;
+        let index = shard.shard as usize;
         assert_eq!(
-            shard["unique_processed"], rows_per_shard[index],
+            shard.unique_processed, rows_per_shard[index],
             "shard {index}"
         );
         assert_eq!(
-            shard["received"].as_u64().unwrap(),
-            shard["unique_processed"].as_u64().unwrap()
-                + shard["duplicate_dropped"].as_u64().unwrap(),
+            shard.received,
+            shard.unique_processed + shard.duplicate_dropped,
             "shard {index}"
         );
     }

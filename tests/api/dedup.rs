@@ -5,7 +5,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{outcomes, result_keys, spawn_app};
+use crate::helpers::{outcomes, result_keys, spawn_app, ApiApp};
 
 /// Proves that re-sending an event is answered `duplicate`, stores nothing more, and moves only
 /// `received` and `duplicate_dropped`.
@@ -26,9 +26,9 @@ async fn the_same_event_published_twice_is_a_duplicate_the_second_time() {
     assert_eq!(second["duplicate_dropped"], 1);
     assert_eq!(app.row_count().await, 1);
     let stats = app.stats().await;
-    assert_eq!(stats["received"], 2);
-    assert_eq!(stats["unique_processed"], 1);
-    assert_eq!(stats["duplicate_dropped"], 1);
+    assert_eq!(stats.received, 2);
+    assert_eq!(stats.unique_processed, 1);
+    assert_eq!(stats.duplicate_dropped, 1);
 }
 
 /// Proves that repeats inside one batch and repeats of earlier batches are both duplicates, that
@@ -82,9 +82,9 @@ async fn duplicates_inside_a_batch_and_across_batches_are_each_reported_in_order
 
     assert_eq!(app.row_count().await, 4);
     let stats = app.stats().await;
-    assert_eq!(stats["received"], 8);
-    assert_eq!(stats["unique_processed"], 4);
-    assert_eq!(stats["duplicate_dropped"], 4);
+    assert_eq!(stats.received, 8);
+    assert_eq!(stats.unique_processed, 4);
+    assert_eq!(stats.duplicate_dropped, 4);
 }
 
 /// Proves identity is the pair `(topic, event_id)`: one id used in two topics is two events.
@@ -101,9 +101,9 @@ async fn the_same_event_id_in_two_topics_is_two_events() {
     assert_eq!(outcomes(&answer), ["new", "new"]);
     assert_eq!(app.row_count().await, 2);
     let stats = app.stats().await;
-    assert_eq!(stats["unique_processed"], 2);
-    assert_eq!(stats["duplicate_dropped"], 0);
-    assert_eq!(stats["topics"], json!(["orders", "refunds"]));
+    assert_eq!(stats.unique_processed, 2);
+    assert_eq!(stats.duplicate_dropped, 0);
+    assert_eq!(stats.topics, ["orders", "refunds"]);
 }
 
 /// Proves that when 50 clients publish the same event at once exactly one is told `new`, the
@@ -128,7 +128,7 @@ async fn fifty_concurrent_publishes_of_one_event_store_it_once() {
     assert_eq!((new, duplicate), (1, 49), "{all_outcomes:?}");
     assert_eq!(app.row_count().await, 1);
     let stats = app.stats().await;
-    assert_eq!(stats["received"], 50);
-    assert_eq!(stats["unique_processed"], 1);
-    assert_eq!(stats["duplicate_dropped"], 49);
+    assert_eq!(stats.received, 50);
+    assert_eq!(stats.unique_processed, 1);
+    assert_eq!(stats.duplicate_dropped, 49);
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, ApiApp, TestApp};
 
 /// `n` events `<prefix>-<i>` in `topic`.
 fn events_in(app: &TestApp, topic: &str, n: usize) -> Vec<Value> {

@@ -2,26 +2,18 @@
 //! as the database would have answered them, and a cold fast path (after a restart) never
 //! claims anything it has not seen committed.
 
+use aggregator::client::ServerStats;
 use serde_json::{json, Value};
 
-use crate::helpers::{event, outcomes, spawn_app, spawn_app_with};
+use crate::helpers::{event, outcomes, spawn_app, spawn_app_with, ApiApp};
 
 fn batch(topic: &str, ids: std::ops::Range<u32>) -> Value {
     let events: Vec<Value> = ids.map(|id| event(topic, &format!("evt-{id}"))).collect();
     json!({ "events": events })
 }
 
-fn fastpath_hits(stats: &Value) -> u64 {
-    stats["shards"]
-        .as_array()
-        .expect("shards is an array")
-        .iter()
-        .map(|shard| {
-            shard["fastpath_hits"]
-                .as_u64()
-                .expect("fastpath_hits is a number")
-        })
-        .sum()
+fn fastpath_hits(stats: &ServerStats) -> u64 {
+    stats.shards.iter().map(|shard| shard.fastpath_hits).sum()
 }
 
 /// Proves a re-sent batch is answered "duplicate" by the fast path (no index probe), and that
@@ -42,9 +34,9 @@ async fn a_resent_batch_is_answered_from_the_fast_path_with_exact_counters() {
         .all(|outcome| outcome == "duplicate"));
     let stats = app.stats().await;
     assert_eq!(fastpath_hits(&stats), 50);
-    assert_eq!(stats["received"], 100);
-    assert_eq!(stats["unique_processed"], 50);
-    assert_eq!(stats["duplicate_dropped"], 50);
+    assert_eq!(stats.received, 100);
+    assert_eq!(stats.unique_processed, 50);
+    assert_eq!(stats.duplicate_dropped, 50);
     assert_eq!(app.row_count().await, 50);
 }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::common::db::{postgres_address, url_with_address};
 use crate::common::proxy::TcpProxy;
 use crate::common::wait::wait_until;
-use crate::helpers::{json_response, spawn_app, spawn_app_with};
+use crate::helpers::{json_response, spawn_app, spawn_app_with, ApiApp};
 
 /// Proves `/health` answers 200 `{"status":"healthy"}`.
 #[tokio::test]

@@ -1,15 +1,12 @@
-//! The fixture every API test starts from: [`spawn_app`] gives a running aggregator on port 0,
-//! backed by a fresh PostgreSQL database of its own, plus a reqwest client and shortcuts for the
-//! endpoints. Tests build [`AppConfig`] values directly and never touch the environment; the
-//! only variables read are `TEST_DATABASE_URL` (where PostgreSQL is) and `TEST_LOG` (show logs).
-//! The app itself and the database come from [`crate::common`].
+//! The API suite's shortcuts on the shared app fixture ([`crate::common::app`], re-exported
+//! here): valid events, requests whose answers must be JSON, publishing, and shared assertions
+//! ([`ApiApp`]). Typed `/stats` reads go through the client library ([`TestApp::stats`]); tests
+//! that check the document itself read it as JSON ([`ApiApp::stats_json`]).
 
-use aggregator::app::AppConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::app::{start_app, test_config, RunningApp};
-use crate::common::db::TestDb;
+pub use crate::common::app::{spawn_app, spawn_app_with, TestApp};
 
 /// Timestamp of the events built by [`event`].
 pub const EVENT_TIMESTAMP: &str = "2024-05-01T12:00:00Z";
@@ -25,72 +22,46 @@ pub fn event(topic: &str, event_id: &str) -> Value {
     })
 }
 
-/// An aggregator under test, with its own database.
-pub struct TestApp {
-    /// `http://127.0.0.1:<port>` of the running app.
-    pub address: String,
-    /// A client shared by every request of the test.
-    pub client: reqwest::Client,
-    /// The test's database (its direct URL, never through a proxy, for checks in SQL).
-    pub database: TestDb,
-    /// The configuration the app runs with; [`TestApp::restart`] reuses it.
-    pub config: AppConfig,
-    running: Option<RunningApp>,
-}
-
-/// An app with the default test configuration on a fresh database.
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
-}
-
-/// An app on a fresh database whose configuration `configure` may adjust (limits, timeouts,
-/// or the database URL, e.g. to go through a proxy).
-pub async fn spawn_app_with(configure: impl FnOnce(&mut AppConfig)) -> TestApp {
-    let database = TestDb::create().await;
-    let mut config = test_config(&database.url);
-    configure(&mut config);
-    let mut app = TestApp {
-        address: String::new(),
-        client: reqwest::Client::new(),
-        database,
-        config,
-        running: None,
-    };
-    app.start().await;
-    app
-}
-
-impl TestApp {
-    async fn start(&mut self) {
-        assert!(self.running.is_none(), "the app is already running");
-        let running = start_app(self.config.clone()).await;
-        self.address = running.base_url.clone();
-        self.running = Some(running);
-    }
-
-    /// Gracefully stops the app (HTTP first, then the actor tree) and waits until it has.
-    pub async fn stop(&mut self) {
-        self.running
-            .take()
-            .expect("the app is running")
-            .stop()
-            .await;
-    }
-
-    /// Stops the app gracefully and starts a new one on the same database and configuration.
-    /// The new app listens on a new port; `address` is updated.
-    pub async fn restart(&mut self) {
-        self.stop().await;
-        self.start().await;
-    }
-
-    /// Absolute URL of `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
+/// The API suite's shortcuts on the shared [`TestApp`] fixture: requests whose answers must be
+/// JSON, publishing, and the assertions many tests share.
+#[allow(async_fn_in_trait)] // used in this test binary only, never behind `dyn` or a `Send` bound
+pub trait ApiApp {
     /// `GET path`; the body must be JSON.
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+    async fn get(&self, path: &str) -> (StatusCode, Value);
+
+    /// `POST /publish` with a JSON body.
+    async fn publish(&self, body: &Value) -> (StatusCode, Value);
+
+    /// `POST /publish` with exactly these bytes; the answer must be JSON whatever they are.
+    async fn publish_raw(&self, body: impl Into<reqwest::Body>) -> (StatusCode, Value);
+
+    /// `POST /publish` that must succeed; returns the answer.
+    async fn publish_ok(&self, body: &Value) -> Value;
+
+    /// `GET /stats` as the JSON document itself (the typed read is [`TestApp::stats`]); must
+    /// succeed.
+    async fn stats_json(&self) -> Value;
+
+    /// `GET /events?<query>` (`query` without the `?`).
+    async fn events(&self, query: &str) -> (StatusCode, Value);
+
+    /// A valid event with this key (see [`event`]).
+    fn event(&self, topic: &str, event_id: &str) -> Value;
+
+    /// Rows in the `events` table, counted in SQL.
+    async fn row_count(&self) -> i64;
+
+    /// Publishes a valid event whose `field` is set to `value` (removed when `None`) and asserts
+    /// the answer is a 422 naming exactly that field of event 0 with `reason`, with nothing
+    /// stored.
+    async fn assert_field_rejected(&self, field: &str, value: Option<Value>, reason: &str);
+
+    /// Asserts that no event was stored and no counter moved.
+    async fn assert_nothing_stored(&self);
+}
+
+impl ApiApp for TestApp {
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self
             .client
             .get(self.url(path))
@@ -100,14 +71,12 @@ impl TestApp {
         json_response(response).await
     }
 
-    /// `POST /publish` with a JSON body.
-    pub async fn publish(&self, body: &Value) -> (StatusCode, Value) {
+    async fn publish(&self, body: &Value) -> (StatusCode, Value) {
         self.publish_raw(serde_json::to_vec(body).expect("serialisable body"))
             .await
     }
 
-    /// `POST /publish` with exactly these bytes; the answer must be JSON whatever they are.
-    pub async fn publish_raw(&self, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+    async fn publish_raw(&self, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
         let response = self
             .client
             .post(self.url("/publish"))
@@ -119,44 +88,31 @@ impl TestApp {
         json_response(response).await
     }
 
-    /// `POST /publish` that must succeed; returns the answer.
-    pub async fn publish_ok(&self, body: &Value) -> Value {
+    async fn publish_ok(&self, body: &Value) -> Value {
         let (status, answer) = self.publish(body).await;
         assert_eq!(status, StatusCode::OK, "publish failed: {answer}");
         answer
     }
 
-    /// `GET /stats`, which must succeed.
-    pub async fn stats(&self) -> Value {
+    async fn stats_json(&self) -> Value {
         let (status, stats) = self.get("/stats").await;
         assert_eq!(status, StatusCode::OK, "GET /stats failed: {stats}");
         stats
     }
 
-    /// `GET /events?<query>` (`query` without the `?`).
-    pub async fn events(&self, query: &str) -> (StatusCode, Value) {
+    async fn events(&self, query: &str) -> (StatusCode, Value) {
         self.get(&format!("/events?{query}")).await
     }
 
-    /// A valid event with this key (see [`event`]).
-    pub fn event(&self, topic: &str, event_id: &str) -> Value {
+    fn event(&self, topic: &str, event_id: &str) -> Value {
         event(topic, event_id)
     }
 
-    /// A new connection straight to the test database.
-    pub async fn db(&self) -> tokio_postgres::Client {
-        self.database.client().await
+    async fn row_count(&self) -> i64 {
+        i64::try_from(self.db.count_rows().await).expect("a row count fits in i64")
     }
 
-    /// Rows in the `events` table, counted in SQL.
-    pub async fn row_count(&self) -> i64 {
-        i64::try_from(self.database.count_rows().await).expect("a row count fits in i64")
-    }
-
-    /// Publishes a valid event whose `field` is set to `value` (removed when `None`) and asserts
-    /// the answer is a 422 naming exactly that field of event 0 with `reason`, with nothing
-    /// stored.
-    pub async fn assert_field_rejected(&self, field: &str, value: Option<Value>, reason: &str) {
+    async fn assert_field_rejected(&self, field: &str, value: Option<Value>, reason: &str) {
         let mut event = self.event("topic", "id");
         match value {
             Some(value) => event[field] = value,
@@ -177,10 +133,9 @@ impl TestApp {
         self.assert_nothing_stored().await;
     }
 
-    /// Asserts that no event was stored and no counter moved.
-    pub async fn assert_nothing_stored(&self) {
+    async fn assert_nothing_stored(&self) {
         assert_eq!(self.row_count().await, 0, "rows were stored");
-        let stats = self.stats().await;
+        let stats = self.stats_json().await;
         assert_eq!(stats["received"], 0, "counters moved: {stats}");
         assert_eq!(stats["topics"], json!([]), "topics appeared: {stats}");
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, ApiApp, TestApp};
 
 /// Every route of the API, as a client knows it. A route served but missing here or in the
 /// document fails `every_served_route_is_in_the_document`.

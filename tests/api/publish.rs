@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, EVENT_TIMESTAMP};
+use crate::helpers::{spawn_app, ApiApp, EVENT_TIMESTAMP};
 
 /// Proves that one published event is acknowledged as new, stored as exactly one row, listed by
 /// `/events` with every field as sent, and counted once by `/stats`.
@@ -46,7 +46,7 @@ async fn a_single_published_event_is_stored_once_listed_and_counted() {
         "received_at missing: {listed}"
     );
 
-    let stats = app.stats().await;
+    let stats = app.stats_json().await;
     assert_eq!(stats["received"], 1);
     assert_eq!(stats["unique_processed"], 1);
     assert_eq!(stats["duplicate_dropped"], 0);
@@ -59,7 +59,7 @@ async fn a_single_published_event_is_stored_once_listed_and_counted() {
 async fn an_acknowledged_event_is_already_in_the_database_when_publish_returns() {
     // Arrange
     let app = spawn_app().await;
-    let db = app.db().await;
+    let db = app.db.client().await;
 
     // Act
     app.publish_ok(&app.event("orders", "o-1")).await;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{outcomes, spawn_app};
+use crate::helpers::{outcomes, spawn_app, ApiApp};
 
 /// Proves that after a restart a re-sent event is still a duplicate, a new one is still new,
 /// and `/stats` continues from the persisted counters instead of starting from zero.
@@ -17,7 +17,7 @@ async fn counters_and_deduplication_survive_a_restart_on_the_same_database() {
         app.event("zeta", "1"),
     ]);
     app.publish_ok(&batch).await;
-    let before = app.stats().await;
+    let before = app.stats_json().await;
     assert_eq!(
         (
             &before["received"],
@@ -26,7 +26,7 @@ async fn counters_and_deduplication_survive_a_restart_on_the_same_database() {
         ),
         (&json!(4), &json!(3), &json!(1))
     );
-    let old_address = app.address.clone();
+    let old_address = app.base_url.clone();
 
     // Act
     app.restart().await;
@@ -34,10 +34,10 @@ async fn counters_and_deduplication_survive_a_restart_on_the_same_database() {
     let fresh = app.publish_ok(&app.event("beta", "1")).await;
 
     // Assert
-    assert_ne!(app.address, old_address, "a new app was started");
+    assert_ne!(app.base_url, old_address, "a new app was started");
     assert_eq!(outcomes(&resent), ["duplicate"]);
     assert_eq!(outcomes(&fresh), ["new"]);
-    let after = app.stats().await;
+    let after = app.stats_json().await;
     assert_eq!(after["received"], 4 + 2);
     assert_eq!(after["unique_processed"], 3 + 1);
     assert_eq!(after["duplicate_dropped"], 1 + 1);
@@ -55,13 +55,13 @@ async fn a_restart_without_traffic_reports_the_same_figures() {
         .map(|i| app.event(&format!("topic-{}", i % 7), &format!("id-{}", i % 30)))
         .collect();
     app.publish_ok(&json!(batch)).await;
-    let before = app.stats().await;
+    let before = app.stats_json().await;
 
     // Act
     app.restart().await;
 
     // Assert
-    let after = app.stats().await;
+    let after = app.stats_json().await;
     for field in [
         "received",
         "unique_processed",

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::wait::wait_until;
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, ApiApp};
 
 /// Proves `topics` lists every topic with a stored event exactly once, sorted, whatever the
 /// order of publishing, and that topics of rejected requests do not appear.
@@ -30,7 +30,7 @@ async fn stats_topics_are_sorted_and_complete() {
     app.publish(&rejected).await;
 
     // Act
-    let stats = app.stats().await;
+    let stats = app.stats_json().await;
 
     // Assert
     let mut expected: Vec<&str> = topics.to_vec();
@@ -52,15 +52,15 @@ fn uptime(stats: &Value) -> f64 {
 async fn stats_report_uptime_store_and_every_shard() {
     // Arrange
     let app = spawn_app().await;
-    let first = app.stats().await;
+    let first = app.stats_json().await;
 
     // Act
     let moved = wait_until(
-        || async { uptime(&app.stats().await) > uptime(&first) },
+        || async { uptime(&app.stats_json().await) > uptime(&first) },
         Duration::from_secs(2),
     )
     .await;
-    let second = app.stats().await;
+    let second = app.stats_json().await;
 
     // Assert
     assert!(uptime(&first) >= 0.0, "{first}");

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, ApiApp, TestApp};
 
 const BAD_TIMESTAMP: &str = "must be an RFC 3339 timestamp such as 2024-05-01T12:00:00Z";
 
@@ -22,7 +22,8 @@ async fn store_with(app: &TestApp, field: &str, raw_value: Option<&str>) -> (Val
     let (status, page) = app.events("").await;
     assert_eq!(status, StatusCode::OK);
     let row = app
-        .db()
+        .db
+        .client()
         .await
         .query_one("SELECT payload::text FROM events", &[])
         .await

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, ApiApp};
 
 const KEY_FIELDS: [&str; 2] = ["topic", "event_id"];
 
@@ -72,7 +72,8 @@ async fn a_topic_and_event_id_of_255_characters_are_accepted() {
     // Assert
     assert_eq!(answer["results"][0]["outcome"], "new");
     let row = app
-        .db()
+        .db
+        .client()
         .await
         .query_one("SELECT topic, event_id FROM events", &[])
         .await

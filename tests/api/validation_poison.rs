@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{event, spawn_app, TestApp};
+use crate::helpers::{event, spawn_app, ApiApp, TestApp};
 
 /// Publishes a valid event whose `field` is replaced by raw JSON text, and returns the answer.
 async fn publish_with_raw(app: &TestApp, field: &str, raw_value: &str) -> (StatusCode, Value) {
@@ -147,5 +147,5 @@ async fn poison_requests_among_valid_ones_never_fail_the_valid_ones() {
         assert_eq!(*status, expected, "request {index}: {body}");
     }
     assert_eq!(app.row_count().await, 180);
-    assert_eq!(app.stats().await["unique_processed"], 180);
+    assert_eq!(app.stats_json().await["unique_processed"], 180);
 }

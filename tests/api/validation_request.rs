@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{spawn_app, spawn_app_with, ApiApp};
 
 /// Proves one invalid event rejects the whole batch, with the index of the culprit, and that
 /// none of the valid events around it is stored.

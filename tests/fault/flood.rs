@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::Barrier;
 
-use crate::support::{assert_counters_exact, rss_mib, spawn_app, Key};
+use crate::support::{assert_counters_exact, rss_mib, spawn_app_with, Key};
 
 const WAVES: usize = 3;
 const TASKS: usize = 400;
@@ -29,7 +29,7 @@ struct Answer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_is_refused_with_429s_while_every_acknowledged_event_is_stored() {
     // Arrange
-    let app = spawn_app(|config| {
+    let mut app = spawn_app_with(|config| {
         config.limits.max_concurrent_requests = 16;
         config.tree.max_inflight_events_per_shard = 500;
     })

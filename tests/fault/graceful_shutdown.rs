@@ -2,9 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use aggregator::client::workload::WorkloadOptions;
+use aggregator::client::{RetryPolicy, Stream, StreamConfig};
+
 use crate::support::{
-    assert_counters_exact, free_port, persisted_counters, AggregatorProcess, Publisher, Report,
-    RetryPolicy, StreamSpec, TestDb,
+    assert_counters_exact, free_port, persisted_counters, AggregatorProcess, TestDb,
 };
 
 const SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
@@ -25,21 +27,24 @@ async fn sigterm_mid_stream_exits_zero_in_time_and_keeps_every_acknowledged_even
         SHUTDOWN_TIMEOUT_MS.to_string(),
     ];
     let mut process = AggregatorProcess::start(free_port(), &args, &log).await;
-    let spec = StreamSpec {
+    let workload = WorkloadOptions {
         events: 20_000,
         topics: 50,
         duplicate_ratio: 0.2,
         batch_size: 100,
+        seed: Some(0x7E2),
+        ..WorkloadOptions::default()
+    };
+    let config = StreamConfig {
         concurrency: 4,
         pace: Duration::from_millis(10),
-        seed: 0x7E2,
+        retry: RetryPolicy::never(),
+        ..StreamConfig::default()
     };
-    let publisher = Publisher::start(&process.base_url, spec, RetryPolicy::never());
-    let progressed = publisher
-        .wait_for_acked(3_000, Duration::from_secs(60))
-        .await;
+    let stream = Stream::start(&process.base_url, workload.spec('f'), config).unwrap();
+    let progressed = stream.wait_for_acked(3_000, Duration::from_secs(60)).await;
     assert!(progressed, "the stream made no progress");
-    assert!(!publisher.is_finished(), "the stream ended before SIGTERM");
+    assert!(!stream.is_finished(), "the stream ended before SIGTERM");
 
     // Act
     let signalled = Instant::now();
@@ -48,13 +53,13 @@ async fn sigterm_mid_stream_exits_zero_in_time_and_keeps_every_acknowledged_even
         .wait_exit(Duration::from_millis(SHUTDOWN_TIMEOUT_MS) + Duration::from_secs(30))
         .await;
     let took = signalled.elapsed();
-    let report = publisher.finish(Duration::from_secs(60)).await;
+    let report = stream.finish_within(Duration::from_secs(60)).await.unwrap();
     let rows = db.count_rows().await;
     let stored = db.keys().await;
     let (received, unique, duplicate) = persisted_counters(&db).await;
 
     // Assert
-    let p = &report.progress;
+    let p = &report.counts;
     eprintln!(
         "graceful shutdown: exit {exit} {:.0} ms after SIGTERM\n  {}\n  rows {rows}; persisted \
          received {received} unique {unique} duplicate {duplicate}",
@@ -66,23 +71,16 @@ async fn sigterm_mid_stream_exits_zero_in_time_and_keeps_every_acknowledged_even
         took < Duration::from_millis(SHUTDOWN_TIMEOUT_MS),
         "exit took {took:?}"
     );
-    assert!(
-        Report::count(&p.failed_batches) > 0,
-        "SIGTERM came after the stream"
-    );
-    assert_eq!(Report::count(&p.status_500), 0, "500 answers");
+    assert!(p.failed_batches > 0, "SIGTERM came after the stream");
+    assert_eq!(p.status_500, 0, "500 answers");
+    assert_eq!(p.mismatched_answers, 0, "200s not matching their request");
     assert_eq!(
-        Report::count(&p.bad_answers),
-        0,
-        "200s not matching their request"
-    );
-    assert_eq!(
-        report.acked.difference(&stored).count(),
+        report.acked_keys().difference(&stored).count(),
         0,
         "acknowledged events missing"
     );
     assert_eq!(
-        stored.difference(&report.distinct).count(),
+        stored.difference(&report.distinct_keys()).count(),
         0,
         "foreign rows"
     );

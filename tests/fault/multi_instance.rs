@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
+use aggregator::client::workload::WorkloadOptions;
+use aggregator::client::{RetryPolicy, Stream, StreamConfig};
+
 use crate::support::{
     assert_counters_exact, assert_every_batch_acknowledged_cleanly,
-    assert_stream_stored_exactly_once, free_port, persisted_counters, AggregatorProcess, Publisher,
-    RetryPolicy, StreamSpec, TestDb,
+    assert_stream_stored_exactly_once, free_port, persisted_counters, AggregatorProcess, TestDb,
 };
 
 /// Proves that two processes fed the same stream concurrently store each distinct key exactly
@@ -30,30 +32,34 @@ async fn two_processes_sharing_a_database_store_each_key_once() {
         let log = logs.path().join(format!("{instance}.log"));
         processes.push(AggregatorProcess::start(free_port(), &args, &log).await);
     }
-    let spec = StreamSpec {
+    let spec = WorkloadOptions {
         events: 20_000,
         topics: 20,
         duplicate_ratio: 0.2,
         batch_size: 100,
+        seed: Some(0x5EED),
+        ..WorkloadOptions::default()
+    }
+    .spec('f');
+    let config = StreamConfig {
         concurrency: 4,
-        pace: Duration::ZERO,
-        seed: 0x5EED,
+        retry: RetryPolicy::until_acknowledged(),
+        ..StreamConfig::default()
     };
 
-    // Act: the same stream (same seed, same keys) to both processes at once.
-    let publishers: Vec<Publisher> = processes
+    // Act: the same stream (same spec, same events) to both processes at once.
+    let streams: Vec<Stream> = processes
         .iter()
-        .map(|process| {
-            Publisher::start(
-                &process.base_url,
-                spec.clone(),
-                RetryPolicy::until_acknowledged(),
-            )
-        })
+        .map(|process| Stream::start(&process.base_url, spec.clone(), config.clone()).unwrap())
         .collect();
     let mut reports = Vec::new();
-    for publisher in publishers {
-        reports.push(publisher.finish(Duration::from_secs(180)).await);
+    for stream in streams {
+        reports.push(
+            stream
+                .finish_within(Duration::from_secs(180))
+                .await
+                .unwrap(),
+        );
     }
 
     // Assert
@@ -68,7 +74,7 @@ async fn two_processes_sharing_a_database_store_each_key_once() {
         "multi-instance: 2 processes x {} events, {} distinct; rows {rows}; persisted received \
          {received} unique {unique} duplicate {duplicate}",
         spec.events,
-        reports[0].distinct.len(),
+        spec.planned_distinct(),
     );
     assert_counters_exact(received, unique, duplicate, rows);
     let instances = db

@@ -3,11 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use aggregator::client::workload::WorkloadOptions;
+use aggregator::client::{RetryPolicy, Stream, StreamConfig};
+
 use crate::common::db::postgres_address;
 use crate::support::{
     assert_every_batch_acknowledged_cleanly, assert_stats_exact, assert_stream_stored_exactly_once,
-    spawn_app_with_db, wait_for_ready_status, Publisher, Report, RetryPolicy, StreamSpec, TcpProxy,
-    TestDb,
+    spawn_app_on, wait_for_ready_status, TcpProxy, TestDb,
 };
 
 const OUTAGE: Duration = Duration::from_secs(2);
@@ -22,44 +24,47 @@ async fn a_database_outage_gives_503s_and_the_stream_completes_by_itself_afterwa
     let db = TestDb::create().await;
     let proxy = TcpProxy::start(postgres_address()).await;
     let proxied = db.url_via(proxy.address());
-    let app = spawn_app_with_db(db, |config| {
+    let mut app = spawn_app_on(db, |config| {
         config.store.database_url = Some(proxied);
         config.store.timeout = std::time::Duration::from_millis(1_000);
     })
     .await;
-    let spec = StreamSpec {
+    let workload = WorkloadOptions {
         events: 30_000,
         topics: 50,
         duplicate_ratio: 0.2,
         batch_size: 100,
+        seed: Some(0x0DB),
+        ..WorkloadOptions::default()
+    };
+    let config = StreamConfig {
         concurrency: 4,
         pace: Duration::from_millis(20),
-        seed: 0x0DB,
+        retry: RetryPolicy::until_acknowledged(),
+        ..StreamConfig::default()
     };
-    let publisher = Publisher::start(&app.base_url, spec, RetryPolicy::until_acknowledged());
-    let progressed = publisher
-        .wait_for_acked(5_000, Duration::from_secs(60))
-        .await;
+    let stream = Stream::start(&app.base_url, workload.spec('f'), config).unwrap();
+    let progressed = stream.wait_for_acked(5_000, Duration::from_secs(60)).await;
     assert!(progressed, "the stream made no progress before the outage");
-    assert!(
-        !publisher.is_finished(),
-        "the stream ended before the outage"
-    );
+    assert!(!stream.is_finished(), "the stream ended before the outage");
 
     // Act: cut, observe, restore.
     let cut_at = Instant::now();
-    let status_503_before = Report::count(&publisher.progress.status_503);
+    let status_503_before = stream.counts().status_503;
     proxy.cut().await;
     let base_url = app.base_url.clone();
     let not_ready = wait_for_ready_status(&base_url, 503, OUTAGE).await;
     tokio::time::sleep(OUTAGE.saturating_sub(cut_at.elapsed())).await;
-    let status_503_during = Report::count(&publisher.progress.status_503) - status_503_before;
-    let acked_during_cut_end = publisher.acked_events();
+    let status_503_during = stream.counts().status_503 - status_503_before;
+    let acked_during_cut_end = stream.acked_events();
     proxy.restore().await;
     let restored_at = Instant::now();
     let ready_again = wait_for_ready_status(&base_url, 200, Duration::from_secs(15)).await;
     let recovery = restored_at.elapsed();
-    let report = publisher.finish(Duration::from_secs(120)).await;
+    let report = stream
+        .finish_within(Duration::from_secs(120))
+        .await
+        .unwrap();
     let stats = app.stats().await;
     let rows = app.db.count_rows().await;
     let stored = app.db.keys().await;

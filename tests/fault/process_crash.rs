@@ -4,10 +4,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use aggregator::client::workload::WorkloadOptions;
+use aggregator::client::{RetryPolicy, Stream, StreamConfig};
+
 use crate::support::{
     assert_every_batch_acknowledged_cleanly, assert_stats_exact, assert_stream_stored_exactly_once,
-    free_port, get_stats, keys_via_events, wait_until, AggregatorProcess, Key, Publisher, Report,
-    RetryPolicy, StreamSpec, TestDb,
+    free_port, get_stats, keys_via_events, wait_until, AggregatorProcess, Key, TestDb,
 };
 
 /// The store the binary runs on.
@@ -56,48 +58,51 @@ async fn kill_nine_mid_stream_loses_no_acknowledged_event(backend: Backend) {
         Backend::Embedded(dir) => vec!["--data-dir".into(), dir.path().display().to_string()],
     };
     let mut process = AggregatorProcess::start(port, &args, &log).await;
-    let spec = StreamSpec {
+    let workload = WorkloadOptions {
         events: 40_000,
         topics: 50,
         duplicate_ratio: 0.2,
         batch_size: 100,
+        seed: Some(0xDEAD),
+        ..WorkloadOptions::default()
+    };
+    let config = StreamConfig {
         concurrency: 4,
         pace: Duration::from_millis(10),
-        seed: 0xDEAD,
+        retry: RetryPolicy::until_acknowledged(),
+        ..StreamConfig::default()
     };
 
     // Act: kill -9 whenever the stream has made progress since the last restart.
-    let publisher = Publisher::start(&process.base_url, spec, RetryPolicy::until_acknowledged());
+    let stream = Stream::start(&process.base_url, workload.spec('f'), config).unwrap();
     let mut acked_at_kill = Vec::new();
     for kill in 0..KILLS {
-        let target = publisher.acked_events() + 2_000;
-        let progressed = publisher
-            .wait_for_acked(target, Duration::from_secs(60))
-            .await;
+        let target = stream.acked_events() + 2_000;
+        let progressed = stream.wait_for_acked(target, Duration::from_secs(60)).await;
         assert!(progressed, "no progress before kill {kill}");
-        assert!(
-            !publisher.is_finished(),
-            "the stream ended before kill {kill}"
-        );
-        acked_at_kill.push(publisher.acked_events());
-        let errors_before = Report::count(&publisher.progress.connection_errors);
+        assert!(!stream.is_finished(), "the stream ended before kill {kill}");
+        acked_at_kill.push(stream.acked_events());
+        let errors_before = stream.counts().connection_errors;
         process.kill9().await;
         // Let the client feel the kill, then hold it back until the restarted store is checked.
         wait_until(
             || {
-                let felt = Report::count(&publisher.progress.connection_errors) > errors_before;
+                let felt = stream.counts().connection_errors > errors_before;
                 async move { felt }
             },
             Duration::from_secs(5),
         )
         .await;
-        publisher.pause().await;
-        let acked_before_kill = publisher.acked_keys();
+        stream.pause().await;
+        let acked_before_kill = stream.acked_keys();
         process = AggregatorProcess::start(port, &args, &log).await;
         check_at_rest(&process.base_url, &acked_before_kill, kill).await;
-        publisher.resume();
+        stream.resume();
     }
-    let report = publisher.finish(Duration::from_secs(180)).await;
+    let report = stream
+        .finish_within(Duration::from_secs(180))
+        .await
+        .unwrap();
     let stats = get_stats(&process.base_url).await;
     let listed = keys_via_events(&process.base_url).await;
     let (stored, rows) = match &backend {
@@ -114,7 +119,7 @@ async fn kill_nine_mid_stream_loses_no_acknowledged_event(backend: Backend) {
     };
 
     // Assert
-    let p = &report.progress;
+    let p = &report.counts;
     eprintln!(
         "process crash: {} kill -9 at acked events {acked_at_kill:?}\n  {}\n  rows {rows}; \
          stats received {} unique {} duplicate {}",
@@ -125,7 +130,7 @@ async fn kill_nine_mid_stream_loses_no_acknowledged_event(backend: Backend) {
         stats.duplicate_dropped,
     );
     assert_every_batch_acknowledged_cleanly(&report);
-    assert!(Report::count(&p.connection_errors) > 0, "no kill was felt");
+    assert!(p.connection_errors > 0, "no kill was felt");
     assert_stream_stored_exactly_once(&report, &stored, rows);
     assert_stats_exact(&stats, rows);
     process.kill9().await;

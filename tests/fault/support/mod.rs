@@ -1,24 +1,20 @@
-//! Helpers of the fault suite: in-process apps and the HTTP reads the suite makes of them, a
-//! publishing client that records what was acknowledged, and the suite's common assertions.
-//! Fresh databases, the cuttable PostgreSQL proxy, polling and the real binary come from
-//! [`crate::common`] and are re-exported here.
+//! Helpers of the fault suite: the suite's common assertions over what a stream of the client
+//! library ([`aggregator::client::Stream`]) reports, and `GET /events` read to the end. The app
+//! fixture, fresh databases, the cuttable PostgreSQL proxy, polling and the real binary come
+//! from [`crate::common`] and are re-exported here.
 
-pub mod app;
-pub mod publisher;
-pub mod report;
-pub mod stream;
+pub mod events;
 
 use std::collections::HashSet;
 
-pub use crate::common::app::wait_for_ready_status;
+use aggregator::client::{ServerStats, StreamReport};
+
+pub use crate::common::app::{get_stats, spawn_app_on, spawn_app_with, wait_for_ready_status};
 pub use crate::common::db::{Key, TestDb};
 pub use crate::common::process::{free_port, AggregatorProcess};
 pub use crate::common::proxy::TcpProxy;
 pub use crate::common::wait::wait_until;
-pub use app::{get_stats, keys_via_events, spawn_app, spawn_app_with_db, Stats};
-pub use publisher::{Publisher, RetryPolicy};
-pub use report::Report;
-pub use stream::StreamSpec;
+pub use events::keys_via_events;
 
 /// The resident set size of this process, in MiB, and its peak (`VmRSS`, `VmHWM`).
 pub fn rss_mib() -> (f64, f64) {
@@ -36,33 +32,29 @@ pub fn rss_mib() -> (f64, f64) {
 
 /// Every acknowledged key is stored, and the store holds exactly the distinct keys of a stream
 /// that was acknowledged in full: none lost, none stored twice, nothing foreign.
-pub fn assert_stream_stored_exactly_once(report: &Report, stored: &HashSet<Key>, rows: u64) {
-    let missing_acked = report.acked.difference(stored).count();
+pub fn assert_stream_stored_exactly_once(report: &StreamReport, stored: &HashSet<Key>, rows: u64) {
+    let distinct = report.distinct_keys();
+    let missing_acked = report.acked_keys().difference(stored).count();
     assert_eq!(missing_acked, 0, "acknowledged keys missing from the store");
-    let foreign = stored.difference(&report.distinct).count();
+    let foreign = stored.difference(&distinct).count();
     assert_eq!(foreign, 0, "stored keys that were never sent");
     assert_eq!(rows, stored.len() as u64, "rows vs distinct stored keys");
-    assert_eq!(
-        rows,
-        report.distinct.len() as u64,
-        "rows vs distinct keys sent"
-    );
+    assert_eq!(rows, distinct.len() as u64, "rows vs distinct keys sent");
 }
 
 /// No batch was given up, every 200 matched its request, and no request got a 500.
-pub fn assert_every_batch_acknowledged_cleanly(report: &Report) {
-    let p = &report.progress;
-    assert_eq!(Report::count(&p.failed_batches), 0, "batches given up");
+pub fn assert_every_batch_acknowledged_cleanly(report: &StreamReport) {
+    let counts = &report.counts;
+    assert_eq!(counts.failed_batches, 0, "batches given up");
     assert_eq!(
-        Report::count(&p.bad_answers),
-        0,
+        counts.mismatched_answers, 0,
         "200s not matching their request"
     );
-    assert_eq!(Report::count(&p.status_500), 0, "500 answers");
+    assert_eq!(counts.status_500, 0, "500 answers");
 }
 
 /// [`assert_counters_exact`] on the counters of `/stats`.
-pub fn assert_stats_exact(stats: &Stats, rows: u64) {
+pub fn assert_stats_exact(stats: &ServerStats, rows: u64) {
     assert_counters_exact(
         stats.received,
         stats.unique_processed,

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use super::client::ServerCounters;
+use super::stats::ServerCounters;
 
 /// What the publisher itself knows about its run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -167,3 +167,11 @@ fn more_than_ten_topics_get_distinct_names() {
     let topics: HashSet<String> = all_events(spec).into_iter().map(|(_, e)| e.topic).collect();
     assert_eq!(topics.len(), 25);
 }
+
+#[test]
+fn key_for_names_the_key_of_the_generated_event() {
+    let spec = spec(9, 500, 0.2, BatchShape::Fixed(50));
+    for (_, event) in all_events(spec.clone()) {
+        assert_eq!(key_for(&spec, event.key), (event.topic, event.event_id));
+    }
+}

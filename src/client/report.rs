@@ -11,7 +11,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::client::ServerCounters;
+use super::stats::ServerCounters;
 
 /// Highest latency the histogram tracks exactly (one hour, in microseconds); larger values are
 /// recorded as this.

@@ -1,8 +1,8 @@
 //! Progress of a publish run on stderr: an indicatif bar on a terminal, a plain line every few
-//! seconds otherwise (CI logs, pipes). Workers bump [`Counters`]; a ticker task renders them.
+//! seconds otherwise (CI logs, pipes). Workers bump the stream's [`LiveCounters`]; a ticker
+//! task renders them.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,59 +10,35 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::counters::LiveCounters;
+
 /// How often the bar is redrawn.
 const BAR_TICK: Duration = Duration::from_millis(100);
 /// How often a plain progress line is printed.
 const LINE_TICK: Duration = Duration::from_secs(2);
 
-/// Live figures shared by the workers.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Events acknowledged so far.
-    pub sent: AtomicU64,
-    /// Extra attempts so far.
-    pub retries: AtomicU64,
-    /// Requests given up so far.
-    pub failures: AtomicU64,
-}
-
-impl Counters {
-    fn read(&self) -> (u64, u64, u64) {
-        (
-            self.sent.load(Ordering::Relaxed),
-            self.retries.load(Ordering::Relaxed),
-            self.failures.load(Ordering::Relaxed),
-        )
-    }
+/// (events acknowledged, retries, requests given up) now.
+fn read(counters: &LiveCounters) -> (u64, u64, u64) {
+    let counts = counters.snapshot();
+    (counts.acked_events, counts.retries, counts.failed_batches)
 }
 
 /// A running progress display.
 pub struct Progress {
-    counters: Arc<Counters>,
     stop: oneshot::Sender<()>,
     ticker: JoinHandle<()>,
 }
 
 impl Progress {
-    /// Starts displaying progress towards `total` events.
-    pub fn start(total: u64) -> Self {
-        let counters = Arc::new(Counters::default());
+    /// Starts displaying `counters` progressing towards `total` events.
+    pub fn start(total: u64, counters: Arc<LiveCounters>) -> Self {
         let (stop, stopped) = oneshot::channel();
         let ticker = if std::io::stderr().is_terminal() {
             tokio::spawn(run_bar(total, counters.clone(), stopped))
         } else {
             tokio::spawn(run_lines(total, counters.clone(), stopped))
         };
-        Self {
-            counters,
-            stop,
-            ticker,
-        }
-    }
-
-    /// The counters the workers update.
-    pub fn counters(&self) -> Arc<Counters> {
-        self.counters.clone()
+        Self { stop, ticker }
     }
 
     /// Stops the display (the bar is cleared, so the report follows cleanly).
@@ -72,7 +48,7 @@ impl Progress {
     }
 }
 
-async fn run_bar(total: u64, counters: Arc<Counters>, mut stopped: oneshot::Receiver<()>) {
+async fn run_bar(total: u64, counters: Arc<LiveCounters>, mut stopped: oneshot::Receiver<()>) {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let template = "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} events ({per_sec}) {msg}";
     if let Ok(style) = ProgressStyle::with_template(template) {
@@ -80,7 +56,7 @@ async fn run_bar(total: u64, counters: Arc<Counters>, mut stopped: oneshot::Rece
     }
     let mut tick = tokio::time::interval(BAR_TICK);
     loop {
-        let (sent, retries, failures) = counters.read();
+        let (sent, retries, failures) = read(&counters);
         bar.set_position(sent);
         bar.set_message(format!("retries {retries} failures {failures}"));
         tokio::select! {
@@ -91,7 +67,7 @@ async fn run_bar(total: u64, counters: Arc<Counters>, mut stopped: oneshot::Rece
     bar.finish_and_clear();
 }
 
-async fn run_lines(total: u64, counters: Arc<Counters>, mut stopped: oneshot::Receiver<()>) {
+async fn run_lines(total: u64, counters: Arc<LiveCounters>, mut stopped: oneshot::Receiver<()>) {
     let started = Instant::now();
     let mut tick = tokio::time::interval(LINE_TICK);
     tick.tick().await; // the first tick is immediate; nothing to say yet
@@ -100,7 +76,7 @@ async fn run_lines(total: u64, counters: Arc<Counters>, mut stopped: oneshot::Re
             _ = tick.tick() => {}
             _ = &mut stopped => break,
         }
-        let (sent, retries, failures) = counters.read();
+        let (sent, retries, failures) = read(&counters);
         let rate = sent as f64 / started.elapsed().as_secs_f64().max(1e-3);
         eprintln!(
             "published {sent}/{total} events ({rate:.0}/s), {retries} retries, {failures} failures"

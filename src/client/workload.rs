@@ -1,5 +1,5 @@
 //! The workload generator: a reproducible stream of requests with a controlled share of
-//! duplicates. Pure and synchronous; the orchestration in `mod.rs` pulls [`Batch`]es from it.
+//! duplicates. Pure and synchronous; the workers of a stream (`worker.rs`) pull [`Batch`]es from it.
 //!
 //! Every distinct key has an index `k` (0, 1, 2, ... in order of first appearance). Everything
 //! about event `k` (topic, id, timestamp, source, payload) is a pure function of the seed, the run
@@ -301,14 +301,8 @@ impl Iterator for Workload {
 
 /// The event with key index `key`: a pure function of the spec's seed, run id and `key`.
 pub fn event_for_key(spec: &WorkloadSpec, key: u64, duplicate: bool) -> GeneratedEvent {
-    // A per-key RNG, so that a re-send is byte-identical without remembering anything.
-    let mut rng = SmallRng::seed_from_u64(spec.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let topic_index = rng.gen_range(0..spec.topics.max(1)) as usize;
-    let name = TOPIC_NAMES[topic_index % TOPIC_NAMES.len()];
-    let topic = match topic_index / TOPIC_NAMES.len() {
-        0 => name.to_string(),
-        round => format!("{name}-{round}"),
-    };
+    let mut rng = key_rng(spec, key);
+    let topic = draw_topic(spec, &mut rng);
     let millis = i64::try_from(key).unwrap_or(i64::MAX);
     let timestamp = spec
         .base_time
@@ -318,11 +312,37 @@ pub fn event_for_key(spec: &WorkloadSpec, key: u64, duplicate: bool) -> Generate
         key,
         duplicate,
         topic,
-        event_id: format!("{}-{key:08}", spec.run_id),
+        event_id: event_id(spec, key),
         timestamp: timestamp.to_rfc3339_opts(SecondsFormat::Millis, true),
         source: SOURCES[rng.gen_range(0..SOURCES.len())].to_string(),
         payload: payload(&mut rng, key, spec.payload_bytes),
     }
+}
+
+/// The `(topic, event_id)` of key index `key`, as [`event_for_key`] makes it, without the rest
+/// of the event (cheap enough to list every key of a stream).
+pub fn key_for(spec: &WorkloadSpec, key: u64) -> (String, String) {
+    let topic = draw_topic(spec, &mut key_rng(spec, key));
+    (topic, event_id(spec, key))
+}
+
+/// A per-key RNG, so that a re-send is byte-identical without remembering anything.
+fn key_rng(spec: &WorkloadSpec, key: u64) -> SmallRng {
+    SmallRng::seed_from_u64(spec.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// The topic: the first draw of the key's RNG.
+fn draw_topic(spec: &WorkloadSpec, rng: &mut SmallRng) -> String {
+    let topic_index = rng.gen_range(0..spec.topics.max(1)) as usize;
+    let name = TOPIC_NAMES[topic_index % TOPIC_NAMES.len()];
+    match topic_index / TOPIC_NAMES.len() {
+        0 => name.to_string(),
+        round => format!("{name}-{round}"),
+    }
+}
+
+fn event_id(spec: &WorkloadSpec, key: u64) -> String {
+    format!("{}-{key:08}", spec.run_id)
 }
 
 /// A JSON object of about `target_bytes` bytes (never less than its fixed fields).
