@@ -1,8 +1,8 @@
 //! What the connection layer tells the request layer, and how it watches a connection's
 //! traffic.
 //!
-//! [`ConnectionClass`] travels as a request extension: a connection admitted from the reserve
-//! may only ask for `/health` and `/ready` (see `server.rs` and [`reserve_guard`]).
+//! [`ConnectionClass`]: a connection admitted from the reserve may only ask for `/health` and
+//! `/ready` ([`is_health_check`]); anything else gets [`refusal_on_reserve`].
 //! [`Tracked`] wraps a socket and records when bytes last moved, for the idle timeout.
 
 use std::io;
@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
@@ -32,23 +30,22 @@ pub enum ConnectionClass {
 /// Paths a connection from the reserve may ask for.
 const HEALTH_PATHS: [&str; 2] = ["/health", "/ready"];
 
-/// Refuses, with `503` and `Connection: close`, any request other than a health check that
-/// arrives on a connection admitted from the reserve. Requests without a class (the router
-/// driven directly, in tests) are general.
-pub async fn reserve_guard(request: Request, next: Next) -> Response {
-    let class = request.extensions().get::<ConnectionClass>().copied();
-    if class == Some(ConnectionClass::HealthOnly) && !HEALTH_PATHS.contains(&request.uri().path()) {
-        let mut response = ApiError::Unavailable(
-            "the server is at its connection limit; this connection is kept for health checks"
-                .into(),
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return response;
-    }
-    next.run(request).await
+/// Whether `path` is a health check, which a connection from the reserve may ask for.
+pub fn is_health_check(path: &str) -> bool {
+    HEALTH_PATHS.contains(&path)
+}
+
+/// The answer to anything but a health check on a connection from the reserve: `503`, and the
+/// connection closes (which gives the reserved slot back).
+pub fn refusal_on_reserve() -> Response {
+    let mut response = ApiError::Unavailable(
+        "the server is at its connection limit; this connection is kept for health checks".into(),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// A socket that records, in milliseconds since `opened`, when bytes last moved either way.

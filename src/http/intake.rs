@@ -1,4 +1,5 @@
-//! Request bodies arrive in full, on time and within budget before a request is admitted.
+//! Request bodies arrive in full, on time and within budget before a request is admitted, and
+//! then admission itself: one middleware for both, since it runs on every request.
 //!
 //! For every request of the API proper, before it takes an admission slot:
 //! 1. a declared `Content-Length` over `--max-body-bytes` is refused with `413` before any
@@ -8,8 +9,10 @@
 //!    the request gets `429`, so half-sent bodies cannot grow memory without bound;
 //! 3. the body is read within `--body-read-timeout`; a slower client gets `408`.
 //!
-//! Only then is the request admitted (`router.rs`), so slow uploads never hold the slots that
-//! fast requests need. The reservation is held until the answer is produced.
+//! Only then is the request admitted: refused at once with `429` when
+//! `--max-concurrent-requests` are already in progress (queued requests would hold memory and
+//! time out anyway). So slow uploads never hold the slots that fast requests need. The body
+//! reservation and the admission slot are held until the answer is produced.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,20 +30,27 @@ use super::error::ApiError;
 /// Budget bookkeeping is in KiB: a semaphore counts at most `u32::MAX` permits per request.
 const BUDGET_UNIT: usize = 1024;
 
-/// The body budget and the rules it enforces.
+/// The body budget, the admission slots, and the rules they enforce.
 #[derive(Debug)]
 pub struct Intake {
     budget: Arc<Semaphore>,
+    admission: Semaphore,
     max_body_bytes: usize,
     read_timeout: Duration,
 }
 
 impl Intake {
-    /// An intake allowing `max_body_bytes` per request, `budget_bytes` buffered at once, and
-    /// `read_timeout` to receive a body.
-    pub fn new(max_body_bytes: usize, budget_bytes: usize, read_timeout: Duration) -> Self {
+    /// An intake allowing `max_body_bytes` per request, `budget_bytes` buffered at once,
+    /// `read_timeout` to receive a body, and `max_concurrent` requests in progress.
+    pub fn new(
+        max_body_bytes: usize,
+        budget_bytes: usize,
+        read_timeout: Duration,
+        max_concurrent: usize,
+    ) -> Self {
         Self {
             budget: Arc::new(Semaphore::new(budget_bytes.div_ceil(BUDGET_UNIT))),
+            admission: Semaphore::new(max_concurrent),
             max_body_bytes,
             read_timeout,
         }
@@ -48,7 +58,7 @@ impl Intake {
 }
 
 /// The middleware: see the module documentation.
-pub async fn receive_body(
+pub async fn receive_and_admit(
     State(intake): State<Arc<Intake>>,
     request: Request,
     next: Next,
@@ -69,7 +79,7 @@ pub async fn receive_body(
         None => 0,
     };
     if expected == 0 {
-        return Ok(next.run(request).await);
+        return admit(&intake, request, next).await;
     }
     let units = u32::try_from(expected.div_ceil(BUDGET_UNIT).max(1)).unwrap_or(u32::MAX);
     let Ok(_reservation) = intake.budget.clone().try_acquire_many_owned(units) else {
@@ -87,7 +97,14 @@ pub async fn receive_body(
         Ok(Err(err)) => return Err(ApiError::MalformedJson(format!("unreadable body: {err}"))),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    Ok(next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await)
+    admit(&intake, Request::from_parts(parts, Body::from(bytes)), next).await
+}
+
+async fn admit(intake: &Intake, request: Request, next: Next) -> Result<Response, ApiError> {
+    let Ok(_slot) = intake.admission.try_acquire() else {
+        return Err(ApiError::TooManyRequests(
+            "the server is at its concurrent request limit".into(),
+        ));
+    };
+    Ok(next.run(request).await)
 }

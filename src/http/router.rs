@@ -1,6 +1,5 @@
 //! The router: every route the API serves, listed once, with the request-level layers (body
-//! intake, admission, the health-only reserve, request id, trace span, response metrics) and
-//! the JSON fallbacks.
+//! intake, admission, request id, trace span, response metrics) and the JSON fallbacks.
 //!
 //! The OpenAPI document is generated from the same route list (`utoipa-axum`): a route can only
 //! be added together with its `#[utoipa::path]` description, so the spec served at
@@ -8,18 +7,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::Router;
-use tokio::sync::Semaphore;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::connection::reserve_guard;
 use super::error::ApiError;
-use super::intake::{receive_body, Intake};
+use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
 use super::{docs, events, health, metrics, publish, stats, telemetry, topics};
 
@@ -59,21 +55,19 @@ pub fn openapi() -> OpenApi {
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
     let body_limit = limits.max_body_bytes;
-    let admission = Arc::new(Semaphore::new(limits.max_concurrent_requests));
     let intake = Arc::new(Intake::new(
         body_limit,
         limits.max_buffered_body_bytes,
         limits.body_read_timeout,
+        limits.max_concurrent_requests,
     ));
     let routes = documented_routes();
     let (limited, limited_spec) = routes.limited.split_for_parts();
     let (operational, operational_spec) = routes.operational.split_for_parts();
     let spec = docs::document(limited_spec, operational_spec);
-    // The last layer added runs first: the body arrives in full (intake), then the request
-    // takes an admission slot.
+    // The body arrives in full, then the request takes an admission slot (intake.rs).
     let limited = limited
-        .layer(middleware::from_fn_with_state(admission, admit))
-        .layer(middleware::from_fn_with_state(intake, receive_body))
+        .layer(middleware::from_fn_with_state(intake, receive_and_admit))
         .layer(DefaultBodyLimit::max(body_limit));
     let app = Router::new()
         .merge(operational)
@@ -81,28 +75,12 @@ pub fn router(state: AppState) -> Router {
         .merge(docs::router(spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(reserve_guard))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             telemetry::record_response,
         ))
         .with_state(state);
     telemetry::with_request_tracing(app)
-}
-
-/// Refuses a request at once with `429` when `max_concurrent_requests` are already in progress,
-/// instead of queueing it: queued requests would hold memory and time out anyway.
-async fn admit(
-    State(admission): State<Arc<Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let Ok(_permit) = admission.try_acquire() else {
-        return Err(ApiError::TooManyRequests(
-            "the server is at its concurrent request limit".into(),
-        ));
-    };
-    Ok(next.run(request).await)
 }
 
 async fn not_found() -> ApiError {

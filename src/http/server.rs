@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::Router;
+use futures::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -32,7 +33,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::connection::{ConnectionClass, Tracked};
+use super::connection::{is_health_check, refusal_on_reserve, ConnectionClass, Tracked};
 use super::limits::ConnectionLimits;
 
 /// First pause after a failed accept; doubles up to [`MAX_ACCEPT_BACKOFF`].
@@ -123,16 +124,18 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(mut self, stream: TcpStream) {
+    async fn serve(self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
         let opened = Instant::now();
         let last_activity = Arc::new(AtomicU64::new(0));
         let io = TokioIo::new(Tracked::new(stream, opened, last_activity.clone()));
-        let class = self.class;
+        let health_only = self.class == ConnectionClass::HealthOnly;
         let router = TowerToHyperService::new(self.router.clone());
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(class);
-            hyper::service::Service::call(&router, request)
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            if health_only && !is_health_check(request.uri().path()) {
+                return Either::Left(std::future::ready(Ok(refusal_on_reserve())));
+            }
+            Either::Right(hyper::service::Service::call(&router, request))
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -140,35 +143,43 @@ impl Connection {
             .keep_alive(true)
             .serve_connection(io, service);
         tokio::pin!(connection);
-        let max_age = tokio::time::sleep(self.limits.max_connection_age);
-        tokio::pin!(max_age);
-        let mut idle_check = tokio::time::interval(idle_check_period(self.limits.idle_timeout));
-        let mut shutting_down = false;
-        loop {
+        // Built once and pinned, so that each wake-up of a busy connection re-polls registered
+        // futures instead of building and registering new ones.
+        let limits = self.limits;
+        let mut closing = self.closing;
+        let time_to_close = async move {
+            let idle = async {
+                let mut checks = tokio::time::interval(idle_check_period(limits.idle_timeout));
+                loop {
+                    checks.tick().await;
+                    let active_at = Duration::from_millis(last_activity.load(Ordering::Relaxed));
+                    if opened.elapsed().saturating_sub(active_at) >= limits.idle_timeout {
+                        return;
+                    }
+                }
+            };
             tokio::select! {
-                served = connection.as_mut() => {
-                    if let Err(err) = served {
-                        debug!(error = %err, "connection ended with an error");
-                    }
-                    return;
-                }
-                () = &mut max_age, if !shutting_down => {
-                    shutting_down = true;
-                    connection.as_mut().graceful_shutdown();
-                }
-                _ = self.closing.changed(), if !shutting_down => {
-                    shutting_down = true;
-                    connection.as_mut().graceful_shutdown();
-                }
-                _ = idle_check.tick(), if !shutting_down => {
-                    let idle_since = Duration::from_millis(last_activity.load(Ordering::Relaxed));
-                    if opened.elapsed().saturating_sub(idle_since) >= self.limits.idle_timeout {
-                        shutting_down = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
-                }
+                () = tokio::time::sleep(limits.max_connection_age) => {}
+                _ = closing.changed() => {}
+                () = idle => {}
             }
+        };
+        tokio::pin!(time_to_close);
+        tokio::select! {
+            served = connection.as_mut() => {
+                log_end(served);
+                return;
+            }
+            () = &mut time_to_close => connection.as_mut().graceful_shutdown(),
         }
+        // An answer under way finishes; then hyper closes the connection.
+        log_end(connection.await);
+    }
+}
+
+fn log_end(served: Result<(), hyper::Error>) {
+    if let Err(err) = served {
+        debug!(error = %err, "connection ended with an error");
     }
 }
 
