@@ -65,35 +65,24 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// Opens `count` connections that each declare a 1,000-byte body and send one byte of it every
-/// 2 s, so each holds a body reservation until the server's body deadline.
-async fn slow_bodies(address: &str, count: usize, stop: Arc<AtomicBool>) -> JoinSet<()> {
-    let mut tasks = JoinSet::new();
-    for _ in 0..count {
-        let address = address.to_owned();
-        let stop = stop.clone();
-        tasks.spawn(async move {
-            let Ok(mut stream) = TcpStream::connect(&address).await else {
-                return;
-            };
-            let head = "POST /publish HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n\
-                        Content-Length: 1000\r\n\r\n{";
-            if stream.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            while !stop.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                if stream.write_all(b" ").await.is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    tasks
+/// How a hostile upload behaves once its head is sent.
+#[derive(Clone, Copy)]
+struct Upload {
+    /// The `Content-Length` it declares.
+    declared: usize,
+    /// How much of the body it sends at once.
+    sent_at_once: usize,
+    /// Sends one more byte this often (never when `None`), until stopped.
+    trickle: Option<Duration>,
 }
 
-/// Opens `count` connections that declare a 10 MB body, send half of it, and stall.
-async fn half_sent_large_bodies(address: &str, count: usize, stop: Arc<AtomicBool>) -> JoinSet<()> {
+/// Opens `count` connections that each start `upload` and hold it until `stop`.
+async fn hostile_uploads(
+    address: &str,
+    count: usize,
+    upload: Upload,
+    stop: Arc<AtomicBool>,
+) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     for _ in 0..count {
         let address = address.to_owned();
@@ -102,16 +91,22 @@ async fn half_sent_large_bodies(address: &str, count: usize, stop: Arc<AtomicBoo
             let Ok(mut stream) = TcpStream::connect(&address).await else {
                 return;
             };
-            let head = "POST /publish HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n\
-                        Content-Length: 10000000\r\n\r\n";
-            let half = vec![b' '; 5_000_000];
+            let head = format!(
+                "POST /publish HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n",
+                upload.declared
+            );
+            let first = vec![b' '; upload.sent_at_once];
             if stream.write_all(head.as_bytes()).await.is_err()
-                || stream.write_all(&half).await.is_err()
+                || stream.write_all(&first).await.is_err()
             {
                 return;
             }
             while !stop.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(upload.trickle.unwrap_or(Duration::from_millis(200))).await;
+                if upload.trickle.is_some() && stream.write_all(b" ").await.is_err() {
+                    return;
+                }
             }
         });
     }
@@ -149,8 +144,20 @@ async fn slow_and_idle_connections_do_not_hurt_a_well_behaved_publisher() {
 
     // Act: the attack, then the publisher beside it, with health and RSS watched throughout.
     let stop = Arc::new(AtomicBool::new(false));
-    let mut slow = slow_bodies(&address, SLOW_BODIES, stop.clone()).await;
-    let mut large = half_sent_large_bodies(&address, HALF_SENT_LARGE, stop.clone()).await;
+    // Each declares 1,000 bytes and sends one every 2 s: it holds a body reservation until the
+    // server's body deadline.
+    let slow_upload = Upload {
+        declared: 1_000,
+        sent_at_once: 1,
+        trickle: Some(Duration::from_secs(2)),
+    };
+    let mut slow = hostile_uploads(&address, SLOW_BODIES, slow_upload, stop.clone()).await;
+    let half_sent = Upload {
+        declared: 10_000_000,
+        sent_at_once: 5_000_000,
+        trickle: None,
+    };
+    let mut large = hostile_uploads(&address, HALF_SENT_LARGE, half_sent, stop.clone()).await;
     let mut idle = Vec::with_capacity(IDLE);
     for _ in 0..IDLE {
         if let Ok(stream) = TcpStream::connect(&address).await {
