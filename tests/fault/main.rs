@@ -6,5 +6,6 @@ mod chaos_in_process;
 mod flood;
 mod graceful_shutdown;
 mod multi_instance;
+mod ordered_paging;
 mod postgres_outage;
 mod process_crash;

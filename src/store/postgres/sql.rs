@@ -2,19 +2,35 @@
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
 /// so that several aggregators starting together do not race.
-pub(super) const MIGRATIONS: [(i32, &str); 1] =
-    [(1, include_str!("../migrations/postgres/0001_events.sql"))];
+pub(super) const MIGRATIONS: [(i32, &str); 2] = [
+    (1, include_str!("../migrations/postgres/0001_events.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_topic_heads.sql"),
+    ),
+];
 
 /// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.
 pub(super) const MIGRATION_LOCK_KEY: i64 = 0x6167_6772_6567_6174;
 
+/// One group commit in one statement. `heads` locks the commit's topics in topic order (so two
+/// commits cannot deadlock) before any of its events takes a `seq`: the `WHERE` on `inserted`
+/// reads `heads` through a sub-query that PostgreSQL runs before the insert's first row. The
+/// locks hold until the statement commits, so same-topic commits of every process serialise
+/// and, within a topic, `seq` follows commit order (see migration 0002).
 pub(super) const COMMIT_SQL: &str = "\
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
         AS i(topic, event_id, ts, source, payload)
+), heads AS (
+    INSERT INTO topic_heads AS h (topic)
+    SELECT DISTINCT topic FROM input ORDER BY topic
+    ON CONFLICT (topic) DO UPDATE SET commits = h.commits + 1
+    RETURNING topic
 ), inserted AS (
     INSERT INTO events (topic, event_id, ts, source, payload)
     SELECT topic, event_id, ts, source, payload::json FROM input
+    WHERE (SELECT count(*) FROM heads) >= 0
     ON CONFLICT (topic, event_id) DO NOTHING
     RETURNING topic, event_id
 ), counted AS (
