@@ -12,6 +12,7 @@
 //! [`ActorTree::live_shards`]. Settings are plain data in [`config`]; errors in [`error`].
 
 pub mod chaos;
+pub mod cluster;
 mod commit;
 pub mod config;
 pub mod error;

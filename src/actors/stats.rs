@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
-use crate::store::{ShardCounters, ShardId, SharedStore};
+use crate::store::{ClusterView, InstanceInfo, ShardCounters, ShardId, SharedStore};
 
 /// The stats actor's behaviour.
 pub struct StatsActor;
@@ -49,6 +49,8 @@ pub enum StatsMsg {
     },
     /// Current figures.
     Snapshot(RpcReplyPort<StatsSnapshot>),
+    /// What every instance sharing the store has committed (from the cluster watcher).
+    Cluster(ClusterView),
     /// Up to `limit` topics sorted after `after` (from the first when `None`).
     Topics {
         /// The last topic of the previous page.
@@ -94,6 +96,8 @@ pub struct StatsState {
     /// Durations of the most recent shard restarts.
     restart_samples: VecDeque<Duration>,
     topics: BTreeSet<String>,
+    /// Every instance sharing the store, as of the last cluster view.
+    instances: Vec<InstanceInfo>,
     started_at: Instant,
 }
 
@@ -120,6 +124,8 @@ pub struct StatsSnapshot {
     pub topics: Vec<String>,
     /// How many topics have at least one stored event.
     pub topics_total: usize,
+    /// Every instance sharing the store, as of the last cluster view.
+    pub instances: Vec<InstanceInfo>,
     /// Time since the application started.
     pub uptime: Duration,
     /// Per-shard figures, by shard index.
@@ -163,6 +169,7 @@ impl Actor for StatsActor {
             per_shard,
             restart_samples: VecDeque::with_capacity(RESTART_SAMPLES),
             topics: stored.topics.into_iter().collect(),
+            instances: Vec::new(),
             started_at: args.started_at,
         })
     }
@@ -175,6 +182,7 @@ impl Actor for StatsActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             StatsMsg::Committed(delta) => state.record(delta),
+            StatsMsg::Cluster(view) => state.merge_cluster(view),
             StatsMsg::ShardRestarted { shard, took } => state.record_restart(shard, took),
             StatsMsg::Snapshot(reply) => {
                 let _ = reply.send(state.snapshot());
@@ -220,6 +228,22 @@ impl StatsState {
         self.topics.extend(delta.topics);
     }
 
+    /// Takes the other instances' counters from the store (this process's own row stays live
+    /// from its commits unless the store has a newer one) and adds the topics they added.
+    /// Computing "others" as total minus own, per shard and per read, is what keeps a restarted
+    /// or added instance from being counted twice.
+    fn merge_cluster(&mut self, view: ClusterView) {
+        for row in view.shards {
+            let tally = self.per_shard.entry(row.shard).or_default();
+            tally.others = row.total.saturating_sub(&row.own);
+            if row.own.is_newer_than(&tally.own) {
+                tally.own = row.own;
+            }
+        }
+        self.topics.extend(view.new_topics);
+        self.instances = view.instances;
+    }
+
     fn topics_after(&self, after: Option<&str>, limit: usize) -> Vec<String> {
         use std::ops::Bound::{Excluded, Unbounded};
         let start = after.map_or(Unbounded, |topic| Excluded(topic.to_owned()));
@@ -248,6 +272,7 @@ impl StatsState {
             totals,
             topics: self.topics.iter().take(SNAPSHOT_TOPICS).cloned().collect(),
             topics_total: self.topics.len(),
+            instances: self.instances.clone(),
             uptime: self.started_at.elapsed(),
             shards,
             restart_latency: self.restart_latency(),

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::chaos::{ChaosConfig, ChaosDice};
+use super::cluster::spawn_watcher;
 use super::commit::IngestReply;
 use super::config::{BatchingConfig, RestartBudget};
 use super::error::IngestError;
@@ -83,6 +84,8 @@ pub struct SupervisorState {
     restart_budget: RestartBudget,
     chaos: ChaosConfig,
     chaos_timer: Option<JoinHandle<()>>,
+    /// Feeds the stats actor the other instances' counters (see `cluster.rs`).
+    cluster_watcher: JoinHandle<()>,
     /// Shards killed on purpose by chaos mode; their restarts do not spend the budget.
     chaos_victims: HashSet<ActorId>,
     /// One per shard index, handed to every incarnation (see `ShardArgs::commit_gate`).
@@ -110,6 +113,7 @@ impl Actor for SupervisorActor {
         };
         let (stats, _) =
             Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
+        let cluster_watcher = spawn_watcher(args.store.clone(), stats.clone());
         let fastpath_budget = KeyBudget::new(args.fastpath_keys);
         let mut state = SupervisorState {
             shards: Vec::with_capacity(args.shard_count as usize),
@@ -120,6 +124,7 @@ impl Actor for SupervisorActor {
             restart_budget: args.restart_budget,
             chaos: args.chaos,
             chaos_timer: None,
+            cluster_watcher,
             chaos_victims: HashSet::new(),
             commit_gates: (0..args.shard_count)
                 .map(|_| Arc::new(Mutex::new(())))
@@ -215,6 +220,7 @@ impl Actor for SupervisorActor {
         if let Some(timer) = state.chaos_timer.take() {
             timer.abort();
         }
+        state.cluster_watcher.abort();
         // Drain every shard at once; the caller of stop bounds the total wait.
         let drains = state
             .shards

@@ -20,9 +20,15 @@ pub struct ServerStats {
     pub unique_processed: u64,
     /// Events dropped as duplicates.
     pub duplicate_dropped: u64,
-    /// Topics with at least one stored event, sorted.
+    /// Topics with at least one stored event, sorted (the first 1,000).
     #[serde(default)]
     pub topics: Vec<String>,
+    /// How many topics have at least one stored event.
+    #[serde(default)]
+    pub topics_total: u64,
+    /// Every instance sharing the server's store.
+    #[serde(default)]
+    pub instances: Vec<InstanceStat>,
     /// Seconds since the process started.
     #[serde(default)]
     pub uptime_seconds: f64,
@@ -38,6 +44,15 @@ pub struct ServerStats {
     /// How long recent shard restarts took (`None` before the first).
     #[serde(default)]
     pub restart_ms: Option<RestartMillis>,
+}
+
+/// One aggregator instance, as `/stats` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InstanceStat {
+    /// Its `--instance-id`.
+    pub instance: String,
+    /// Whether its last heartbeat is recent.
+    pub alive: bool,
 }
 
 impl ServerStats {

@@ -1,4 +1,5 @@
-//! `GET /stats`: live counters, topics, uptime and per-shard figures.
+//! `GET /stats`: counters of every instance sharing the store, topics, instances, uptime and
+//! this instance's per-shard figures.
 
 use axum::extract::State;
 use axum::Json;
@@ -8,6 +9,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorResponse};
 use super::state::AppState;
 use crate::actors::ShardStats;
+use crate::store::InstanceInfo;
 
 /// The `/stats` document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -23,6 +25,9 @@ pub struct StatsResponse {
     pub topics: Vec<String>,
     /// How many topics have at least one stored event.
     pub topics_total: usize,
+    /// Every aggregator instance sharing the store, with its last heartbeat and whether it
+    /// looks alive. Counters and topics above cover all of them (at most about 1 s stale).
+    pub instances: Vec<InstanceInfo>,
     /// Seconds since the process started.
     pub uptime_seconds: f64,
     /// Which store backend is in use.
@@ -70,6 +75,7 @@ pub async fn get_stats(State(state): State<AppState>) -> Result<Json<StatsRespon
         duplicate_dropped: snapshot.totals.duplicate_dropped,
         topics: snapshot.topics,
         topics_total: snapshot.topics_total,
+        instances: snapshot.instances,
         uptime_seconds: uptime_millis / 1000.0,
         store: state.store.backend(),
         shards: snapshot.shards,

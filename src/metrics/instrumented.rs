@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use super::registry::{Metrics, StoreOp};
 use crate::store::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, SharedStore, Store,
-    StoreError, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
+    SharedStore, Store, StoreError, StoredTotals,
 };
 
 /// A store that reports to a [`Metrics`] registry and otherwise behaves as the one it wraps.
@@ -64,6 +64,11 @@ impl Store for InstrumentedStore {
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
         let result = self.inner.load_counters().await;
         self.count_error(StoreOp::LoadCounters, result)
+    }
+
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
+        let result = self.inner.cluster_view(topics_after).await;
+        self.count_error(StoreOp::ClusterView, result)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

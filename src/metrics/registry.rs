@@ -14,7 +14,7 @@
 //! - `GET /metrics` itself: the in-flight gauge, read from the shards' semaphores at scrape time.
 //!
 //! Label cardinality is bounded: `shard` (at most `--shards`), `status` (HTTP codes), `op`
-//! (five store operations). Topics are never labels.
+//! (six store operations). Topics are never labels.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -47,7 +47,7 @@ pub const COMMIT_BATCH_EVENTS: &str = "aggregator_commit_batch_events";
 /// Duration of one group commit in the store, failed ones included.
 pub const COMMIT_DURATION: &str = "aggregator_commit_duration_seconds";
 /// Store operations that failed, label `op` (`commit`, `query`, `load_counters`, `ping`,
-/// `own_counters`).
+/// `own_counters`, `cluster_view`).
 pub const STORE_ERRORS: &str = "aggregator_store_errors_total";
 /// HTTP responses sent, label `status` (the numeric code).
 pub const HTTP_RESPONSES: &str = "aggregator_http_responses_total";
@@ -76,16 +76,19 @@ pub enum StoreOp {
     Ping,
     /// A shard re-reading its counter row.
     OwnCounters,
+    /// The periodic read of every instance's counters (and this instance's heartbeat).
+    ClusterView,
 }
 
 impl StoreOp {
     /// Every operation, in the order of [`StoreOp::index`].
-    const ALL: [StoreOp; 5] = [
+    const ALL: [StoreOp; 6] = [
         Self::Commit,
         Self::Query,
         Self::LoadCounters,
         Self::Ping,
         Self::OwnCounters,
+        Self::ClusterView,
     ];
 
     fn index(self) -> usize {
@@ -95,6 +98,7 @@ impl StoreOp {
             Self::LoadCounters => 2,
             Self::Ping => 3,
             Self::OwnCounters => 4,
+            Self::ClusterView => 5,
         }
     }
 
@@ -105,6 +109,7 @@ impl StoreOp {
             Self::LoadCounters => "load_counters",
             Self::Ping => "ping",
             Self::OwnCounters => "own_counters",
+            Self::ClusterView => "cluster_view",
         }
     }
 }
@@ -128,7 +133,7 @@ struct Inner {
     commit_batch_events: Histogram,
     commit_duration: Histogram,
     /// Indexed by [`StoreOp::index`].
-    store_errors: [Counter; 5],
+    store_errors: [Counter; 6],
 }
 
 /// One app's metrics registry. Cheap to clone; every clone records into the same registry.

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use super::error::StoreError;
 use super::model::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
+    StoredTotals,
 };
 
 /// The storage contract shared by every backend. Implementations are cheap to share (`Arc`).
@@ -41,6 +42,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads the persisted counters and the list of topics.
     async fn load_counters(&self) -> Result<StoredTotals, StoreError>;
+
+    /// Records this instance's heartbeat and reads what every instance sharing the store has
+    /// committed: counters per shard, topics first committed after `topics_after` (the
+    /// `topics_cursor` of the previous view; 0 the first time), and the instances.
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError>;
 
     /// Succeeds when the store can serve reads and writes right now.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -32,8 +32,8 @@ use super::bounded::bounded;
 use super::contract::Store;
 use super::error::StoreError;
 use super::model::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, StoredEvent,
-    StoredShard, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ShardCounters,
+    ShardId, StoredEvent, StoredShard, StoredTotals,
 };
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
@@ -41,6 +41,8 @@ use writer::{CommitJob, Job, OwnedEvent};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "aggregator.db";
+/// The instance name an embedded store reports: one process owns the file.
+const EMBEDDED_INSTANCE: &str = "embedded";
 
 /// Distinct topics by a loose index scan over `UNIQUE (topic, event_id)`: one index probe per
 /// topic instead of a scan of every row, so start-up stays fast with millions of events.
@@ -67,6 +69,8 @@ pub struct EmbeddedStore {
     jobs: mpsc::Sender<Job>,
     readers: Arc<ReadPool>,
     timeout: Duration,
+    /// When this store was opened (the one instance's start, for `/stats`).
+    started_at: DateTime<Utc>,
 }
 
 impl EmbeddedStore {
@@ -86,6 +90,7 @@ impl EmbeddedStore {
             jobs,
             readers: Arc::new(ReadPool::new(path, options.timeout)),
             timeout: options.timeout,
+            started_at: Utc::now(),
         })
     }
 
@@ -174,6 +179,24 @@ impl Store for EmbeddedStore {
 
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
         self.read(load_totals).await
+    }
+
+    /// One process owns an embedded store: the cluster is this instance, its topics are the
+    /// ones it committed itself (already known to its stats actor), and only the counters are
+    /// read back.
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
+        let totals = self.read(load_totals).await?;
+        Ok(ClusterView {
+            shards: totals.shards,
+            new_topics: Vec::new(),
+            topics_cursor: topics_after,
+            instances: vec![InstanceInfo {
+                instance: EMBEDDED_INSTANCE.into(),
+                started_at: self.started_at,
+                heartbeat_at: Utc::now(),
+                alive: true,
+            }],
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

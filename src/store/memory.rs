@@ -15,8 +15,8 @@ use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 use super::contract::Store;
 use super::error::{Cause, StoreError};
 use super::model::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, StoredEvent,
-    StoredShard, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
+    StoredEvent, StoredShard, StoredTotals,
 };
 
 /// What one commit asked for.
@@ -224,6 +224,16 @@ impl Store for MemoryStore {
         let mut topics: Vec<String> = contents.rows.keys().map(|(t, _)| t.clone()).collect();
         topics.dedup();
         Ok(StoredTotals { shards, topics })
+    }
+
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
+        let totals = self.load_counters().await?;
+        Ok(ClusterView {
+            shards: totals.shards,
+            new_topics: Vec::new(),
+            topics_cursor: topics_after,
+            instances: Vec::new(),
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -25,7 +25,7 @@ pub mod postgres;
 pub use contract::{SharedStore, Store};
 pub use error::{Cause, StoreError};
 pub use model::{
-    CommitBatch, CommitReport, EventPage, EventQuery, PagePosition, ShardCounters, ShardId,
-    StoredEvent, StoredShard, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, PagePosition,
+    ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals,
 };
 pub use options::{open, StoreOptions};

@@ -196,3 +196,31 @@ impl EventPage {
         Self { events, next }
     }
 }
+
+/// One aggregator instance sharing the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct InstanceInfo {
+    /// Its `--instance-id`.
+    pub instance: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+    /// Whether its last heartbeat is recent enough (a few refresh periods, by the store's
+    /// clock) for it to look alive.
+    pub alive: bool,
+}
+
+/// What every instance sharing the store has committed, as of one read: what keeps `/stats`
+/// the same on every instance.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// Counters per shard (shards that never committed are absent).
+    pub shards: Vec<StoredShard>,
+    /// Topics first committed after the position asked for, in that order.
+    pub new_topics: Vec<String>,
+    /// Where the next read of new topics starts.
+    pub topics_cursor: i64,
+    /// Every instance sharing the store.
+    pub instances: Vec<InstanceInfo>,
+}

@@ -20,12 +20,13 @@ use super::bounded::bounded;
 use super::contract::Store;
 use super::error::StoreError;
 use super::model::{
-    CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId, StoredEvent,
-    StoredShard, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
+    StoredEvent, StoredShard, StoredTotals,
 };
 use crate::event::{Event, EventKey};
 use sql::{COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, TOPICS_SQL};
 
+mod cluster;
 mod errors;
 mod sql;
 
@@ -45,6 +46,8 @@ pub struct PostgresStore {
     pool: Pool,
     timeout: Duration,
     instance_id: String,
+    /// When this store was opened: the start time this instance's heartbeat reports.
+    started_at: DateTime<Utc>,
 }
 
 impl PostgresStore {
@@ -85,6 +88,7 @@ impl PostgresStore {
             pool,
             timeout: options.timeout,
             instance_id: options.instance_id.clone(),
+            started_at: Utc::now(),
         };
         store.migrate().await?;
         Ok(store)
@@ -356,6 +360,11 @@ impl Store for PostgresStore {
 
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
         self.bounded(self.load_counters_unbounded()).await
+    }
+
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
+        self.bounded(self.cluster_view_unbounded(topics_after))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@ mod common;
 mod support;
 
 mod chaos_in_process;
+mod cluster_stats;
 mod flood;
 mod graceful_shutdown;
 mod multi_instance;

@@ -63,4 +63,10 @@ mod postgres_only {
         let backend = crate::backends::Backend::postgres().await;
         crate::cases::a_value_postgres_cannot_hold_is_rejected_not_transient(backend).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_cluster_view_lists_instances_and_new_topics_after_a_cursor() {
+        let backend = crate::backends::Backend::postgres().await;
+        crate::cases::the_cluster_view_lists_instances_and_new_topics_after_a_cursor(backend).await;
+    }
 }

@@ -2,12 +2,13 @@
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
 /// so that several aggregators starting together do not race.
-pub(super) const MIGRATIONS: [(i32, &str); 2] = [
+pub(super) const MIGRATIONS: [(i32, &str); 3] = [
     (1, include_str!("../migrations/postgres/0001_events.sql")),
     (
         2,
         include_str!("../migrations/postgres/0002_topic_heads.sql"),
     ),
+    (3, include_str!("../migrations/postgres/0003_instances.sql")),
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.
@@ -69,3 +70,16 @@ FROM shard_counters GROUP BY shard ORDER BY shard";
 pub(super) const OWN_COUNTERS_SQL: &str = "\
 SELECT received, unique_processed, duplicate_dropped FROM shard_counters
 WHERE instance = $1 AND shard = $2";
+
+/// Records this instance's heartbeat (its start time is kept from its first beat).
+pub(super) const HEARTBEAT_SQL: &str = "\
+INSERT INTO instances (instance, started_at, heartbeat_at) VALUES ($1, $2, now())
+ON CONFLICT (instance) DO UPDATE SET started_at = excluded.started_at, heartbeat_at = now()";
+
+/// Topics first committed after a position, in that order, a bounded number at a time.
+pub(super) const NEW_TOPICS_SQL: &str =
+    "SELECT id, topic FROM topic_heads WHERE id > $1 ORDER BY id LIMIT $2";
+
+/// Every instance and its last heartbeat, with the database's clock for comparison.
+pub(super) const INSTANCES_SQL: &str =
+    "SELECT instance, started_at, heartbeat_at, now() FROM instances ORDER BY instance";

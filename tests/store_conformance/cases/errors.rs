@@ -46,3 +46,23 @@ pub async fn a_value_postgres_cannot_hold_is_rejected_not_transient(backend: Bac
     assert_eq!(err.cause().code.as_deref(), Some("22021"), "{err}");
     assert_eq!(store.own_counters(0).await.unwrap().received, 0);
 }
+
+/// The cluster view of PostgreSQL: this instance's heartbeat makes it listed and alive, topics
+/// come once each after the cursor, and counters sum every instance.
+pub async fn the_cluster_view_lists_instances_and_new_topics_after_a_cursor(backend: Backend) {
+    let store = backend.open().await;
+    commit_received(&store, 0, &[event("b", "1"), event("a", "1")], 2).await;
+
+    let first = store.cluster_view(0).await.unwrap();
+    commit_received(&store, 1, &[event("c", "1"), event("a", "2")], 2).await;
+    let second = store.cluster_view(first.topics_cursor).await.unwrap();
+
+    let mut first_topics = first.new_topics.clone();
+    first_topics.sort();
+    assert_eq!(first_topics, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(second.new_topics, vec!["c".to_string()]);
+    assert_eq!(first.instances.len(), 1);
+    assert!(first.instances[0].alive);
+    let received: u64 = second.shards.iter().map(|row| row.total.received).sum();
+    assert_eq!(received, 4);
+}

@@ -1,0 +1,71 @@
+//! The cluster view of the PostgreSQL store: this instance's heartbeat, and what every
+//! instance sharing the database has committed (for a `/stats` that every instance answers the
+//! same way).
+
+use chrono::{DateTime, Utc};
+
+use super::sql::{COUNTERS_SQL, HEARTBEAT_SQL, INSTANCES_SQL, NEW_TOPICS_SQL};
+use super::{counters_at, PostgresStore};
+use crate::store::error::StoreError;
+use crate::store::model::{ClusterView, InstanceInfo, ShardId, StoredShard};
+
+/// Most new topics read per view; the next view goes on from there.
+const NEW_TOPICS_PER_VIEW: i64 = 10_000;
+/// An instance whose last heartbeat is older than this looks dead.
+const ALIVE_WITHIN: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+impl PostgresStore {
+    pub(super) async fn cluster_view_unbounded(
+        &self,
+        topics_after: i64,
+    ) -> Result<ClusterView, StoreError> {
+        let client = self.pool.get().await?;
+        let heartbeat = client.prepare_cached(HEARTBEAT_SQL).await?;
+        client
+            .execute(&heartbeat, &[&self.instance_id, &self.started_at])
+            .await?;
+        let counters = client.prepare_cached(COUNTERS_SQL).await?;
+        let mut shards = Vec::new();
+        for row in client.query(&counters, &[&self.instance_id]).await? {
+            let shard: i32 = row.try_get(0)?;
+            let shard = ShardId::try_from(shard)
+                .map_err(|_| StoreError::corrupt(format!("negative shard id {shard}")))?;
+            shards.push(StoredShard {
+                shard,
+                total: counters_at(&row, 1)?,
+                own: counters_at(&row, 4)?,
+            });
+        }
+        let new_topics_statement = client.prepare_cached(NEW_TOPICS_SQL).await?;
+        let mut topics_cursor = topics_after;
+        let mut new_topics = Vec::new();
+        for row in client
+            .query(
+                &new_topics_statement,
+                &[&topics_after, &NEW_TOPICS_PER_VIEW],
+            )
+            .await?
+        {
+            topics_cursor = row.try_get(0)?;
+            new_topics.push(row.try_get(1)?);
+        }
+        let instances_statement = client.prepare_cached(INSTANCES_SQL).await?;
+        let mut instances = Vec::new();
+        for row in client.query(&instances_statement, &[]).await? {
+            let heartbeat_at: DateTime<Utc> = row.try_get(2)?;
+            let database_now: DateTime<Utc> = row.try_get(3)?;
+            instances.push(InstanceInfo {
+                instance: row.try_get(0)?,
+                started_at: row.try_get(1)?,
+                heartbeat_at,
+                alive: database_now - heartbeat_at <= ALIVE_WITHIN,
+            });
+        }
+        Ok(ClusterView {
+            shards,
+            new_topics,
+            topics_cursor,
+            instances,
+        })
+    }
+}
