@@ -6,57 +6,13 @@
 //! and every problem of every event is reported at once. The payload is copied as the raw text
 //! the client sent.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
-use utoipa::ToSchema;
 
 use super::error::{ApiError, FieldIssue, IssueLog};
 use super::limits::Limits;
 use crate::event::payload::check_payload;
 use crate::event::{self, Event, FieldError};
-
-/// One published event, as documented in the OpenAPI document. The handler does not
-/// deserialise into it: it parses [`WireEvent`] so that it can report every problem at once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublishEvent {
-    /// Not blank, at most 255 characters; no control characters, no invisible or bidirectional
-    /// formatting characters (U+200B, U+202E, U+FEFF, ...), no line or paragraph separators.
-    #[schema(example = "orders", min_length = 1, max_length = 255)]
-    pub topic: String,
-    /// Same rules as `topic`; `(topic, event_id)` is the event's identity.
-    #[schema(example = "o-1", min_length = 1, max_length = 255)]
-    pub event_id: String,
-    /// RFC 3339; an ISO 8601 time without offset is taken as UTC.
-    #[schema(value_type = String, format = DateTime, example = "2024-05-01T12:00:00Z")]
-    pub timestamp: String,
-    /// The producing service; not blank, at most 255 characters, no control characters.
-    #[schema(example = "checkout", min_length = 1, max_length = 255)]
-    pub source: String,
-    /// Any JSON object, stored and returned exactly as sent; absent or `null` means `{}`. At
-    /// most `--max-payload-depth` (default 64) levels of nesting; no `\u0000` and no lone
-    /// UTF-16 surrogate escapes anywhere in it.
-    #[schema(value_type = Option<Object>)]
-    pub payload: Option<serde_json::Value>,
-}
-
-/// `{"events": [...]}`: a batch of events.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublishBatch {
-    /// At least one and at most `--max-events-per-request` events.
-    pub events: Vec<PublishEvent>,
-}
-
-/// The three accepted shapes of a `POST /publish` body.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum PublishBody {
-    /// One event object.
-    One(PublishEvent),
-    /// `{"events": [...]}`.
-    Batch(PublishBatch),
-    /// A bare array of events.
-    Array(Vec<PublishEvent>),
-}
 
 /// The fields of one event, each still raw JSON. A top-level object with `events` is an
 /// envelope instead (serde cannot flatten borrowed raw values, hence one struct for both).
@@ -227,6 +183,9 @@ fn empty_object() -> Box<RawValue> {
     // cannot fail: "{}" is valid JSON
     RawValue::from_string("{}".into()).expect("an empty object is valid JSON")
 }
+
+mod schema;
+pub use schema::{PayloadValue, PublishBody};
 
 #[cfg(test)]
 mod proptests;

@@ -10,6 +10,7 @@ use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+use super::body::PayloadValue;
 use super::state::AppState;
 
 /// Where the interactive documentation is served.
@@ -27,6 +28,8 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
                        counted. `429` and `503` answers carry `Retry-After`; retrying a publish \
                        is always safe.",
     ),
+    // Referenced by the publish body's payload schema, which utoipa cannot register itself.
+    components(schemas(PayloadValue)),
     tags(
         (name = "events", description = "Publish and list events"),
         (name = "operations", description = "Counters, health, readiness and metrics"),

@@ -13,6 +13,7 @@ mod health;
 mod intake;
 pub mod limits;
 mod metrics;
+mod paging;
 mod publish;
 pub mod router;
 pub mod server;

@@ -57,6 +57,8 @@ pub struct RestartMillis {
     tag = "operations",
     responses(
         (status = 200, description = "Current counters", body = StatsResponse),
+        (status = 429, description = "Too many requests in progress; retry later", body = ErrorResponse,
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 503, description = "The actor tree did not answer in time", body = ErrorResponse,
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )

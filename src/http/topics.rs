@@ -5,9 +5,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorResponse, FieldIssue};
+use super::paging;
 use super::state::AppState;
 
 /// Page size when `limit` is absent.
@@ -15,15 +17,23 @@ pub const DEFAULT_TOPICS_PAGE: usize = 1_000;
 /// Largest page size; larger `limit`s are capped to it.
 pub const MAX_TOPICS_PAGE: usize = 10_000;
 
-/// Query parameters.
+/// Query parameters. An empty value means the parameter was not given.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TopicsParams {
-    /// The previous page's `next_cursor`: topics sorted after it are listed. Empty means none.
+    /// The previous page's `next_cursor`: topics sorted after it are listed (any text is
+    /// accepted). Empty means the first page.
     cursor: Option<String>,
-    /// Page size, 1 or more (default 1000, capped at 10000).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    /// Page size (described in `limit_schema`: utoipa would drop this comment).
+    #[param(schema_with = limit_schema)]
     limit: Option<String>,
+}
+
+fn limit_schema() -> Schema {
+    paging::limit_schema(
+        "Page size: any whole number of at least 1, however many digits; larger ones are capped \
+         at 10000, not refused. Empty means the default, 1000.",
+    )
 }
 
 /// One page of topics.
@@ -44,6 +54,8 @@ pub struct TopicsResponse {
     responses(
         (status = 200, description = "One page of topics", body = TopicsResponse),
         (status = 400, description = "Invalid parameters; `details` names each", body = ErrorResponse),
+        (status = 429, description = "Too many requests in progress; retry later", body = ErrorResponse,
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 503, description = "The actor tree did not answer in time", body = ErrorResponse,
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
@@ -55,8 +67,12 @@ pub async fn list_topics(
     let Query(params) = params.map_err(|rejection| {
         ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
     })?;
-    let limit = parse_limit(params.limit.as_deref())
-        .map_err(|reason| ApiError::InvalidQuery(vec![FieldIssue::request("limit", reason)]))?;
+    let limit = paging::parse_limit(
+        params.limit.as_deref(),
+        DEFAULT_TOPICS_PAGE,
+        MAX_TOPICS_PAGE,
+    )
+    .map_err(|reason| ApiError::InvalidQuery(vec![FieldIssue::request("limit", reason)]))?;
     let after = params.cursor.filter(|cursor| !cursor.is_empty());
     // One more than asked tells whether a next page exists.
     let mut topics = state.tree.topics(after, limit + 1).await?;
@@ -67,18 +83,4 @@ pub async fn list_topics(
         topics,
         next_cursor,
     }))
-}
-
-fn parse_limit(raw: Option<&str>) -> Result<usize, String> {
-    let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
-        return Ok(DEFAULT_TOPICS_PAGE);
-    };
-    match raw.parse::<u64>() {
-        Ok(0) | Err(_) => Err(format!(
-            "must be a whole number of at least 1 (pages hold at most {MAX_TOPICS_PAGE})"
-        )),
-        Ok(limit) => Ok(usize::try_from(limit)
-            .unwrap_or(MAX_TOPICS_PAGE)
-            .min(MAX_TOPICS_PAGE)),
-    }
 }

@@ -53,6 +53,21 @@ async fn topics_are_paged_and_counted() {
     assert_eq!(stats["topics"], json!(["a", "b", "c"]));
 }
 
+/// Proves a `GET /topics` limit of any size is capped, like the one of `GET /events`, and an
+/// empty one means the default.
+#[tokio::test]
+async fn any_topics_limit_is_capped_and_an_empty_one_is_the_default() {
+    let app = spawn_app().await;
+    app.publish_ok(&event("only", "1")).await;
+
+    for limit in ["99999999999999999999999999", "%2B007", ""] {
+        let (status, body) = app.get(&format!("/topics?limit={limit}")).await;
+
+        assert_eq!(status, StatusCode::OK, "limit={limit}: {body}");
+        assert_eq!(body["topics"], json!(["only"]), "limit={limit}");
+    }
+}
+
 /// Proves a request with thousands of problems lists the first 100 and counts them all.
 #[tokio::test]
 async fn validation_details_are_capped_at_100_with_the_total() {

@@ -169,6 +169,35 @@ async fn a_forged_cursor_is_a_400_naming_cursor() {
     }
 }
 
+/// Proves an empty `since` or `until` means no bound, like every other empty parameter.
+#[tokio::test]
+async fn an_empty_since_or_until_means_no_bound() {
+    let app = spawn_app().await;
+    app.publish_ok(&json!(events_in(&app, "window", 2))).await;
+
+    let (status, page) = app.events("since=&until=").await;
+
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["count"], 2, "{page}");
+}
+
+/// Proves a NUL in a filter, or in the topic of a cursor, is a 400 naming the parameter, the
+/// same on every store (PostgreSQL used to answer with its own encoding error).
+#[tokio::test]
+async fn a_nul_in_a_filter_or_a_cursor_is_a_400_naming_the_parameter() {
+    let app = spawn_app().await;
+    for (query, field) in [
+        ("topic=a%00b", "topic"),
+        ("source=%00", "source"),
+        ("cursor=5.6100", "cursor"),
+    ] {
+        let (status, body) = app.events(query).await;
+
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["details"][0]["field"], field, "{query}: {body}");
+    }
+}
+
 /// Proves following `next_cursor` across several topics visits every stored event exactly once,
 /// in `(topic, seq)` order, with no page over the limit.
 #[tokio::test]

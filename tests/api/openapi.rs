@@ -175,6 +175,68 @@ async fn the_document_describes_bodies_answers_and_parameters() {
     );
 }
 
+/// Proves the document states the rules a client can check before sending: the item bounds of
+/// a batch, the character rules of the key fields, uncapped-but-capped `limit`s, empty
+/// parameters meaning "not given", and the `429` of every limited listing.
+#[tokio::test]
+async fn the_document_states_bounds_character_rules_and_empty_parameters() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let document = openapi(&app).await;
+
+    // Assert
+    let schemas = &document["components"]["schemas"];
+    for batch in [
+        &schemas["PublishBatch"]["properties"]["events"],
+        &schemas["PublishArray"],
+    ] {
+        assert_eq!(batch["minItems"], 1, "{batch}");
+        assert_eq!(batch["maxItems"], 10_000, "{batch}");
+    }
+    for field in ["topic", "event_id", "source"] {
+        let schema = &schemas["PublishEvent"]["properties"][field];
+        assert_eq!(schema["maxLength"], 255, "{field}");
+        let pattern = schema["pattern"].as_str().unwrap_or_default();
+        assert!(pattern.contains(r"\u0000-\u001f"), "{field}: {pattern}");
+    }
+    let topic = schemas["PublishEvent"]["properties"]["topic"]["pattern"]
+        .as_str()
+        .unwrap();
+    assert!(
+        topic.contains(r"\u202e") && topic.contains(r"\x{e0001}"),
+        "{topic}"
+    );
+    let parameters = |path: &str| document["paths"][path]["get"]["parameters"].clone();
+    for (path, parameter) in [
+        ("/events", "limit"),
+        ("/topics", "limit"),
+        ("/events", "since"),
+    ] {
+        let found = parameters(path)
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|candidate| candidate["name"] == parameter)
+            .cloned()
+            .unwrap();
+        let text = found.to_string();
+        assert!(!text.contains("maximum"), "{path} {parameter}: {text}");
+        assert!(
+            text.contains("Empty means") && text.contains("anyOf"),
+            "{path} {parameter} states the empty value: {text}"
+        );
+    }
+    for path in ["/events", "/topics", "/stats"] {
+        let answers = &document["paths"][path]["get"]["responses"];
+        assert!(
+            answers["429"]["headers"]["Retry-After"].is_object(),
+            "{path}"
+        );
+    }
+}
+
 /// Proves `/docs` serves the Swagger UI page, from the binary (no CDN), set up to load our
 /// document.
 #[tokio::test]
