@@ -161,11 +161,7 @@ impl Store for EmbeddedStore {
             let mut statement = conn.prepare_cached(OWN_COUNTERS_SQL)?;
             let mut rows = statement.query([shard])?;
             match rows.next()? {
-                Some(row) => Ok(ShardCounters {
-                    received: counter(row.get(0)?)?,
-                    unique_processed: counter(row.get(1)?)?,
-                    duplicate_dropped: counter(row.get(2)?)?,
-                }),
+                Some(row) => counters_at(row, 0),
                 None => Ok(ShardCounters::default()),
             }
         })
@@ -182,12 +178,12 @@ impl Store for EmbeddedStore {
     }
 
     /// One process owns an embedded store: the cluster is this instance, its topics are the
-    /// ones it committed itself (already known to its stats actor), and only the counters are
-    /// read back.
+    /// ones it committed itself (already known to its stats actor), and only the counter rows
+    /// are read back (not the topics, which this runs every second).
     async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
-        let totals = self.read(load_totals).await?;
+        let shards = self.read(load_shards).await?;
         Ok(ClusterView {
-            shards: totals.shards,
+            shards,
             new_topics: Vec::new(),
             topics_cursor: topics_after,
             instances: vec![InstanceInfo {
@@ -300,7 +296,17 @@ fn counter(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
 }
 
-fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
+/// Reads three counter columns starting at `first`.
+fn counters_at(row: &rusqlite::Row<'_>, first: usize) -> Result<ShardCounters, StoreError> {
+    Ok(ShardCounters {
+        received: counter(row.get(first)?)?,
+        unique_processed: counter(row.get(first + 1)?)?,
+        duplicate_dropped: counter(row.get(first + 2)?)?,
+    })
+}
+
+/// Every shard's counter row. One process owns an embedded store: its rows are all its own.
+fn load_shards(conn: &Connection) -> Result<Vec<StoredShard>, StoreError> {
     let mut shards = Vec::new();
     let mut statement = conn.prepare_cached(COUNTERS_SQL)?;
     let mut rows = statement.query([])?;
@@ -308,18 +314,18 @@ fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
         let shard: i64 = row.get(0)?;
         let shard = ShardId::try_from(shard)
             .map_err(|_| StoreError::corrupt(format!("shard id {shard} out of range")))?;
-        let total = ShardCounters {
-            received: counter(row.get(1)?)?,
-            unique_processed: counter(row.get(2)?)?,
-            duplicate_dropped: counter(row.get(3)?)?,
-        };
-        // One process owns an embedded store: its rows are all its own.
+        let total = counters_at(row, 1)?;
         shards.push(StoredShard {
             shard,
             total,
             own: total,
         });
     }
+    Ok(shards)
+}
+
+fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
+    let shards = load_shards(conn)?;
     let mut topics = Vec::new();
     let mut statement = conn.prepare_cached(TOPICS_SQL)?;
     let mut rows = statement.query([])?;

@@ -304,8 +304,25 @@ impl PostgresStore {
 
     async fn load_counters_unbounded(&self) -> Result<StoredTotals, StoreError> {
         let client = self.pool.get().await?;
+        let shards = self.shard_rows(&client).await?;
+        let mut topics = Vec::new();
+        for row in client.query(TOPICS_SQL, &[]).await? {
+            topics.push(row.try_get(0)?);
+        }
+        Ok(StoredTotals { shards, topics })
+    }
+}
+
+impl PostgresStore {
+    /// Every shard's counters: summed over the instances, and this instance's own row
+    /// (`COUNTERS_SQL`). Read at start and by every cluster view.
+    async fn shard_rows(
+        &self,
+        client: &deadpool_postgres::Client,
+    ) -> Result<Vec<StoredShard>, StoreError> {
+        let statement = client.prepare_cached(COUNTERS_SQL).await?;
         let mut shards = Vec::new();
-        for row in client.query(COUNTERS_SQL, &[&self.instance_id]).await? {
+        for row in client.query(&statement, &[&self.instance_id]).await? {
             let shard: i32 = row.try_get(0)?;
             let shard = ShardId::try_from(shard)
                 .map_err(|_| StoreError::corrupt(format!("negative shard id {shard}")))?;
@@ -315,11 +332,7 @@ impl PostgresStore {
                 own: counters_at(&row, 4)?,
             });
         }
-        let mut topics = Vec::new();
-        for row in client.query(TOPICS_SQL, &[]).await? {
-            topics.push(row.try_get(0)?);
-        }
-        Ok(StoredTotals { shards, topics })
+        Ok(shards)
     }
 }
 

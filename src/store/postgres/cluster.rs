@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::sql::{COUNTERS_SQL, HEARTBEAT_SQL, INSTANCES_SQL, NEW_TOPICS_SQL};
-use super::{counters_at, PostgresStore};
+use super::sql::{HEARTBEAT_SQL, INSTANCES_SQL, NEW_TOPICS_SQL};
+use super::PostgresStore;
 use crate::store::error::StoreError;
-use crate::store::model::{ClusterView, InstanceInfo, ShardId, StoredShard};
+use crate::store::model::{ClusterView, InstanceInfo};
 
 /// Most new topics read per view; the next view goes on from there.
 const NEW_TOPICS_PER_VIEW: i64 = 10_000;
@@ -24,18 +24,7 @@ impl PostgresStore {
         client
             .execute(&heartbeat, &[&self.instance_id, &self.started_at])
             .await?;
-        let counters = client.prepare_cached(COUNTERS_SQL).await?;
-        let mut shards = Vec::new();
-        for row in client.query(&counters, &[&self.instance_id]).await? {
-            let shard: i32 = row.try_get(0)?;
-            let shard = ShardId::try_from(shard)
-                .map_err(|_| StoreError::corrupt(format!("negative shard id {shard}")))?;
-            shards.push(StoredShard {
-                shard,
-                total: counters_at(&row, 1)?,
-                own: counters_at(&row, 4)?,
-            });
-        }
+        let shards = self.shard_rows(&client).await?;
         let new_topics_statement = client.prepare_cached(NEW_TOPICS_SQL).await?;
         let mut topics_cursor = topics_after;
         let mut new_topics = Vec::new();
