@@ -36,6 +36,8 @@ pub fn free_port() -> u16 {
 pub struct AggregatorProcess {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
+    /// The port it listens on.
+    port: u16,
     child: Child,
 }
 
@@ -64,6 +66,7 @@ impl AggregatorProcess {
         let child = command.spawn().expect("the aggregator binary starts");
         let process = Self {
             base_url: format!("http://127.0.0.1:{port}"),
+            port,
             child,
         };
         let ready = wait_for_ready_status(&process.base_url, 200, READY_TIMEOUT).await;
@@ -73,6 +76,11 @@ impl AggregatorProcess {
             log.display()
         );
         process
+    }
+
+    /// The port it listens on (a restart on the same port keeps its address).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The process id.

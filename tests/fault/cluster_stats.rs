@@ -8,20 +8,11 @@ use aggregator::client::workload::WorkloadOptions;
 use aggregator::client::{RetryPolicy, ServerStats, Stream, StreamConfig};
 
 use crate::support::{
-    assert_counters_exact, free_port, get_stats, persisted_counters, wait_until, AggregatorProcess,
-    TestDb,
+    assert_counters_exact, get_stats, instance_args, persisted_counters, start_instances,
+    wait_until, AggregatorProcess, TestDb,
 };
 
 const INSTANCES: [&str; 3] = ["north", "south", "west"];
-
-fn args(db: &TestDb, instance: &str) -> Vec<String> {
-    vec![
-        "--database-url".into(),
-        db.url.clone(),
-        "--instance-id".into(),
-        instance.into(),
-    ]
-}
 
 /// `/stats` of every process.
 async fn all_stats(processes: &[AggregatorProcess]) -> Vec<ServerStats> {
@@ -56,14 +47,7 @@ async fn three_processes_answer_the_same_stats_as_the_store_also_after_a_restart
     // Arrange
     let db = TestDb::create().await;
     let logs = tempfile::tempdir().unwrap();
-    let mut processes = Vec::new();
-    let mut ports = Vec::new();
-    for instance in INSTANCES {
-        let port = free_port();
-        let log = logs.path().join(format!("{instance}.log"));
-        processes.push(AggregatorProcess::start(port, &args(&db, instance), &log).await);
-        ports.push(port);
-    }
+    let mut processes = start_instances(&db, &INSTANCES, logs.path()).await;
     let config = StreamConfig {
         concurrency: 2,
         retry: RetryPolicy::until_acknowledged(),
@@ -105,11 +89,12 @@ async fn three_processes_answer_the_same_stats_as_the_store_also_after_a_restart
     .await;
     let before_restart = all_stats(&processes).await;
     let restarted = processes.remove(1);
+    let restarted_port = restarted.port();
     restarted.kill9().await;
     let log = logs.path().join("south-again.log");
     processes.insert(
         1,
-        AggregatorProcess::start(ports[1], &args(&db, INSTANCES[1]), &log).await,
+        AggregatorProcess::start(restarted_port, &instance_args(&db, INSTANCES[1]), &log).await,
     );
     let agreed_after_restart = wait_until(
         || {

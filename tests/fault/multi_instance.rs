@@ -10,7 +10,7 @@ use aggregator::client::{RetryPolicy, Stream, StreamConfig};
 
 use crate::support::{
     assert_counters_exact, assert_every_batch_acknowledged_cleanly,
-    assert_stream_stored_exactly_once, free_port, persisted_counters, AggregatorProcess, TestDb,
+    assert_stream_stored_exactly_once, persisted_counters, start_instances, TestDb,
 };
 
 /// Proves that two processes fed the same stream concurrently store each distinct key exactly
@@ -21,17 +21,7 @@ async fn two_processes_sharing_a_database_store_each_key_once() {
     // Arrange
     let db = TestDb::create().await;
     let logs = tempfile::tempdir().unwrap();
-    let mut processes = Vec::new();
-    for instance in ["east", "west"] {
-        let args = vec![
-            "--database-url".to_string(),
-            db.url.clone(),
-            "--instance-id".to_string(),
-            instance.to_string(),
-        ];
-        let log = logs.path().join(format!("{instance}.log"));
-        processes.push(AggregatorProcess::start(free_port(), &args, &log).await);
-    }
+    let processes = start_instances(&db, &["east", "west"], logs.path()).await;
     let spec = WorkloadOptions {
         events: 20_000,
         topics: 20,

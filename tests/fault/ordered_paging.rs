@@ -8,26 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{start_instances, Key, Listed, Page, TestDb};
 use aggregator::client::workload::WorkloadOptions;
 use aggregator::client::{RetryPolicy, Stream, StreamConfig};
-use serde::Deserialize;
-
-use crate::support::{free_port, AggregatorProcess, Key, TestDb};
 
 const TOPICS: [&str; 3] = ["orders", "payments", "auth"];
-
-#[derive(Deserialize)]
-struct Page {
-    events: Vec<Listed>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Listed {
-    seq: i64,
-    topic: String,
-    event_id: String,
-}
 
 /// What a pager saw of its topic.
 #[derive(Default)]
@@ -92,17 +77,7 @@ async fn pagers_see_every_event_once_while_three_processes_write_the_same_topics
     // Arrange
     let db = TestDb::create().await;
     let logs = tempfile::tempdir().unwrap();
-    let mut processes = Vec::new();
-    for instance in ["a", "b", "c"] {
-        let args = vec![
-            "--database-url".to_string(),
-            db.url.clone(),
-            "--instance-id".to_string(),
-            instance.to_string(),
-        ];
-        let log = logs.path().join(format!("{instance}.log"));
-        processes.push(AggregatorProcess::start(free_port(), &args, &log).await);
-    }
+    let processes = start_instances(&db, &["a", "b", "c"], logs.path()).await;
     let done = Arc::new(AtomicBool::new(false));
     let pagers: Vec<_> = TOPICS
         .iter()

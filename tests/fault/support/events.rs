@@ -6,19 +6,24 @@ use serde::Deserialize;
 
 use crate::common::db::Key;
 
+/// One `GET /events` page, as far as the fault suite reads it.
+#[derive(Deserialize)]
+pub struct Page {
+    pub events: Vec<Listed>,
+    pub next_cursor: Option<String>,
+}
+
+/// One listed event.
+#[derive(Deserialize)]
+pub struct Listed {
+    pub seq: i64,
+    pub topic: String,
+    pub event_id: String,
+}
+
 /// Every stored key, read through `GET /events` pagination; also checks that no page repeats
 /// an event (which would hide a lost one in a count).
 pub async fn keys_via_events(base_url: &str) -> HashSet<Key> {
-    #[derive(Deserialize)]
-    struct Page {
-        events: Vec<Listed>,
-        next_cursor: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Listed {
-        topic: String,
-        event_id: String,
-    }
     let client = reqwest::Client::new();
     let mut keys = HashSet::new();
     let mut cursor: Option<String> = None;

@@ -14,7 +14,7 @@ pub use crate::common::db::{Key, TestDb};
 pub use crate::common::process::{free_port, AggregatorProcess};
 pub use crate::common::proxy::TcpProxy;
 pub use crate::common::wait::wait_until;
-pub use events::keys_via_events;
+pub use events::{keys_via_events, Listed, Page};
 
 /// The resident set size of this process, in MiB, and its peak (`VmRSS`, `VmHWM`).
 pub fn rss_mib() -> (f64, f64) {
@@ -87,4 +87,29 @@ pub async fn persisted_counters(db: &TestDb) -> (u64, u64, u64) {
         .unwrap();
     let get = |index: usize| row.get::<_, i64>(index) as u64;
     (get(0), get(1), get(2))
+}
+
+/// Starts one `aggregator serve` per name on `db`, each with that `--instance-id` and a free
+/// port, logging into `logs`.
+pub async fn start_instances(
+    db: &TestDb,
+    names: &[&str],
+    logs: &std::path::Path,
+) -> Vec<AggregatorProcess> {
+    let mut processes = Vec::with_capacity(names.len());
+    for name in names {
+        let log = logs.join(format!("{name}.log"));
+        processes.push(AggregatorProcess::start(free_port(), &instance_args(db, name), &log).await);
+    }
+    processes
+}
+
+/// The arguments of an instance named `name` on `db`.
+pub fn instance_args(db: &TestDb, name: &str) -> Vec<String> {
+    vec![
+        "--database-url".into(),
+        db.url.clone(),
+        "--instance-id".into(),
+        name.into(),
+    ]
 }
