@@ -61,6 +61,14 @@ pub fn duration(raw: &str) -> Result<Duration, String> {
     }
 }
 
+/// A [`duration`] longer than zero (a period, which zero would turn into a busy loop).
+pub fn period(raw: &str) -> Result<Duration, String> {
+    match duration(raw)? {
+        Duration::ZERO => Err(format!("`{raw}` must be longer than zero")),
+        period => Ok(period),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

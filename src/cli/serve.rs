@@ -118,6 +118,13 @@ pub struct LimitArgs {
     /// Time a client has to send a whole request body (e.g. 30s); past it, 408.
     #[arg(long, env = "AGG_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse::duration)]
     pub body_read_timeout: Duration,
+    /// Live tails (GET /events/stream) served at once; past it, 503.
+    #[arg(long, env = "AGG_MAX_SUBSCRIBERS", default_value_t = limits::DEFAULT_MAX_SUBSCRIBERS,
+          value_parser = parse::positive)]
+    pub max_subscribers: usize,
+    /// Interval of the keep-alive comments an idle live tail sends (e.g. 15s).
+    #[arg(long, env = "AGG_STREAM_HEARTBEAT", default_value = "15s", value_parser = parse::period)]
+    pub stream_heartbeat: Duration,
     /// Most connections open at once; past it a new connection is closed at once.
     #[arg(long, env = "AGG_MAX_CONNECTIONS", default_value_t = limits::DEFAULT_MAX_CONNECTIONS,
           value_parser = parse::positive)]
@@ -210,6 +217,8 @@ impl ServeArgs {
                 max_page_bytes: self.limits.max_page_bytes,
                 max_buffered_body_bytes: self.limits.max_buffered_body_bytes,
                 body_read_timeout: self.limits.body_read_timeout,
+                max_subscribers: self.limits.max_subscribers,
+                stream_heartbeat: self.limits.stream_heartbeat,
                 connections: ConnectionLimits {
                     max_connections: self.limits.max_connections,
                     reserved_connections: self.limits.reserved_connections,

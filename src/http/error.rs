@@ -128,6 +128,9 @@ pub enum ApiError {
     /// The client sends more than the server may hold in flight; retry after a pause (429).
     #[error("too many requests: {0}")]
     TooManyRequests(String),
+    /// As many live tails as `--max-subscribers` allows are open; retry later (503).
+    #[error("too many live tails: this instance serves at most {0} at once")]
+    TooManySubscribers(usize),
     /// A dependency is down or busy; retrying later is safe (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -186,6 +189,7 @@ impl IntoResponse for ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, message, None),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, message, None),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, message, None),
+            Self::TooManySubscribers(_) => (StatusCode::SERVICE_UNAVAILABLE, message, None),
             Self::Unavailable(cause) => {
                 warn!(cause = %cause, "answering 503");
                 (

@@ -171,7 +171,7 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
 /// An empty filter means none. A NUL is refused on every store alike: no stored value holds
 /// one, and PostgreSQL refuses to compare a text with one (so that store answered 400 with its
 /// own message while the embedded store answered an empty page).
-fn parse_filter(raw: Option<String>) -> Result<Option<String>, String> {
+pub(super) fn parse_filter(raw: Option<String>) -> Result<Option<String>, String> {
     match raw.filter(|raw| !raw.is_empty()) {
         Some(raw) if raw.contains('\0') => Err("must not contain the NUL character".into()),
         filter => Ok(filter),
@@ -213,12 +213,12 @@ fn cursor_schema() -> Schema {
 }
 
 /// Cursors are opaque to clients: `<seq>.<hex of the topic's UTF-8 bytes>`.
-fn encode_cursor(position: &PagePosition) -> String {
+pub(super) fn encode_cursor(position: &PagePosition) -> String {
     let hex: String = position.topic.bytes().map(|b| format!("{b:02x}")).collect();
     format!("{}.{hex}", position.seq)
 }
 
-fn decode_cursor(raw: &str) -> Result<PagePosition, String> {
+pub(super) fn decode_cursor(raw: &str) -> Result<PagePosition, String> {
     let invalid = || "is not a cursor returned by this server".to_string();
     let (seq, hex) = raw.split_once('.').ok_or_else(invalid)?;
     let seq: i64 = seq.parse().map_err(|_| invalid())?;

@@ -19,6 +19,10 @@ pub const DEFAULT_MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 256 * 1024 * 1024;
 /// Default time a client has to send a whole request body.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default number of live tails (`GET /events/stream`) served at once.
+pub const DEFAULT_MAX_SUBSCRIBERS: usize = 1000;
+/// Default interval of the keep-alive comments of an idle live tail.
+pub const DEFAULT_STREAM_HEARTBEAT: Duration = Duration::from_secs(15);
 /// Default cap on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default number of connections, within the cap, kept for `/health` and `/ready`.
@@ -47,6 +51,11 @@ pub struct Limits {
     pub max_buffered_body_bytes: usize,
     /// Time a client has to send a whole request body; past it, `408`.
     pub body_read_timeout: Duration,
+    /// Live tails served at once; past it, `503`.
+    pub max_subscribers: usize,
+    /// Interval of the keep-alive comments a live tail sends while idle (shorter than the
+    /// idle timeout, and than proxies' read timeouts).
+    pub stream_heartbeat: Duration,
     /// Connection-level limits.
     pub connections: ConnectionLimits,
 }
@@ -88,6 +97,8 @@ impl Default for Limits {
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
+            stream_heartbeat: DEFAULT_STREAM_HEARTBEAT,
             connections: ConnectionLimits::default(),
         }
     }

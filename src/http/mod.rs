@@ -9,6 +9,7 @@ mod connection;
 mod docs;
 pub mod error;
 mod events;
+mod follow;
 mod health;
 mod intake;
 pub mod limits;
@@ -19,6 +20,7 @@ pub mod router;
 pub mod server;
 pub mod state;
 mod stats;
+mod stream;
 mod telemetry;
 mod topics;
 

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use super::error::ApiError;
 use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
-use super::{docs, events, health, metrics, publish, stats, telemetry, topics};
+use super::{docs, events, health, metrics, publish, stats, stream, telemetry, topics};
 
 /// Every documented route, in two groups: the API proper, which sits behind the request
 /// limits, and the operational endpoints, which stay outside them so that an orchestrator or a
@@ -32,6 +32,7 @@ fn documented_routes() -> DocumentedRoutes {
         limited: OpenApiRouter::new()
             .routes(routes!(publish::publish))
             .routes(routes!(events::list_events))
+            .routes(routes!(stream::stream_events))
             .routes(routes!(stats::get_stats))
             .routes(routes!(topics::list_topics)),
         operational: OpenApiRouter::new()

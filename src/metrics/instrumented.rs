@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use super::registry::{Metrics, StoreOp};
 use crate::store::{
-    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
-    SharedStore, Store, StoreError, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, FeedPosition, FollowQuery,
+    FollowedEvent, ShardCounters, ShardId, SharedStore, Store, StoreError, StoredTotals,
 };
 
 /// A store that reports to a [`Metrics`] registry and otherwise behaves as the one it wraps.
@@ -74,5 +74,19 @@ impl Store for InstrumentedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let result = self.inner.ping().await;
         self.count_error(StoreOp::Ping, result)
+    }
+
+    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError> {
+        let result = self.inner.follow(query).await;
+        self.count_error(StoreOp::Follow, result)
+    }
+
+    async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
+        let result = self.inner.feed_end(topic).await;
+        self.count_error(StoreOp::Follow, result)
+    }
+
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commit_signal()
     }
 }

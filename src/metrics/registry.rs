@@ -78,17 +78,20 @@ pub enum StoreOp {
     OwnCounters,
     /// The periodic read of every instance's counters (and this instance's heartbeat).
     ClusterView,
+    /// A live tail reading what is new (or where the feed ends).
+    Follow,
 }
 
 impl StoreOp {
     /// Every operation, in the order of [`StoreOp::index`].
-    const ALL: [StoreOp; 6] = [
+    const ALL: [StoreOp; 7] = [
         Self::Commit,
         Self::Query,
         Self::LoadCounters,
         Self::Ping,
         Self::OwnCounters,
         Self::ClusterView,
+        Self::Follow,
     ];
 
     fn index(self) -> usize {
@@ -99,6 +102,7 @@ impl StoreOp {
             Self::Ping => 3,
             Self::OwnCounters => 4,
             Self::ClusterView => 5,
+            Self::Follow => 6,
         }
     }
 
@@ -110,6 +114,7 @@ impl StoreOp {
             Self::Ping => "ping",
             Self::OwnCounters => "own_counters",
             Self::ClusterView => "cluster_view",
+            Self::Follow => "follow",
         }
     }
 }
@@ -133,7 +138,7 @@ struct Inner {
     commit_batch_events: Histogram,
     commit_duration: Histogram,
     /// Indexed by [`StoreOp::index`].
-    store_errors: [Counter; 6],
+    store_errors: [Counter; 7],
 }
 
 /// One app's metrics registry. Cheap to clone; every clone records into the same registry.

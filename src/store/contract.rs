@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::error::StoreError;
+use super::feed::{FeedPosition, FollowQuery, FollowedEvent};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredTotals,
@@ -50,6 +51,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Succeeds when the store can serve reads and writes right now.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The next events after `query.after` in follow order (see `store/feed.rs`), only those
+    /// that no commit still under way can precede.
+    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError>;
+
+    /// The position after everything followable now, in one topic or across all: where a live
+    /// tail that wants only new events starts.
+    async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError>;
+
+    /// Changes whenever the store may hold events a follower has not seen: after this
+    /// process's commits and, on PostgreSQL, after other instances' (LISTEN/NOTIFY).
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 /// A store shared by the actors and the HTTP layer.

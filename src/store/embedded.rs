@@ -14,6 +14,7 @@
 
 mod connection;
 mod errors;
+mod feed;
 mod options;
 mod writer;
 
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::bounded::bounded;
 use super::contract::Store;
 use super::error::StoreError;
+use super::feed::{CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ShardCounters,
     ShardId, StoredEvent, StoredShard, StoredTotals,
@@ -71,6 +73,8 @@ pub struct EmbeddedStore {
     timeout: Duration,
     /// When this store was opened (the one instance's start, for `/stats`).
     started_at: DateTime<Utc>,
+    /// Fired by the writer thread after each commit.
+    signal: CommitSignal,
 }
 
 impl EmbeddedStore {
@@ -85,12 +89,14 @@ impl EmbeddedStore {
         let conn =
             blocking(move || connection::open_writer(&writer_path, options.sync, options.timeout))
                 .await?;
-        let jobs = writer::spawn(conn)?;
+        let signal = CommitSignal::default();
+        let jobs = writer::spawn(conn, signal.clone())?;
         Ok(Self {
             jobs,
             readers: Arc::new(ReadPool::new(path, options.timeout)),
             timeout: options.timeout,
             started_at: Utc::now(),
+            signal,
         })
     }
 
@@ -209,6 +215,21 @@ impl Store for EmbeddedStore {
             Ok(())
         })
         .await
+    }
+
+    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| feed::follow(conn, &query)).await
+    }
+
+    async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
+        let topic = topic.map(str::to_owned);
+        self.read(move |conn| feed::end(conn, topic.as_deref()))
+            .await
+    }
+
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
     }
 }
 

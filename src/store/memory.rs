@@ -14,6 +14,7 @@ use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 use super::contract::Store;
 use super::error::{Cause, StoreError};
+use super::feed::{within_budget, CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredEvent, StoredShard, StoredTotals,
@@ -51,6 +52,7 @@ pub struct MemoryStore {
     /// Commits take a read guard; [`MemoryStore::hold_commits`] takes the write guard.
     commit_gate: Arc<RwLock<()>>,
     timeout: Duration,
+    signal: CommitSignal,
 }
 
 impl Default for MemoryStore {
@@ -59,6 +61,7 @@ impl Default for MemoryStore {
             contents: Arc::default(),
             commit_gate: Arc::default(),
             timeout: Duration::from_millis(100),
+            signal: CommitSignal::default(),
         }
     }
 }
@@ -172,6 +175,7 @@ impl Store for MemoryStore {
             duplicate_dropped: batch.received.saturating_sub(new),
         });
         let counters_after = *row;
+        self.signal.notify();
         Ok(CommitReport {
             is_new,
             counters_after,
@@ -238,5 +242,44 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// One process, one lock: `seq` is commit order across topics, as on the embedded store.
+    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError> {
+        let contents = self.contents();
+        let mut events: Vec<FollowedEvent> = contents
+            .rows
+            .values()
+            .filter(|event| query.topic.as_ref().is_none_or(|t| *t == event.topic))
+            .filter(|event| query.source.as_ref().is_none_or(|s| *s == event.source))
+            .filter(|event| event.seq > query.after.seq)
+            .map(|event| FollowedEvent {
+                position: FeedPosition {
+                    tx: 0,
+                    seq: event.seq,
+                },
+                event: event.clone(),
+            })
+            .collect();
+        events.sort_by_key(|followed| followed.position);
+        events.truncate(query.limit as usize);
+        within_budget(&mut events, query.max_bytes);
+        Ok(events)
+    }
+
+    async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
+        let contents = self.contents();
+        let seq = contents
+            .rows
+            .values()
+            .filter(|event| topic.is_none_or(|t| t == event.topic))
+            .map(|event| event.seq)
+            .max()
+            .unwrap_or(0);
+        Ok(FeedPosition { tx: 0, seq })
+    }
+
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
     }
 }

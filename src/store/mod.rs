@@ -2,13 +2,14 @@
 //!
 //! Shard actors call [`Store::commit`] once per group commit and [`Store::own_counters`] to
 //! resync; the HTTP layer calls [`Store::query`] for `GET /events` and [`Store::ping`] for
-//! readiness; the stats actor calls [`Store::load_counters`] when it starts. Two backends
+//! readiness and [`Store::follow`] for the live tail; the stats actor calls [`Store::load_counters`] when it starts. Two backends
 //! implement the trait with the same semantics: [`postgres::PostgresStore`] for production and
 //! [`embedded::EmbeddedStore`] (one SQLite file) for a single machine with nothing to install.
 //! [`open`] picks one from [`StoreOptions`]. Errors are classified by meaning
 //! ([`StoreError`]) inside each backend.
 //!
-//! Files: [`contract`] (the trait), [`model`] (the data it speaks), [`error`], [`options`]
+//! Files: [`contract`] (the trait), [`model`] (the data it speaks), [`feed`] (the live tail's
+//! order and wake-up signal), [`error`], [`options`]
 //! (settings and `open`), [`bounded`] (the timeout every backend applies), the two backends,
 //! and, for unit tests of the actors, an in-memory store.
 
@@ -16,6 +17,7 @@ pub mod bounded;
 pub mod contract;
 pub mod embedded;
 pub mod error;
+pub mod feed;
 #[cfg(test)]
 pub mod memory;
 pub mod model;
@@ -24,6 +26,7 @@ pub mod postgres;
 
 pub use contract::{SharedStore, Store};
 pub use error::{Cause, StoreError};
+pub use feed::{CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
 pub use model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, PagePosition,
     ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals,

@@ -11,23 +11,25 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use serde_json::value::RawValue;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 use tracing::info;
 
 use super::bounded::bounded;
 use super::contract::Store;
 use super::error::StoreError;
+use super::feed::{FeedPosition, FollowQuery, FollowedEvent};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
-    StoredEvent, StoredShard, StoredTotals,
+    StoredShard, StoredTotals,
 };
+use notify::CommitFeed;
 use crate::event::{Event, EventKey};
 use sql::{COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, TOPICS_SQL};
 
 mod cluster;
 mod errors;
+mod notify;
+mod reads;
 mod sql;
 
 /// Connection settings beyond the URL.
@@ -48,6 +50,8 @@ pub struct PostgresStore {
     instance_id: String,
     /// When this store was opened: the start time this instance's heartbeat reports.
     started_at: DateTime<Utc>,
+    /// Wakes live tails after commits, this instance's and the others'.
+    feed: CommitFeed,
 }
 
 impl PostgresStore {
@@ -70,6 +74,7 @@ impl PostgresStore {
         if pg_config.get_application_name().is_none() {
             pg_config.application_name("aggregator");
         }
+        let feed = CommitFeed::start(pg_config.clone(), options.instance_id.clone());
         let manager = Manager::from_config(
             pg_config,
             NoTls,
@@ -89,6 +94,7 @@ impl PostgresStore {
             timeout: options.timeout,
             instance_id: options.instance_id.clone(),
             started_at: Utc::now(),
+            feed,
         };
         store.migrate().await?;
         Ok(store)
@@ -200,94 +206,6 @@ impl PostgresStore {
         })
     }
 
-    async fn query_unbounded(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        // The page is first cut by count (`LIMIT n + 1`), then by payload bytes: rows past the
-        // budget (the first row excepted) never leave the server, so a page of huge payloads
-        // costs this process at most the budget. `matched` tells whether rows were cut.
-        let mut sql = String::from(
-            "SELECT seq, topic, event_id, ts, source, payload_text, received_at, matched FROM (
-                SELECT *, sum(octet_length(payload_text)) OVER w AS running,
-                       row_number() OVER w AS position, count(*) OVER () AS matched
-                FROM (SELECT seq, topic, event_id, ts, source, payload::text AS payload_text,
-                             received_at FROM events WHERE true",
-        );
-        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-        let mut bind = |sql: &mut String, clause: &str, value: Box<dyn ToSql + Sync + Send>| {
-            params.push(value);
-            sql.push_str(&clause.replace('?', &format!("${}", params.len())));
-        };
-        if let Some(topic) = &query.topic {
-            bind(&mut sql, " AND topic = ?", Box::new(topic.clone()));
-        }
-        if let Some(source) = &query.source {
-            bind(&mut sql, " AND source = ?", Box::new(source.clone()));
-        }
-        if let Some(since) = query.since {
-            bind(&mut sql, " AND ts >= ?", Box::new(since));
-        }
-        if let Some(until) = query.until {
-            bind(&mut sql, " AND ts < ?", Box::new(until));
-        }
-        if let Some(after) = &query.after {
-            bind(
-                &mut sql,
-                " AND (topic, seq) > (?",
-                Box::new(after.topic.clone()),
-            );
-            bind(&mut sql, ", ?)", Box::new(after.seq));
-        }
-        // One row more than asked tells whether a next page exists without a count query.
-        let fetch = i64::from(query.limit) + 1;
-        bind(
-            &mut sql,
-            " ORDER BY topic, seq LIMIT ?) AS page",
-            Box::new(fetch),
-        );
-        let budget = match query.max_bytes {
-            0 => i64::MAX,
-            bytes => i64::try_from(bytes).unwrap_or(i64::MAX),
-        };
-        bind(
-            &mut sql,
-            " WINDOW w AS (ORDER BY topic, seq)) AS sized WHERE position = 1 OR running <= ?",
-            Box::new(budget),
-        );
-        sql.push_str(" ORDER BY topic, seq");
-
-        let client = self.pool.get().await?;
-        let statement = client.prepare_cached(&sql).await?;
-        let param_refs: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
-        let rows = client.query(&statement, &param_refs).await?;
-
-        let mut events = Vec::with_capacity(rows.len());
-        let mut matched = 0;
-        for row in &rows {
-            matched = row.try_get::<_, i64>(7)?;
-            let payload_text: String = row.try_get(5)?;
-            let payload = RawValue::from_string(payload_text)
-                .map_err(|err| StoreError::corrupt(format!("stored payload: {err}")))?;
-            events.push(StoredEvent {
-                seq: row.try_get(0)?,
-                topic: row.try_get(1)?,
-                event_id: row.try_get(2)?,
-                timestamp: row.try_get(3)?,
-                source: row.try_get(4)?,
-                payload,
-                received_at: row.try_get(6)?,
-            });
-        }
-        let cut_by_bytes = usize::try_from(matched).unwrap_or(usize::MAX) > events.len();
-        Ok(EventPage::from_fetched(
-            events,
-            query.limit,
-            query.max_bytes,
-            cut_by_bytes,
-        ))
-    }
-
     async fn own_counters_unbounded(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
         let shard = i32::try_from(shard)
             .map_err(|_| StoreError::corrupt(format!("shard id {shard} too large")))?;
@@ -360,7 +278,9 @@ impl Store for PostgresStore {
     }
 
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
-        self.bounded(self.commit_unbounded(batch)).await
+        let report = self.bounded(self.commit_unbounded(batch)).await?;
+        self.feed.committed();
+        Ok(report)
     }
 
     async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
@@ -387,5 +307,17 @@ impl Store for PostgresStore {
             Ok(())
         })
         .await
+    }
+
+    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError> {
+        self.bounded(self.follow_unbounded(query)).await
+    }
+
+    async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
+        self.bounded(self.feed_end_unbounded(topic)).await
+    }
+
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.feed.subscribe()
     }
 }

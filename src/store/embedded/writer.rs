@@ -9,6 +9,9 @@
 //! Replies go out only after `COMMIT` returned, so an answered commit is in the WAL on disk
 //! (or in the OS page cache with `synchronous=NORMAL`, see [`super::options::SyncMode`]).
 //!
+//! After each transaction that commits, the thread fires the store's [`CommitSignal`], which
+//! wakes the live tails of this process (the only process writing the file).
+//!
 //! The thread ends when every sender is dropped (the store was dropped); the connection closes
 //! with it.
 
@@ -18,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use crate::store::error::StoreError;
+use crate::store::feed::CommitSignal;
 use crate::store::model::{CommitReport, ShardCounters};
 
 /// Most events written in one transaction; a larger queue is written in several.
@@ -73,16 +77,20 @@ pub(super) enum Job {
 }
 
 /// Starts the writer thread on `conn` and returns the queue that feeds it.
-pub(super) fn spawn(conn: Connection) -> Result<mpsc::Sender<Job>, StoreError> {
+/// Starts the writer thread; `signal` fires after each transaction it commits.
+pub(super) fn spawn(
+    conn: Connection,
+    signal: CommitSignal,
+) -> Result<mpsc::Sender<Job>, StoreError> {
     let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
     std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || run(conn, queue))
+        .spawn(move || run(conn, queue, &signal))
         .map_err(|err| StoreError::fatal(format!("cannot start the writer thread: {err}")))?;
     Ok(jobs)
 }
 
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, signal: &CommitSignal) {
     while let Some(first) = queue.blocking_recv() {
         let mut group = Vec::new();
         let mut events = 0;
@@ -104,15 +112,16 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 next = queue.try_recv().ok();
             }
         }
-        if !group.is_empty() {
-            write_group(&mut conn, group);
+        if !group.is_empty() && write_group(&mut conn, group) {
+            signal.notify();
         }
     }
     debug!("embedded store writer stopped");
 }
 
-/// Writes `group` in one transaction and answers every job once the outcome is known.
-fn write_group(conn: &mut Connection, group: Vec<CommitJob>) {
+/// Writes `group` in one transaction and answers every job once the outcome is known; tells
+/// whether the transaction committed.
+fn write_group(conn: &mut Connection, group: Vec<CommitJob>) -> bool {
     let received_at = Utc::now().timestamp_micros();
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
@@ -120,7 +129,7 @@ fn write_group(conn: &mut Connection, group: Vec<CommitJob>) {
             for job in group {
                 let _ = job.reply.send(Err(copy_error(&err).into()));
             }
-            return;
+            return false;
         }
     };
     let mut answers = Vec::with_capacity(group.len());
@@ -133,6 +142,7 @@ fn write_group(conn: &mut Connection, group: Vec<CommitJob>) {
             for (reply, outcome) in answers {
                 let _ = reply.send(outcome);
             }
+            true
         }
         // Nothing of the group is stored: every job fails, including those whose savepoint
         // succeeded.
@@ -140,6 +150,7 @@ fn write_group(conn: &mut Connection, group: Vec<CommitJob>) {
             for (reply, _) in answers {
                 let _ = reply.send(Err(copy_error(&err).into()));
             }
+            false
         }
     }
 }

@@ -2,13 +2,17 @@
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
 /// so that several aggregators starting together do not race.
-pub(super) const MIGRATIONS: [(i32, &str); 3] = [
+pub(super) const MIGRATIONS: [(i32, &str); 4] = [
     (1, include_str!("../migrations/postgres/0001_events.sql")),
     (
         2,
         include_str!("../migrations/postgres/0002_topic_heads.sql"),
     ),
     (3, include_str!("../migrations/postgres/0003_instances.sql")),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_feed_order.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.
@@ -83,3 +87,41 @@ pub(super) const NEW_TOPICS_SQL: &str =
 /// Every instance and its last heartbeat, with the database's clock for comparison.
 pub(super) const INSTANCES_SQL: &str =
     "SELECT instance, started_at, heartbeat_at, now() FROM instances ORDER BY instance";
+
+/// The next events of one topic after a `seq`, optionally of one source, cut by count (`$4`)
+/// then by payload bytes (`$5`; rows past it never leave the server).
+pub(super) const FOLLOW_TOPIC_SQL: &str = "\
+SELECT tx, seq, topic, event_id, ts, source, payload_text, received_at FROM (
+    SELECT *, sum(octet_length(payload_text)) OVER (ORDER BY seq) AS running,
+           row_number() OVER (ORDER BY seq) AS position
+    FROM (SELECT 0::bigint AS tx, seq, topic, event_id, ts, source, payload::text AS payload_text,
+                 received_at
+          FROM events WHERE topic = $1 AND seq > $2 AND ($3::text IS NULL OR source = $3)
+          ORDER BY seq LIMIT $4) AS page
+) AS sized WHERE position = 1 OR running <= $5 ORDER BY seq";
+
+/// The next events of every topic after `(tx, seq)`, below the visibility horizon (migration
+/// 0004), cut like [`FOLLOW_TOPIC_SQL`].
+pub(super) const FOLLOW_ALL_SQL: &str = "\
+SELECT tx, seq, topic, event_id, ts, source, payload_text, received_at FROM (
+    SELECT *, sum(octet_length(payload_text)) OVER (ORDER BY tx, seq) AS running,
+           row_number() OVER (ORDER BY tx, seq) AS position
+    FROM (SELECT tx, seq, topic, event_id, ts, source, payload::text AS payload_text, received_at
+          FROM events
+          WHERE (tx, seq) > ($1, $2)
+            AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+            AND ($3::text IS NULL OR source = $3)
+          ORDER BY tx, seq LIMIT $4) AS page
+) AS sized WHERE position = 1 OR running <= $5 ORDER BY tx, seq";
+
+/// Where a tail of one topic that wants only new events starts.
+pub(super) const TOPIC_END_SQL: &str = "SELECT coalesce(max(seq), 0) FROM events WHERE topic = $1";
+
+/// Where a tail of every topic that wants only new events starts: the horizon. Rows of
+/// transactions at or past it may still be running; they will be followed.
+pub(super) const HORIZON_SQL: &str =
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+/// The channel on which instances tell each other they committed (the payload is the sender's
+/// instance id, so that each ignores its own).
+pub(super) const COMMIT_CHANNEL: &str = "aggregator_commits";

@@ -1,0 +1,103 @@
+//! [`Follower`]: one live tail's loop over the store. It reads the next page after its position,
+//! hands it to the response, and, once caught up, waits for the store's commit signal (or the
+//! poll period, or the server's shutdown) before reading again.
+//!
+//! A follower holds at most one page: the next one is read only after the response body took
+//! every event of the last, and the body is polled only as fast as the client's socket drains.
+//! A slow subscriber therefore never makes the server buffer: it simply reads further behind,
+//! from the store.
+
+use std::time::Duration;
+
+use tokio::sync::{watch, OwnedSemaphorePermit};
+use tracing::{debug, error, warn};
+
+use crate::store::{FollowQuery, FollowedEvent, SharedStore, StoreError};
+
+/// Longest a caught-up follower waits before it looks again without a signal: the bound on a
+/// tail's delay when a signal is lost (an instance killed between its commit and its `NOTIFY`,
+/// a broken feed connection, a transaction below the horizon that ended without committing).
+pub const POLL_PERIOD: Duration = Duration::from_millis(500);
+/// Pause after a store error before the follower tries again (the client stays connected and
+/// keeps receiving heartbeats meanwhile).
+const RETRY_PERIOD: Duration = Duration::from_secs(1);
+
+/// One subscriber's position and what it needs to move on.
+pub struct Follower {
+    store: SharedStore,
+    query: FollowQuery,
+    wake: watch::Receiver<u64>,
+    closing: watch::Receiver<bool>,
+    /// The subscriber's slot under `--max-subscribers`, given back when the stream ends.
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Follower {
+    /// A follower that starts after `query.after`.
+    pub fn new(
+        store: SharedStore,
+        query: FollowQuery,
+        closing: watch::Receiver<bool>,
+        slot: OwnedSemaphorePermit,
+    ) -> Self {
+        let wake = store.commit_signal();
+        Self {
+            store,
+            query,
+            wake,
+            closing,
+            _slot: slot,
+        }
+    }
+
+    /// The next events, waiting until there are some; `None` when the stream should end (the
+    /// server is shutting down, or the store failed in a way a retry cannot fix).
+    pub async fn next_page(&mut self) -> Option<Vec<FollowedEvent>> {
+        loop {
+            if *self.closing.borrow() {
+                return None;
+            }
+            // Marked seen before the read, so a commit that lands after it wakes the wait.
+            self.wake.borrow_and_update();
+            let pause = match self.store.follow(&self.query).await {
+                Ok(events) => match events.last() {
+                    Some(last) => {
+                        self.query.after = last.position;
+                        return Some(events);
+                    }
+                    None => POLL_PERIOD,
+                },
+                Err(err @ StoreError::Transient(_)) => {
+                    warn!(error = %err, "live tail cannot read the store; retrying");
+                    RETRY_PERIOD
+                }
+                Err(err) => {
+                    error!(error = %err, "live tail ends: the store failed");
+                    return None;
+                }
+            };
+            if !self.wait(pause).await {
+                return None;
+            }
+        }
+    }
+
+    /// Waits for a commit signal or `pause`; `false` when the server is shutting down.
+    async fn wait(&mut self, pause: Duration) -> bool {
+        let wake = &mut self.wake;
+        let signalled = async {
+            // A store that dropped its signal can only be polled.
+            if wake.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = signalled => true,
+            () = tokio::time::sleep(pause) => true,
+            closing = self.closing.changed() => {
+                debug!("live tail ends: the server is shutting down");
+                closing.is_ok() && !*self.closing.borrow()
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! `GET /events/stream?topic=&source=&cursor=&from=`: a live tail, as Server-Sent Events.
+//!
+//! Each stored event is one SSE event whose data is the event as `/events` shows it and whose
+//! `id` is the cursor just after it: a client that reconnects with `Last-Event-ID` (browsers'
+//! `EventSource` do it by themselves), or passes the id as `cursor`, resumes with no gap and no
+//! repeat, on this instance or any other sharing the store. Comments (`:keep-alive`) go out
+//! while nothing happens, so proxies keep the connection open.
+//!
+//! Order and cursors (see `store/feed.rs`): with `topic`, the order of `/events` (commit
+//! order) and the same cursors, so a pager can switch to following with its `next_cursor`;
+//! without, commit order across topics, with cursors of the form `all.<tx>.<seq>`.
+
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::IntoParams;
+
+use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
+use super::events::{decode_cursor, encode_cursor, parse_filter};
+use super::follow::Follower;
+use super::state::AppState;
+use crate::store::{FeedPosition, FollowQuery, FollowedEvent, PagePosition};
+
+/// Events read from the store at a time by one tail.
+const STREAM_PAGE_SIZE: u32 = 100;
+/// The header a reconnecting SSE client sends with the last `id` it received.
+const LAST_EVENT_ID: &str = "last-event-id";
+/// Prefix of the cursors of a tail across every topic.
+const ALL_TOPICS_PREFIX: &str = "all.";
+
+/// Query parameters of the live tail, still raw. An empty value means the parameter was not
+/// given.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// Only events of this topic.
+    #[param(schema_with = topic_schema)]
+    topic: Option<String>,
+    /// Only events from this source.
+    #[param(schema_with = source_schema)]
+    source: Option<String>,
+    /// Resume after this position.
+    #[param(schema_with = cursor_schema)]
+    cursor: Option<String>,
+    /// Where to start without a cursor.
+    #[param(schema_with = from_schema)]
+    from: Option<String>,
+}
+
+fn text_schema(description: &str, pattern: &str) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
+fn topic_schema() -> Schema {
+    text_schema(
+        "Only events of this topic, in commit order. Empty means every topic.",
+        r"^[^\u0000]*$",
+    )
+}
+
+fn source_schema() -> Schema {
+    text_schema(
+        "Only events from this source. Empty means any source.",
+        r"^[^\u0000]*$",
+    )
+}
+
+fn cursor_schema() -> Schema {
+    text_schema(
+        "Resume strictly after this position: the `id` of the last event received (the \
+         `Last-Event-ID` header wins over this), or, with `topic`, a `next_cursor` of \
+         `GET /events` for that topic. Opaque; anything else is refused with 400.",
+        r"^(all\.[0-9]{1,19}\.[0-9]{1,19}|[0-9]{1,19}\.([0-9a-f]{2})*)?$",
+    )
+}
+
+fn from_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["", "end", "start"]))
+        .description(Some(
+            "Without a cursor: `end` (the default) sends only events committed from now on, \
+             `start` sends every stored event first.",
+        ))
+        .into()
+}
+
+/// Follow events as they are committed, through any instance, as Server-Sent Events.
+///
+/// Each SSE event's `data` is one event in the shape of `GET /events`, and its `id` is the
+/// cursor after it. Reconnect with `Last-Event-ID` (or `cursor`) to resume with no gap and no
+/// repeat. `:keep-alive` comments are sent while idle. At most `--max-subscribers` tails are
+/// served at once; past that, `503`.
+#[utoipa::path(
+    get,
+    path = "/events/stream",
+    tag = "events",
+    params(
+        StreamParams,
+        ("Last-Event-ID" = Option<String>, Header,
+         description = "The `id` of the last event received; wins over `cursor`."),
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`: one SSE event per stored \
+         event, `data` a JSON event as in `GET /events`, `id` the cursor after it",
+         content_type = "text/event-stream", body = String),
+        (status = 400, description = "Invalid parameters; `details` names each", body = ErrorResponse),
+        (status = 429, description = "Too many requests in progress; retry later", body = ErrorResponse,
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 503, description = "Too many live tails, or the store is unreachable", body = ErrorResponse,
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn stream_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<StreamParams>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
+    let Query(params) = params.map_err(|rejection| {
+        ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
+    })?;
+    let last_event_id = headers
+        .get(LAST_EVENT_ID)
+        .map(|value| value.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| {
+            ApiError::InvalidQuery(vec![FieldIssue::request(
+                "Last-Event-ID",
+                "is not a cursor returned by this server",
+            )])
+        })?;
+    let request = parse_params(params, last_event_id)?;
+    let slot = state
+        .subscribers
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManySubscribers(state.limits.max_subscribers))?;
+    let after = match request.start {
+        Start::After(position) => position,
+        Start::Beginning => FeedPosition::START,
+        Start::End => state.store.feed_end(request.topic.as_deref()).await?,
+    };
+    let query = FollowQuery {
+        topic: request.topic,
+        source: request.source,
+        after,
+        limit: STREAM_PAGE_SIZE,
+        max_bytes: state.limits.max_page_bytes,
+    };
+    let topic_stream = query.topic.is_some();
+    let follower = Follower::new(state.store.clone(), query, state.closing.clone(), slot);
+    let pages = futures::stream::unfold(follower, |mut follower| async move {
+        let page = follower.next_page().await?;
+        Some((page, follower))
+    });
+    let events = pages.flat_map(move |page| {
+        futures::stream::iter(
+            page.into_iter()
+                .map(move |followed| sse_event(followed, topic_stream)),
+        )
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new()
+        .interval(state.limits.stream_heartbeat)
+        .text("keep-alive")))
+}
+
+/// Where a tail starts.
+#[derive(Debug, PartialEq, Eq)]
+enum Start {
+    After(FeedPosition),
+    Beginning,
+    End,
+}
+
+#[derive(Debug)]
+struct StreamRequest {
+    topic: Option<String>,
+    source: Option<String>,
+    start: Start,
+}
+
+fn parse_params(
+    params: StreamParams,
+    last_event_id: Option<String>,
+) -> Result<StreamRequest, ApiError> {
+    let mut log = IssueLog::new(None);
+    let topic = log.check("topic", parse_filter(params.topic));
+    let source = log.check("source", parse_filter(params.source));
+    let from = log.check(
+        "from",
+        match params.from.as_deref() {
+            None | Some("") | Some("end") => Ok(Start::End),
+            Some("start") => Ok(Start::Beginning),
+            Some(_) => Err("must be `start` or `end`"),
+        },
+    );
+    let (field, cursor) = match last_event_id.filter(|id| !id.is_empty()) {
+        Some(id) => ("Last-Event-ID", Some(id)),
+        None => ("cursor", params.cursor.filter(|cursor| !cursor.is_empty())),
+    };
+    let (Some(topic), Some(source), Some(from)) = (topic, source, from) else {
+        return Err(ApiError::InvalidQuery(log.into_issues()));
+    };
+    let start = match cursor {
+        None => Some(from),
+        Some(cursor) => log.check(field, decode_stream_cursor(&cursor, topic.as_deref())),
+    };
+    match start {
+        Some(start) => Ok(StreamRequest {
+            topic,
+            source,
+            start,
+        }),
+        None => Err(ApiError::InvalidQuery(log.into_issues())),
+    }
+}
+
+/// A tail's cursor: with a topic, the `/events` cursor of that topic; without, `all.<tx>.<seq>`.
+fn decode_stream_cursor(raw: &str, topic: Option<&str>) -> Result<Start, String> {
+    let position = match (topic, raw.strip_prefix(ALL_TOPICS_PREFIX)) {
+        (None, Some(rest)) => {
+            let invalid = || "is not a cursor of a tail across every topic".to_string();
+            let (tx, seq) = rest.split_once('.').ok_or_else(invalid)?;
+            FeedPosition {
+                tx: tx.parse().map_err(|_| invalid())?,
+                seq: seq.parse().map_err(|_| invalid())?,
+            }
+        }
+        (Some(topic), None) => {
+            let position = decode_cursor(raw)?;
+            if position.topic != topic {
+                return Err(format!("is a cursor of another topic than {topic:?}"));
+            }
+            FeedPosition {
+                tx: 0,
+                seq: position.seq,
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err("is a cursor of a tail across every topic, not of one topic".into())
+        }
+        (None, None) => {
+            decode_cursor(raw)?;
+            return Err("is a cursor of one topic: pass that topic too, or follow every \
+                        topic with an `all.` cursor"
+                .into());
+        }
+    };
+    Ok(Start::After(position))
+}
+
+fn stream_cursor(followed: &FollowedEvent, topic_stream: bool) -> String {
+    if topic_stream {
+        encode_cursor(&PagePosition::after(&followed.event))
+    } else {
+        format!(
+            "{ALL_TOPICS_PREFIX}{}.{}",
+            followed.position.tx, followed.position.seq
+        )
+    }
+}
+
+/// One SSE event: the event as `/events` shows it, with the cursor after it as `id`.
+fn sse_event(followed: FollowedEvent, topic_stream: bool) -> Result<Event, std::convert::Infallible> {
+    let id = stream_cursor(&followed, topic_stream);
+    // A StoredEvent always serialises (its payload is already JSON text).
+    let data = serde_json::to_string(&followed.event).unwrap_or_default();
+    Ok(Event::default().id(id).data(data))
+}
