@@ -14,6 +14,7 @@ pub mod demo;
 mod parse;
 pub mod publish;
 pub mod serve;
+pub mod tail;
 #[cfg(test)]
 mod tests;
 pub mod workload;
@@ -26,6 +27,7 @@ use bench::BenchCommand;
 use demo::DemoArgs;
 use publish::PublishArgs;
 use serve::ServeArgs;
+use tail::TailArgs;
 
 /// `aggregator`: an actor-based pub-sub log aggregator. Without a subcommand it runs `serve`.
 #[derive(Debug, Parser)]
@@ -51,6 +53,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Publish a generated workload to a running aggregator and verify its counts.
     Publish(PublishArgs),
+    /// Follow the events an aggregator stores, as they are committed (Ctrl-C stops).
+    Tail(TailArgs),
     /// Start an aggregator in-process, publish a verified workload to it, keep serving.
     Demo(DemoArgs),
     /// Measurements (not tests): e.g. the storage ceiling.
@@ -66,6 +70,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Publish(args)) => {
             telemetry::init_for_client();
             client::run(args.config()).await.map(drop)
+        }
+        Some(Command::Tail(args)) => {
+            telemetry::init_for_client();
+            tail::run(&args).await
         }
         Some(Command::Demo(args)) => {
             telemetry::init_for_client();

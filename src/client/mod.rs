@@ -8,6 +8,8 @@
 //! - [`workload`]: the reproducible generator of events and duplicates;
 //! - [`stream`]: a workload sent in the background by concurrent workers ([`worker`], the one
 //!   send loop), with live [`counters`], pause/resume, and the acknowledged keys;
+//! - [`tail`]: a live tail of `GET /events/stream` that resumes after the last event it got
+//!   across dropped connections and instances (`aggregator tail`);
 //! - [`run`]: `aggregator publish`, a stream with a [`progress`] display and the server's
 //!   counters [`verify`]d around it, ending in a [`report`]; the `demo` runs it too.
 //!
@@ -33,6 +35,7 @@ pub mod retry;
 mod run;
 pub mod stats;
 pub mod stream;
+pub mod tail;
 pub mod verify;
 pub mod worker;
 pub mod workload;
@@ -46,4 +49,5 @@ pub use retry::RetryPolicy;
 pub use run::run;
 pub use stats::{ServerCounters, ServerStats};
 pub use stream::{Key, Stream, StreamConfig, StreamReport};
+pub use tail::{Tail, TailConfig, TailStart, Tailed, TailedEvent};
 pub use verify::VerificationError;

@@ -1,7 +1,8 @@
 //! `GET /events/stream?topic=&source=&cursor=&from=`: a live tail, as Server-Sent Events.
 //!
-//! Each stored event is one SSE event whose data is the event as `/events` shows it and whose
-//! `id` is the cursor just after it: a client that reconnects with `Last-Event-ID` (browsers'
+//! The first SSE event, of type `position`, carries only where the tail starts (its `id`; data
+//! `{}`). Then each stored event is one SSE event (type `message`) whose data is the event as
+//! `/events` shows it and whose `id` is the cursor just after it: a client that reconnects with `Last-Event-ID` (browsers'
 //! `EventSource` do it by themselves), or passes the id as `cursor`, resumes with no gap and no
 //! repeat, on this instance or any other sharing the store. Comments (`:keep-alive`) go out
 //! while nothing happens, so proxies keep the connection open.
@@ -10,6 +11,8 @@
 //! order) and the same cursors, so a pager can switch to following with its `next_cursor`;
 //! without, commit order across topics, with cursors of the form `all.<tx>.<seq>`.
 
+
+use std::convert::Infallible;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -30,6 +33,9 @@ use crate::store::{FeedPosition, FollowQuery, FollowedEvent, PagePosition};
 const STREAM_PAGE_SIZE: u32 = 100;
 /// The header a reconnecting SSE client sends with the last `id` it received.
 const LAST_EVENT_ID: &str = "last-event-id";
+/// The type of the SSE event that opens every tail: its `id` is where the tail starts, its
+/// data `{}`. Stored events have the default type (`message`).
+const POSITION_EVENT: &str = "position";
 /// Prefix of the cursors of a tail across every topic.
 const ALL_TOPICS_PREFIX: &str = "all.";
 
@@ -96,7 +102,8 @@ fn from_schema() -> Schema {
 
 /// Follow events as they are committed, through any instance, as Server-Sent Events.
 ///
-/// Each SSE event's `data` is one event in the shape of `GET /events`, and its `id` is the
+/// The first SSE event has type `position`: its `id` is where the tail starts (data `{}`).
+/// Then each SSE event's `data` is one event in the shape of `GET /events`, and its `id` is the
 /// cursor after it. Reconnect with `Last-Event-ID` (or `cursor`) to resume with no gap and no
 /// repeat. `:keep-alive` comments are sent while idle. At most `--max-subscribers` tails are
 /// served at once; past that, `503`.
@@ -110,8 +117,9 @@ fn from_schema() -> Schema {
          description = "The `id` of the last event received; wins over `cursor`."),
     ),
     responses(
-        (status = 200, description = "An endless `text/event-stream`: one SSE event per stored \
-         event, `data` a JSON event as in `GET /events`, `id` the cursor after it",
+        (status = 200, description = "An endless `text/event-stream`: first a `position` event \
+         whose `id` is where the tail starts, then one SSE event per stored event, `data` a JSON \
+         event as in `GET /events`, `id` the cursor after it",
          content_type = "text/event-stream", body = String),
         (status = 400, description = "Invalid parameters; `details` names each", body = ErrorResponse),
         (status = 429, description = "Too many requests in progress; retry later", body = ErrorResponse,
@@ -124,7 +132,7 @@ pub async fn stream_events(
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<StreamParams>, QueryRejection>,
-) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Query(params) = params.map_err(|rejection| {
         ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
     })?;
@@ -157,6 +165,12 @@ pub async fn stream_events(
         max_bytes: state.limits.max_page_bytes,
     };
     let topic_stream = query.topic.is_some();
+    // First, where the tail starts: a client that reconnects before any event arrived resumes
+    // from there, not from a later end.
+    let start = Event::default()
+        .event(POSITION_EVENT)
+        .id(stream_cursor(after, query.topic.as_deref()))
+        .data("{}");
     let follower = Follower::new(state.store.clone(), query, state.closing.clone(), slot);
     let pages = futures::stream::unfold(follower, |mut follower| async move {
         let page = follower.next_page().await?;
@@ -168,6 +182,7 @@ pub async fn stream_events(
                 .map(move |followed| sse_event(followed, topic_stream)),
         )
     });
+    let events = futures::stream::once(std::future::ready(Ok(start))).chain(events);
     Ok(Sse::new(events).keep_alive(KeepAlive::new()
         .interval(state.limits.stream_heartbeat)
         .text("keep-alive")))
@@ -258,20 +273,22 @@ fn decode_stream_cursor(raw: &str, topic: Option<&str>) -> Result<Start, String>
     Ok(Start::After(position))
 }
 
-fn stream_cursor(followed: &FollowedEvent, topic_stream: bool) -> String {
-    if topic_stream {
-        encode_cursor(&PagePosition::after(&followed.event))
-    } else {
-        format!(
-            "{ALL_TOPICS_PREFIX}{}.{}",
-            followed.position.tx, followed.position.seq
-        )
+/// The cursor of `position`: `/events`' cursor in a tail of one topic, `all.<tx>.<seq>` across
+/// topics.
+fn stream_cursor(position: FeedPosition, topic: Option<&str>) -> String {
+    match topic {
+        Some(topic) => encode_cursor(&PagePosition {
+            topic: topic.to_owned(),
+            seq: position.seq,
+        }),
+        None => format!("{ALL_TOPICS_PREFIX}{}.{}", position.tx, position.seq),
     }
 }
 
 /// One SSE event: the event as `/events` shows it, with the cursor after it as `id`.
-fn sse_event(followed: FollowedEvent, topic_stream: bool) -> Result<Event, std::convert::Infallible> {
-    let id = stream_cursor(&followed, topic_stream);
+fn sse_event(followed: FollowedEvent, topic_stream: bool) -> Result<Event, Infallible> {
+    let topic = topic_stream.then_some(followed.event.topic.as_str());
+    let id = stream_cursor(followed.position, topic);
     // A StoredEvent always serialises (its payload is already JSON text).
     let data = serde_json::to_string(&followed.event).unwrap_or_default();
     Ok(Event::default().id(id).data(data))
