@@ -7,9 +7,11 @@
 //! A slow subscriber therefore never makes the server buffer: it simply reads further behind,
 //! from the store.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tracing::{debug, error, warn};
 
 use crate::store::{FollowQuery, FollowedEvent, SharedStore, StoreError};
@@ -18,6 +20,12 @@ use crate::store::{FollowQuery, FollowedEvent, SharedStore, StoreError};
 /// tail's delay when a signal is lost (an instance killed between its commit and its `NOTIFY`,
 /// a broken feed connection, a transaction below the horizon that ended without committing).
 pub const POLL_PERIOD: Duration = Duration::from_millis(500);
+/// Reads per second that all caught-up tails of this instance make together, at most. A tail
+/// woken by a commit reads no sooner than `open tails / TAIL_READS_PER_SECOND` after its last
+/// read, so a stream of small commits costs the store a bounded number of reads however many
+/// tails are open (each read then returns more events). With one tail that is 0.5 ms; with
+/// 200, 100 ms.
+const TAIL_READS_PER_SECOND: u32 = 2_000;
 /// Pause after a store error before the follower tries again (the client stays connected and
 /// keeps receiving heartbeats meanwhile).
 const RETRY_PERIOD: Duration = Duration::from_secs(1);
@@ -30,15 +38,21 @@ pub struct Follower {
     closing: watch::Receiver<bool>,
     /// The subscriber's slot under `--max-subscribers`, given back when the stream ends.
     _slot: OwnedSemaphorePermit,
+    /// Every slot, to count the open tails.
+    slots: Arc<Semaphore>,
+    /// How many slots there are.
+    capacity: usize,
+    last_read: Instant,
 }
 
 impl Follower {
-    /// A follower that starts after `query.after`.
+    /// A follower that starts after `query.after`, holding `slot` of the `capacity` in
+    /// `slots`.
     pub fn new(
         store: SharedStore,
         query: FollowQuery,
         closing: watch::Receiver<bool>,
-        slot: OwnedSemaphorePermit,
+        (slots, capacity, slot): (Arc<Semaphore>, usize, OwnedSemaphorePermit),
     ) -> Self {
         let wake = store.commit_signal();
         Self {
@@ -47,7 +61,17 @@ impl Follower {
             wake,
             closing,
             _slot: slot,
+            slots,
+            capacity,
+            last_read: Instant::now(),
         }
+    }
+
+    /// The shortest time between two reads of a caught-up tail (see [`TAIL_READS_PER_SECOND`]).
+    fn read_interval(&self) -> Duration {
+        let open = self.capacity.saturating_sub(self.slots.available_permits()).max(1);
+        let open = u32::try_from(open).unwrap_or(u32::MAX);
+        Duration::from_secs(1) * open / TAIL_READS_PER_SECOND
     }
 
     /// The next events, waiting until there are some; `None` when the stream should end (the
@@ -59,7 +83,9 @@ impl Follower {
             }
             // Marked seen before the read, so a commit that lands after it wakes the wait.
             self.wake.borrow_and_update();
-            let pause = match self.store.follow(&self.query).await {
+            let read = self.store.follow(&self.query).await;
+            self.last_read = Instant::now();
+            let pause = match read {
                 Ok(events) => match events.last() {
                     Some(last) => {
                         self.query.after = last.position;
@@ -82,14 +108,17 @@ impl Follower {
         }
     }
 
-    /// Waits for a commit signal or `pause`; `false` when the server is shutting down.
+    /// Waits for a commit signal, paced by [`Follower::read_interval`], or `pause`; `false`
+    /// when the server is shutting down.
     async fn wait(&mut self, pause: Duration) -> bool {
+        let next_read = self.last_read + self.read_interval();
         let wake = &mut self.wake;
         let signalled = async {
             // A store that dropped its signal can only be polled.
             if wake.changed().await.is_err() {
                 std::future::pending::<()>().await;
             }
+            tokio::time::sleep_until(next_read).await;
         };
         tokio::select! {
             () = signalled => true,

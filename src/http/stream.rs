@@ -171,7 +171,12 @@ pub async fn stream_events(
         .event(POSITION_EVENT)
         .id(stream_cursor(after, query.topic.as_deref()))
         .data("{}");
-    let follower = Follower::new(state.store.clone(), query, state.closing.clone(), slot);
+    let slots = (
+        state.subscribers.clone(),
+        state.limits.max_subscribers,
+        slot,
+    );
+    let follower = Follower::new(state.store.clone(), query, state.closing.clone(), slots);
     let pages = futures::stream::unfold(follower, |mut follower| async move {
         let page = follower.next_page().await?;
         Some((page, follower))

@@ -24,7 +24,10 @@ use super::model::{
 };
 use notify::CommitFeed;
 use crate::event::{Event, EventKey};
-use sql::{COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, TOPICS_SQL};
+use sql::{
+    COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, TOPICS_SQL,
+    TOPIC_LOCK_SPACE,
+};
 
 mod cluster;
 mod errors;
@@ -52,6 +55,33 @@ pub struct PostgresStore {
     started_at: DateTime<Utc>,
     /// Wakes live tails after commits, this instance's and the others'.
     feed: CommitFeed,
+    /// The live tails' reads: a pool of their own, so that any number of tails never takes a
+    /// connection a commit needs; they queue among themselves instead.
+    tail_pool: Pool,
+}
+
+/// Connections of the live tails' pool.
+const TAIL_POOL_SIZE: usize = 2;
+
+fn build_pool(
+    config: tokio_postgres::Config,
+    size: usize,
+    timeout: Duration,
+) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|err| StoreError::fatal(format!("cannot build the connection pool: {err}")))
 }
 
 impl PostgresStore {
@@ -75,22 +105,11 @@ impl PostgresStore {
             pg_config.application_name("aggregator");
         }
         let feed = CommitFeed::start(pg_config.clone(), options.instance_id.clone());
-        let manager = Manager::from_config(
-            pg_config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.pool_size)
-            .wait_timeout(Some(options.timeout))
-            .create_timeout(Some(options.timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|err| StoreError::fatal(format!("cannot build the connection pool: {err}")))?;
+        let tail_pool = build_pool(pg_config.clone(), TAIL_POOL_SIZE, options.timeout)?;
+        let pool = build_pool(pg_config, options.pool_size, options.timeout)?;
         let store = Self {
             pool,
+            tail_pool,
             timeout: options.timeout,
             instance_id: options.instance_id.clone(),
             started_at: Utc::now(),
@@ -175,6 +194,7 @@ impl PostgresStore {
                     &self.instance_id,
                     &shard,
                     &received,
+                    &TOPIC_LOCK_SPACE,
                 ],
             )
             .await?;

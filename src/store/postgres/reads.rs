@@ -93,7 +93,7 @@ impl PostgresStore {
         &self,
         query: &FollowQuery,
     ) -> Result<Vec<FollowedEvent>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.tail_pool.get().await?;
         let limit = i64::from(query.limit);
         let budget = match query.max_bytes {
             0 => i64::MAX,
@@ -136,7 +136,7 @@ impl PostgresStore {
         &self,
         topic: Option<&str>,
     ) -> Result<FeedPosition, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.tail_pool.get().await?;
         Ok(match topic {
             Some(topic) => FeedPosition {
                 tx: 0,

@@ -18,24 +18,37 @@ pub(super) const MIGRATIONS: [(i32, &str); 4] = [
 /// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.
 pub(super) const MIGRATION_LOCK_KEY: i64 = 0x6167_6772_6567_6174;
 
-/// One group commit in one statement. `heads` locks the commit's topics in topic order (so two
-/// commits cannot deadlock) before any of its events takes a `seq`: the `WHERE` on `inserted`
-/// reads `heads` through a sub-query that PostgreSQL runs before the insert's first row. The
-/// locks hold until the statement commits, so same-topic commits of every process serialise
-/// and, within a topic, `seq` follows commit order (see migration 0002).
+/// Key space of the per-topic advisory locks (the two-key form, so that it never meets the
+/// one-key migration lock).
+pub(super) const TOPIC_LOCK_SPACE: i32 = 0x6167_6774;
+
+/// One group commit in one statement. `locks` takes a transaction-level advisory lock per
+/// topic of the commit, in lock-key order (so two commits cannot deadlock), before anything is
+/// written: the `WHERE`s of `heads` and `inserted` read `locks` through a sub-query that
+/// PostgreSQL runs before their first row. The locks hold until the statement commits, so
+/// same-topic commits of every process serialise and, within a topic, `seq` follows commit
+/// order. An advisory lock needs no transaction id, so the commit takes its id (`tx`, the live
+/// tail's order across topics) only once it holds its topics: within a topic `tx` follows
+/// commit order too. `heads` records topics first seen (their `id` numbers them for the
+/// cluster view) and never updates a row.
 pub(super) const COMMIT_SQL: &str = "\
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
         AS i(topic, event_id, ts, source, payload)
+), locks AS (
+    SELECT pg_advisory_xact_lock($9, k.key) FROM (
+        SELECT DISTINCT hashtext(topic) AS key FROM input ORDER BY key
+    ) AS k
 ), heads AS (
-    INSERT INTO topic_heads AS h (topic)
-    SELECT DISTINCT topic FROM input ORDER BY topic
-    ON CONFLICT (topic) DO UPDATE SET commits = h.commits + 1
+    INSERT INTO topic_heads (topic)
+    SELECT DISTINCT topic FROM input
+    WHERE (SELECT count(*) FROM locks) >= 0
+    ON CONFLICT (topic) DO NOTHING
     RETURNING topic
 ), inserted AS (
     INSERT INTO events (topic, event_id, ts, source, payload)
     SELECT topic, event_id, ts, source, payload::json FROM input
-    WHERE (SELECT count(*) FROM heads) >= 0
+    WHERE (SELECT count(*) FROM locks) >= 0
     ON CONFLICT (topic, event_id) DO NOTHING
     RETURNING topic, event_id
 ), counted AS (
