@@ -6,6 +6,7 @@ mod chaos_in_process;
 mod cluster_stats;
 mod flood;
 mod graceful_shutdown;
+mod live_tail;
 mod multi_instance;
 mod ordered_paging;
 mod postgres_outage;
