@@ -91,6 +91,8 @@ start_server() {
 }
 
 # Runs schemathesis against the server at $2; prints its summary line; returns its status.
+# GET /events/stream is left out: a live tail never ends, so a fuzzer would wait on its first
+# 200 forever; tests/api/stream.rs covers its parameters and answers.
 fuzz() {
   local name=$1 address=$2 status=0
   (
@@ -98,6 +100,7 @@ fuzz() {
     cd "$WORK"
     "$ROOT/$VENV/bin/schemathesis" run "http://$address/openapi.json" \
       --checks "$CHECKS" \
+      --exclude-path /events/stream \
       --max-examples "$MAX_EXAMPLES" \
       "${SEED_ARGS[@]}" \
       --generation-database none \
