@@ -110,9 +110,12 @@ pub async fn run(args: DemoConfig) -> anyhow::Result<()> {
 
     if !args.exit {
         println!("\nthe aggregator keeps running; open:");
-        for path in ["/stats", "/events?limit=10", "/health"] {
+        for path in ["/stats", "/events?limit=10", "/health", "/docs"] {
             println!("  {base}{path}");
         }
+        println!("follow events as they arrive (from another terminal):");
+        println!("  aggregator tail --url {base} --from-start");
+        println!("  curl -N '{base}/events/stream?from=start'");
         println!("press Ctrl-C to stop");
         tokio::select! {
             () = shutdown_signal() => {}
