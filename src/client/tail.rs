@@ -145,12 +145,11 @@ impl Tail {
                     if sse.event == POSITION_EVENT {
                         continue;
                     }
-                    let event = serde_json::from_str(&sse.data).map_err(|err| {
-                        ClientError::BadAnswer {
+                    let event =
+                        serde_json::from_str(&sse.data).map_err(|err| ClientError::BadAnswer {
                             what: "GET /events/stream".into(),
                             reason: format!("{err}: {}", sse.data),
-                        }
-                    })?;
+                        })?;
                     return Ok(Tailed {
                         cursor: sse.id,
                         json: sse.data,

@@ -69,7 +69,10 @@ impl Follower {
 
     /// The shortest time between two reads of a caught-up tail (see [`TAIL_READS_PER_SECOND`]).
     fn read_interval(&self) -> Duration {
-        let open = self.capacity.saturating_sub(self.slots.available_permits()).max(1);
+        let open = self
+            .capacity
+            .saturating_sub(self.slots.available_permits())
+            .max(1);
         let open = u32::try_from(open).unwrap_or(u32::MAX);
         Duration::from_secs(1) * open / TAIL_READS_PER_SECOND
     }

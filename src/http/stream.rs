@@ -11,7 +11,6 @@
 //! order) and the same cursors, so a pager can switch to following with its `next_cursor`;
 //! without, commit order across topics, with cursors of the form `all.<tx>.<seq>`.
 
-
 use std::convert::Infallible;
 
 use axum::extract::rejection::QueryRejection;
@@ -188,9 +187,11 @@ pub async fn stream_events(
         )
     });
     let events = futures::stream::once(std::future::ready(Ok(start))).chain(events);
-    Ok(Sse::new(events).keep_alive(KeepAlive::new()
-        .interval(state.limits.stream_heartbeat)
-        .text("keep-alive")))
+    Ok(Sse::new(events).keep_alive(
+        KeepAlive::new()
+            .interval(state.limits.stream_heartbeat)
+            .text("keep-alive"),
+    ))
 }
 
 /// Where a tail starts.
@@ -270,9 +271,11 @@ fn decode_stream_cursor(raw: &str, topic: Option<&str>) -> Result<Start, String>
         }
         (None, None) => {
             decode_cursor(raw)?;
-            return Err("is a cursor of one topic: pass that topic too, or follow every \
+            return Err(
+                "is a cursor of one topic: pass that topic too, or follow every \
                         topic with an `all.` cursor"
-                .into());
+                    .into(),
+            );
         }
     };
     Ok(Start::After(position))

@@ -76,7 +76,8 @@ impl Default for CommitSignal {
 impl CommitSignal {
     /// Tells every follower to look again.
     pub fn notify(&self) {
-        self.0.send_modify(|generation| *generation = generation.wrapping_add(1));
+        self.0
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
     }
 
     /// A receiver that sees each later [`CommitSignal::notify`].

@@ -22,8 +22,8 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredShard, StoredTotals,
 };
-use notify::CommitFeed;
 use crate::event::{Event, EventKey};
+use notify::CommitFeed;
 use sql::{
     COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, TOPICS_SQL,
     TOPIC_LOCK_SPACE,

@@ -74,7 +74,10 @@ impl Drop for Collector {
 
 fn tail_of(urls: &[&AggregatorProcess]) -> TailConfig {
     TailConfig {
-        urls: urls.iter().map(|process| process.base_url.clone()).collect(),
+        urls: urls
+            .iter()
+            .map(|process| process.base_url.clone())
+            .collect(),
         topic: None,
         source: None,
         start: TailStart::Beginning,
@@ -145,7 +148,11 @@ async fn a_tail_on_one_instance_receives_what_another_committed_within_a_second(
     let all_arrived = collector.wait_for(301, Duration::from_secs(10)).await;
 
     // Assert
-    assert!(all_arrived, "only {} of 301 events arrived", collector.count());
+    assert!(
+        all_arrived,
+        "only {} of 301 events arrived",
+        collector.count()
+    );
     let mut latencies: Vec<Duration> = {
         let received = collector.received.lock().unwrap();
         received
@@ -168,7 +175,11 @@ async fn a_tail_on_one_instance_receives_what_another_committed_within_a_second(
     );
     assert_eq!(latencies.len(), 300);
     let keys = collector.keys();
-    assert_eq!(keys.iter().collect::<HashSet<_>>().len(), keys.len(), "a repeat");
+    assert_eq!(
+        keys.iter().collect::<HashSet<_>>().len(),
+        keys.len(),
+        "a repeat"
+    );
     assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
     assert_topic_order(&collector);
 }
@@ -228,10 +239,18 @@ async fn a_tail_resumes_on_another_instance_after_kill_9_with_no_gap_and_no_repe
         keys.len(),
         distinct.len()
     );
-    assert!(caught_up, "the tail stopped at {} of {}", keys.len(), stored.len());
+    assert!(
+        caught_up,
+        "the tail stopped at {} of {}",
+        keys.len(),
+        stored.len()
+    );
     assert!(reconnections >= 1, "the tail never reconnected");
     assert_eq!(keys.len(), distinct.len(), "events repeated");
-    assert_eq!(distinct, stored, "the tail's events differ from the store's");
+    assert_eq!(
+        distinct, stored,
+        "the tail's events differ from the store's"
+    );
     assert_topic_order(&collector);
 }
 
@@ -240,7 +259,12 @@ fn process_rss_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| -> f64 {
         let line = status.lines().find(|line| line.starts_with(name)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            / 1024.0
     };
     (field("VmHWM:"), field("VmRSS:"))
 }
@@ -342,7 +366,11 @@ async fn two_hundred_tails_each_receive_every_event_while_publishing_at_full_spe
         );
         slowest = waiting.elapsed();
         let keys = collector.keys();
-        assert_eq!(keys.len(), keys.iter().collect::<HashSet<_>>().len(), "a repeat");
+        assert_eq!(
+            keys.len(),
+            keys.iter().collect::<HashSet<_>>().len(),
+            "a repeat"
+        );
     }
     let (peak, rss_after) = process_rss_mib(server.pid());
     eprintln!(

@@ -12,7 +12,10 @@ use crate::store::feed::{FeedPosition, FollowQuery, FollowedEvent};
 use crate::store::model::{EventPage, EventQuery, StoredEvent};
 
 impl PostgresStore {
-    pub(super) async fn query_unbounded(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+    pub(super) async fn query_unbounded(
+        &self,
+        query: &EventQuery,
+    ) -> Result<EventPage, StoreError> {
         // The page is first cut by count (`LIMIT n + 1`), then by payload bytes: rows past the
         // budget (the first row excepted) never leave the server, so a page of huge payloads
         // costs this process at most the budget. `matched` tells whether rows were cut.
@@ -140,7 +143,10 @@ impl PostgresStore {
         Ok(match topic {
             Some(topic) => FeedPosition {
                 tx: 0,
-                seq: client.query_one(TOPIC_END_SQL, &[&topic]).await?.try_get(0)?,
+                seq: client
+                    .query_one(TOPIC_END_SQL, &[&topic])
+                    .await?
+                    .try_get(0)?,
             },
             None => FeedPosition {
                 tx: client.query_one(HORIZON_SQL, &[]).await?.try_get(0)?,

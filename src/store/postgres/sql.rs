@@ -132,8 +132,7 @@ pub(super) const TOPIC_END_SQL: &str = "SELECT coalesce(max(seq), 0) FROM events
 
 /// Where a tail of every topic that wants only new events starts: the horizon. Rows of
 /// transactions at or past it may still be running; they will be followed.
-pub(super) const HORIZON_SQL: &str =
-    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+pub(super) const HORIZON_SQL: &str = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
 /// The channel on which instances tell each other they committed (the payload is the sender's
 /// instance id, so that each ignores its own).
