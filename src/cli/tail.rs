@@ -56,10 +56,13 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
     let mut tail = Tail::new(args.config())?;
     let mut printed = 0u64;
     let mut stdout = std::io::stdout().lock();
+    // One listener for the whole run, so that a Ctrl-C between two events is not missed.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     while args.count.is_none_or(|count| printed < count) {
         let tailed = tokio::select! {
             tailed = tail.next() => tailed?,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut interrupted => break,
         };
         writeln!(stdout, "{}", line(&tailed, args.json))?;
         stdout.flush()?;

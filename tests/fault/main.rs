@@ -11,3 +11,4 @@ mod multi_instance;
 mod ordered_paging;
 mod postgres_outage;
 mod process_crash;
+mod tail_command;
