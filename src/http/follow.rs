@@ -133,3 +133,86 @@ impl Follower {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::event::Event;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{CommitBatch, FeedPosition, Store};
+
+    async fn commit(store: &MemoryStore, topic: &str, id: &str) {
+        let event = Event {
+            topic: topic.into(),
+            event_id: id.into(),
+            timestamp: chrono::Utc::now(),
+            source: "unit-test".into(),
+            payload: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+        };
+        let candidates = [&event];
+        store
+            .commit(CommitBatch {
+                shard: 0,
+                candidates: &candidates,
+                received: 1,
+            })
+            .await
+            .unwrap();
+    }
+
+    fn follower(store: &MemoryStore, closing: watch::Receiver<bool>) -> Follower {
+        let slots = Arc::new(Semaphore::new(4));
+        let slot = slots.clone().try_acquire_owned().unwrap();
+        let query = FollowQuery {
+            limit: 2,
+            ..FollowQuery::default()
+        };
+        Follower::new(Arc::new(store.clone()), query, closing, (slots, 4, slot))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caught_up_tail_wakes_on_a_commit_and_reads_on_from_its_position() {
+        let store = MemoryStore::new();
+        let (_closing, closing_rx) = watch::channel(false);
+        commit(&store, "a", "1").await;
+        commit(&store, "b", "1").await;
+        commit(&store, "a", "2").await;
+        let mut follower = follower(&store, closing_rx);
+
+        let first = follower.next_page().await.unwrap();
+        let second = follower.next_page().await.unwrap();
+        let waiting = tokio::spawn(async move {
+            let page = follower.next_page().await.unwrap();
+            (page, follower)
+        });
+        tokio::task::yield_now().await;
+        let committed_at = Instant::now();
+        commit(&store, "c", "1").await;
+        let (third, _) = waiting.await.unwrap();
+        // Woken by the commit, not by the poll period (paused time only moves for timers).
+        assert!(
+            committed_at.elapsed() < POLL_PERIOD,
+            "{:?}",
+            committed_at.elapsed()
+        );
+
+        let seqs = |page: &[FollowedEvent]| page.iter().map(|f| f.event.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(&first), [1, 2], "a page holds at most the limit");
+        assert_eq!(seqs(&second), [3]);
+        assert_eq!(seqs(&third), [4]);
+        assert_eq!(third[0].position, FeedPosition { tx: 0, seq: 4 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_server_shutting_down_ends_a_waiting_tail() {
+        let store = MemoryStore::new();
+        let (closing, closing_rx) = watch::channel(false);
+        let mut follower = follower(&store, closing_rx);
+        let waiting = tokio::spawn(async move { follower.next_page().await });
+        tokio::task::yield_now().await;
+        closing.send(true).unwrap();
+        assert!(waiting.await.unwrap().is_none());
+    }
+}

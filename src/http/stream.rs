@@ -301,3 +301,71 @@ fn sse_event(followed: FollowedEvent, topic_stream: bool) -> Result<Event, Infal
     let data = serde_json::to_string(&followed.event).unwrap_or_default();
     Ok(Event::default().id(id).data(data))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(topic: Option<&str>, cursor: Option<&str>, from: Option<&str>) -> StreamParams {
+        StreamParams {
+            topic: topic.map(str::to_owned),
+            source: None,
+            cursor: cursor.map(str::to_owned),
+            from: from.map(str::to_owned),
+        }
+    }
+
+    fn refused_field(result: Result<StreamRequest, ApiError>) -> String {
+        match result {
+            Err(ApiError::InvalidQuery(issues)) => issues[0].field.clone(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tail_starts_at_the_end_unless_told_otherwise() {
+        let start = |from| parse_params(params(None, None, from), None).unwrap().start;
+        assert_eq!(start(None), Start::End);
+        assert_eq!(start(Some("")), Start::End);
+        assert_eq!(start(Some("start")), Start::Beginning);
+        let field = refused_field(parse_params(params(None, None, Some("now")), None));
+        assert_eq!(field, "from");
+    }
+
+    #[test]
+    fn every_cursor_a_tail_sends_resumes_it_where_it_was() {
+        let across = FeedPosition { tx: 7_123, seq: 42 };
+        let id = stream_cursor(across, None);
+        assert_eq!(id, "all.7123.42");
+        assert_eq!(decode_stream_cursor(&id, None), Ok(Start::After(across)));
+        let in_topic = stream_cursor(FeedPosition { tx: 0, seq: 9 }, Some("ü"));
+        assert_eq!(
+            decode_stream_cursor(&in_topic, Some("ü")),
+            Ok(Start::After(FeedPosition { tx: 0, seq: 9 }))
+        );
+    }
+
+    #[test]
+    fn a_cursor_of_another_kind_or_topic_is_refused_naming_where_it_came_from() {
+        let topic_cursor = stream_cursor(FeedPosition { tx: 0, seq: 3 }, Some("a"));
+        for (topic, cursor) in [
+            (Some("b"), topic_cursor.as_str()),
+            (None, topic_cursor.as_str()),
+            (Some("a"), "all.1.2"),
+            (None, "all.x.2"),
+            (None, "zz"),
+        ] {
+            let result = parse_params(params(topic, Some(cursor), None), None);
+            assert_eq!(refused_field(result), "cursor", "{topic:?} {cursor}");
+        }
+        let from_header = parse_params(params(None, Some("all.1.2"), None), Some("junk".into()));
+        assert_eq!(refused_field(from_header), "Last-Event-ID");
+    }
+
+    #[test]
+    fn last_event_id_wins_over_the_cursor_parameter() {
+        let request =
+            parse_params(params(None, Some("all.1.2"), None), Some("all.5.6".into())).unwrap();
+        assert_eq!(request.start, Start::After(FeedPosition { tx: 5, seq: 6 }));
+    }
+}
