@@ -30,7 +30,8 @@ pub(super) const TOPIC_LOCK_SPACE: i32 = 0x6167_6774;
 /// order. An advisory lock needs no transaction id, so the commit takes its id (`tx`, the live
 /// tail's order across topics) only once it holds its topics: within a topic `tx` follows
 /// commit order too. `heads` records topics first seen (their `id` numbers them for the
-/// cluster view) and never updates a row.
+/// cluster view) and never updates a row. `tx` is read once per commit, not once per row
+/// (the column's default, for other writers).
 pub(super) const COMMIT_SQL: &str = "\
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
@@ -46,8 +47,9 @@ WITH input AS (
     ON CONFLICT (topic) DO NOTHING
     RETURNING topic
 ), inserted AS (
-    INSERT INTO events (topic, event_id, ts, source, payload)
-    SELECT topic, event_id, ts, source, payload::json FROM input
+    INSERT INTO events (topic, event_id, ts, source, payload, tx)
+    SELECT topic, event_id, ts, source, payload::json,
+           (SELECT pg_current_xact_id()::text::bigint) FROM input
     WHERE (SELECT count(*) FROM locks) >= 0
     ON CONFLICT (topic, event_id) DO NOTHING
     RETURNING topic, event_id
