@@ -67,8 +67,6 @@ pub struct App {
     shutdown_timeout: Duration,
     /// Folds histogram samples while nobody scrapes; ends with the app.
     metrics_upkeep: tokio::task::JoinHandle<()>,
-    /// Set when the shutdown signal arrives: live tails end, so their connections can close.
-    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -90,14 +88,12 @@ impl App {
             .await
             .context("failed to start the actor tree")?;
         let metrics_upkeep = metrics.spawn_upkeep();
-        let (closing, closing_rx) = tokio::sync::watch::channel(false);
         let router = http::router(AppState::new(AppParts {
             tree: tree.clone(),
             store: store.clone(),
             limits: config.limits,
             metrics,
             subscribers: Arc::new(tokio::sync::Semaphore::new(config.limits.max_subscribers)),
-            closing: closing_rx,
         }));
         info!(%address, store = store.backend(), shards = config.tree.shards, "aggregator ready");
         Ok(Self {
@@ -110,7 +106,6 @@ impl App {
             store,
             shutdown_timeout: config.shutdown_timeout,
             metrics_upkeep,
-            closing,
         })
     }
 
@@ -144,7 +139,6 @@ impl App {
             mut tree_join,
             shutdown_timeout,
             metrics_upkeep,
-            closing,
             ..
         } = self;
         // The deadline clock starts when the shutdown signal arrives, not when serving starts,
@@ -152,7 +146,6 @@ impl App {
         let (signalled_tx, signalled_rx) = tokio::sync::watch::channel(None::<Instant>);
         let signalled = async move {
             shutdown.await;
-            let _ = closing.send(true);
             let _ = signalled_tx.send(Some(Instant::now()));
         };
         let server = http::serve(listener, router, connection_limits, signalled);

@@ -4,6 +4,8 @@
 //! [`ConnectionClass`]: a connection admitted from the reserve may only ask for `/health` and
 //! `/ready` ([`is_health_check`]); anything else gets [`refusal_on_reserve`].
 //! [`Tracked`] wraps a socket and records when bytes last moved, for the idle timeout.
+//! [`ConnectionClosing`] tells a request that its connection is closing, so that an answer
+//! that never ends by itself (a live tail) can end.
 
 use std::io;
 use std::pin::Pin;
@@ -14,9 +16,16 @@ use std::task::{Context, Poll};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::error::ApiError;
+
+/// In every request's extensions: turns `true` when the connection is told to close (maximum
+/// age, idle, server shutdown). Hyper's graceful close waits for the answer under way, so an
+/// endless answer must watch this to let its connection go.
+#[derive(Debug, Clone)]
+pub struct ConnectionClosing(pub watch::Receiver<bool>);
 
 /// Which slot a connection holds under the connection cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! [`Follower`]: one live tail's loop over the store. It reads the next page after its position,
 //! hands it to the response, and, once caught up, waits for the store's commit signal (or the
-//! poll period, or the server's shutdown) before reading again.
+//! poll period, or its connection closing) before reading again.
 //!
 //! A follower holds at most one page: the next one is read only after the response body took
 //! every event of the last, and the body is polled only as fast as the client's socket drains.
@@ -35,7 +35,9 @@ pub struct Follower {
     store: SharedStore,
     query: FollowQuery,
     wake: watch::Receiver<u64>,
-    closing: watch::Receiver<bool>,
+    /// Turns `true` when the connection closes (maximum age, server shutdown); `None` never
+    /// does (an answer served outside the connection loop).
+    closing: Option<watch::Receiver<bool>>,
     /// The subscriber's slot under `--max-subscribers`, given back when the stream ends.
     _slot: OwnedSemaphorePermit,
     /// Every slot, to count the open tails.
@@ -51,7 +53,7 @@ impl Follower {
     pub fn new(
         store: SharedStore,
         query: FollowQuery,
-        closing: watch::Receiver<bool>,
+        closing: Option<watch::Receiver<bool>>,
         (slots, capacity, slot): (Arc<Semaphore>, usize, OwnedSemaphorePermit),
     ) -> Self {
         let wake = store.commit_signal();
@@ -78,10 +80,14 @@ impl Follower {
     }
 
     /// The next events, waiting until there are some; `None` when the stream should end (the
-    /// server is shutting down, or the store failed in a way a retry cannot fix).
+    /// connection is closing, or the store failed in a way a retry cannot fix).
     pub async fn next_page(&mut self) -> Option<Vec<FollowedEvent>> {
         loop {
-            if *self.closing.borrow() {
+            if self
+                .closing
+                .as_ref()
+                .is_some_and(|closing| *closing.borrow())
+            {
                 return None;
             }
             // Marked seen before the read, so a commit that lands after it wakes the wait.
@@ -112,7 +118,7 @@ impl Follower {
     }
 
     /// Waits for a commit signal, paced by [`Follower::read_interval`], or `pause`; `false`
-    /// when the server is shutting down.
+    /// when the connection is closing.
     async fn wait(&mut self, pause: Duration) -> bool {
         let next_read = self.last_read + self.read_interval();
         let wake = &mut self.wake;
@@ -123,12 +129,21 @@ impl Follower {
             }
             tokio::time::sleep_until(next_read).await;
         };
+        let closing = async {
+            match self.closing.as_mut() {
+                // A dropped sender is a closed connection too.
+                Some(closing) => {
+                    let _ = closing.wait_for(|closing| *closing).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = signalled => true,
             () = tokio::time::sleep(pause) => true,
-            closing = self.closing.changed() => {
-                debug!("live tail ends: the server is shutting down");
-                closing.is_ok() && !*self.closing.borrow()
+            () = closing => {
+                debug!("live tail ends: its connection is closing");
+                false
             }
         }
     }
@@ -169,7 +184,12 @@ mod tests {
             limit: 2,
             ..FollowQuery::default()
         };
-        Follower::new(Arc::new(store.clone()), query, closing, (slots, 4, slot))
+        Follower::new(
+            Arc::new(store.clone()),
+            query,
+            Some(closing),
+            (slots, 4, slot),
+        )
     }
 
     #[tokio::test(start_paused = true)]

@@ -33,7 +33,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::connection::{is_health_check, refusal_on_reserve, ConnectionClass, Tracked};
+use super::connection::{
+    is_health_check, refusal_on_reserve, ConnectionClass, ConnectionClosing, Tracked,
+};
 use super::limits::ConnectionLimits;
 
 /// First pause after a failed accept; doubles up to [`MAX_ACCEPT_BACKOFF`].
@@ -131,10 +133,14 @@ impl Connection {
         let io = TokioIo::new(Tracked::new(stream, opened, last_activity.clone()));
         let health_only = self.class == ConnectionClass::HealthOnly;
         let router = TowerToHyperService::new(self.router.clone());
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let (closing_tx, closing_rx) = watch::channel(false);
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             if health_only && !is_health_check(request.uri().path()) {
                 return Either::Left(std::future::ready(Ok(refusal_on_reserve())));
             }
+            request
+                .extensions_mut()
+                .insert(ConnectionClosing(closing_rx.clone()));
             Either::Right(hyper::service::Service::call(&router, request))
         });
         let connection = http1::Builder::new()
@@ -170,7 +176,10 @@ impl Connection {
                 log_end(served);
                 return;
             }
-            () = &mut time_to_close => connection.as_mut().graceful_shutdown(),
+            () = &mut time_to_close => {
+                let _ = closing_tx.send(true);
+                connection.as_mut().graceful_shutdown();
+            }
         }
         // An answer under way finishes; then hyper closes the connection.
         log_end(connection.await);

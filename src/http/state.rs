@@ -1,9 +1,9 @@
 //! [`AppState`]: what every handler can reach (the actor tree, the store, the limits, the
-//! metrics registry, the live tails' slots and the shutdown flag).
+//! metrics registry, the live tails' slots).
 
 use std::sync::Arc;
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::limits::Limits;
 use crate::actors::ActorTree;
@@ -42,6 +42,4 @@ pub struct AppParts {
     pub metrics: Metrics,
     /// One permit per live tail that may be open (`Limits::max_subscribers`).
     pub subscribers: Arc<Semaphore>,
-    /// Turns `true` when the server shuts down: live tails end, so connections can close.
-    pub closing: watch::Receiver<bool>,
 }

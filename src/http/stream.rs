@@ -17,11 +17,13 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::IntoParams;
 
+use super::connection::ConnectionClosing;
 use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
 use super::events::{decode_cursor, encode_cursor, parse_filter};
 use super::follow::Follower;
@@ -129,6 +131,7 @@ fn from_schema() -> Schema {
 )]
 pub async fn stream_events(
     State(state): State<AppState>,
+    closing: Option<Extension<ConnectionClosing>>,
     headers: HeaderMap,
     params: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -175,7 +178,8 @@ pub async fn stream_events(
         state.limits.max_subscribers,
         slot,
     );
-    let follower = Follower::new(state.store.clone(), query, state.closing.clone(), slots);
+    let closing = closing.map(|Extension(ConnectionClosing(closing))| closing);
+    let follower = Follower::new(state.store.clone(), query, closing, slots);
     let pages = futures::stream::unfold(follower, |mut follower| async move {
         let page = follower.next_page().await?;
         Some((page, follower))

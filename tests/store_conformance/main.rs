@@ -54,6 +54,12 @@ conformance_suite!(
     a_commit_reports_the_shard_counter_row_after_it,
     own_counters_are_the_shard_row_as_committed,
     a_page_ends_before_its_payload_byte_budget,
+    following_one_topic_returns_its_events_in_seq_order_after_a_position,
+    following_every_topic_returns_each_committed_event_once_in_position_order,
+    following_filters_by_source,
+    a_follow_page_stops_at_its_limit_and_byte_budget_with_at_least_one_event,
+    a_feed_end_is_after_everything_followable_and_before_the_next_commit,
+    the_commit_signal_changes_after_each_commit,
 );
 
 /// Cases that hold for one backend only.
@@ -68,5 +74,17 @@ mod postgres_only {
     async fn the_cluster_view_lists_instances_and_new_topics_after_a_cursor() {
         let backend = crate::backends::Backend::postgres().await;
         crate::cases::the_cluster_view_lists_instances_and_new_topics_after_a_cursor(backend).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_follow_across_topics_waits_for_a_transaction_still_running() {
+        let backend = crate::backends::Backend::postgres().await;
+        crate::cases::a_follow_across_topics_waits_for_a_transaction_still_running(backend).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_changes_the_commit_signal_of_another_instance() {
+        let backend = crate::backends::Backend::postgres().await;
+        crate::cases::a_commit_changes_the_commit_signal_of_another_instance(backend).await;
     }
 }

@@ -2,8 +2,10 @@
 
 mod commits;
 mod errors;
+mod feed;
 mod listing;
 
 pub use commits::*;
 pub use errors::*;
+pub use feed::*;
 pub use listing::*;
