@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::bounded::bounded;
 use super::contract::Store;
@@ -25,8 +25,8 @@ use super::model::{
 use crate::event::{Event, EventKey};
 use notify::CommitFeed;
 use sql::{
-    COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, TOPICS_SQL,
-    TOPIC_LOCK_SPACE,
+    COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, READ_ONLY_SQL,
+    TOPICS_SQL, TOPIC_LOCK_SPACE,
 };
 
 mod cluster;
@@ -197,7 +197,18 @@ impl PostgresStore {
                     &TOPIC_LOCK_SPACE,
                 ],
             )
-            .await?;
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(err) => {
+                // Never reuse it: the pool would hand it to every later commit.
+                if errors::is_read_only(&err) {
+                    warn!("a pooled connection reached a read-only node; discarding it");
+                    drop(deadpool_postgres::Object::take(client));
+                }
+                return Err(err.into());
+            }
+        };
 
         let mut index_of = std::collections::HashMap::with_capacity(candidates.len());
         for (index, event) in candidates.iter().enumerate() {
@@ -320,10 +331,18 @@ impl Store for PostgresStore {
             .await
     }
 
+    /// Ready means writable: a connection that reached a read-only node (a standby, or a
+    /// primary demoted by a failover) leaves the pool and the store is not ready.
     async fn ping(&self) -> Result<(), StoreError> {
         self.bounded(async {
             let client = self.pool.get().await?;
-            client.simple_query("SELECT 1").await?;
+            let read_only: bool = client.query_one(READ_ONLY_SQL, &[]).await?.try_get(0)?;
+            if read_only {
+                drop(deadpool_postgres::Object::take(client));
+                return Err(StoreError::transient(
+                    "postgres: connected to a read-only node; waiting for a primary",
+                ));
+            }
             Ok(())
         })
         .await

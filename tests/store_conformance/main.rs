@@ -83,6 +83,13 @@ mod postgres_only {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_only_node_is_transient_and_its_connection_leaves_the_pool() {
+        let backend = crate::backends::Backend::postgres().await;
+        crate::cases::a_read_only_node_is_transient_and_its_connection_leaves_the_pool(backend)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_commit_changes_the_commit_signal_of_another_instance() {
         let backend = crate::backends::Backend::postgres().await;
         crate::cases::a_commit_changes_the_commit_signal_of_another_instance(backend).await;

@@ -39,6 +39,12 @@ impl From<PoolError> for StoreError {
     }
 }
 
+/// Whether `err` says the connection's node takes no writes (a standby, or a primary demoted
+/// by a failover): such a connection must leave the pool, or it would fail every commit.
+pub(super) fn is_read_only(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Meaning {
     Transient,

@@ -66,6 +66,11 @@ SELECT topic, event_id, NULL::bigint, NULL::bigint, NULL::bigint FROM inserted
 UNION ALL
 SELECT NULL, NULL, received, unique_processed, duplicate_dropped FROM counted";
 
+/// Whether this connection's node takes no writes: a standby (in recovery), or a session whose
+/// transactions are read-only.
+pub(super) const READ_ONLY_SQL: &str =
+    "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool";
+
 /// Distinct topics by a loose index scan over the primary key: one index probe per topic
 /// instead of a scan of every row, so start-up stays fast with millions of events.
 pub(super) const TOPICS_SQL: &str = "\

@@ -4,8 +4,10 @@ mod commits;
 mod errors;
 mod feed;
 mod listing;
+mod read_only;
 
 pub use commits::*;
 pub use errors::*;
 pub use feed::*;
 pub use listing::*;
+pub use read_only::*;
