@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command: makes sure PostgreSQL answers (starting the local cluster if it is down),
+# installs pg_auto_failover when it is missing (the failover tests start a real formation),
 # then runs every test of the workspace, unit and integration, against real databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,22 @@ if ! pg_up; then
   fi
   for _ in $(seq 1 30); do pg_up && break; sleep 1; done
   pg_up || { echo "test.sh: PostgreSQL unreachable at $TEST_DATABASE_URL (set TEST_DATABASE_URL)" >&2; exit 1; }
+fi
+
+# The failover tests (tests/failover) run a real pg_auto_failover formation: install Debian's
+# packages when they are missing and this script may (root with apt-get, as in CI).
+if ! command -v pg_autoctl >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test.sh: installing pg_auto_failover (postgresql-15-auto-failover, pg-auto-failover-cli)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends \
+      postgresql-15-auto-failover pg-auto-failover-cli >/dev/null
+  else
+    echo "test.sh: pg_autoctl is missing; install postgresql-15-auto-failover and" \
+      "pg-auto-failover-cli (the failover tests need them)" >&2
+    exit 1
+  fi
 fi
 
 cargo test --locked --all-targets "$@"
