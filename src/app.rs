@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::actors::{ActorTree, TreeConfig};
-use crate::http::{self, AppParts, AppState, ConnectionLimits, Limits};
+use crate::http::{self, AppParts, AppState, ConnectionLimits, Limits, TailSlots};
 use crate::metrics::{InstrumentedStore, Metrics};
 use crate::store::{self, SharedStore, StoreOptions};
 
@@ -93,7 +93,7 @@ impl App {
             store: store.clone(),
             limits: config.limits,
             metrics,
-            subscribers: Arc::new(tokio::sync::Semaphore::new(config.limits.max_subscribers)),
+            tails: TailSlots::new(config.limits.max_subscribers),
         }));
         info!(%address, store = store.backend(), shards = config.tree.shards, "aggregator ready");
         Ok(Self {

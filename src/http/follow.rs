@@ -30,6 +30,49 @@ const TAIL_READS_PER_SECOND: u32 = 2_000;
 /// keeps receiving heartbeats meanwhile).
 const RETRY_PERIOD: Duration = Duration::from_secs(1);
 
+/// The live tails' slots (`--max-subscribers`): one per open tail, given back when it ends.
+#[derive(Debug, Clone)]
+pub struct TailSlots {
+    slots: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl TailSlots {
+    /// `capacity` slots, all free.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        }
+    }
+
+    /// How many tails may be open at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// A slot for one more tail, if one is free.
+    pub fn take(&self) -> Option<TailSlot> {
+        let permit = self.slots.clone().try_acquire_owned().ok()?;
+        Some(TailSlot {
+            slots: self.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// How many tails are open now.
+    fn open(&self) -> usize {
+        self.capacity.saturating_sub(self.slots.available_permits())
+    }
+}
+
+/// One open tail's slot; dropping it gives the slot back.
+#[derive(Debug)]
+pub struct TailSlot {
+    slots: TailSlots,
+    _permit: OwnedSemaphorePermit,
+}
+
 /// One subscriber's position and what it needs to move on.
 pub struct Follower {
     store: SharedStore,
@@ -39,22 +82,17 @@ pub struct Follower {
     /// does (an answer served outside the connection loop).
     closing: Option<watch::Receiver<bool>>,
     /// The subscriber's slot under `--max-subscribers`, given back when the stream ends.
-    _slot: OwnedSemaphorePermit,
-    /// Every slot, to count the open tails.
-    slots: Arc<Semaphore>,
-    /// How many slots there are.
-    capacity: usize,
+    slot: TailSlot,
     last_read: Instant,
 }
 
 impl Follower {
-    /// A follower that starts after `query.after`, holding `slot` of the `capacity` in
-    /// `slots`.
+    /// A follower that starts after `query.after`, holding `slot`.
     pub fn new(
         store: SharedStore,
         query: FollowQuery,
         closing: Option<watch::Receiver<bool>>,
-        (slots, capacity, slot): (Arc<Semaphore>, usize, OwnedSemaphorePermit),
+        slot: TailSlot,
     ) -> Self {
         let wake = store.commit_signal();
         Self {
@@ -62,20 +100,14 @@ impl Follower {
             query,
             wake,
             closing,
-            _slot: slot,
-            slots,
-            capacity,
+            slot,
             last_read: Instant::now(),
         }
     }
 
     /// The shortest time between two reads of a caught-up tail (see [`TAIL_READS_PER_SECOND`]).
     fn read_interval(&self) -> Duration {
-        let open = self
-            .capacity
-            .saturating_sub(self.slots.available_permits())
-            .max(1);
-        let open = u32::try_from(open).unwrap_or(u32::MAX);
+        let open = u32::try_from(self.slot.slots.open().max(1)).unwrap_or(u32::MAX);
         Duration::from_secs(1) * open / TAIL_READS_PER_SECOND
     }
 
@@ -178,18 +210,12 @@ mod tests {
     }
 
     fn follower(store: &MemoryStore, closing: watch::Receiver<bool>) -> Follower {
-        let slots = Arc::new(Semaphore::new(4));
-        let slot = slots.clone().try_acquire_owned().unwrap();
+        let slot = TailSlots::new(4).take().unwrap();
         let query = FollowQuery {
             limit: 2,
             ..FollowQuery::default()
         };
-        Follower::new(
-            Arc::new(store.clone()),
-            query,
-            Some(closing),
-            (slots, 4, slot),
-        )
+        Follower::new(Arc::new(store.clone()), query, Some(closing), slot)
     }
 
     #[tokio::test(start_paused = true)]

@@ -25,6 +25,7 @@ mod telemetry;
 mod topics;
 
 pub use error::ApiError;
+pub use follow::TailSlots;
 pub use limits::{ConnectionLimits, Limits};
 pub use router::{openapi, router};
 pub use server::serve;

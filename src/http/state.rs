@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-
+use super::follow::TailSlots;
 use super::limits::Limits;
 use crate::actors::ActorTree;
 use crate::metrics::Metrics;
@@ -40,6 +39,6 @@ pub struct AppParts {
     pub limits: Limits,
     /// This app's metrics registry.
     pub metrics: Metrics,
-    /// One permit per live tail that may be open (`Limits::max_subscribers`).
-    pub subscribers: Arc<Semaphore>,
+    /// One slot per live tail that may be open (`Limits::max_subscribers`).
+    pub tails: TailSlots,
 }

@@ -150,10 +150,9 @@ pub async fn stream_events(
         })?;
     let request = parse_params(params, last_event_id)?;
     let slot = state
-        .subscribers
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::TooManySubscribers(state.limits.max_subscribers))?;
+        .tails
+        .take()
+        .ok_or_else(|| ApiError::TooManySubscribers(state.tails.capacity()))?;
     let after = match request.start {
         Start::After(position) => position,
         Start::Beginning => FeedPosition::START,
@@ -173,13 +172,8 @@ pub async fn stream_events(
         .event(POSITION_EVENT)
         .id(stream_cursor(after, query.topic.as_deref()))
         .data("{}");
-    let slots = (
-        state.subscribers.clone(),
-        state.limits.max_subscribers,
-        slot,
-    );
     let closing = closing.map(|Extension(ConnectionClosing(closing))| closing);
-    let follower = Follower::new(state.store.clone(), query, closing, slots);
+    let follower = Follower::new(state.store.clone(), query, closing, slot);
     let pages = futures::stream::unfold(follower, |mut follower| async move {
         let page = follower.next_page().await?;
         Some((page, follower))
