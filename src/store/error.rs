@@ -87,10 +87,44 @@ impl StoreError {
         matches!(self, Self::Transient(_))
     }
 
+    /// The same error with `place` (e.g. the database hosts) added to a transient or fatal
+    /// cause, for the logs. A rejection's message can reach the client, so it stays as is.
+    pub fn at(self, place: &str) -> Self {
+        let locate = |cause: Cause| Cause {
+            message: format!("{} (at {place})", cause.message),
+            ..cause
+        };
+        match self {
+            Self::Transient(cause) => Self::Transient(locate(cause)),
+            Self::Fatal(cause) => Self::Fatal(locate(cause)),
+            rejected @ Self::Rejected(_) => rejected,
+        }
+    }
+
     /// What the backend said.
     pub fn cause(&self) -> &Cause {
         match self {
             Self::Transient(cause) | Self::Rejected(cause) | Self::Fatal(cause) => cause,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_located_error_names_the_place_in_the_log_but_never_in_a_rejection() {
+        let transient = StoreError::Transient(Cause::coded("57P01", "terminating connection"));
+        let located = transient.at("db-a:5432,db-b:5432");
+        assert_eq!(
+            located.to_string(),
+            "store temporarily unavailable: terminating connection (at db-a:5432,db-b:5432) [57P01]"
+        );
+        let rejected = StoreError::Rejected(Cause::message("invalid byte sequence"));
+        assert_eq!(
+            rejected.at("db-a:5432").cause().message,
+            "invalid byte sequence"
+        );
     }
 }

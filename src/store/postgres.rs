@@ -55,9 +55,29 @@ pub struct PostgresStore {
     started_at: DateTime<Utc>,
     /// Wakes live tails after commits, this instance's and the others'.
     feed: CommitFeed,
+    /// The configured hosts, `host:port` comma-separated, for error messages.
+    hosts: String,
     /// The live tails' reads: a pool of their own, so that any number of tails never takes a
     /// connection a commit needs; they queue among themselves instead.
     tail_pool: Pool,
+}
+
+/// `host:port` of every host of `config`, comma-separated (a port given once applies to all).
+fn hosts_of(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
+    config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(index, host)| {
+            let port = ports.get(index).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(path) => format!("{}:{port}", path.display()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Connections of the live tails' pool.
@@ -104,6 +124,7 @@ impl PostgresStore {
         if pg_config.get_application_name().is_none() {
             pg_config.application_name("aggregator");
         }
+        let hosts = hosts_of(&pg_config);
         let feed = CommitFeed::start(pg_config.clone(), options.instance_id.clone());
         let tail_pool = build_pool(pg_config.clone(), TAIL_POOL_SIZE, options.timeout)?;
         let pool = build_pool(pg_config, options.pool_size, options.timeout)?;
@@ -114,6 +135,7 @@ impl PostgresStore {
             instance_id: options.instance_id.clone(),
             started_at: Utc::now(),
             feed,
+            hosts,
         };
         store.migrate().await?;
         Ok(store)
@@ -155,12 +177,15 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Runs `operation` under the store timeout (see [`bounded`]).
+    /// Runs `operation` under the store timeout (see [`bounded`]); a failure names the
+    /// database hosts, so that the log of a failover says which servers were tried.
     async fn bounded<T>(
         &self,
         operation: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        bounded(self.timeout, operation).await
+        bounded(self.timeout, operation)
+            .await
+            .map_err(|err| err.at(&self.hosts))
     }
 
     async fn commit_unbounded(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
