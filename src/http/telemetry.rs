@@ -35,8 +35,9 @@ pub fn with_request_tracing(router: Router) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
-                // 5xx answers are already logged with their cause by `ApiError`.
-                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+                // 5xx answers are already logged, with their cause, by `ApiError`: logging them
+                // again here doubled the warnings of an outage (hundreds a second in a failover).
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
         .layer(SetRequestIdLayer::new(header, SequentialRequestIds::new()))
         .layer(axum::middleware::from_fn(drop_unusable_request_id))
