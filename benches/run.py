@@ -55,11 +55,19 @@ def psql(sql, url=MAINTENANCE):
                    check=True, stdout=subprocess.DEVNULL)
 
 
+# Scratch databases of this run, dropped when it ends (pass or fail).
+SCRATCH = []
+
+
 def scratch_database():
     name = "bench_" + uuid.uuid4().hex[:12]
     psql(f'CREATE DATABASE "{name}"')
-    base, _, _ = MAINTENANCE.rpartition("/")
-    return name, f"{base}/{name}"
+    SCRATCH.append(name)
+    # Keep the query string: a multi-host URL of a failover pair needs its
+    # target_session_attrs=read-write (and any sslmode) on the scratch database too.
+    address, _, query = MAINTENANCE.partition("?")
+    base, _, _ = address.rpartition("/")
+    return name, f"{base}/{name}" + (f"?{query}" if query else "")
 
 
 def free_port():
@@ -205,5 +213,16 @@ def main():
                 f.write(json.dumps(row) + "\n")
 
 
+def drop_scratch_databases():
+    for name in SCRATCH:
+        try:
+            psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except subprocess.CalledProcessError:
+            print(f"run.py: could not drop scratch database {name}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        drop_scratch_databases()
