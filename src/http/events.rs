@@ -52,12 +52,12 @@ fn topic_schema() -> Schema {
     filter_schema("Only events of this topic. Empty means any topic.")
 }
 
-fn source_schema() -> Schema {
+pub(super) fn source_schema() -> Schema {
     filter_schema("Only events from this source. Empty means any source.")
 }
 
 /// No stored topic or source holds a NUL, and PostgreSQL cannot even compare a text with one.
-fn filter_schema(description: &str) -> Schema {
+pub(super) fn filter_schema(description: &str) -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(r"^[^\u0000]*$"))

@@ -25,7 +25,7 @@ use utoipa::IntoParams;
 
 use super::connection::ConnectionClosing;
 use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
-use super::events::{decode_cursor, encode_cursor, parse_filter};
+use super::events::{decode_cursor, encode_cursor, filter_schema, parse_filter, source_schema};
 use super::follow::Follower;
 use super::state::AppState;
 use crate::store::{FeedPosition, FollowQuery, FollowedEvent, PagePosition};
@@ -59,35 +59,22 @@ pub struct StreamParams {
     from: Option<String>,
 }
 
-fn text_schema(description: &str, pattern: &str) -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(pattern))
-        .description(Some(description))
-        .into()
-}
-
 fn topic_schema() -> Schema {
-    text_schema(
-        "Only events of this topic, in commit order. Empty means every topic.",
-        r"^[^\u0000]*$",
-    )
-}
-
-fn source_schema() -> Schema {
-    text_schema(
-        "Only events from this source. Empty means any source.",
-        r"^[^\u0000]*$",
-    )
+    filter_schema("Only events of this topic, in commit order. Empty means every topic.")
 }
 
 fn cursor_schema() -> Schema {
-    text_schema(
-        "Resume strictly after this position: the `id` of the last event received (the \
-         `Last-Event-ID` header wins over this), or, with `topic`, a `next_cursor` of \
-         `GET /events` for that topic. Opaque; anything else is refused with 400.",
-        r"^(all\.[0-9]{1,19}\.[0-9]{1,19}|[0-9]{1,19}\.([0-9a-f]{2})*)?$",
-    )
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(
+            r"^(all\.[0-9]{1,19}\.[0-9]{1,19}|[0-9]{1,19}\.([0-9a-f]{2})*)?$",
+        ))
+        .description(Some(
+            "Resume strictly after this position: the `id` of the last event received (the \
+             `Last-Event-ID` header wins over this), or, with `topic`, a `next_cursor` of \
+             `GET /events` for that topic. Opaque; anything else is refused with 400.",
+        ))
+        .into()
 }
 
 fn from_schema() -> Schema {

@@ -16,6 +16,7 @@ mod connection;
 mod errors;
 mod feed;
 mod options;
+mod rows;
 mod writer;
 
 use std::path::PathBuf;
@@ -26,7 +27,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
-use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bounded::bounded;
@@ -35,7 +35,7 @@ use super::error::StoreError;
 use super::feed::{CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ShardCounters,
-    ShardId, StoredEvent, StoredShard, StoredTotals,
+    ShardId, StoredShard, StoredTotals,
 };
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
@@ -292,17 +292,7 @@ fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, Stor
             cut_by_bytes = true;
             break;
         }
-        let payload = RawValue::from_string(payload_text)
-            .map_err(|err| StoreError::corrupt(format!("stored payload: {err}")))?;
-        events.push(StoredEvent {
-            seq: row.get(0)?,
-            topic: row.get(1)?,
-            event_id: row.get(2)?,
-            timestamp: from_micros(row.get(3)?)?,
-            source: row.get(4)?,
-            payload,
-            received_at: from_micros(row.get(6)?)?,
-        });
+        events.push(rows::stored_event(row, payload_text)?);
     }
     Ok(EventPage::from_fetched(
         events,
@@ -354,11 +344,6 @@ fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
         topics.push(row.get(0)?);
     }
     Ok(StoredTotals { shards, topics })
-}
-
-fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| StoreError::corrupt(format!("timestamp {micros} out of range")))
 }
 
 /// Runs blocking SQLite work on tokio's blocking pool.

@@ -85,19 +85,3 @@ impl CommitSignal {
         self.0.subscribe()
     }
 }
-
-/// Cuts events fetched in follow order to `max_bytes` of payload (always keeping the first).
-pub fn within_budget(events: &mut Vec<FollowedEvent>, max_bytes: usize) {
-    if max_bytes == 0 {
-        return;
-    }
-    let mut bytes = 0usize;
-    let fit = events
-        .iter()
-        .position(|followed| {
-            bytes = bytes.saturating_add(followed.event.payload.get().len());
-            bytes > max_bytes
-        })
-        .unwrap_or(events.len());
-    events.truncate(fit.max(1));
-}

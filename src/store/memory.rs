@@ -14,7 +14,7 @@ use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 use super::contract::Store;
 use super::error::{Cause, StoreError};
-use super::feed::{within_budget, CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
+use super::feed::{CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredEvent, StoredShard, StoredTotals,
@@ -282,4 +282,20 @@ impl Store for MemoryStore {
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.signal.subscribe()
     }
+}
+
+/// Cuts events fetched in follow order to `max_bytes` of payload (always keeping the first).
+fn within_budget(events: &mut Vec<FollowedEvent>, max_bytes: usize) {
+    if max_bytes == 0 {
+        return;
+    }
+    let mut bytes = 0usize;
+    let fit = events
+        .iter()
+        .position(|followed| {
+            bytes = bytes.saturating_add(followed.event.payload.get().len());
+            bytes > max_bytes
+        })
+        .unwrap_or(events.len());
+    events.truncate(fit.max(1));
 }

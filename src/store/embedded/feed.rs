@@ -3,12 +3,10 @@
 
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
-use serde_json::value::RawValue;
 
-use super::from_micros;
+use super::rows::stored_event;
 use crate::store::error::StoreError;
 use crate::store::feed::{FeedPosition, FollowQuery, FollowedEvent};
-use crate::store::model::StoredEvent;
 
 /// The next events after `query.after.seq`, in `seq` order, stopping at the byte budget.
 pub(super) fn follow(
@@ -41,20 +39,13 @@ pub(super) fn follow(
         if !events.is_empty() && query.max_bytes > 0 && bytes > query.max_bytes {
             break;
         }
-        let payload = RawValue::from_string(payload_text)
-            .map_err(|err| StoreError::corrupt(format!("stored payload: {err}")))?;
-        let seq = row.get(0)?;
+        let event = stored_event(row, payload_text)?;
         events.push(FollowedEvent {
-            position: FeedPosition { tx: 0, seq },
-            event: StoredEvent {
-                seq,
-                topic: row.get(1)?,
-                event_id: row.get(2)?,
-                timestamp: from_micros(row.get(3)?)?,
-                source: row.get(4)?,
-                payload,
-                received_at: from_micros(row.get(6)?)?,
+            position: FeedPosition {
+                tx: 0,
+                seq: event.seq,
             },
+            event,
         });
     }
     Ok(events)
