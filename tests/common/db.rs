@@ -123,24 +123,46 @@ impl TestDb {
 
     /// Rows in `events`, counted in SQL.
     pub async fn count_rows(&self) -> u64 {
-        let row = self
-            .client()
-            .await
-            .query_one("SELECT count(*) FROM events", &[])
-            .await
-            .unwrap_or_else(|err| panic!("cannot count rows in {}: {err}", self.name));
-        u64::try_from(row.get::<_, i64>(0)).expect("a count is not negative")
+        count_rows(&self.client().await).await
     }
 
     /// Every stored key.
     pub async fn keys(&self) -> HashSet<Key> {
-        self.client()
-            .await
-            .query("SELECT topic, event_id FROM events", &[])
-            .await
-            .unwrap_or_else(|err| panic!("cannot read keys in {}: {err}", self.name))
-            .into_iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect()
+        stored_keys(&self.client().await).await
     }
+}
+
+/// Rows in `events` of the database `client` is connected to, counted in SQL.
+pub async fn count_rows(client: &Client) -> u64 {
+    let row = client
+        .query_one("SELECT count(*) FROM events", &[])
+        .await
+        .unwrap_or_else(|err| panic!("cannot count the rows: {err}"));
+    u64::try_from(row.get::<_, i64>(0)).expect("a count is not negative")
+}
+
+/// Every `(topic, event_id)` stored in the database `client` is connected to.
+pub async fn stored_keys(client: &Client) -> HashSet<Key> {
+    client
+        .query("SELECT topic, event_id FROM events", &[])
+        .await
+        .unwrap_or_else(|err| panic!("cannot read the stored keys: {err}"))
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+/// The persisted counters of the database `client` is connected to, summed over every
+/// instance and shard: (received, unique, duplicate).
+pub async fn persisted_counters(client: &Client) -> (u64, u64, u64) {
+    let row = client
+        .query_one(
+            "SELECT coalesce(sum(received), 0)::bigint, coalesce(sum(unique_processed), 0)::bigint,
+                    coalesce(sum(duplicate_dropped), 0)::bigint FROM shard_counters",
+            &[],
+        )
+        .await
+        .unwrap_or_else(|err| panic!("cannot read the counters: {err}"));
+    let get = |index: usize| u64::try_from(row.get::<_, i64>(index)).expect("not negative");
+    (get(0), get(1), get(2))
 }

@@ -8,18 +8,8 @@ use std::time::Instant;
 
 use aggregator::client::{Key, ServerStats, StreamReport};
 
+pub use crate::common::checks::assert_every_batch_acknowledged_cleanly;
 use crate::stored::PersistedCounters;
-
-/// No batch was given up, every 200 matched its request, and no request got a 500.
-pub fn assert_every_batch_acknowledged_cleanly(report: &StreamReport) {
-    let counts = &report.counts;
-    assert_eq!(counts.failed_batches, 0, "batches given up");
-    assert_eq!(
-        counts.mismatched_answers, 0,
-        "200s not matching their request"
-    );
-    assert_eq!(counts.status_500, 0, "500 answers");
-}
 
 /// Every acknowledged key (`acked_keys`) is among the keys `stored` on the new primary, nothing
 /// stored was never sent, and the `rows` hold each sent key exactly once.

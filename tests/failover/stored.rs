@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use aggregator::client::Key;
 
 use crate::cluster::{HaCluster, Node};
+use crate::common::db;
 
 /// The persisted counters summed over every shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,44 +18,20 @@ pub struct PersistedCounters {
 
 /// Every `(topic, event_id)` in `events` on `node`.
 pub async fn stored_keys(cluster: &HaCluster, node: Node) -> HashSet<Key> {
-    cluster
-        .client(node)
-        .await
-        .query("SELECT topic, event_id FROM events", &[])
-        .await
-        .expect("read the stored keys")
-        .into_iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect()
+    db::stored_keys(&cluster.client(node).await).await
 }
 
 /// `count(*)` of `events` on `node`.
 pub async fn count_rows(cluster: &HaCluster, node: Node) -> u64 {
-    let row = cluster
-        .client(node)
-        .await
-        .query_one("SELECT count(*) FROM events", &[])
-        .await
-        .expect("count the rows");
-    row.get::<_, i64>(0) as u64
+    db::count_rows(&cluster.client(node).await).await
 }
 
 /// The persisted counters of `node`, summed over every shard.
 pub async fn persisted_counters(cluster: &HaCluster, node: Node) -> PersistedCounters {
-    let row = cluster
-        .client(node)
-        .await
-        .query_one(
-            "SELECT coalesce(sum(received), 0)::bigint, coalesce(sum(unique_processed), 0)::bigint,
-                    coalesce(sum(duplicate_dropped), 0)::bigint FROM shard_counters",
-            &[],
-        )
-        .await
-        .expect("read the counters");
-    let get = |index: usize| row.get::<_, i64>(index) as u64;
+    let (received, unique, duplicate) = db::persisted_counters(&cluster.client(node).await).await;
     PersistedCounters {
-        received: get(0),
-        unique: get(1),
-        duplicate: get(2),
+        received,
+        unique,
+        duplicate,
     }
 }

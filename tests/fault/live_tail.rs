@@ -15,8 +15,8 @@ use aggregator::client::{
 use serde_json::json;
 
 use crate::support::{
-    assert_every_batch_acknowledged_cleanly, start_instances, wait_until, AggregatorProcess, Key,
-    TestDb,
+    assert_every_batch_acknowledged_cleanly, send_until_acknowledged, start_instances, wait_until,
+    AggregatorProcess, Key, TestDb,
 };
 
 /// A tail running in the background, keeping every event it receives and when.
@@ -280,18 +280,8 @@ async fn publish_at_full_speed(process: &AggregatorProcess, events: u64, seed: u
         ..WorkloadOptions::default()
     }
     .spec('f');
-    let config = StreamConfig {
-        concurrency: 4,
-        retry: RetryPolicy::until_acknowledged(),
-        ..StreamConfig::default()
-    };
     let started = Instant::now();
-    let report = Stream::start(&process.base_url, spec, config)
-        .unwrap()
-        .finish_within(Duration::from_secs(120))
-        .await
-        .unwrap();
-    assert_every_batch_acknowledged_cleanly(&report);
+    send_until_acknowledged(&process.base_url, spec, 4, Duration::from_secs(120)).await;
     events as f64 / started.elapsed().as_secs_f64()
 }
 

@@ -8,11 +8,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use aggregator::client::workload::WorkloadOptions;
-use aggregator::client::{RetryPolicy, Stream, StreamConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::process::aggregator_command;
-use crate::support::{assert_every_batch_acknowledged_cleanly, free_port, AggregatorProcess};
+use crate::support::{free_port, send_until_acknowledged, AggregatorProcess};
 
 /// Publishes `events` through `server` and waits until every batch is acknowledged.
 async fn publish(server: &AggregatorProcess, events: u64, seed: u64) {
@@ -25,17 +24,7 @@ async fn publish(server: &AggregatorProcess, events: u64, seed: u64) {
         ..WorkloadOptions::default()
     }
     .spec('c');
-    let config = StreamConfig {
-        concurrency: 2,
-        retry: RetryPolicy::until_acknowledged(),
-        ..StreamConfig::default()
-    };
-    let report = Stream::start(&server.base_url, spec, config)
-        .unwrap()
-        .finish_within(Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_every_batch_acknowledged_cleanly(&report);
+    send_until_acknowledged(&server.base_url, spec, 2, Duration::from_secs(60)).await;
 }
 
 /// Reads lines from the tail's stdout until `count` lines have arrived in all.

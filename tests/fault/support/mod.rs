@@ -7,9 +7,13 @@ pub mod events;
 
 use std::collections::HashSet;
 
-use aggregator::client::{ServerStats, StreamReport};
+use std::time::Duration;
+
+use aggregator::client::workload::WorkloadSpec;
+use aggregator::client::{RetryPolicy, ServerStats, Stream, StreamConfig, StreamReport};
 
 pub use crate::common::app::{get_stats, spawn_app_on, spawn_app_with, wait_for_ready_status};
+pub use crate::common::checks::assert_every_batch_acknowledged_cleanly;
 pub use crate::common::db::{Key, TestDb};
 pub use crate::common::process::{free_port, AggregatorProcess};
 pub use crate::common::proxy::TcpProxy;
@@ -42,15 +46,27 @@ pub fn assert_stream_stored_exactly_once(report: &StreamReport, stored: &HashSet
     assert_eq!(rows, distinct.len() as u64, "rows vs distinct keys sent");
 }
 
-/// No batch was given up, every 200 matched its request, and no request got a 500.
-pub fn assert_every_batch_acknowledged_cleanly(report: &StreamReport) {
-    let counts = &report.counts;
-    assert_eq!(counts.failed_batches, 0, "batches given up");
-    assert_eq!(
-        counts.mismatched_answers, 0,
-        "200s not matching their request"
-    );
-    assert_eq!(counts.status_500, 0, "500 answers");
+/// Sends `spec` through the aggregator at `base_url` with `concurrency` workers, retrying each
+/// batch until it is acknowledged, for at most `timeout`; every batch must be acknowledged
+/// cleanly.
+pub async fn send_until_acknowledged(
+    base_url: &str,
+    spec: WorkloadSpec,
+    concurrency: usize,
+    timeout: Duration,
+) -> StreamReport {
+    let config = StreamConfig {
+        concurrency,
+        retry: RetryPolicy::until_acknowledged(),
+        ..StreamConfig::default()
+    };
+    let report = Stream::start(base_url, spec, config)
+        .unwrap()
+        .finish_within(timeout)
+        .await
+        .unwrap();
+    assert_every_batch_acknowledged_cleanly(&report);
+    report
 }
 
 /// [`assert_counters_exact`] on the counters of `/stats`.
@@ -75,18 +91,7 @@ pub fn assert_counters_exact(received: u64, unique: u64, duplicate: u64, rows: u
 
 /// The persisted counters of `db` summed over every shard: (received, unique, duplicate).
 pub async fn persisted_counters(db: &TestDb) -> (u64, u64, u64) {
-    let row = db
-        .client()
-        .await
-        .query_one(
-            "SELECT coalesce(sum(received), 0)::bigint, coalesce(sum(unique_processed), 0)::bigint,
-                    coalesce(sum(duplicate_dropped), 0)::bigint FROM shard_counters",
-            &[],
-        )
-        .await
-        .unwrap();
-    let get = |index: usize| row.get::<_, i64>(index) as u64;
-    (get(0), get(1), get(2))
+    crate::common::db::persisted_counters(&db.client().await).await
 }
 
 /// Starts one `aggregator serve` per name on `db`, each with that `--instance-id` and a free

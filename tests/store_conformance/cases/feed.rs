@@ -257,37 +257,19 @@ pub async fn a_follow_page_stops_at_its_limit_and_byte_budget_with_at_least_one_
             max_bytes,
             ..after(topic, FeedPosition::START, limit)
         };
-        let count = |page: Vec<FollowedEvent>| page.len();
-        assert_eq!(
-            count(follow(&store, &sized(2, 0)).await),
-            2,
-            "{topic:?}: limit"
-        );
-        assert_eq!(
-            count(follow(&store, &sized(100, 0)).await),
-            5,
-            "{topic:?}: no budget"
-        );
-        assert_eq!(
-            count(follow(&store, &sized(100, 25)).await),
-            2,
-            "{topic:?}: 25 bytes"
-        );
-        assert_eq!(
-            count(follow(&store, &sized(100, 30)).await),
-            3,
-            "{topic:?}: 30 bytes"
-        );
-        assert_eq!(
-            count(follow(&store, &sized(100, 1)).await),
-            1,
-            "{topic:?}: 1 byte"
-        );
-        assert_eq!(
-            count(follow(&store, &sized(1, 25)).await),
-            1,
-            "{topic:?}: limit 1"
-        );
+        // (limit, byte budget, events on the page, what is checked)
+        let cases = [
+            (2, 0, 2, "limit"),
+            (100, 0, 5, "no budget"),
+            (100, 25, 2, "25 bytes"),
+            (100, 30, 3, "30 bytes"),
+            (100, 1, 1, "1 byte"),
+            (1, 25, 1, "limit 1"),
+        ];
+        for (limit, max_bytes, expected, what) in cases {
+            let page = follow(&store, &sized(limit, max_bytes)).await;
+            assert_eq!(page.len(), expected, "{topic:?}: {what}");
+        }
 
         // Paging by budget visits every event once, in order.
         let mut query = sized(100, 25);
