@@ -347,14 +347,7 @@ pub async fn the_commit_signal_changes_after_each_commit(backend: Backend) {
     let mut signal = store.commit_signal();
 
     // Several times, so that a change the store makes on its own (it may) cannot pass for all.
-    for i in 0..3 {
-        signal.borrow_and_update();
-        commit(&store, 0, &[event("t", &i.to_string())]).await;
-        tokio::time::timeout(WAIT, signal.changed())
-            .await
-            .unwrap_or_else(|_| panic!("commit {i}: no signal within {WAIT:?}"))
-            .expect("the signal is still there");
-    }
+    assert_each_commit_changes(&store, &mut signal).await;
 }
 
 /// A PostgreSQL transaction that is still running holds the horizon: no row committed after it
@@ -431,9 +424,17 @@ pub async fn a_commit_changes_the_commit_signal_of_another_instance(backend: Bac
         .expect("the other instance listens within the wait")
         .expect("the signal is still there");
 
+    assert_each_commit_changes(&store, &mut signal).await;
+}
+
+/// Commits three times to `store`; `signal` must change after each commit.
+async fn assert_each_commit_changes(
+    store: &SharedStore,
+    signal: &mut tokio::sync::watch::Receiver<u64>,
+) {
     for i in 0..3 {
         signal.borrow_and_update();
-        commit(&store, 0, &[event("t", &i.to_string())]).await;
+        commit(store, 0, &[event("t", &i.to_string())]).await;
         tokio::time::timeout(WAIT, signal.changed())
             .await
             .unwrap_or_else(|_| panic!("commit {i}: no signal within {WAIT:?}"))
