@@ -10,6 +10,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 pub mod payload;
+mod prefixes;
+
+pub use prefixes::TopicPrefixes;
 
 /// Longest topic or event id accepted, in characters.
 pub const MAX_KEY_CHARS: usize = 255;

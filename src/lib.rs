@@ -36,6 +36,7 @@
 
 pub mod actors;
 pub mod app;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod client;
