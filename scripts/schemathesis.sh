@@ -28,8 +28,11 @@ BIN=target/debug/aggregator
 
 # Every check that applies to this API. Left out: use_after_free and
 # ensure_resource_availability (they need resources that are created and then deleted; nothing
-# here is ever deleted), ignored_auth and object_level_authorization (the API has no auth).
-CHECKS=not_a_server_error,status_code_conformance,content_type_conformance
+# here is ever deleted) and object_level_authorization (keys grant topics, not objects; the
+# route x key tests in tests/api/auth_matrix.rs cover them). The servers run with a keys file
+# and schemathesis sends a key with every scope; ignored_auth checks that each operation the
+# document declares as needing a key refuses requests without one, or with a wrong one.
+CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,ignored_auth
 CHECKS+=,response_headers_conformance,response_schema_conformance
 CHECKS+=,positive_data_acceptance,negative_data_rejection
 CHECKS+=,missing_required_header,unsupported_method,allow_header_conformance
@@ -100,6 +103,7 @@ fuzz() {
     cd "$WORK"
     "$ROOT/$VENV/bin/schemathesis" run "http://$address/openapi.json" \
       --checks "$CHECKS" \
+      --header "Authorization: Bearer $API_KEY" \
       --exclude-path /events/stream \
       --max-examples "$MAX_EXAMPLES" \
       "${SEED_ARGS[@]}" \
@@ -118,14 +122,18 @@ cargo build --locked --quiet --bin aggregator
 
 failed=0
 
+# One key with every scope, in a keys file of this run only (the key never leaves $WORK).
+API_KEY=$("$BIN" keys add schemathesis --scopes publish,read,admin --keys-file "$WORK/keys.toml" 2>/dev/null)
+KEYS=(--keys-file "$WORK/keys.toml")
+
 mkdir "$WORK/data"
-start_server embedded --data-dir "$WORK/data"
+start_server embedded --data-dir "$WORK/data" "${KEYS[@]}"
 fuzz embedded "$ADDRESS" || failed=1
 stop_server
 
 DATABASE="schemathesis_$(date +%s)_$$"
 psql -q "$TEST_DATABASE_URL" -c "CREATE DATABASE \"$DATABASE\""
-start_server postgres --database-url "${TEST_DATABASE_URL%/*}/$DATABASE"
+start_server postgres --database-url "${TEST_DATABASE_URL%/*}/$DATABASE" "${KEYS[@]}"
 fuzz postgres "$ADDRESS" || failed=1
 stop_server
 

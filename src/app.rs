@@ -12,9 +12,15 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::actors::{ActorTree, TreeConfig};
+use crate::auth::{AccessControl, AccessOptions};
 use crate::http::{self, AppParts, AppState, ConnectionLimits, Limits, TailSlots};
+use crate::http::{ServerTls, TlsFiles};
 use crate::metrics::{InstrumentedStore, Metrics};
 use crate::store::{self, SharedStore, StoreOptions};
+
+mod reload;
+
+pub use reload::{Reloadable, KEYS_FILE_CHECK_PERIOD};
 
 /// Default listen address: loopback, so a fresh install is not exposed to the network.
 pub const DEFAULT_BIND: SocketAddr =
@@ -36,6 +42,10 @@ pub struct AppConfig {
     pub limits: Limits,
     /// Longest a graceful shutdown may take before the process exits anyway.
     pub shutdown_timeout: Duration,
+    /// Serve HTTPS with this certificate and key; plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+    /// Where API keys come from; without them, only a loopback address may be served.
+    pub access: AccessOptions,
 }
 
 impl Default for AppConfig {
@@ -46,6 +56,8 @@ impl Default for AppConfig {
             tree: TreeConfig::default(),
             limits: Limits::default(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            tls: None,
+            access: AccessOptions::default(),
         }
     }
 }
@@ -61,6 +73,10 @@ pub struct App {
     router: axum::Router,
     /// How many connections, for how long (applied by `http::serve`).
     connection_limits: ConnectionLimits,
+    /// The certificate served when HTTPS is on; reloadable while serving.
+    tls: Option<ServerTls>,
+    /// The API keys in force; reloadable while serving.
+    access: Arc<AccessControl>,
     tree: ActorTree,
     tree_join: tokio::task::JoinHandle<()>,
     store: SharedStore,
@@ -73,12 +89,19 @@ impl App {
     /// Binds the listener first (so port 0 resolves before anything else), opens and migrates
     /// the store, spawns the actor tree (which loads the counters) and builds the router.
     pub async fn build(config: AppConfig) -> anyhow::Result<Self> {
+        let access = Arc::new(access_control(&config)?);
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("failed to bind {}", config.bind))?;
         let address = listener
             .local_addr()
             .context("failed to read bound address")?;
+        let tls = config
+            .tls
+            .clone()
+            .map(ServerTls::load)
+            .transpose()
+            .context("failed to load the TLS certificate")?;
         let metrics = Metrics::new(config.tree.shards);
         let backend = store::open(&config.store)
             .await
@@ -94,13 +117,17 @@ impl App {
             limits: config.limits,
             metrics,
             tails: TailSlots::new(config.limits.max_subscribers),
+            access: access.clone(),
         }));
-        info!(%address, store = store.backend(), shards = config.tree.shards, "aggregator ready");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        info!(%address, scheme, store = store.backend(), shards = config.tree.shards, "aggregator ready");
         Ok(Self {
             listener,
             address,
             router,
             connection_limits: config.limits.connections,
+            tls,
+            access,
             tree,
             tree_join,
             store,
@@ -119,6 +146,11 @@ impl App {
         self.address
     }
 
+    /// The served certificate, to reload it while serving (`None`: plain HTTP).
+    pub fn tls(&self) -> Option<ServerTls> {
+        self.tls.clone()
+    }
+
     /// The store, for tests that check what was persisted.
     pub fn store(&self) -> SharedStore {
         self.store.clone()
@@ -135,6 +167,8 @@ impl App {
             listener,
             router,
             connection_limits,
+            tls,
+            access,
             tree,
             mut tree_join,
             shutdown_timeout,
@@ -148,7 +182,12 @@ impl App {
             shutdown.await;
             let _ = signalled_tx.send(Some(Instant::now()));
         };
-        let server = http::serve(listener, router, connection_limits, signalled);
+        let reloadable = Reloadable {
+            access,
+            tls: tls.clone(),
+        };
+        let reloader = (!reloadable.is_empty()).then(|| tokio::spawn(reloadable.run()));
+        let server = http::serve(listener, router, connection_limits, tls, signalled);
         let mut deadline_rx = signalled_rx.clone();
         let deadline = async move {
             match deadline_rx.wait_for(Option::is_some).await.map(|at| *at) {
@@ -173,8 +212,30 @@ impl App {
             warn!("actor tree did not stop within the deadline");
         }
         metrics_upkeep.abort();
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
         Ok(())
     }
+}
+
+/// The API keys of `config`, or none, which only a loopback address may be served with
+/// (unless `allow_unauthenticated`): a fresh install is never open to the network by mistake.
+fn access_control(config: &AppConfig) -> anyhow::Result<AccessControl> {
+    if let Some(path) = &config.access.keys_file {
+        return AccessControl::from_keys_file(path).context("failed to load the API keys");
+    }
+    if !config.bind.ip().is_loopback() && !config.access.allow_unauthenticated {
+        bail!(
+            "refusing to serve {} without API keys: give --keys-file (create one with \
+             `aggregator keys add`), or --allow-unauthenticated to serve it open",
+            config.bind
+        );
+    }
+    if !config.bind.ip().is_loopback() {
+        warn!(bind = %config.bind, "serving without API keys on a non-loopback address");
+    }
+    Ok(AccessControl::open())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

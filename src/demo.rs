@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use crate::app::{shutdown_signal, App, AppConfig, DEFAULT_BIND};
 use crate::client::workload::WorkloadOptions;
 use crate::client::{self, PublishConfig};
-use crate::client::{Client, RetryPolicy};
+use crate::client::{Client, ClientAccess, RetryPolicy};
 
 /// Events the demo publishes by default.
 pub const DEMO_EVENTS: u64 = 5_000;
@@ -176,6 +176,7 @@ async fn print_samples(base: &str) {
         base,
         Duration::from_secs(5),
         RetryPolicy::within(Duration::from_secs(5)),
+        &ClientAccess::default(),
     );
     let page = match sample {
         Ok(client) => client.get::<serde_json::Value>("/events?limit=3").await,

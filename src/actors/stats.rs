@@ -1,23 +1,29 @@
 //! `StatsActor`: the one place live counters change.
 //!
 //! Shards cast a [`CommitDelta`] after every successful commit, *before* they answer the
-//! requests of that commit; the HTTP layer asks for a [`StatsSnapshot`] with an RPC. Because a
-//! mailbox is FIFO, a client that got its publish answer and then asks for `/stats` always sees
-//! its own events counted. The actor loads the persisted totals in `pre_start`, so the counters
-//! survive restarts exactly (they are written in the same transaction as the rows).
+//! requests of that commit; the HTTP layer asks for a [`StatsSnapshot`] or a page of topics
+//! with an RPC, naming the topic prefixes its caller may see (the topics of the answer are
+//! only those inside; `topics.rs` walks them). Because a mailbox is FIFO, a client that got
+//! its publish answer and then asks for `/stats` always sees its own events counted. The
+//! actor loads the persisted totals in `pre_start`, so the counters survive restarts exactly
+//! (they are written in the same transaction as the rows).
 //!
 //! A delta carries the shard's counter row as it stands after the commit, not an increment.
 //! The actor keeps the newest snapshot per shard, so a commit whose report never arrived (its
 //! outcome was unknown to the client, or its shard was killed) is counted as soon as any later
 //! commit of that shard reports, and reports arriving out of order cannot double-count.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+mod topics;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
+use crate::event::TopicPrefixes;
 use crate::store::{ClusterView, InstanceInfo, ShardCounters, ShardId, SharedStore};
+use topics::TopicIndex;
 
 /// The stats actor's behaviour.
 pub struct StatsActor;
@@ -47,16 +53,20 @@ pub enum StatsMsg {
         /// How long the restart took.
         took: Duration,
     },
-    /// Current figures.
-    Snapshot(RpcReplyPort<StatsSnapshot>),
+    /// Current figures, with the topics inside these prefixes (the counters are kept per
+    /// shard, not per topic: they are always the whole store's).
+    Snapshot(TopicPrefixes, RpcReplyPort<StatsSnapshot>),
     /// What every instance sharing the store has committed (from the cluster watcher).
     Cluster(ClusterView),
-    /// Up to `limit` topics sorted after `after` (from the first when `None`).
+    /// Up to `limit` topics inside `prefixes` sorted after `after` (from the first when
+    /// `None`).
     Topics {
         /// The last topic of the previous page.
         after: Option<String>,
-        /// Page size.
+        /// Page size: topics inside `prefixes` (a page is short only at the end).
         limit: usize,
+        /// Only topics inside these (every topic when empty).
+        prefixes: TopicPrefixes,
         /// Where the page goes.
         reply: RpcReplyPort<Vec<String>>,
     },
@@ -95,7 +105,7 @@ pub struct StatsState {
     per_shard: BTreeMap<ShardId, ShardTally>,
     /// Durations of the most recent shard restarts.
     restart_samples: VecDeque<Duration>,
-    topics: BTreeSet<String>,
+    topics: TopicIndex,
     /// Every instance sharing the store, as of the last cluster view.
     instances: Vec<InstanceInfo>,
     started_at: Instant,
@@ -120,9 +130,11 @@ pub struct ShardStats {
 pub struct StatsSnapshot {
     /// Sum over all shards.
     pub totals: ShardCounters,
-    /// The first [`SNAPSHOT_TOPICS`] topics with at least one stored event, sorted.
+    /// The first [`SNAPSHOT_TOPICS`] topics with at least one stored event, sorted, of those
+    /// inside the prefixes the snapshot was asked for.
     pub topics: Vec<String>,
-    /// How many topics have at least one stored event.
+    /// How many topics inside the prefixes the snapshot was asked for have at least one
+    /// stored event.
     pub topics_total: usize,
     /// Every instance sharing the store, as of the last cluster view.
     pub instances: Vec<InstanceInfo>,
@@ -165,10 +177,12 @@ impl Actor for StatsActor {
             tally.others = row.total.saturating_sub(&row.own);
             tally.own = row.own;
         }
+        let mut topics = TopicIndex::default();
+        topics.extend(stored.topics);
         Ok(StatsState {
             per_shard,
             restart_samples: VecDeque::with_capacity(RESTART_SAMPLES),
-            topics: stored.topics.into_iter().collect(),
+            topics,
             instances: Vec::new(),
             started_at: args.started_at,
         })
@@ -184,15 +198,16 @@ impl Actor for StatsActor {
             StatsMsg::Committed(delta) => state.record(delta),
             StatsMsg::Cluster(view) => state.merge_cluster(view),
             StatsMsg::ShardRestarted { shard, took } => state.record_restart(shard, took),
-            StatsMsg::Snapshot(reply) => {
-                let _ = reply.send(state.snapshot());
+            StatsMsg::Snapshot(prefixes, reply) => {
+                let _ = reply.send(state.snapshot(&prefixes));
             }
             StatsMsg::Topics {
                 after,
                 limit,
+                prefixes,
                 reply,
             } => {
-                let _ = reply.send(state.topics_after(after.as_deref(), limit));
+                let _ = reply.send(state.topics.page(&prefixes, after.as_deref(), limit));
             }
         }
         Ok(())
@@ -244,17 +259,7 @@ impl StatsState {
         self.instances = view.instances;
     }
 
-    fn topics_after(&self, after: Option<&str>, limit: usize) -> Vec<String> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        let start = after.map_or(Unbounded, |topic| Excluded(topic.to_owned()));
-        self.topics
-            .range((start, Unbounded))
-            .take(limit)
-            .cloned()
-            .collect()
-    }
-
-    fn snapshot(&self) -> StatsSnapshot {
+    fn snapshot(&self, prefixes: &TopicPrefixes) -> StatsSnapshot {
         let mut totals = ShardCounters::default();
         let mut shards = Vec::with_capacity(self.per_shard.len());
         for (&shard, tally) in &self.per_shard {
@@ -270,8 +275,8 @@ impl StatsState {
         }
         StatsSnapshot {
             totals,
-            topics: self.topics.iter().take(SNAPSHOT_TOPICS).cloned().collect(),
-            topics_total: self.topics.len(),
+            topics: self.topics.page(prefixes, None, SNAPSHOT_TOPICS),
+            topics_total: self.topics.count(prefixes),
             instances: self.instances.clone(),
             uptime: self.started_at.elapsed(),
             shards,

@@ -16,7 +16,7 @@ use super::error::IngestError;
 use super::fastpath::KeyBudget;
 use super::shard::{ShardActor, ShardArgs, ShardMsg};
 use super::stats::{StatsActor, StatsArgs, StatsMsg, StatsSnapshot};
-use crate::event::{Event, Outcome};
+use crate::event::{Event, Outcome, TopicPrefixes};
 use crate::metrics::Metrics;
 use crate::store::memory::MemoryStore;
 
@@ -107,6 +107,7 @@ impl ShardHarness {
 
     /// The stats actor's snapshot.
     pub async fn stats(&self) -> StatsSnapshot {
-        ractor::call!(self.stats, StatsMsg::Snapshot).expect("stats actor answers")
+        ractor::call!(self.stats, StatsMsg::Snapshot, TopicPrefixes::any())
+            .expect("stats actor answers")
     }
 }

@@ -16,7 +16,7 @@ use super::error::ActorError;
 use super::routing::shard_for_topic;
 use super::stats::{StatsMsg, StatsSnapshot};
 use super::supervisor::{SupervisorActor, SupervisorArgs, SupervisorMsg};
-use crate::event::{Event, Outcome};
+use crate::event::{Event, Outcome, TopicPrefixes};
 use crate::metrics::Metrics;
 use crate::store::{ShardId, SharedStore};
 
@@ -153,22 +153,28 @@ impl ActorTree {
             .collect()
     }
 
-    /// Current counters.
-    pub async fn stats(&self) -> Result<StatsSnapshot, ActorError> {
+    /// Current counters, with the topics (the first [`SNAPSHOT_TOPICS`] and `topics_total`)
+    /// inside `prefixes` only. The counters are the whole store's whatever `prefixes` is: they
+    /// are kept per shard, not per topic.
+    ///
+    /// [`SNAPSHOT_TOPICS`]: super::stats::SNAPSHOT_TOPICS
+    pub async fn stats(&self, prefixes: TopicPrefixes) -> Result<StatsSnapshot, ActorError> {
         let stats = call_t!(
             self.supervisor,
             SupervisorMsg::StatsRef,
             CONTROL_RPC_TIMEOUT_MS
         )?;
-        let snapshot = call_t!(stats, StatsMsg::Snapshot, CONTROL_RPC_TIMEOUT_MS)?;
+        let snapshot = call_t!(stats, StatsMsg::Snapshot, CONTROL_RPC_TIMEOUT_MS, prefixes)?;
         Ok(snapshot)
     }
 
-    /// Up to `limit` topics sorted after `after` (from the first when `None`).
+    /// Up to `limit` topics inside `prefixes`, sorted after `after` (from the first when
+    /// `None`). `limit` counts only topics inside: a page is short only when none is left.
     pub async fn topics(
         &self,
         after: Option<String>,
         limit: usize,
+        prefixes: TopicPrefixes,
     ) -> Result<Vec<String>, ActorError> {
         let stats = call_t!(
             self.supervisor,
@@ -180,6 +186,7 @@ impl ActorTree {
             |reply| StatsMsg::Topics {
                 after,
                 limit,
+                prefixes,
                 reply
             },
             CONTROL_RPC_TIMEOUT_MS

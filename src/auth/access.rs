@@ -132,6 +132,15 @@ pub fn describe_prefixes(prefixes: &TopicPrefixes) -> String {
     quoted.join(" or ")
 }
 
+/// Where API keys come from. Plain data: `cli/serve.rs` fills it from flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessOptions {
+    /// The keys file; without one, every caller may do everything.
+    pub keys_file: Option<PathBuf>,
+    /// Serve a non-loopback address without keys all the same.
+    pub allow_unauthenticated: bool,
+}
+
 /// Whether keys are in force, and which.
 #[derive(Debug)]
 pub struct AccessControl {
@@ -173,12 +182,11 @@ impl AccessControl {
     /// The keys of the file at `path`; a missing or broken file is an error.
     pub fn from_keys_file(path: &Path) -> Result<Self, KeysError> {
         let stamp = FileStamp::of(path);
-        let ring = Keyring::build(read_keys_file(path)?, None).map_err(|reason| {
-            KeysError::Invalid {
+        let ring =
+            Keyring::build(read_keys_file(path)?, None).map_err(|reason| KeysError::Invalid {
                 path: path.to_owned(),
                 reason,
-            }
-        })?;
+            })?;
         Ok(Self {
             keys: Some(KeysSource {
                 path: path.to_owned(),
@@ -227,12 +235,11 @@ impl AccessControl {
         }
         let entries = read_keys_file(&source.path)?;
         let previous = source.ring.load();
-        let ring = Keyring::build(entries, Some(&previous)).map_err(|reason| {
-            KeysError::Invalid {
+        let ring =
+            Keyring::build(entries, Some(&previous)).map_err(|reason| KeysError::Invalid {
                 path: source.path.clone(),
                 reason,
-            }
-        })?;
+            })?;
         let count = ring.len();
         source.ring.store(Arc::new(ring));
         Ok(Some(count))
@@ -243,7 +250,11 @@ impl AccessControl {
     pub fn reload_if_changed(&self) -> Option<Result<Option<usize>, KeysError>> {
         let source = self.keys.as_ref()?;
         let stamp = FileStamp::of(&source.path);
-        let changed = source.seen.lock().map(|seen| *seen != stamp).unwrap_or(true);
+        let changed = source
+            .seen
+            .lock()
+            .map(|seen| *seen != stamp)
+            .unwrap_or(true);
         changed.then(|| self.reload())
     }
 }

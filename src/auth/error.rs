@@ -8,15 +8,15 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
     /// The file could not be read.
-    #[error("cannot read the keys file {path}: {source}")]
+    #[error("cannot read the keys file {}: {error}", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (part of the message, not a separate cause, so it is said once).
+        error: std::io::Error,
     },
     /// The file is not a valid keys file.
-    #[error("the keys file {path} is not valid: {reason}")]
+    #[error("the keys file {} is not valid: {reason}", path.display())]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -24,11 +24,11 @@ pub enum KeysError {
         reason: String,
     },
     /// The file could not be written.
-    #[error("cannot write the keys file {path}: {source}")]
+    #[error("cannot write the keys file {}: {error}", path.display())]
     Unwritable {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (part of the message, not a separate cause, so it is said once).
+        error: std::io::Error,
     },
 }

@@ -76,9 +76,9 @@ struct KeysDocument {
 /// Reads and checks the keys file at `path`: a missing file is an error (a server told to use
 /// keys must not start open).
 pub fn read_keys_file(path: &Path) -> Result<Vec<KeyEntry>, KeysError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeysError::Unreadable {
+    let text = std::fs::read_to_string(path).map_err(|error| KeysError::Unreadable {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     parse_keys(&text).map_err(|reason| invalid(path, reason))
 }
@@ -89,10 +89,10 @@ pub fn append_key(path: &Path, entry: &KeyEntry) -> Result<(), KeysError> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => {
+        Err(error) => {
             return Err(KeysError::Unreadable {
                 path: path.to_owned(),
-                source,
+                error,
             })
         }
     };
@@ -114,9 +114,9 @@ pub fn append_key(path: &Path, entry: &KeyEntry) -> Result<(), KeysError> {
     }
     text.push('\n');
     text.push_str(&table);
-    let unwritable = |source| KeysError::Unwritable {
+    let unwritable = |error| KeysError::Unwritable {
         path: path.to_owned(),
-        source,
+        error,
     };
     let mut file = open_for_append(path).map_err(unwritable)?;
     file.write_all(text.as_bytes()).map_err(unwritable)?;
@@ -167,7 +167,9 @@ fn check_entries(entries: &[KeyEntry]) -> Result<(), String> {
             return Err(format!("{at}: the name is used twice"));
         }
         if entry.scopes.is_empty() {
-            return Err(format!("{at}: scopes must name at least one of publish, read, admin"));
+            return Err(format!(
+                "{at}: scopes must name at least one of publish, read, admin"
+            ));
         }
         KeyDigest::parse(&entry.hash).map_err(|reason| format!("{at}: hash: {reason}"))?;
         if !digests.insert(entry.hash.to_ascii_lowercase()) {

@@ -46,10 +46,12 @@ impl Keyring {
         for entry in entries {
             let digest = KeyDigest::parse(&entry.hash)
                 .map_err(|reason| format!("key {:?}: hash: {reason}", entry.name))?;
-            let quota = entry.quota.map(|quota| match buckets.get(entry.name.as_str()) {
-                Some(&bucket) if bucket.quota() == quota => bucket.clone(),
-                _ => Arc::new(EventQuota::new(quota)),
-            });
+            let quota = entry
+                .quota
+                .map(|quota| match buckets.get(entry.name.as_str()) {
+                    Some(&bucket) if bucket.quota() == quota => bucket.clone(),
+                    _ => Arc::new(EventQuota::new(quota)),
+                });
             let grant = Grant {
                 scopes: entry.scopes.iter().copied().collect(),
                 topics: TopicPrefixes::new(entry.topics),

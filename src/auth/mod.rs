@@ -15,7 +15,9 @@ mod quota;
 mod scope;
 mod secret;
 
-pub use access::{describe_prefixes, AccessControl, Caller, Denied, Unauthenticated};
+pub use access::{
+    describe_prefixes, AccessControl, AccessOptions, Caller, Denied, Unauthenticated,
+};
 pub use error::KeysError;
 pub use file::{KeyEntry, Quota};
 pub use keyring::{Grant, Keyring};

@@ -38,8 +38,8 @@ pub struct EventQuota {
 impl EventQuota {
     /// A full bucket for `quota`.
     pub fn new(quota: Quota) -> Self {
-        let rate = governor::Quota::per_second(quota.events_per_second)
-            .allow_burst(quota.burst_size());
+        let rate =
+            governor::Quota::per_second(quota.events_per_second).allow_burst(quota.burst_size());
         let clock = DefaultClock::default();
         Self {
             quota,

@@ -80,7 +80,9 @@ impl Scopes {
 
     /// The scopes in the set, in [`Scope::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Scope> {
-        Scope::ALL.into_iter().filter(move |&scope| self.contains(scope))
+        Scope::ALL
+            .into_iter()
+            .filter(move |&scope| self.contains(scope))
     }
 }
 

@@ -91,7 +91,12 @@ mod tests {
         let digest = KeyDigest::of("agg_example");
         let parsed = KeyDigest::parse(&digest.to_string()).unwrap();
         assert!(bool::from(parsed.ct_eq(&digest)));
-        for bad in ["", "sha256:", "md5:00", &format!("sha256:{}", "g".repeat(64))] {
+        for bad in [
+            "",
+            "sha256:",
+            "md5:00",
+            &format!("sha256:{}", "g".repeat(64)),
+        ] {
             assert!(KeyDigest::parse(bad).is_err(), "{bad}");
         }
     }

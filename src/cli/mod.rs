@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod keys;
 mod parse;
 pub mod publish;
 pub mod serve;
@@ -25,6 +26,7 @@ use crate::app::{shutdown_signal, App};
 use crate::{bench as benchmarks, client, demo as demo_run, telemetry};
 use bench::BenchCommand;
 use demo::DemoArgs;
+use keys::KeysCommand;
 use publish::PublishArgs;
 use serve::ServeArgs;
 use tail::TailArgs;
@@ -50,7 +52,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the aggregator's HTTP API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Publish a generated workload to a running aggregator and verify its counts.
     Publish(PublishArgs),
     /// Follow the events an aggregator stores, as they are committed (Ctrl-C stops).
@@ -60,6 +62,9 @@ pub enum Command {
     /// Measurements (not tests): e.g. the storage ceiling.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Manage API keys: `keys add NAME --scopes publish --topics orders.`, `keys list`.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// Runs what the command line asks for.
@@ -82,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(BenchCommand::Ceiling(args))) => {
             benchmarks::ceiling::run(args.config()).await.map(drop)
         }
+        Some(Command::Keys(command)) => keys::run(&command),
     }
 }
 

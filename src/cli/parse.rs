@@ -69,6 +69,12 @@ pub fn period(raw: &str) -> Result<Duration, String> {
     }
 }
 
+/// A path, where an empty value is accepted (and later read as "none"): clap's own path parser
+/// refuses an empty value, so an image's `AGG_KEYS_FILE` could not be turned off with `AGG_KEYS_FILE=`.
+pub fn path_or_empty(raw: &str) -> Result<std::path::PathBuf, String> {
+    Ok(std::path::PathBuf::from(raw))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
-//! `aggregator publish` flags and their conversion into a [`PublishConfig`].
+//! `aggregator publish` flags and their conversion into a [`PublishConfig`]; and
+//! [`ClientAccessArgs`], the API key and CA certificate flags every client command shares.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -8,6 +10,7 @@ use super::parse;
 use super::workload::WorkloadArgs;
 use crate::client::config::{self as defaults, PublishConfig};
 use crate::client::workload::{DEFAULT_BATCH_SIZE, DEFAULT_EVENTS};
+use crate::client::{ApiKey, ClientAccess};
 
 /// Everything `aggregator publish` takes.
 #[derive(Debug, Clone, Args)]
@@ -47,6 +50,32 @@ pub struct PublishArgs {
     /// to the server during the run; use this flag when others share it.
     #[arg(long, env = "AGG_PUBLISH_NO_VERIFY")]
     pub no_verify: bool,
+    /// API key and trusted CA certificate.
+    #[command(flatten)]
+    pub access: ClientAccessArgs,
+}
+
+/// How a client command authenticates and which extra CA certificate it trusts (`publish` and
+/// `tail`).
+#[derive(Debug, Clone, Args)]
+pub struct ClientAccessArgs {
+    /// API key, sent as `Authorization: Bearer <key>` on every request.
+    #[arg(long, env = "AGG_API_KEY", hide_env_values = true)]
+    pub api_key: Option<ApiKey>,
+    /// PEM file of a CA (or self-signed) certificate to trust for https:// URLs, besides the
+    /// usual roots.
+    #[arg(long, env = "AGG_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl ClientAccessArgs {
+    /// The client's access settings.
+    pub fn access(&self) -> ClientAccess {
+        ClientAccess {
+            api_key: self.api_key.clone(),
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
 }
 
 impl PublishArgs {
@@ -64,6 +93,7 @@ impl PublishArgs {
             request_timeout: self.request_timeout,
             json: self.json,
             no_verify: self.no_verify,
+            access: self.access.access(),
         }
     }
 }

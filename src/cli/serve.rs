@@ -10,7 +10,8 @@ use clap::{Args, ValueEnum};
 use super::parse;
 use crate::actors::{config as tree, BatchingConfig, ChaosConfig, RestartBudget, TreeConfig};
 use crate::app::{self, AppConfig};
-use crate::http::{limits, ConnectionLimits, Limits};
+use crate::auth::AccessOptions;
+use crate::http::{limits, ConnectionLimits, Limits, TlsFiles};
 use crate::store::{options as store, StoreOptions};
 use crate::telemetry::LogFormat;
 
@@ -46,6 +47,27 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "AGG_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
     pub log_format: LogFormatArg,
+    /// HTTPS, off unless both files are given.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    /// API keys.
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// Who may use the API: the keys file, or explicitly nobody checked.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// File of API keys (`aggregator keys add` makes one); every route but /health, /ready and
+    /// /docs then needs a key. Re-read on SIGHUP and when it changes. Empty means none (so
+    /// `AGG_KEYS_FILE=` turns off the one an image sets).
+    #[arg(long, env = "AGG_KEYS_FILE",
+          value_parser = parse::path_or_empty)]
+    pub keys_file: Option<PathBuf>,
+    /// Serve a non-loopback address without API keys (refused otherwise); no effect with a keys
+    /// file.
+    #[arg(long, env = "AGG_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
 }
 
 /// Store selection and connection settings (shared with `bench ceiling`).
@@ -172,6 +194,30 @@ pub struct ChaosArgs {
     pub chaos_panic_rate: f64,
 }
 
+/// The certificate and key to serve HTTPS with; without them the server speaks plain HTTP.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// PEM file of the certificate chain to serve HTTPS with (the server's certificate first).
+    #[arg(long, env = "AGG_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the private key of --tls-cert.
+    #[arg(long, env = "AGG_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The files, when HTTPS is on (clap makes sure both or neither are given).
+    pub fn files(&self) -> Option<TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Log output format, as the flag spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormatArg {
@@ -228,6 +274,15 @@ impl ServeArgs {
                 },
             },
             shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
+            tls: self.tls.files(),
+            access: AccessOptions {
+                keys_file: self
+                    .access
+                    .keys_file
+                    .clone()
+                    .filter(|path| !path.as_os_str().is_empty()),
+                allow_unauthenticated: self.access.allow_unauthenticated,
+            },
         }
     }
 

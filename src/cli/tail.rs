@@ -4,6 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
+use super::publish::ClientAccessArgs;
 use crate::client::config::DEFAULT_URL;
 use crate::client::{Tail, TailConfig, TailStart, Tailed};
 
@@ -32,6 +33,9 @@ pub struct TailArgs {
     /// Stop after this many events.
     #[arg(long)]
     pub count: Option<u64>,
+    /// API key and trusted CA certificate.
+    #[command(flatten)]
+    pub access: ClientAccessArgs,
 }
 
 impl TailArgs {
@@ -47,6 +51,7 @@ impl TailArgs {
             topic: self.topic.clone(),
             source: self.source.clone(),
             start,
+            access: self.access.access(),
         }
     }
 }

@@ -92,3 +92,30 @@ fn bench_ceiling_shares_the_workload_flags_with_its_own_defaults() {
     assert_eq!(config.workload.events, 200_000);
     assert_eq!(config.workload.batch_size, 1_000);
 }
+
+#[test]
+fn tls_needs_both_a_certificate_and_a_key() {
+    assert!(Cli::try_parse_from(["aggregator", "--tls-cert", "cert.pem"]).is_err());
+    assert!(Cli::try_parse_from(["aggregator", "--tls-key", "key.pem"]).is_err());
+    let cli = Cli::try_parse_from([
+        "aggregator",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+    ])
+    .unwrap();
+    let files = cli.serve.config().tls.expect("tls is on");
+    assert_eq!(files.cert, std::path::PathBuf::from("cert.pem"));
+    assert_eq!(files.key, std::path::PathBuf::from("key.pem"));
+}
+
+#[test]
+fn publish_takes_an_api_key_that_its_debug_output_hides() {
+    let cli = Cli::try_parse_from(["aggregator", "publish", "--api-key", "agg_k3y"]).unwrap();
+    let Some(Command::Publish(args)) = cli.command else {
+        panic!("expected publish");
+    };
+    assert!(args.config().access.api_key.is_some());
+    assert!(!format!("{args:?}").contains("agg_k3y"));
+}

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::access::ClientAccess;
 use super::workload::WorkloadOptions;
 
 /// Default aggregator URL.
@@ -37,6 +38,8 @@ pub struct PublishConfig {
     pub json: bool,
     /// Skip the `/stats` verification (for a server that others write to as well).
     pub no_verify: bool,
+    /// The API key sent and the CA certificate trusted.
+    pub access: ClientAccess,
 }
 
 impl Default for PublishConfig {
@@ -51,6 +54,7 @@ impl Default for PublishConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             json: false,
             no_verify: false,
+            access: ClientAccess::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The client's errors: [`AttemptError`] (how one HTTP attempt failed, classified for retrying
 //! and counting) and [`ClientError`] (why a request or a stream did not get a usable answer).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why a request, or a stream, did not get a usable answer.
@@ -39,6 +40,18 @@ pub enum ClientError {
     /// The HTTP client could not be set up.
     #[error("cannot build the http client: {0}")]
     Build(#[source] reqwest::Error),
+    /// The CA certificate to trust cannot be used.
+    #[error("cannot use the CA certificate {}: {reason}", path.display())]
+    CaCert {
+        /// The file given.
+        path: PathBuf,
+        /// Why (unreadable, no certificate in it...).
+        reason: String,
+    },
+    /// The API key cannot be sent in a header (it holds a control character); the key itself
+    /// is never shown.
+    #[error("the API key is not a valid HTTP header value")]
+    BadApiKey,
     /// A worker of a stream panicked; what it was sending is unaccounted for.
     #[error("a stream worker panicked: {0}")]
     WorkerPanicked(String),

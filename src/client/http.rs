@@ -15,6 +15,7 @@ use reqwest::RequestBuilder;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::access::ClientAccess;
 use super::error::{AttemptError, ClientError};
 use super::retry::{Retrier, RetryPolicy};
 
@@ -53,18 +54,19 @@ pub struct Client {
 
 impl Client {
     /// A client for the aggregator at `base_url` (e.g. `http://127.0.0.1:8080`) whose attempts
-    /// time out after `attempt_timeout` and whose `GET`s are retried under `policy`.
+    /// time out after `attempt_timeout`, whose `GET`s are retried under `policy`, and which
+    /// sends the API key and trusts the CA certificate of `access`.
     pub fn new(
         base_url: &str,
         attempt_timeout: Duration,
         policy: RetryPolicy,
+        access: &ClientAccess,
     ) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(attempt_timeout)
             .connect_timeout(attempt_timeout.min(Duration::from_secs(5)))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(ClientError::Build)?;
+            .tcp_nodelay(true);
+        let http = access.http_client(builder)?;
         Ok(Self {
             http,
             base: base_url.trim_end_matches('/').to_string(),
@@ -127,10 +129,27 @@ async fn attempt<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Atte
 
 /// An attempt that got no complete answer: was a connection ever made?
 fn no_answer(err: reqwest::Error) -> AttemptError {
+    let message = with_causes(&err);
     match err.is_connect() {
-        true => AttemptError::Connect(err.to_string()),
-        false => AttemptError::Broken(err.to_string()),
+        true => AttemptError::Connect(message),
+        false => AttemptError::Broken(message),
     }
+}
+
+/// The error and each of its causes, `: `-separated: reqwest's own message ("error sending
+/// request") hides why, e.g. that the server's certificate is not trusted.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    message
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is ignored: servers here send seconds).
@@ -161,6 +180,31 @@ mod tests {
         assert_eq!(parse_retry_after(&headers), None);
     }
 
+    #[test]
+    fn an_error_message_carries_its_causes_once() {
+        let inner = std::io::Error::other("certificate not trusted");
+        let outer = std::io::Error::other(WrappedError(inner));
+        assert_eq!(
+            with_causes(&outer),
+            "cannot connect: certificate not trusted"
+        );
+    }
+
+    #[derive(Debug)]
+    struct WrappedError(std::io::Error);
+
+    impl std::fmt::Display for WrappedError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("cannot connect")
+        }
+    }
+
+    impl std::error::Error for WrappedError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
     #[tokio::test]
     async fn nothing_listening_is_a_connect_error_and_gives_up_under_never() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -170,6 +214,7 @@ mod tests {
             &format!("http://{address}"),
             Duration::from_secs(2),
             RetryPolicy::never(),
+            &ClientAccess::default(),
         )
         .unwrap();
         let failure = client.publish_once(Bytes::from_static(b"{}")).await;

@@ -3,7 +3,7 @@
 //! `bench` and the tests all drive the server the way any other client would.
 //!
 //! - [`http`]: the [`Client`], one attempt at a time or `GET`s retried under a [`RetryPolicy`]
-//!   ([`retry`]);
+//!   ([`retry`]), showing the API key and trusting the CA certificate of its [`access`];
 //! - [`stats`]: the one decoder of `GET /stats` ([`ServerStats`]);
 //! - [`workload`]: the reproducible generator of events and duplicates;
 //! - [`stream`]: a workload sent in the background by concurrent workers ([`worker`], the one
@@ -23,6 +23,7 @@
 //! Verification assumes this publisher is the only one writing to the server during the run;
 //! use `--no-verify` on a shared server.
 
+pub mod access;
 pub mod config;
 pub mod counters;
 pub mod error;
@@ -40,6 +41,7 @@ pub mod verify;
 pub mod worker;
 pub mod workload;
 
+pub use access::{ApiKey, ClientAccess};
 pub use config::PublishConfig;
 pub use counters::StreamCounts;
 pub use error::{AttemptError, ClientError};

@@ -30,7 +30,7 @@ pub async fn run(config: PublishConfig) -> anyhow::Result<Report> {
         false => spec.planned_distinct(),
     };
     let retry = RetryPolicy::within(config.retry_for);
-    let client = Client::new(&config.url, config.request_timeout, retry)
+    let client = Client::new(&config.url, config.request_timeout, retry, &config.access)
         .context("failed to set up the http client")?;
     let before = match config.no_verify {
         true => None,
@@ -47,6 +47,7 @@ pub async fn run(config: PublishConfig) -> anyhow::Result<Report> {
         retry,
         request_timeout: config.request_timeout,
         stop_on_failure: true,
+        access: config.access.clone(),
         ..StreamConfig::default()
     };
     let stream = Stream::start(&config.url, spec.clone(), stream_config)

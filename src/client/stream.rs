@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+use super::access::ClientAccess;
 use super::config::{DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_FOR};
 use super::counters::{Gate, LiveCounters, StreamCounts};
 use super::error::ClientError;
@@ -43,6 +44,8 @@ pub struct StreamConfig {
     /// Stop taking new requests once one is given up (`publish` does: its verification is
     /// void anyway); otherwise the rest of the stream is still sent.
     pub stop_on_failure: bool,
+    /// The API key sent and the CA certificate trusted.
+    pub access: ClientAccess,
 }
 
 impl Default for StreamConfig {
@@ -54,6 +57,7 @@ impl Default for StreamConfig {
             retry: RetryPolicy::within(DEFAULT_RETRY_FOR),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             stop_on_failure: false,
+            access: ClientAccess::default(),
         }
     }
 }
@@ -73,7 +77,12 @@ impl Stream {
         spec: WorkloadSpec,
         config: StreamConfig,
     ) -> Result<Self, ClientError> {
-        let client = Client::new(base_url, config.request_timeout, config.retry)?;
+        let client = Client::new(
+            base_url,
+            config.request_timeout,
+            config.retry,
+            &config.access,
+        )?;
         let concurrency = config.concurrency.max(1);
         let shared = Arc::new(Shared {
             workload: Mutex::new(Workload::new(spec.clone())),

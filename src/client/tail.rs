@@ -15,6 +15,7 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::access::ClientAccess;
 use super::error::ClientError;
 
 /// First pause before a reconnection; doubles up to [`MAX_RECONNECT_DELAY`].
@@ -47,6 +48,8 @@ pub struct TailConfig {
     pub source: Option<String>,
     /// Where to start.
     pub start: TailStart,
+    /// The API key sent and the CA certificate trusted.
+    pub access: ClientAccess,
 }
 
 /// One stored event, as the stream sends it.
@@ -102,11 +105,10 @@ impl Tail {
                 reason: "no aggregator URL given".into(),
             });
         }
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(ClientError::Build)?;
+            .tcp_nodelay(true);
+        let http = config.access.http_client(builder)?;
         Ok(Self {
             http,
             config,

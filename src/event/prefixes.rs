@@ -2,12 +2,9 @@
 //! layer builds it from an API key's grant; the store and the stats actor apply it to listings,
 //! tails and topic lists, so a restricted reader never receives a row outside it.
 
-use serde::{Deserialize, Serialize};
-
 /// A set of topic prefixes: a topic is inside when it starts with one of them (bytewise). The
 /// empty set means *every topic*: an unrestricted grant, and the default everywhere.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TopicPrefixes(Vec<String>);
 
 impl TopicPrefixes {
@@ -35,7 +32,11 @@ impl TopicPrefixes {
 
     /// Whether `topic` is inside.
     pub fn contains(&self, topic: &str) -> bool {
-        self.is_any() || self.0.iter().any(|prefix| topic.starts_with(prefix.as_str()))
+        self.is_any()
+            || self
+                .0
+                .iter()
+                .any(|prefix| topic.starts_with(prefix.as_str()))
     }
 
     /// The prefixes (empty for every topic).

@@ -13,6 +13,7 @@ use tracing::{error, warn};
 use utoipa::ToSchema;
 
 use crate::actors::ActorError;
+use crate::auth::{Denied, QuotaExceeded, Unauthenticated};
 use crate::store::StoreError;
 
 /// Seconds a client is asked to wait before retrying a `503` or `429`.
@@ -119,6 +120,29 @@ pub enum ApiError {
     /// The body is not declared as JSON (415).
     #[error("unsupported content type {0}: send the body with Content-Type: application/json")]
     UnsupportedMediaType(String),
+    /// No API key, or one that is not in the keys file (401, with `WWW-Authenticate`).
+    #[error("{0}")]
+    Unauthenticated(Unauthenticated),
+    /// The key lacks the route's scope or a topic's prefix (403); nothing of the request is
+    /// stored. `details` locates the refused topics of a publish.
+    #[error("{message}")]
+    Forbidden {
+        /// What is missing.
+        message: String,
+        /// For a publish: each event whose topic the key may not publish to.
+        details: Vec<FieldIssue>,
+    },
+    /// The key's publish quota holds too few events now (429, `Retry-After` from its bucket).
+    #[error(
+        "the key {key:?} is over its publish quota: retry in {} ms",
+        .retry_after.as_micros().div_ceil(1000)
+    )]
+    QuotaExceeded {
+        /// The key's name.
+        key: String,
+        /// When the bucket holds enough for this request.
+        retry_after: std::time::Duration,
+    },
     /// No route matches (404).
     #[error("not found")]
     NotFound,
@@ -145,6 +169,37 @@ impl From<StoreError> for ApiError {
             StoreError::Transient(_) => Self::Unavailable(err.to_string()),
             StoreError::Rejected(ref cause) => Self::StoreRejected(cause.message.clone()),
             StoreError::Fatal(_) => Self::Internal(anyhow::Error::new(err)),
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> Self {
+        Self::Forbidden {
+            message: denied.to_string(),
+            details: Vec::new(),
+        }
+    }
+}
+
+impl ApiError {
+    /// The answer to a key over its quota: `429` to wait, or `422` for a request that no wait
+    /// can let through (more events than the bucket holds).
+    pub fn over_quota(key: &str, exceeded: QuotaExceeded) -> Self {
+        match exceeded {
+            QuotaExceeded::Wait { retry_after } => Self::QuotaExceeded {
+                key: key.into(),
+                retry_after,
+            },
+            QuotaExceeded::LargerThanBurst { events, burst } => {
+                Self::Validation(vec![FieldIssue::request(
+                    "events",
+                    format!(
+                        "{events} events exceed the burst of {burst} events of the key {key:?}: \
+                         send smaller batches"
+                    ),
+                )])
+            }
         }
     }
 }
@@ -178,7 +233,19 @@ pub struct ErrorResponse {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = self.to_string();
+        let mut retry_after = RETRY_AFTER_SECONDS;
         let (status, message, details) = match self {
+            Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, message, None),
+            Self::Forbidden { details, .. } => {
+                let details = (!details.is_empty()).then_some(details);
+                (StatusCode::FORBIDDEN, message, details)
+            }
+            Self::QuotaExceeded {
+                retry_after: wait, ..
+            } => {
+                retry_after = whole_seconds(wait);
+                (StatusCode::TOO_MANY_REQUESTS, message, None)
+            }
             Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, message, None),
             Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, message, Some(issues)),
             Self::InvalidQuery(issues) => (StatusCode::BAD_REQUEST, message, Some(issues)),
@@ -224,8 +291,21 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="aggregator""#),
+            );
         }
         response
     }
+}
+
+/// `Retry-After` is in whole seconds: rounded up, so that a client waiting that long finds
+/// the bucket full enough, and at least one.
+fn whole_seconds(wait: std::time::Duration) -> u32 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    u32::try_from(seconds).unwrap_or(u32::MAX).max(1)
 }

@@ -3,10 +3,13 @@
 //! Events are listed in `(topic, seq)` order: within a topic, commit order (guarantee 8).
 //! Pagination is keyset-based: `next_cursor` encodes the position of the last event returned,
 //! so pages neither skip nor repeat events even while new ones arrive.
+//!
+//! With API keys in force the key needs the `read` scope; a listing shows only the topics
+//! inside the key's prefixes, and a `topic` outside them is `403`.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
@@ -14,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
 use super::paging;
 use super::state::AppState;
+use crate::auth::{Caller, Scope};
 use crate::event;
 use crate::store::{EventQuery, PagePosition, StoredEvent};
 
@@ -115,12 +119,18 @@ pub struct EventsResponse {
 )]
 pub async fn list_events(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     params: Result<Query<EventsParams>, QueryRejection>,
 ) -> Result<Json<EventsResponse>, ApiError> {
+    caller.require(&[Scope::Read])?;
     let Query(params) = params.map_err(|rejection| {
         ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
     })?;
     let mut query = parse_params(params)?;
+    if let Some(topic) = &query.topic {
+        caller.require_topic(topic)?;
+    }
+    query.topic_prefixes = caller.topics();
     query.max_bytes = state.limits.max_page_bytes;
     let page = state.store.query(&query).await?;
     Ok(Json(EventsResponse {
@@ -156,6 +166,7 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
         (Some(since), Some(until), Some(limit), Some(after), Some(topic), Some(source)) => {
             Ok(EventQuery {
                 topic,
+                topic_prefixes: Default::default(),
                 source,
                 since,
                 until,

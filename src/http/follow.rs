@@ -1,6 +1,7 @@
 //! [`Follower`]: one live tail's loop over the store. It reads the next page after its position,
 //! hands it to the response, and, once caught up, waits for the store's commit signal (or the
-//! poll period, or its connection closing) before reading again.
+//! poll period, or its connection closing) before reading again. Its position is how far the
+//! store looked, not its last event: a filtered tail moves past the rows it did not want.
 //!
 //! A follower holds at most one page: the next one is read only after the response body took
 //! every event of the last, and the body is polled only as fast as the client's socket drains.
@@ -113,6 +114,12 @@ impl Follower {
 
     /// The next events, waiting until there are some; `None` when the stream should end (the
     /// connection is closing, or the store failed in a way a retry cannot fix).
+    ///
+    /// The position moves to how far each read looked
+    /// ([`crate::store::FollowPage::scanned_to`]), past rows that did not match the tail's
+    /// filters, so no read examines them again. A read that moved on without a match may have
+    /// stopped at its scan bound with more rows behind: the next read comes as soon as the
+    /// pacing allows, without waiting for a commit.
     pub async fn next_page(&mut self) -> Option<Vec<FollowedEvent>> {
         loop {
             if self
@@ -126,24 +133,34 @@ impl Follower {
             self.wake.borrow_and_update();
             let read = self.store.follow(&self.query).await;
             self.last_read = Instant::now();
-            let pause = match read {
-                Ok(events) => match events.last() {
-                    Some(last) => {
-                        self.query.after = last.position;
-                        return Some(events);
+            let next = match read {
+                Ok(page) => {
+                    debug_assert!(page.scanned_to >= self.query.after);
+                    let moved = page.scanned_to > self.query.after;
+                    self.query.after = page.scanned_to.max(self.query.after);
+                    if !page.events.is_empty() {
+                        return Some(page.events);
                     }
-                    None => POLL_PERIOD,
-                },
+                    if moved {
+                        Next::Paced
+                    } else {
+                        Next::Signalled(POLL_PERIOD)
+                    }
+                }
                 Err(err @ StoreError::Transient(_)) => {
                     warn!(error = %err, "live tail cannot read the store; retrying");
-                    RETRY_PERIOD
+                    Next::Signalled(RETRY_PERIOD)
                 }
                 Err(err) => {
                     error!(error = %err, "live tail ends: the store failed");
                     return None;
                 }
             };
-            if !self.wait(pause).await {
+            let open = match next {
+                Next::Paced => self.pace().await,
+                Next::Signalled(pause) => self.wait(pause).await,
+            };
+            if !open {
                 return None;
             }
         }
@@ -161,19 +178,23 @@ impl Follower {
             }
             tokio::time::sleep_until(next_read).await;
         };
-        let closing = async {
-            match self.closing.as_mut() {
-                // A dropped sender is a closed connection too.
-                Some(closing) => {
-                    let _ = closing.wait_for(|closing| *closing).await;
-                }
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             () = signalled => true,
             () = tokio::time::sleep(pause) => true,
-            () = closing => {
+            () = closed(&mut self.closing) => {
+                debug!("live tail ends: its connection is closing");
+                false
+            }
+        }
+    }
+
+    /// Waits only for [`Follower::read_interval`] after the last read; `false` when the
+    /// connection is closing.
+    async fn pace(&mut self) -> bool {
+        let next_read = self.last_read + self.read_interval();
+        tokio::select! {
+            () = tokio::time::sleep_until(next_read) => true,
+            () = closed(&mut self.closing) => {
                 debug!("live tail ends: its connection is closing");
                 false
             }
@@ -181,84 +202,24 @@ impl Follower {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
+/// What a follower waits for before its next read.
+enum Next {
+    /// Only its turn under [`TAIL_READS_PER_SECOND`]: the last read moved on without a match.
+    Paced,
+    /// A commit signal (then its turn), or this long.
+    Signalled(Duration),
+}
 
-    use super::*;
-    use crate::event::Event;
-    use crate::store::memory::MemoryStore;
-    use crate::store::{CommitBatch, FeedPosition, Store};
-
-    async fn commit(store: &MemoryStore, topic: &str, id: &str) {
-        let event = Event {
-            topic: topic.into(),
-            event_id: id.into(),
-            timestamp: chrono::Utc::now(),
-            source: "unit-test".into(),
-            payload: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
-        };
-        let candidates = [&event];
-        store
-            .commit(CommitBatch {
-                shard: 0,
-                candidates: &candidates,
-                received: 1,
-            })
-            .await
-            .unwrap();
-    }
-
-    fn follower(store: &MemoryStore, closing: watch::Receiver<bool>) -> Follower {
-        let slot = TailSlots::new(4).take().unwrap();
-        let query = FollowQuery {
-            limit: 2,
-            ..FollowQuery::default()
-        };
-        Follower::new(Arc::new(store.clone()), query, Some(closing), slot)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_caught_up_tail_wakes_on_a_commit_and_reads_on_from_its_position() {
-        let store = MemoryStore::new();
-        let (_closing, closing_rx) = watch::channel(false);
-        commit(&store, "a", "1").await;
-        commit(&store, "b", "1").await;
-        commit(&store, "a", "2").await;
-        let mut follower = follower(&store, closing_rx);
-
-        let first = follower.next_page().await.unwrap();
-        let second = follower.next_page().await.unwrap();
-        let waiting = tokio::spawn(async move {
-            let page = follower.next_page().await.unwrap();
-            (page, follower)
-        });
-        tokio::task::yield_now().await;
-        let committed_at = Instant::now();
-        commit(&store, "c", "1").await;
-        let (third, _) = waiting.await.unwrap();
-        // Woken by the commit, not by the poll period (paused time only moves for timers).
-        assert!(
-            committed_at.elapsed() < POLL_PERIOD,
-            "{:?}",
-            committed_at.elapsed()
-        );
-
-        let seqs = |page: &[FollowedEvent]| page.iter().map(|f| f.event.seq).collect::<Vec<_>>();
-        assert_eq!(seqs(&first), [1, 2], "a page holds at most the limit");
-        assert_eq!(seqs(&second), [3]);
-        assert_eq!(seqs(&third), [4]);
-        assert_eq!(third[0].position, FeedPosition { tx: 0, seq: 4 });
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_server_shutting_down_ends_a_waiting_tail() {
-        let store = MemoryStore::new();
-        let (closing, closing_rx) = watch::channel(false);
-        let mut follower = follower(&store, closing_rx);
-        let waiting = tokio::spawn(async move { follower.next_page().await });
-        tokio::task::yield_now().await;
-        closing.send(true).unwrap();
-        assert!(waiting.await.unwrap().is_none());
+/// Resolves when `closing` turns `true` or its sender is dropped (a closed connection too);
+/// never for `None`.
+async fn closed(closing: &mut Option<watch::Receiver<bool>>) {
+    match closing.as_mut() {
+        Some(closing) => {
+            let _ = closing.wait_for(|closing| *closing).await;
+        }
+        None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,7 @@
 //! `GET /health` (the process is alive) and `GET /ready` (it can take traffic: the store answers
-//! and every shard runs). Orchestrators restart on the first and route on the second.
+//! and every shard runs). Orchestrators restart on the first and route on the second. Both are
+//! open (no API key), so `/ready`'s `reason` names what is wrong without the details (a store
+//! error names the database hosts); the details go to the log.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -48,10 +50,11 @@ pub async fn health() -> Json<HealthStatus> {
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>) {
     let problem = match (state.store.ping().await, state.tree.live_shards().await) {
-        (Err(err), _) => Some(format!("store unreachable: {err}")),
-        (_, Err(err)) => Some(format!("actor tree: {err}")),
+        (Err(err), _) => Some(("store unreachable".to_string(), err.to_string())),
+        (_, Err(err)) => Some(("actor tree unavailable".to_string(), err.to_string())),
         (Ok(()), Ok((live, expected))) if live < expected => {
-            Some(format!("{live} of {expected} shards running"))
+            let reason = format!("{live} of {expected} shards running");
+            Some((reason.clone(), reason))
         }
         (Ok(()), Ok(_)) => None,
     };
@@ -63,8 +66,8 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthSta
                 reason: None,
             }),
         ),
-        Some(reason) => {
-            warn!(reason = %reason, "not ready");
+        Some((reason, details)) => {
+            warn!(reason = %reason, details = %details, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(HealthStatus {

@@ -4,13 +4,16 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::Extension;
 
+use super::error::ApiError;
 use super::state::AppState;
+use crate::auth::{Caller, Scope};
 
 /// The content type of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Prometheus metrics.
+/// Prometheus metrics. With API keys in force, needs the `read` or the `admin` scope.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -20,12 +23,16 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
          content_type = "text/plain; version=0.0.4", body = String),
     )
 )]
-pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn get_metrics(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(&[Scope::Read, Scope::Admin])?;
     for (shard, events) in state.tree.inflight_events() {
         state.metrics.set_inflight(shard, events);
     }
-    (
+    Ok((
         [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
         state.metrics.render(),
-    )
+    ))
 }

@@ -4,6 +4,7 @@
 //! [`AppState`], and shape the answer. Failures are [`ApiError`] values, turned into status
 //! codes in exactly one place ([`error`]). The layer's own settings are [`Limits`].
 
+mod auth;
 pub mod body;
 mod connection;
 mod docs;
@@ -22,6 +23,7 @@ pub mod state;
 mod stats;
 mod stream;
 mod telemetry;
+pub mod tls;
 mod topics;
 
 pub use error::ApiError;
@@ -31,3 +33,4 @@ pub use router::{openapi, router};
 pub use server::serve;
 pub use state::{AppParts, AppState};
 pub use telemetry::REQUEST_ID_HEADER;
+pub use tls::{ServerTls, TlsError, TlsFiles};

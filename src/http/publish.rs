@@ -1,18 +1,23 @@
 //! `POST /publish`: one event, `{"events": [...]}` or a bare array. Answers `200` only after
 //! every event of the request is committed, with an outcome per event.
+//!
+//! With API keys in force, the key needs the `publish` scope and every event's topic inside its
+//! prefixes (else `403`, nothing stored), then the request's events are taken from the key's
+//! quota (else `429` with the bucket's `Retry-After`, nothing stored).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::body::{parse_publish_body, PublishBody};
-use super::error::{ApiError, ErrorResponse};
+use super::error::{ApiError, ErrorResponse, FieldIssue};
 use super::state::AppState;
-use crate::event::Outcome;
+use crate::auth::{describe_prefixes, Caller, Scope};
+use crate::event::{Event, Outcome};
 
 /// The answer to an accepted publish.
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,10 +63,12 @@ pub struct EventResult {
         (status = 408, description = "The body did not arrive within `--body-read-timeout`", body = ErrorResponse),
         (status = 413, description = "The body exceeds `--max-body-bytes`", body = ErrorResponse),
         (status = 415, description = "The body is not declared `application/json`", body = ErrorResponse),
-        (status = 422, description = "Invalid events, an empty batch or too many events; \
+        (status = 422, description = "Invalid events, an empty batch, too many events, or more \
+                                      events than the key's quota burst; \
                                       `details` names the index, field and reason of each problem",
          body = ErrorResponse),
-        (status = 429, description = "Too many requests or events in flight; retry later",
+        (status = 429, description = "Too many requests or events in flight, or the key is over its \
+                                      quota; retry after `Retry-After` seconds",
          body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 503, description = "Store unreachable or slow, or shard restarting; retrying is safe",
          body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
@@ -69,18 +76,27 @@ pub struct EventResult {
 )]
 pub async fn publish(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
+    caller.require(&[Scope::Publish])?;
     require_json(&headers)?;
     let body = body.map_err(|rejection| body_rejection(rejection, state.limits.max_body_bytes))?;
     let events = parse_publish_body(&body, &state.limits)?;
+    require_topics(&caller, &events)?;
+    if let (Some(key), Err(exceeded)) = (caller.key_name(), caller.take_events(events.len())) {
+        return Err(ApiError::over_quota(key, exceeded));
+    }
     let keys: Vec<(String, String)> = events
         .iter()
         .map(|event| (event.topic.clone(), event.event_id.clone()))
         .collect();
     let outcomes = state.tree.ingest(events).await?;
 
+    if let Some(key) = caller.key_name() {
+        state.metrics.key_published(key, outcomes.len());
+    }
     let unique_processed = outcomes.iter().filter(|&&o| o == Outcome::New).count();
     let results: Vec<EventResult> = keys
         .into_iter()
@@ -98,6 +114,41 @@ pub async fn publish(
         duplicate_dropped: results.len() - unique_processed,
         results,
     }))
+}
+
+/// Refuses the whole request when the caller may not publish to one of its topics, like a
+/// validation failure: each such event is listed by index.
+fn require_topics(caller: &Caller, events: &[Event]) -> Result<(), ApiError> {
+    let Caller::Key(grant) = caller else {
+        return Ok(());
+    };
+    let outside: Vec<FieldIssue> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, event)| !grant.topics.contains(&event.topic))
+        .map(|(index, event)| {
+            FieldIssue::at(
+                index,
+                "topic",
+                format!(
+                    "{:?} does not start with {}",
+                    event.topic,
+                    describe_prefixes(&grant.topics)
+                ),
+            )
+        })
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        message: format!(
+            "the key {:?} may not publish to {} of these topics; nothing was stored",
+            grant.name,
+            outside.len()
+        ),
+        details: outside,
+    })
 }
 
 /// A browser sends `text/plain`, form and multipart bodies cross-site without asking first (no

@@ -1,5 +1,7 @@
-//! The router: every route the API serves, listed once, with the request-level layers (body
-//! intake, admission, request id, trace span, response metrics) and the JSON fallbacks.
+//! The router: every route the API serves, listed once, with the request-level layers
+//! (authentication, body intake, admission, request id, trace span, response metrics) and the
+//! JSON fallbacks. Which routes need an API key is decided here, by group, and the OpenAPI
+//! document declares the same groups: the router and the spec cannot disagree on it.
 //!
 //! The OpenAPI document is generated from the same route list (`utoipa-axum`): a route can only
 //! be added together with its `#[utoipa::path]` description, so the spec served at
@@ -14,17 +16,20 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth::authenticate;
 use super::error::ApiError;
 use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
 use super::{docs, events, health, metrics, publish, stats, stream, telemetry, topics};
 
-/// Every documented route, in two groups: the API proper, which sits behind the request
-/// limits, and the operational endpoints, which stay outside them so that an orchestrator or a
-/// scraper still gets an answer while clients flood the API.
+/// Every documented route, in three groups: the API proper, which needs a key and sits behind
+/// the request limits; the metrics, which need a key but stay outside the limits, so that a
+/// scraper still gets an answer while clients flood the API; and the probes, open to anyone
+/// and outside the limits, so that an orchestrator needs no key. (The docs are open too.)
 struct DocumentedRoutes {
     limited: OpenApiRouter<AppState>,
-    operational: OpenApiRouter<AppState>,
+    scraped: OpenApiRouter<AppState>,
+    probes: OpenApiRouter<AppState>,
 }
 
 fn documented_routes() -> DocumentedRoutes {
@@ -35,10 +40,10 @@ fn documented_routes() -> DocumentedRoutes {
             .routes(routes!(stream::stream_events))
             .routes(routes!(stats::get_stats))
             .routes(routes!(topics::list_topics)),
-        operational: OpenApiRouter::new()
+        scraped: OpenApiRouter::new().routes(routes!(metrics::get_metrics)),
+        probes: OpenApiRouter::new()
             .routes(routes!(health::health))
-            .routes(routes!(health::ready))
-            .routes(routes!(metrics::get_metrics)),
+            .routes(routes!(health::ready)),
     }
 }
 
@@ -46,8 +51,8 @@ fn documented_routes() -> DocumentedRoutes {
 pub fn openapi() -> OpenApi {
     let routes = documented_routes();
     docs::document(
-        routes.limited.into_openapi(),
-        routes.operational.into_openapi(),
+        vec![routes.limited.into_openapi(), routes.scraped.into_openapi()],
+        vec![routes.probes.into_openapi()],
     )
 }
 
@@ -64,14 +69,20 @@ pub fn router(state: AppState) -> Router {
     ));
     let routes = documented_routes();
     let (limited, limited_spec) = routes.limited.split_for_parts();
-    let (operational, operational_spec) = routes.operational.split_for_parts();
-    let spec = docs::document(limited_spec, operational_spec);
-    // The body arrives in full, then the request takes an admission slot (intake.rs).
+    let (scraped, scraped_spec) = routes.scraped.split_for_parts();
+    let (probes, probes_spec) = routes.probes.split_for_parts();
+    let spec = docs::document(vec![limited_spec, scraped_spec], vec![probes_spec]);
+    let keyed = || middleware::from_fn_with_state(state.clone(), authenticate);
+    // The last layer added runs first: the key is checked before the body is read; then the
+    // body arrives in full, then the request takes an admission slot (intake.rs).
     let limited = limited
         .layer(middleware::from_fn_with_state(intake, receive_and_admit))
-        .layer(DefaultBodyLimit::max(body_limit));
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(keyed());
+    let scraped = scraped.layer(keyed());
     let app = Router::new()
-        .merge(operational)
+        .merge(probes)
+        .merge(scraped)
         .merge(limited)
         .merge(docs::router(spec))
         .fallback(not_found)

@@ -12,6 +12,9 @@
 //!   clients fill the cap. Past the cap a new connection is closed at once.
 //! - **Accept errors** (out of file descriptors, for one) back off from 10 ms to 1 s instead of
 //!   spinning.
+//! - **TLS** (optional, `tls.rs`): the handshake runs in the connection's own task, never in the
+//!   accept loop, within the header read timeout, with the certificate current at accept time;
+//!   then the connection is served exactly like a plain one.
 //!
 //! Body deadlines and the buffered-body budget are request-level: see `intake.rs`.
 
@@ -27,28 +30,33 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use super::connection::{
     is_health_check, refusal_on_reserve, ConnectionClass, ConnectionClosing, Tracked,
 };
 use super::limits::ConnectionLimits;
+use super::tls::{self, ServerTls};
 
 /// First pause after a failed accept; doubles up to [`MAX_ACCEPT_BACKOFF`].
 const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// Longest pause after failed accepts.
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
-/// open connection finish the request it is serving, and returns once all are closed.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then
+/// stops accepting, lets every open connection finish the request it is serving, and returns
+/// once all are closed.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<ServerTls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let general = Arc::new(Semaphore::new(
@@ -95,7 +103,9 @@ pub async fn serve(
             closing: closing_rx.clone(),
             _permit: permit,
         };
-        connections.spawn(connection.serve(stream));
+        // Taken now, so that a reload affects only connections accepted after it.
+        let acceptor = tls.as_ref().map(ServerTls::acceptor);
+        connections.spawn(connection.start(stream, acceptor));
     }
     let _ = closing_tx.send(true);
     while connections.join_next().await.is_some() {}
@@ -126,8 +136,29 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(self, stream: TcpStream) {
+    /// Runs the TLS handshake first when there is an `acceptor`, then serves the connection.
+    async fn start(self, stream: TcpStream, acceptor: Option<TlsAcceptor>) {
         let _ = stream.set_nodelay(true);
+        let Some(acceptor) = acceptor else {
+            return self.serve(stream).await;
+        };
+        // A server shutting down does not wait for handshakes still under way.
+        let mut closing = self.closing.clone();
+        let secured = tokio::select! {
+            secured = tls::handshake(acceptor, stream, self.limits.header_read_timeout) => secured,
+            _ = closing.changed() => None,
+        };
+        if let Some(secured) = secured {
+            self.serve(secured).await;
+        }
+    }
+
+    /// Serves HTTP/1.1 on `stream`, plain TCP or TLS alike, until the client leaves or the
+    /// connection is told to close.
+    async fn serve<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let opened = Instant::now();
         let last_activity = Arc::new(AtomicU64::new(0));
         let io = TokioIo::new(Tracked::new(stream, opened, last_activity.clone()));

@@ -1,11 +1,12 @@
 //! [`AppState`]: what every handler can reach (the actor tree, the store, the limits, the
-//! metrics registry, the live tails' slots).
+//! metrics registry, the live tails' slots, the API keys).
 
 use std::sync::Arc;
 
 use super::follow::TailSlots;
 use super::limits::Limits;
 use crate::actors::ActorTree;
+use crate::auth::AccessControl;
 use crate::metrics::Metrics;
 use crate::store::SharedStore;
 
@@ -41,4 +42,6 @@ pub struct AppParts {
     pub metrics: Metrics,
     /// One slot per live tail that may be open (`Limits::max_subscribers`).
     pub tails: TailSlots,
+    /// The API keys in force (or none: every caller may do everything).
+    pub access: Arc<AccessControl>,
 }

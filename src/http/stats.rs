@@ -1,14 +1,17 @@
 //! `GET /stats`: counters of every instance sharing the store, topics, instances, uptime and
-//! this instance's per-shard figures.
+//! this instance's per-shard figures. With API keys in force the key needs the `read` or the
+//! `admin` scope; a key limited to topic prefixes sees only those topics (the counters are the
+//! whole store's: they are kept per shard, not per topic).
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorResponse};
 use super::state::AppState;
 use crate::actors::ShardStats;
+use crate::auth::{Caller, Scope};
 use crate::store::InstanceInfo;
 
 /// The `/stats` document.
@@ -63,8 +66,12 @@ pub struct RestartMillis {
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-pub async fn get_stats(State(state): State<AppState>) -> Result<Json<StatsResponse>, ApiError> {
-    let snapshot = state.tree.stats().await?;
+pub async fn get_stats(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<StatsResponse>, ApiError> {
+    caller.require(&[Scope::Read, Scope::Admin])?;
+    let snapshot = state.tree.stats(caller.topics()).await?;
     let uptime_millis = snapshot.uptime.as_millis() as f64;
     let restarts = snapshot.shards.iter().map(|shard| shard.restarts).sum();
     let restart_ms = snapshot.restart_latency.map(|latency| RestartMillis {

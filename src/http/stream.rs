@@ -10,6 +10,10 @@
 //! Order and cursors (see `store/feed.rs`): with `topic`, the order of `/events` (commit
 //! order) and the same cursors, so a pager can switch to following with its `next_cursor`;
 //! without, commit order across topics, with cursors of the form `all.<tx>.<seq>`.
+//!
+//! With API keys in force the key needs the `read` scope; a tail without `topic` follows only
+//! the topics inside the key's prefixes, and a `topic` outside them is `403`. A tail already
+//! open when its key is revoked ends with its connection (at the latest `--max-connection-age`).
 
 use std::convert::Infallible;
 
@@ -28,6 +32,7 @@ use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
 use super::events::{decode_cursor, encode_cursor, filter_schema, parse_filter, source_schema};
 use super::follow::Follower;
 use super::state::AppState;
+use crate::auth::{Caller, Scope};
 use crate::store::{FeedPosition, FollowQuery, FollowedEvent, PagePosition};
 
 /// Events read from the store at a time by one tail.
@@ -118,10 +123,12 @@ fn from_schema() -> Schema {
 )]
 pub async fn stream_events(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     closing: Option<Extension<ConnectionClosing>>,
     headers: HeaderMap,
     params: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    caller.require(&[Scope::Read])?;
     let Query(params) = params.map_err(|rejection| {
         ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
     })?;
@@ -136,6 +143,9 @@ pub async fn stream_events(
             )])
         })?;
     let request = parse_params(params, last_event_id)?;
+    if let Some(topic) = &request.topic {
+        caller.require_topic(topic)?;
+    }
     let slot = state
         .tails
         .take()
@@ -151,6 +161,7 @@ pub async fn stream_events(
         after,
         limit: STREAM_PAGE_SIZE,
         max_bytes: state.limits.max_page_bytes,
+        topic_prefixes: caller.topics(),
     };
     let topic_stream = query.topic.is_some();
     // First, where the tail starts: a client that reconnects before any event arrived resumes

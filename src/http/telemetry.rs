@@ -17,9 +17,11 @@ use axum::Router;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::{info_span, Level, Span};
 
+use super::auth::API_KEY_HEADER;
 use crate::metrics::Metrics;
 
 /// The header that carries the request id, both ways.
@@ -41,6 +43,11 @@ pub fn with_request_tracing(router: Router) -> Router {
         )
         .layer(SetRequestIdLayer::new(header, SequentialRequestIds::new()))
         .layer(axum::middleware::from_fn(drop_unusable_request_id))
+        // First of all: headers carrying API keys print as `Sensitive` in any debug output.
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            HeaderName::from_static(API_KEY_HEADER),
+        ]))
 }
 
 /// Longest client-sent request id kept; a longer one is replaced by a generated id.

@@ -1,9 +1,10 @@
 //! `GET /topics?cursor=&limit=`: every topic with at least one stored event, sorted, paginated.
-//! `/stats` lists only the first 1,000 (and `topics_total`), so that it stays small.
+//! `/stats` lists only the first 1,000 (and `topics_total`), so that it stays small. With API
+//! keys in force the key needs the `read` scope and sees only the topics inside its prefixes.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, ToSchema};
@@ -11,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorResponse, FieldIssue};
 use super::paging;
 use super::state::AppState;
+use crate::auth::{Caller, Scope};
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_TOPICS_PAGE: usize = 1_000;
@@ -62,8 +64,10 @@ pub struct TopicsResponse {
 )]
 pub async fn list_topics(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     params: Result<Query<TopicsParams>, QueryRejection>,
 ) -> Result<Json<TopicsResponse>, ApiError> {
+    caller.require(&[Scope::Read])?;
     let Query(params) = params.map_err(|rejection| {
         ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
     })?;
@@ -75,7 +79,7 @@ pub async fn list_topics(
     .map_err(|reason| ApiError::InvalidQuery(vec![FieldIssue::request("limit", reason)]))?;
     let after = params.cursor.filter(|cursor| !cursor.is_empty());
     // One more than asked tells whether a next page exists.
-    let mut topics = state.tree.topics(after, limit + 1).await?;
+    let mut topics = state.tree.topics(after, limit + 1, caller.topics()).await?;
     let more = topics.len() > limit;
     topics.truncate(limit);
     let next_cursor = if more { topics.last().cloned() } else { None };

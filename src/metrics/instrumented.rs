@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use super::registry::{Metrics, StoreOp};
 use crate::store::{
-    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, FeedPosition, FollowQuery,
-    FollowedEvent, ShardCounters, ShardId, SharedStore, Store, StoreError, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, FeedPosition, FollowPage,
+    FollowQuery, ShardCounters, ShardId, SharedStore, Store, StoreError, StoredTotals,
 };
 
 /// A store that reports to a [`Metrics`] registry and otherwise behaves as the one it wraps.
@@ -76,7 +76,7 @@ impl Store for InstrumentedStore {
         self.count_error(StoreOp::Ping, result)
     }
 
-    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError> {
+    async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
         let result = self.inner.follow(query).await;
         self.count_error(StoreOp::Follow, result)
     }

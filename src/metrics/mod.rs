@@ -4,6 +4,7 @@
 //! It sits between the actors and the store: the HTTP layer and the actors record into a
 //! [`Metrics`] handle; [`InstrumentedStore`] wraps any [`crate::store::Store`].
 
+mod access;
 pub mod instrumented;
 pub mod registry;
 #[cfg(test)]

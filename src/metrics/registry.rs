@@ -14,7 +14,8 @@
 //! - `GET /metrics` itself: the in-flight gauge, read from the shards' semaphores at scrape time.
 //!
 //! Label cardinality is bounded: `shard` (at most `--shards`), `status` (HTTP codes), `op`
-//! (six store operations). Topics are never labels.
+//! (seven store operations), `key` (API key names, bounded by the keys file). Topics are never
+//! labels.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -51,6 +52,12 @@ pub const COMMIT_DURATION: &str = "aggregator_commit_duration_seconds";
 pub const STORE_ERRORS: &str = "aggregator_store_errors_total";
 /// HTTP responses sent, label `status` (the numeric code).
 pub const HTTP_RESPONSES: &str = "aggregator_http_responses_total";
+/// Answers to requests made with an API key, labels `key` (its name) and `status`.
+pub const KEY_REQUESTS: &str = "aggregator_key_requests_total";
+/// Events an API key published that were acknowledged (new or duplicate), label `key`.
+pub const KEY_EVENTS: &str = "aggregator_key_events_total";
+/// Requests answered `401`, label `reason` (`missing` or `unknown`).
+pub const AUTH_REFUSALS: &str = "aggregator_auth_refusals_total";
 
 /// Buckets of the latency histograms, in seconds: 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -272,6 +279,11 @@ impl Metrics {
         counter(&self.inner.recorder, HTTP_RESPONSES, labels).increment(1);
     }
 
+    /// The recorder, for the families registered on use (`access.rs`).
+    pub(super) fn recorder(&self) -> &PrometheusRecorder {
+        &self.inner.recorder
+    }
+
     fn shard(&self, shard: ShardId) -> Option<&ShardHandles> {
         let handles = self.inner.shards.get(shard as usize);
         debug_assert!(handles.is_some(), "shard {shard} has no metrics");
@@ -285,7 +297,11 @@ fn key(name: &'static str, labels: Vec<Label>) -> Key {
     Key::from_parts(name, labels)
 }
 
-fn counter(recorder: &PrometheusRecorder, name: &'static str, labels: Vec<Label>) -> Counter {
+pub(super) fn counter(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+    labels: Vec<Label>,
+) -> Counter {
     recorder.register_counter(&key(name, labels), &METADATA)
 }
 
@@ -320,6 +336,18 @@ fn describe(recorder: &PrometheusRecorder) {
         (SHARD_RESTARTS, "shard actors restarted by the supervisor"),
         (STORE_ERRORS, "failed store operations"),
         (HTTP_RESPONSES, "HTTP responses sent, by status code"),
+        (
+            KEY_REQUESTS,
+            "answers to requests made with an API key, by key name and status",
+        ),
+        (
+            KEY_EVENTS,
+            "events published with an API key and acknowledged, by key name",
+        ),
+        (
+            AUTH_REFUSALS,
+            "requests refused for a missing or unknown API key",
+        ),
     ];
     for (name, help) in counters {
         recorder.describe_counter(name.into(), None, help.into());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::error::StoreError;
-use super::feed::{FeedPosition, FollowQuery, FollowedEvent};
+use super::feed::{FeedPosition, FollowPage, FollowQuery};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredTotals,
@@ -38,7 +38,8 @@ pub trait Store: Send + Sync + 'static {
     /// shard re-reads after a commit with an unknown outcome, or after it starts.
     async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError>;
 
-    /// Lists stored events in `(topic, seq)` order.
+    /// Lists stored events in `(topic, seq)` order. Every filter, `topic_prefixes` included,
+    /// applies before the page is cut, so a page is short only when nothing matches after it.
     async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError>;
 
     /// Reads the persisted counters and the list of topics.
@@ -53,8 +54,11 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// The next events after `query.after` in follow order (see `store/feed.rs`), only those
-    /// that no commit still under way can precede.
-    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError>;
+    /// that no commit still under way can precede, and only of topics inside
+    /// `query.topic_prefixes`. Examines at most [`FollowQuery::scan_rows`] rows, matching or
+    /// not, and reports in [`FollowPage::scanned_to`] how far it looked: a follower resumes
+    /// strictly after it, so rows that did not match are not read again.
+    async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError>;
 
     /// The position after everything followable now, in one topic or across all: where a live
     /// tail that wants only new events starts.

@@ -16,6 +16,7 @@ mod connection;
 mod errors;
 mod feed;
 mod options;
+mod prefix_filter;
 mod rows;
 mod writer;
 
@@ -32,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::bounded::bounded;
 use super::contract::Store;
 use super::error::StoreError;
-use super::feed::{CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
+use super::feed::{CommitSignal, FeedPosition, FollowPage, FollowQuery};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ShardCounters,
     ShardId, StoredShard, StoredTotals,
@@ -217,7 +218,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError> {
+    async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
         let query = query.clone();
         self.read(move |conn| feed::follow(conn, &query)).await
     }
@@ -246,6 +247,12 @@ fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, Stor
             bind(Value::Text(topic.clone()))
         ));
     }
+    // The exact test, then its span, which lets the listing seek the `(topic, seq)` index.
+    filters.push_str(&prefix_filter::topic_prefixes(
+        &query.topic_prefixes,
+        &mut bind,
+    ));
+    filters.push_str(&prefix_filter::topic_span(&query.topic_prefixes, &mut bind));
     if let Some(source) = &query.source {
         filters.push_str(&format!(
             " AND source = {}",

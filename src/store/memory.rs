@@ -14,7 +14,7 @@ use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 use super::contract::Store;
 use super::error::{Cause, StoreError};
-use super::feed::{CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
+use super::feed::{CommitSignal, FeedPosition, FollowPage, FollowQuery, FollowScan, FollowedEvent};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredEvent, StoredShard, StoredTotals,
@@ -39,6 +39,7 @@ struct Contents {
     next_seq: i64,
     commits: Vec<CommitCall>,
     own_counter_reads: usize,
+    follow_reads: usize,
     /// Errors the next commits fail with, first in first out.
     failures: VecDeque<StoreError>,
     /// A commit with a candidate whose event id contains this is refused as input.
@@ -84,6 +85,11 @@ impl MemoryStore {
     /// How many times a shard re-read its counter row.
     pub fn own_counter_reads(&self) -> usize {
         self.contents().own_counter_reads
+    }
+
+    /// How many times a live tail read the feed.
+    pub fn follow_reads(&self) -> usize {
+        self.contents().follow_reads
     }
 
     /// Rows stored.
@@ -194,6 +200,7 @@ impl Store for MemoryStore {
             .rows
             .values()
             .filter(|event| query.topic.as_ref().is_none_or(|t| *t == event.topic))
+            .filter(|event| query.topic_prefixes.contains(&event.topic))
             .filter(|event| query.source.as_ref().is_none_or(|s| *s == event.source))
             .filter(|event| query.since.is_none_or(|since| event.timestamp >= since))
             .filter(|event| query.until.is_none_or(|until| event.timestamp < until))
@@ -245,26 +252,41 @@ impl Store for MemoryStore {
     }
 
     /// One process, one lock: `seq` is commit order across topics, as on the embedded store.
-    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError> {
-        let contents = self.contents();
-        let mut events: Vec<FollowedEvent> = contents
+    /// The rows examined are the next [`FollowQuery::scan_rows`] of the topic (or of all).
+    async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
+        let mut contents = self.contents();
+        contents.follow_reads += 1;
+        let mut candidates: Vec<&StoredEvent> = contents
             .rows
             .values()
             .filter(|event| query.topic.as_ref().is_none_or(|t| *t == event.topic))
-            .filter(|event| query.source.as_ref().is_none_or(|s| *s == event.source))
             .filter(|event| event.seq > query.after.seq)
-            .map(|event| FollowedEvent {
-                position: FeedPosition {
-                    tx: 0,
-                    seq: event.seq,
-                },
-                event: event.clone(),
-            })
             .collect();
-        events.sort_by_key(|followed| followed.position);
-        events.truncate(query.limit as usize);
-        within_budget(&mut events, query.max_bytes);
-        Ok(events)
+        candidates.sort_by_key(|event| event.seq);
+        let mut scan = FollowScan::new(query);
+        for event in candidates.into_iter().take(query.scan_rows() as usize) {
+            if scan.is_full() {
+                break;
+            }
+            let position = FeedPosition {
+                tx: 0,
+                seq: event.seq,
+            };
+            let matches = query.topic_prefixes.contains(&event.topic)
+                && query.source.as_ref().is_none_or(|s| *s == event.source);
+            if !matches {
+                scan.skip(position);
+                continue;
+            }
+            if !scan.fits(event.payload.get().len()) {
+                break;
+            }
+            scan.push(FollowedEvent {
+                position,
+                event: event.clone(),
+            });
+        }
+        Ok(scan.finish())
     }
 
     async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
@@ -282,20 +304,4 @@ impl Store for MemoryStore {
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.signal.subscribe()
     }
-}
-
-/// Cuts events fetched in follow order to `max_bytes` of payload (always keeping the first).
-fn within_budget(events: &mut Vec<FollowedEvent>, max_bytes: usize) {
-    if max_bytes == 0 {
-        return;
-    }
-    let mut bytes = 0usize;
-    let fit = events
-        .iter()
-        .position(|followed| {
-            bytes = bytes.saturating_add(followed.event.payload.get().len());
-            bytes > max_bytes
-        })
-        .unwrap_or(events.len());
-    events.truncate(fit.max(1));
 }

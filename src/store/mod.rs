@@ -10,8 +10,9 @@
 //!
 //! Files: [`contract`] (the trait), [`model`] (the data it speaks), [`feed`] (the live tail's
 //! order and wake-up signal), [`error`], [`options`]
-//! (settings and `open`), [`bounded`] (the timeout every backend applies), the two backends,
-//! and, for unit tests of the actors, an in-memory store.
+//! (settings and `open`), [`bounded`] (the timeout every backend applies), `span` (the range
+//! of topics a prefix-restricted listing seeks to), the two backends, and, for unit tests of
+//! the actors, an in-memory store.
 
 pub mod bounded;
 pub mod contract;
@@ -23,10 +24,13 @@ pub mod memory;
 pub mod model;
 pub mod options;
 pub mod postgres;
+mod span;
 
 pub use contract::{SharedStore, Store};
 pub use error::{Cause, StoreError};
-pub use feed::{CommitSignal, FeedPosition, FollowQuery, FollowedEvent};
+pub use feed::{
+    CommitSignal, FeedPosition, FollowPage, FollowQuery, FollowedEvent, FOLLOW_SCAN_FACTOR,
+};
 pub use model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, PagePosition,
     ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::event::Event;
+use crate::event::{Event, TopicPrefixes};
 
 /// Index of a shard actor; also the key of its counter row.
 pub type ShardId = u32;
@@ -104,6 +104,9 @@ pub struct StoredTotals {
 pub struct EventQuery {
     /// Only this topic.
     pub topic: Option<String>,
+    /// Only topics inside these prefixes (every topic when empty); applies with or without
+    /// `topic`. Filtered in the store, so pages stay full and cursors keep working.
+    pub topic_prefixes: TopicPrefixes,
     /// Only this source.
     pub source: Option<String>,
     /// Only events whose timestamp is at or after this instant.

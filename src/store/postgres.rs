@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::bounded::bounded;
 use super::contract::Store;
 use super::error::StoreError;
-use super::feed::{FeedPosition, FollowQuery, FollowedEvent};
+use super::feed::{FeedPosition, FollowPage, FollowQuery};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredShard, StoredTotals,
@@ -373,7 +373,7 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn follow(&self, query: &FollowQuery) -> Result<Vec<FollowedEvent>, StoreError> {
+    async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
         self.bounded(self.follow_unbounded(query)).await
     }
 

@@ -3,6 +3,10 @@ mod common;
 mod helpers;
 mod proxy;
 
+mod auth;
+mod auth_matrix;
+mod auth_quota;
+mod auth_support;
 mod body_shapes;
 mod bounded;
 mod connections;
@@ -20,6 +24,7 @@ mod stats;
 mod stream;
 mod stream_limits;
 mod stream_support;
+mod tls;
 mod validation_fields;
 mod validation_keys;
 mod validation_poison;

@@ -157,7 +157,7 @@ async fn the_document_describes_bodies_answers_and_parameters() {
         .collect();
     assert_eq!(
         answers,
-        BTreeSet::from(["200", "400", "408", "413", "415", "422", "429", "503"])
+        BTreeSet::from(["200", "400", "401", "403", "408", "413", "415", "422", "429", "503"])
     );
     for status in ["429", "503"] {
         assert!(
@@ -291,4 +291,61 @@ async fn docs_serve_swagger_ui_for_the_document() {
         StatusCode::OK,
         "the UI's code is served by the app"
     );
+}
+
+/// Proves the document declares both ways of presenting an API key, that every route needing
+/// one lists both and documents its `401` and `403`, and that the probes need none.
+#[tokio::test]
+async fn the_document_declares_the_api_key_schemes_on_exactly_the_keyed_routes() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let document = openapi(&app).await;
+
+    // Assert
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["type"], "http", "{schemes}");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer", "{schemes}");
+    assert_eq!(schemes["api_key"]["type"], "apiKey", "{schemes}");
+    assert_eq!(schemes["api_key"]["in"], "header", "{schemes}");
+    let header = schemes["api_key"]["name"].as_str().unwrap_or_default();
+    assert!(header.eq_ignore_ascii_case("X-API-Key"), "{schemes}");
+    assert!(
+        document.get("security").is_none(),
+        "no document-wide requirement, which the probes would inherit"
+    );
+    let keyed = [
+        ("post", "/publish"),
+        ("get", "/events"),
+        ("get", "/events/stream"),
+        ("get", "/topics"),
+        ("get", "/stats"),
+        ("get", "/metrics"),
+    ];
+    for (method, path) in keyed {
+        let operation = &document["paths"][path][method];
+        let security = operation["security"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            security.contains(&json!({"bearer": []})) && security.contains(&json!({"api_key": []})),
+            "{method} {path} accepts either scheme: {security:?}"
+        );
+        for status in ["401", "403"] {
+            assert!(
+                operation["responses"][status].is_object(),
+                "{method} {path} documents {status}"
+            );
+        }
+    }
+    for path in ["/health", "/ready"] {
+        let operation = &document["paths"][path]["get"];
+        assert!(operation.is_object(), "{path} is documented");
+        assert!(
+            operation.get("security").is_none(),
+            "{path} needs no key: {operation}"
+        );
+    }
 }

@@ -69,6 +69,19 @@ impl Tail {
         Received { id: event.id, data }
     }
 
+    /// The next stored event, or `None` when the stream ends first; fails the test if neither
+    /// happens within [`WAIT`].
+    pub async fn next_or_end(&mut self) -> Option<Received> {
+        let item = tokio::time::timeout(WAIT, self.events.next())
+            .await
+            .unwrap_or_else(|_| panic!("no event within {WAIT:?}"))?;
+        let event = item.ok()?;
+        assert_eq!(event.event, "message", "a stored event: {event:?}");
+        let data = serde_json::from_str(&event.data)
+            .unwrap_or_else(|err| panic!("data is not JSON ({err}): {:?}", event.data));
+        Some(Received { id: event.id, data })
+    }
+
     /// The next `n` events.
     pub async fn take(&mut self, n: usize) -> Vec<Received> {
         let mut received = Vec::with_capacity(n);

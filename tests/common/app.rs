@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use aggregator::app::{App, AppConfig};
-use aggregator::client::{Client, RetryPolicy, ServerStats};
+use aggregator::client::{Client, ClientAccess, RetryPolicy, ServerStats};
+use aggregator::http::ServerTls;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -34,8 +35,10 @@ pub fn test_config(database_url: &str) -> AppConfig {
 pub struct RunningApp {
     /// Where it listens (127.0.0.1 and the port it was given).
     pub address: SocketAddr,
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://` when the app serves TLS.
     pub base_url: String,
+    /// The served certificate, to reload it (`None`: plain HTTP).
+    pub tls: Option<ServerTls>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -45,7 +48,9 @@ pub async fn start_app(config: AppConfig) -> RunningApp {
     init_test_logging();
     let app = App::build(config).await.expect("the app builds");
     let address = app.address();
-    let base_url = format!("http://127.0.0.1:{}", app.port());
+    let tls = app.tls();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://127.0.0.1:{}", app.port());
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -53,6 +58,7 @@ pub async fn start_app(config: AppConfig) -> RunningApp {
     RunningApp {
         address,
         base_url,
+        tls,
         shutdown,
         task,
     }
@@ -153,7 +159,13 @@ impl TestApp {
 /// (retried for a few seconds, like any client read).
 pub async fn get_stats(base_url: &str) -> ServerStats {
     let policy = RetryPolicy::within(Duration::from_secs(5));
-    let client = Client::new(base_url, Duration::from_secs(10), policy).expect("an HTTP client");
+    let client = Client::new(
+        base_url,
+        Duration::from_secs(10),
+        policy,
+        &ClientAccess::default(),
+    )
+    .expect("an HTTP client");
     client.stats().await.expect("GET /stats")
 }
 

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use aggregator::client::workload::WorkloadOptions;
 use aggregator::client::{
-    RetryPolicy, Stream, StreamConfig, StreamReport, Tail, TailConfig, TailStart, Tailed,
+    ClientAccess, RetryPolicy, Stream, StreamConfig, StreamReport, Tail, TailConfig, TailStart,
+    Tailed,
 };
 use serde_json::json;
 
@@ -81,6 +82,7 @@ fn tail_of(urls: &[&AggregatorProcess]) -> TailConfig {
         topic: None,
         source: None,
         start: TailStart::Beginning,
+        access: ClientAccess::default(),
     }
 }
 

@@ -15,6 +15,7 @@ mod common;
 mod backends;
 mod cases;
 mod fixtures;
+mod following;
 
 /// One `#[tokio::test]` per listed case in `mod postgres` and in `mod embedded`.
 macro_rules! conformance_suite {
@@ -60,6 +61,13 @@ conformance_suite!(
     a_follow_page_stops_at_its_limit_and_byte_budget_with_at_least_one_event,
     a_feed_end_is_after_everything_followable_and_before_the_next_commit,
     the_commit_signal_changes_after_each_commit,
+    a_listing_inside_topic_prefixes_returns_exactly_their_events_in_full_pages,
+    a_cursor_or_topic_outside_the_topic_prefixes_lists_only_events_inside,
+    a_topic_prefix_matches_only_topics_that_start_with_it_byte_for_byte,
+    following_every_topic_inside_topic_prefixes_returns_only_their_events_in_order,
+    a_filtered_tail_that_matches_nothing_reaches_the_end_in_reads_of_bounded_size,
+    matching_events_among_many_that_do_not_match_are_each_followed_once_in_order,
+    a_page_cut_by_its_limit_or_byte_budget_resumes_right_after_its_last_event,
 );
 
 /// Cases that hold for one backend only.

@@ -12,7 +12,7 @@ use crate::actors::chaos::ChaosConfig;
 use crate::actors::config::{BatchingConfig, RestartBudget};
 use crate::actors::stats::StatsMsg;
 use crate::actors::test_support::{event, reply_probe};
-use crate::event::Outcome;
+use crate::event::{Outcome, TopicPrefixes};
 use crate::metrics::Metrics;
 use crate::store::memory::MemoryStore;
 
@@ -41,7 +41,7 @@ async fn spawn_supervisor(
 
 async fn restarts(supervisor: &ActorRef<SupervisorMsg>) -> u64 {
     let stats = call!(supervisor, SupervisorMsg::StatsRef).unwrap();
-    let snapshot = call!(stats, StatsMsg::Snapshot).unwrap();
+    let snapshot = call!(stats, StatsMsg::Snapshot, TopicPrefixes::any()).unwrap();
     snapshot.shards.iter().map(|shard| shard.restarts).sum()
 }
 

@@ -32,7 +32,10 @@ fn a_key_is_held_to_its_scopes_and_topics() {
     let path = dir.path().join("keys.toml");
     let key = add_key(&path, "reader", vec![Scope::Read], &["orders."]);
     let access = AccessControl::from_keys_file(&path).unwrap();
-    assert_eq!(access.authenticate(None).unwrap_err(), Unauthenticated::Missing);
+    assert_eq!(
+        access.authenticate(None).unwrap_err(),
+        Unauthenticated::Missing
+    );
     assert_eq!(
         access.authenticate(Some("agg_nope")).unwrap_err(),
         Unauthenticated::Unknown
@@ -61,13 +64,22 @@ fn a_reload_revokes_and_adds_keys_and_a_broken_file_keeps_the_keys_in_force() {
     assert!(access.authenticate(Some(&old)).is_err());
     assert!(access.authenticate(Some(&new)).is_ok());
 
-    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     file.write_all(b"[[key]]\nname = \"broken\"\n").unwrap();
     drop(file);
     let outcome = access.reload_if_changed().expect("the file changed");
     assert!(outcome.is_err());
-    assert!(access.authenticate(Some(&new)).is_ok(), "the keys in force stay");
-    assert!(access.reload_if_changed().is_none(), "a broken file is reported once");
+    assert!(
+        access.authenticate(Some(&new)).is_ok(),
+        "the keys in force stay"
+    );
+    assert!(
+        access.reload_if_changed().is_none(),
+        "a broken file is reported once"
+    );
 }
 
 #[test]

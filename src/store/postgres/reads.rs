@@ -1,6 +1,9 @@
 //! Reads of the PostgreSQL store: the `GET /events` listing and the live tail's follow order
 //! (see `store/feed.rs`). Both cut a page by count and then by payload bytes inside the
-//! server, so rows past the budget never leave it.
+//! server, so rows past the budget never leave it, and both apply a key's topic prefixes
+//! (`topic ^@ ANY(prefixes)`, bound as an array, never written into the SQL) before the
+//! count, so pages stay full: a listing's over every row, a follow's over the rows it scans
+//! (a bounded number, see `FollowQuery::scan_rows`).
 
 use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
@@ -8,8 +11,9 @@ use tokio_postgres::types::ToSql;
 use super::sql::{FOLLOW_ALL_SQL, FOLLOW_TOPIC_SQL, HORIZON_SQL, TOPIC_END_SQL};
 use super::PostgresStore;
 use crate::store::error::StoreError;
-use crate::store::feed::{FeedPosition, FollowQuery, FollowedEvent};
+use crate::store::feed::{FeedPosition, FollowPage, FollowQuery, FollowedEvent};
 use crate::store::model::{EventPage, EventQuery, StoredEvent};
+use crate::store::span::TopicSpan;
 
 impl PostgresStore {
     pub(super) async fn query_unbounded(
@@ -33,6 +37,17 @@ impl PostgresStore {
         };
         if let Some(topic) = &query.topic {
             bind(&mut sql, " AND topic = ?", Box::new(topic.clone()));
+        }
+        // No clause at all for every topic, so that listing keeps its plans. Otherwise the
+        // exact test, plus the span of the prefixes: `^@ ANY` cannot bound an index scan, the
+        // span bounds the `(topic, seq)` one, so the listing seeks to the first topic inside.
+        if let Some(span) = TopicSpan::of(&query.topic_prefixes) {
+            let prefixes = query.topic_prefixes.as_slice().to_vec();
+            bind(&mut sql, " AND topic ^@ ANY(?::text[])", Box::new(prefixes));
+            bind(&mut sql, " AND topic >= ?", Box::new(span.from));
+            if let Some(to) = span.to {
+                bind(&mut sql, " AND topic < ?", Box::new(to));
+            }
         }
         if let Some(source) = &query.source {
             bind(&mut sql, " AND source = ?", Box::new(source.clone()));
@@ -95,44 +110,76 @@ impl PostgresStore {
     pub(super) async fn follow_unbounded(
         &self,
         query: &FollowQuery,
-    ) -> Result<Vec<FollowedEvent>, StoreError> {
+    ) -> Result<FollowPage, StoreError> {
         let client = self.tail_pool.get().await?;
         let limit = i64::from(query.limit);
+        let scan_rows = i64::from(query.scan_rows());
         let budget = match query.max_bytes {
             0 => i64::MAX,
             bytes => i64::try_from(bytes).unwrap_or(i64::MAX),
         };
+        // Empty for every topic, which the statements read as no filter.
+        let prefixes: &[String] = query.topic_prefixes.as_slice();
         let rows = match &query.topic {
             Some(topic) => {
                 let statement = client.prepare_cached(FOLLOW_TOPIC_SQL).await?;
-                let params: [&(dyn ToSql + Sync); 5] =
-                    [topic, &query.after.seq, &query.source, &limit, &budget];
+                let params: [&(dyn ToSql + Sync); 7] = [
+                    topic,
+                    &query.after.seq,
+                    &query.source,
+                    &limit,
+                    &budget,
+                    &prefixes,
+                    &scan_rows,
+                ];
                 client.query(&statement, &params).await?
             }
             None => {
                 let statement = client.prepare_cached(FOLLOW_ALL_SQL).await?;
-                let params: [&(dyn ToSql + Sync); 5] = [
+                let params: [&(dyn ToSql + Sync); 7] = [
                     &query.after.tx,
                     &query.after.seq,
                     &query.source,
                     &limit,
                     &budget,
+                    &prefixes,
+                    &scan_rows,
                 ];
                 client.query(&statement, &params).await?
             }
         };
-        rows.iter()
-            .map(|row| {
-                let event = event_at(row, 1)?;
-                Ok(FollowedEvent {
-                    position: FeedPosition {
-                        tx: row.try_get(0)?,
-                        seq: event.seq,
-                    },
-                    event,
-                })
-            })
-            .collect()
+        let mut events = Vec::with_capacity(rows.len());
+        let mut last_scanned = None;
+        // Events of the page before its byte cut (at most `limit`), from the statement.
+        let mut matched = 0i64;
+        for row in &rows {
+            let position = FeedPosition {
+                tx: row.try_get(0)?,
+                seq: row.try_get(1)?,
+            };
+            // Only the closing row, the last one scanned, has no topic.
+            if row.try_get::<_, Option<String>>(2)?.is_none() {
+                last_scanned = Some(position);
+                continue;
+            }
+            matched = row.try_get(8)?;
+            events.push(FollowedEvent {
+                position,
+                event: event_at(row, 1)?,
+            });
+        }
+        // A page cut by its limit or its byte budget may have left matching rows scanned but
+        // not returned: it resumes after its last event. Otherwise every match up to the last
+        // row scanned is on the page.
+        let cut = matched >= limit || usize::try_from(matched).unwrap_or(usize::MAX) > events.len();
+        // Events are rows scanned, so with an event there is a last row scanned, not before it.
+        let scanned_to = match events.last() {
+            Some(last) if cut => last.position,
+            _ => last_scanned.unwrap_or(query.after),
+        };
+        debug_assert!(scanned_to >= query.after);
+        debug_assert!(events.last().is_none_or(|last| last.position <= scanned_to));
+        Ok(FollowPage { events, scanned_to })
     }
 
     pub(super) async fn feed_end_unbounded(

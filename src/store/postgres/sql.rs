@@ -108,31 +108,70 @@ pub(super) const NEW_TOPICS_SQL: &str =
 pub(super) const INSTANCES_SQL: &str =
     "SELECT instance, started_at, heartbeat_at, now() FROM instances ORDER BY instance";
 
-/// The next events of one topic after a `seq`, optionally of one source, cut by count (`$4`)
-/// then by payload bytes (`$5`; rows past it never leave the server).
+/// The next events of one topic after a `seq`. `scanned` reads the next `$7` rows of the
+/// topic (the `(topic, seq)` index), matching or not: what bounds the read when the filters
+/// match little. `page` keeps the first `$4` that match the source (`$3`, none when NULL) and
+/// the topic prefixes (`$6`; an empty array is no filter, and a custom plan folds the test
+/// away); only those are read again (`events_topic_seq`) for their payload, cut by payload
+/// bytes (`$5`; rows past it never leave the server). The last row, `topic` NULL, is the last
+/// row scanned (none when nothing was): where the next read may start when the page was not
+/// cut by `$4` or `$5` (`matched`, the events before the byte cut, tells).
 pub(super) const FOLLOW_TOPIC_SQL: &str = "\
-SELECT tx, seq, topic, event_id, ts, source, payload_text, received_at FROM (
-    SELECT *, sum(octet_length(payload_text)) OVER (ORDER BY seq) AS running,
-           row_number() OVER (ORDER BY seq) AS position
-    FROM (SELECT 0::bigint AS tx, seq, topic, event_id, ts, source, payload::text AS payload_text,
-                 received_at
-          FROM events WHERE topic = $1 AND seq > $2 AND ($3::text IS NULL OR source = $3)
-          ORDER BY seq LIMIT $4) AS page
-) AS sized WHERE position = 1 OR running <= $5 ORDER BY seq";
+WITH scanned AS MATERIALIZED (
+    SELECT seq, topic, source FROM events
+    WHERE topic = $1 AND seq > $2
+    ORDER BY seq LIMIT $7
+), page AS (
+    SELECT seq, topic FROM scanned
+    WHERE ($3::text IS NULL OR source = $3)
+      AND (cardinality($6::text[]) = 0 OR topic ^@ ANY($6::text[]))
+    ORDER BY seq LIMIT $4
+), sized AS (
+    SELECT 0::bigint AS tx, e.seq, e.topic, e.event_id, e.ts, e.source,
+           e.payload::text AS payload_text, e.received_at
+    FROM page JOIN events AS e ON e.topic = page.topic AND e.seq = page.seq
+), cut AS (
+    SELECT *, sum(octet_length(payload_text)) OVER w AS running,
+           row_number() OVER w AS position, count(*) OVER () AS matched
+    FROM sized WINDOW w AS (ORDER BY seq)
+)
+SELECT tx, seq, topic, event_id, ts, source, payload_text, received_at, matched FROM cut
+WHERE position = 1 OR running <= $5
+UNION ALL
+(SELECT 0::bigint, seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM scanned
+ ORDER BY seq DESC LIMIT 1)
+ORDER BY seq, topic NULLS LAST";
 
 /// The next events of every topic after `(tx, seq)`, below the visibility horizon (migration
-/// 0004), cut like [`FOLLOW_TOPIC_SQL`].
+/// 0004): `scanned` reads the next `$7` rows in `(tx, seq)` order (the `events_tx_seq`
+/// index), then filters, cuts and ends like [`FOLLOW_TOPIC_SQL`]. Every row scanned is below
+/// the horizon, so the last one is a position nothing can later appear before.
 pub(super) const FOLLOW_ALL_SQL: &str = "\
-SELECT tx, seq, topic, event_id, ts, source, payload_text, received_at FROM (
-    SELECT *, sum(octet_length(payload_text)) OVER (ORDER BY tx, seq) AS running,
-           row_number() OVER (ORDER BY tx, seq) AS position
-    FROM (SELECT tx, seq, topic, event_id, ts, source, payload::text AS payload_text, received_at
-          FROM events
-          WHERE (tx, seq) > ($1, $2)
-            AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-            AND ($3::text IS NULL OR source = $3)
-          ORDER BY tx, seq LIMIT $4) AS page
-) AS sized WHERE position = 1 OR running <= $5 ORDER BY tx, seq";
+WITH scanned AS MATERIALIZED (
+    SELECT tx, seq, topic, source FROM events
+    WHERE (tx, seq) > ($1, $2)
+      AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+    ORDER BY tx, seq LIMIT $7
+), page AS (
+    SELECT tx, seq, topic FROM scanned
+    WHERE ($3::text IS NULL OR source = $3)
+      AND (cardinality($6::text[]) = 0 OR topic ^@ ANY($6::text[]))
+    ORDER BY tx, seq LIMIT $4
+), sized AS (
+    SELECT page.tx, e.seq, e.topic, e.event_id, e.ts, e.source,
+           e.payload::text AS payload_text, e.received_at
+    FROM page JOIN events AS e ON e.topic = page.topic AND e.seq = page.seq
+), cut AS (
+    SELECT *, sum(octet_length(payload_text)) OVER w AS running,
+           row_number() OVER w AS position, count(*) OVER () AS matched
+    FROM sized WINDOW w AS (ORDER BY tx, seq)
+)
+SELECT tx, seq, topic, event_id, ts, source, payload_text, received_at, matched FROM cut
+WHERE position = 1 OR running <= $5
+UNION ALL
+(SELECT tx, seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM scanned
+ ORDER BY tx DESC, seq DESC LIMIT 1)
+ORDER BY tx, seq, topic NULLS LAST";
 
 /// Where a tail of one topic that wants only new events starts.
 pub(super) const TOPIC_END_SQL: &str = "SELECT coalesce(max(seq), 0) FROM events WHERE topic = $1";

@@ -1,116 +1,25 @@
 //! Cases about the live feed (`Store::follow`, `Store::feed_end`, `Store::commit_signal`):
 //! one topic in `seq` order after a position; every topic, each committed event once in
-//! position order when paged with `after = last.position`, each topic still in `seq` order;
-//! the source filter; a page's limit and byte budget (never fewer than one event); where the
-//! feed ends, so that the next commit is followed and nothing before it; the commit signal,
-//! of this store and (PostgreSQL) of another instance; and (PostgreSQL) the visibility
-//! horizon: nothing is followed across topics past a transaction still running, and once it
-//! commits, its rows come first.
-//!
-//! Across topics PostgreSQL follows only rows below the oldest transaction running anywhere in
-//! the cluster, so a commit of another test may delay what is followable by a few
-//! milliseconds: such reads poll ([`follow_until`]) within a bounded wait.
+//! position order when paged with `scanned_to`, each topic still in `seq` order; the source
+//! filter; a page's limit and byte budget (never fewer than one event); where the feed ends,
+//! so that the next commit is followed and nothing before it; the commit signal, of this store
+//! and (PostgreSQL) of another instance; and (PostgreSQL) the visibility horizon: nothing is
+//! followed across topics past a transaction still running, and once it commits, its rows
+//! come first. Every page read is checked against the page contract
+//! ([`crate::following::follow_page`]). How far a filtered read looks is in `feed_scan`.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
 
 use aggregator::event::Event;
 use aggregator::store::postgres::{PostgresOptions, PostgresStore};
-use aggregator::store::{FeedPosition, FollowQuery, FollowedEvent, SharedStore};
+use aggregator::store::{FeedPosition, FollowQuery, SharedStore};
 
 use crate::backends::Backend;
 use crate::common::db::connect;
 use crate::fixtures::{base_time, commit, event, event_with, everything, keys, list_all};
-
-/// Longest wait for events to become followable, or for a signal.
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Pause between two reads of a feed that has nothing yet.
-const POLL: Duration = Duration::from_millis(10);
-
-/// A query after `after`, of `topic` (or every topic), `limit` per page, no byte budget.
-fn after(topic: Option<&str>, after: FeedPosition, limit: u32) -> FollowQuery {
-    FollowQuery {
-        topic: topic.map(str::to_owned),
-        source: None,
-        after,
-        limit,
-        max_bytes: 0,
-    }
-}
-
-/// One page of `query`, which must hold at most `query.limit` events.
-async fn follow(store: &SharedStore, query: &FollowQuery) -> Vec<FollowedEvent> {
-    let page = store.follow(query).await.expect("follow");
-    assert!(page.len() <= query.limit as usize, "{} events", page.len());
-    page
-}
-
-/// Pages through `query` (each next page after the last event's position) until `count`
-/// events came, polling while nothing is followable; fails past [`WAIT`] or past `count`.
-async fn follow_until(
-    store: &SharedStore,
-    mut query: FollowQuery,
-    count: usize,
-) -> Vec<FollowedEvent> {
-    let deadline = Instant::now() + WAIT;
-    let mut followed = Vec::new();
-    while followed.len() < count {
-        let page = follow(store, &query).await;
-        match page.last() {
-            Some(last) => query.after = last.position,
-            None => {
-                assert!(
-                    Instant::now() < deadline,
-                    "{} of {count} events followed within {WAIT:?}",
-                    followed.len()
-                );
-                tokio::time::sleep(POLL).await;
-            }
-        }
-        followed.extend(page);
-    }
-    assert_eq!(followed.len(), count, "more events than committed");
-    followed
-}
-
-/// `(topic, event_id)` of followed events, in follow order.
-fn followed_keys(followed: &[FollowedEvent]) -> Vec<(String, String)> {
-    followed
-        .iter()
-        .map(|f| (f.event.topic.clone(), f.event.event_id.clone()))
-        .collect()
-}
-
-/// `(topic, event_id)` pairs from string pairs.
-fn pairs(raw: &[(&str, &str)]) -> Vec<(String, String)> {
-    raw.iter()
-        .map(|(topic, id)| (topic.to_string(), id.to_string()))
-        .collect()
-}
-
-/// Asserts positions strictly increase, each position's `seq` is its event's, and within each
-/// topic events come in `seq` order.
-fn assert_follow_order(followed: &[FollowedEvent]) {
-    let positions: Vec<FeedPosition> = followed.iter().map(|f| f.position).collect();
-    assert!(
-        positions.windows(2).all(|pair| pair[0] < pair[1]),
-        "positions do not increase: {positions:?}"
-    );
-    assert!(followed.iter().all(|f| f.position.seq == f.event.seq));
-    let topics: HashSet<&str> = followed.iter().map(|f| f.event.topic.as_str()).collect();
-    for topic in topics {
-        let seqs: Vec<i64> = followed
-            .iter()
-            .filter(|f| f.event.topic == topic)
-            .map(|f| f.event.seq)
-            .collect();
-        assert!(
-            seqs.windows(2).all(|pair| pair[0] < pair[1]),
-            "{topic} out of seq order: {seqs:?}"
-        );
-    }
-}
+use crate::following::{
+    after, assert_follow_order, follow, follow_page, follow_until, followed_keys, pairs, WAIT,
+};
 
 pub async fn following_one_topic_returns_its_events_in_seq_order_after_a_position(
     backend: Backend,
@@ -275,10 +184,15 @@ pub async fn a_follow_page_stops_at_its_limit_and_byte_budget_with_at_least_one_
         let mut query = sized(100, 25);
         let mut pages = Vec::new();
         loop {
-            let page = follow(&store, &query).await;
-            let Some(last) = page.last() else { break };
-            query.after = last.position;
-            pages.push(followed_keys(&page));
+            let page = follow_page(&store, &query).await;
+            if page.events.is_empty() {
+                break;
+            }
+            // Cut by the budget: the next page resumes right after this one's last event.
+            let last = page.events.last().expect("a page with events").position;
+            assert_eq!(page.scanned_to, last, "{topic:?}");
+            query.after = page.scanned_to;
+            pages.push(followed_keys(&page.events));
             assert!(pages.len() <= 5, "{topic:?}: paging does not end");
         }
         let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();

@@ -3,11 +3,15 @@
 mod commits;
 mod errors;
 mod feed;
+mod feed_scan;
 mod listing;
+mod prefixes;
 mod read_only;
 
 pub use commits::*;
 pub use errors::*;
 pub use feed::*;
+pub use feed_scan::*;
 pub use listing::*;
+pub use prefixes::*;
 pub use read_only::*;
