@@ -22,12 +22,13 @@ RUN apt-get update \
 COPY --from=build /src/target/release/aggregator /usr/local/bin/aggregator
 USER aggregator
 WORKDIR /var/lib/aggregator
-# Serving 0.0.0.0 needs API keys: mount a keys file (made with `aggregator keys add`; it holds
-# only digests) at /etc/aggregator/keys.toml, or the server refuses to start and says so.
+# Serving 0.0.0.0 needs API keys: mount a directory holding keys.toml (made with `aggregator keys
+# add`; it holds only digests) at /etc/aggregator/keys, or the server refuses to start and says
+# so. `AGG_KEYS_FILE=` (empty) with `AGG_ALLOW_UNAUTHENTICATED=true` serves without keys.
 # /health and /ready stay open, so the health check below needs no key.
 ENV AGG_BIND=0.0.0.0:8080 \
     AGG_DATA_DIR=/var/lib/aggregator/data \
-    AGG_KEYS_FILE=/etc/aggregator/keys.toml \
+    AGG_KEYS_FILE=/etc/aggregator/keys/keys.toml \
     AGG_LOG_FORMAT=json
 EXPOSE 8080
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \

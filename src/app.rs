@@ -20,7 +20,7 @@ use crate::store::{self, SharedStore, StoreOptions};
 
 mod reload;
 
-pub use reload::{Reloadable, KEYS_FILE_CHECK_PERIOD};
+pub use reload::Reloadable;
 
 /// Default listen address: loopback, so a fresh install is not exposed to the network.
 pub const DEFAULT_BIND: SocketAddr =
@@ -77,6 +77,8 @@ pub struct App {
     tls: Option<ServerTls>,
     /// The API keys in force; reloadable while serving.
     access: Arc<AccessControl>,
+    /// How often the keys file is checked for a change (`None`: only on SIGHUP).
+    keys_check_interval: Option<Duration>,
     tree: ActorTree,
     tree_join: tokio::task::JoinHandle<()>,
     store: SharedStore,
@@ -132,6 +134,7 @@ impl App {
             tree_join,
             store,
             shutdown_timeout: config.shutdown_timeout,
+            keys_check_interval: config.access.check_interval,
             metrics_upkeep,
         })
     }
@@ -169,6 +172,7 @@ impl App {
             connection_limits,
             tls,
             access,
+            keys_check_interval: check_interval,
             tree,
             mut tree_join,
             shutdown_timeout,
@@ -185,8 +189,10 @@ impl App {
         let reloadable = Reloadable {
             access,
             tls: tls.clone(),
+            check_interval,
         };
-        let reloader = (!reloadable.is_empty()).then(|| tokio::spawn(reloadable.run()));
+        let reloader =
+            (!reloadable.has_nothing_to_reload()).then(|| tokio::spawn(reloadable.run()));
         let server = http::serve(listener, router, connection_limits, tls, signalled);
         let mut deadline_rx = signalled_rx.clone();
         let deadline = async move {
@@ -235,7 +241,7 @@ fn access_control(config: &AppConfig) -> anyhow::Result<AccessControl> {
     if !config.bind.ip().is_loopback() {
         warn!(bind = %config.bind, "serving without API keys on a non-loopback address");
     }
-    Ok(AccessControl::open())
+    Ok(AccessControl::without_keys())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,10 +1,11 @@
 //! [`AccessControl`]: whether API keys are in force, and the keys themselves, reloadable while
 //! the server runs; [`Caller`]: who sent a request and what it may do. With no keys file every
-//! caller may do everything (the zero-setup default, loopback only: see `app.rs`).
+//! caller may do everything (the zero-setup default, on loopback unless
+//! `--allow-unauthenticated`: see `app.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
@@ -36,6 +37,12 @@ pub enum Denied {
         key: String,
         /// The scopes the route accepts, e.g. `read or admin`.
         needed: String,
+    },
+    /// The key is limited to topic prefixes and the route shows every topic's figures.
+    #[error("the key {key:?} is limited to topic prefixes: this route needs admin, or read on every topic")]
+    LimitedToTopics {
+        /// The key's name.
+        key: String,
     },
     /// The key may not reach this topic.
     #[error("the key {key:?} may not read topic {topic:?}: its topics start with {prefixes}")]
@@ -110,6 +117,17 @@ impl Caller {
         }
     }
 
+    /// Passes when the caller may reach every topic (no prefixes): for what shows the whole
+    /// server, such as `/metrics`.
+    pub fn require_every_topic(&self) -> Result<(), Denied> {
+        match self {
+            Self::Key(grant) if !grant.topics.is_any() => Err(Denied::LimitedToTopics {
+                key: grant.name.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Takes `events` from the caller's publish quota, if it has one.
     pub fn take_events(&self, events: usize) -> Result<(), QuotaExceeded> {
         match self {
@@ -132,13 +150,28 @@ pub fn describe_prefixes(prefixes: &TopicPrefixes) -> String {
     quoted.join(" or ")
 }
 
+/// Default interval between two checks of the keys file for a change.
+pub const DEFAULT_KEYS_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Where API keys come from. Plain data: `cli/serve.rs` fills it from flags.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessOptions {
     /// The keys file; without one, every caller may do everything.
     pub keys_file: Option<PathBuf>,
     /// Serve a non-loopback address without keys all the same.
     pub allow_unauthenticated: bool,
+    /// How often the keys file is checked for a change (one `stat`); `None`: only on SIGHUP.
+    pub check_interval: Option<Duration>,
+}
+
+impl Default for AccessOptions {
+    fn default() -> Self {
+        Self {
+            keys_file: None,
+            allow_unauthenticated: false,
+            check_interval: Some(DEFAULT_KEYS_CHECK_INTERVAL),
+        }
+    }
 }
 
 /// Whether keys are in force, and which.
@@ -156,26 +189,39 @@ struct KeysSource {
     seen: Mutex<Option<FileStamp>>,
 }
 
-/// What tells that a file changed without reading it.
+/// What tells that a file changed without reading it: its size and modification time, and on
+/// Unix its inode (a file replaced by a rename) and change time (which, unlike the
+/// modification time, no one can set back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileStamp {
     modified: Option<SystemTime>,
     len: u64,
+    inode: u64,
+    changed: (i64, i64),
 }
 
 impl FileStamp {
     fn of(path: &Path) -> Option<Self> {
         let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let (inode, changed) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.ino(), (meta.ctime(), meta.ctime_nsec()))
+        };
+        #[cfg(not(unix))]
+        let (inode, changed) = (0, (0, 0));
         Some(Self {
             modified: meta.modified().ok(),
             len: meta.len(),
+            inode,
+            changed,
         })
     }
 }
 
 impl AccessControl {
     /// No keys: every caller may do everything.
-    pub fn open() -> Self {
+    pub fn without_keys() -> Self {
         Self { keys: None }
     }
 
@@ -215,11 +261,12 @@ impl AccessControl {
             .ok_or(Unauthenticated::Unknown)
     }
 
-    /// The names of the keys in force.
-    pub fn key_names(&self) -> Vec<String> {
-        match &self.keys {
-            Some(source) => source.ring.load().names().map(str::to_owned).collect(),
-            None => Vec::new(),
+    /// Whether what `caller` was granted is still in force, unchanged: a live tail asks before
+    /// each read, so revoking or narrowing a key also ends the tails opened with it.
+    pub fn still_grants(&self, caller: &Caller) -> bool {
+        match (&self.keys, caller) {
+            (Some(source), Caller::Key(grant)) => source.ring.load().holds(grant),
+            (None, _) | (Some(_), Caller::Anyone) => true,
         }
     }
 

@@ -178,6 +178,13 @@ fn check_entries(entries: &[KeyEntry]) -> Result<(), String> {
         if entry.topics.iter().any(|prefix| prefix.contains('\0')) {
             return Err(format!("{at}: a topic prefix contains the NUL character"));
         }
+        // An empty prefix would match every topic: a typo must not widen a key to all of them
+        // (leave `topics` out for that).
+        if entry.topics.iter().any(String::is_empty) {
+            return Err(format!(
+                "{at}: an empty topic prefix would match every topic; leave `topics` out to grant all"
+            ));
+        }
     }
     Ok(())
 }

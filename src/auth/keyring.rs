@@ -14,6 +14,8 @@ use crate::event::TopicPrefixes;
 /// What one key may do.
 #[derive(Debug)]
 pub struct Grant {
+    /// The digest of the key, which tells this grant from a later one of the same name.
+    digest: KeyDigest,
     /// The key's name from the file.
     pub name: String,
     /// What it may do.
@@ -27,7 +29,7 @@ pub struct Grant {
 /// The keys in force.
 #[derive(Debug, Default)]
 pub struct Keyring {
-    keys: Vec<(KeyDigest, Arc<Grant>)>,
+    keys: Vec<Arc<Grant>>,
 }
 
 impl Keyring {
@@ -38,7 +40,7 @@ impl Keyring {
             .map(|ring| {
                 ring.keys
                     .iter()
-                    .filter_map(|(_, grant)| Some((grant.name.as_str(), grant.quota.as_ref()?)))
+                    .filter_map(|grant| Some((grant.name.as_str(), grant.quota.as_ref()?)))
                     .collect()
             })
             .unwrap_or_default();
@@ -53,12 +55,13 @@ impl Keyring {
                     _ => Arc::new(EventQuota::new(quota)),
                 });
             let grant = Grant {
+                digest,
                 scopes: entry.scopes.iter().copied().collect(),
                 topics: TopicPrefixes::new(entry.topics),
                 name: entry.name,
                 quota,
             };
-            keys.push((digest, Arc::new(grant)));
+            keys.push(Arc::new(grant));
         }
         Ok(Self { keys })
     }
@@ -69,17 +72,22 @@ impl Keyring {
     pub fn grant_of(&self, presented: &str) -> Option<Arc<Grant>> {
         let digest = KeyDigest::of(presented);
         let mut found = None;
-        for (known, grant) in &self.keys {
-            if bool::from(known.ct_eq(&digest)) {
+        for grant in &self.keys {
+            if bool::from(grant.digest.ct_eq(&digest)) {
                 found = Some(grant);
             }
         }
         found.cloned()
     }
 
-    /// The names of the keys, in file order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|(_, grant)| grant.name.as_str())
+    /// Whether `grant` is still in force as it was: the same key, with the same scopes and
+    /// topics (a grant from before a reload is another value, so this compares contents).
+    pub fn holds(&self, grant: &Grant) -> bool {
+        self.keys.iter().any(|current| {
+            bool::from(current.digest.ct_eq(&grant.digest))
+                && current.scopes == grant.scopes
+                && current.topics == grant.topics
+        })
     }
 
     /// How many keys there are.
@@ -128,6 +136,24 @@ mod tests {
         assert_eq!(ring.grant_of(&second_key).unwrap().name, "second");
         assert!(ring.grant_of("agg_unknown").is_none());
         assert!(ring.grant_of("").is_none());
+    }
+
+    #[test]
+    fn a_grant_holds_until_its_key_is_removed_or_its_topics_change() {
+        let (key, digest) = generate_key();
+        let before = Keyring::build(vec![entry("a", digest, None)], None).unwrap();
+        let grant = before.grant_of(&key).unwrap();
+        let same = Keyring::build(vec![entry("a", digest, None)], Some(&before)).unwrap();
+        assert!(same.holds(&grant));
+        let narrowed = KeyEntry {
+            topics: vec!["orders.eu.".into()],
+            ..entry("a", digest, None)
+        };
+        assert!(!Keyring::build(vec![narrowed], None).unwrap().holds(&grant));
+        let (_, other) = generate_key();
+        assert!(!Keyring::build(vec![entry("a", other, None)], None)
+            .unwrap()
+            .holds(&grant));
     }
 
     #[test]

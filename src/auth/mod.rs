@@ -23,4 +23,4 @@ pub use file::{KeyEntry, Quota};
 pub use keyring::{Grant, Keyring};
 pub use quota::{EventQuota, QuotaExceeded};
 pub use scope::{Scope, Scopes};
-pub use secret::{generate_key, KeyDigest, KEY_PREFIX};
+pub use secret::{generate_key, KeyDigest};

@@ -59,11 +59,6 @@ pub struct Scopes {
 }
 
 impl Scopes {
-    /// Every scope: what a caller has when no keys are configured.
-    pub fn all() -> Self {
-        Self::from_iter(Scope::ALL)
-    }
-
     /// Whether `scope` is in the set.
     pub fn contains(self, scope: Scope) -> bool {
         match scope {
@@ -71,11 +66,6 @@ impl Scopes {
             Scope::Read => self.read,
             Scope::Admin => self.admin,
         }
-    }
-
-    /// Whether no scope is in the set.
-    pub fn is_empty(self) -> bool {
-        self == Self::default()
     }
 
     /// The scopes in the set, in [`Scope::ALL`] order.

@@ -9,6 +9,7 @@
 //! [`DemoConfig`]: crate::demo::DemoConfig
 //! [`CeilingConfig`]: crate::bench::ceiling::CeilingConfig
 
+pub mod access;
 pub mod bench;
 pub mod demo;
 pub mod keys;

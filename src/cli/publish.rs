@@ -1,16 +1,14 @@
-//! `aggregator publish` flags and their conversion into a [`PublishConfig`]; and
-//! [`ClientAccessArgs`], the API key and CA certificate flags every client command shares.
+//! `aggregator publish` flags and their conversion into a [`PublishConfig`].
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
+use super::access::ClientAccessArgs;
 use super::parse;
 use super::workload::WorkloadArgs;
 use crate::client::config::{self as defaults, PublishConfig};
 use crate::client::workload::{DEFAULT_BATCH_SIZE, DEFAULT_EVENTS};
-use crate::client::{ApiKey, ClientAccess};
 
 /// Everything `aggregator publish` takes.
 #[derive(Debug, Clone, Args)]
@@ -53,29 +51,6 @@ pub struct PublishArgs {
     /// API key and trusted CA certificate.
     #[command(flatten)]
     pub access: ClientAccessArgs,
-}
-
-/// How a client command authenticates and which extra CA certificate it trusts (`publish` and
-/// `tail`).
-#[derive(Debug, Clone, Args)]
-pub struct ClientAccessArgs {
-    /// API key, sent as `Authorization: Bearer <key>` on every request.
-    #[arg(long, env = "AGG_API_KEY", hide_env_values = true)]
-    pub api_key: Option<ApiKey>,
-    /// PEM file of a CA (or self-signed) certificate to trust for https:// URLs, besides the
-    /// usual roots.
-    #[arg(long, env = "AGG_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
-}
-
-impl ClientAccessArgs {
-    /// The client's access settings.
-    pub fn access(&self) -> ClientAccess {
-        ClientAccess {
-            api_key: self.api_key.clone(),
-            ca_cert: self.ca_cert.clone(),
-        }
-    }
 }
 
 impl PublishArgs {

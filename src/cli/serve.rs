@@ -68,6 +68,9 @@ pub struct AccessArgs {
     /// file.
     #[arg(long, env = "AGG_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
+    /// How often the keys file is checked for a change (e.g. 2s); 0 reloads it on SIGHUP only.
+    #[arg(long, env = "AGG_KEYS_CHECK_INTERVAL", default_value = "2s", value_parser = parse::duration)]
+    pub keys_check_interval: Duration,
 }
 
 /// Store selection and connection settings (shared with `bench ceiling`).
@@ -282,6 +285,8 @@ impl ServeArgs {
                     .clone()
                     .filter(|path| !path.as_os_str().is_empty()),
                 allow_unauthenticated: self.access.allow_unauthenticated,
+                check_interval: Some(self.access.keys_check_interval)
+                    .filter(|interval| !interval.is_zero()),
             },
         }
     }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::publish::ClientAccessArgs;
+use super::access::ClientAccessArgs;
 use crate::client::config::DEFAULT_URL;
 use crate::client::{Tail, TailConfig, TailStart, Tailed};
 

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::auth::{AccessControl, Caller};
 use crate::store::{FollowQuery, FollowedEvent, SharedStore, StoreError};
 
 /// Longest a caught-up follower waits before it looks again without a signal: the bound on a
@@ -85,6 +86,9 @@ pub struct Follower {
     /// The subscriber's slot under `--max-subscribers`, given back when the stream ends.
     slot: TailSlot,
     last_read: Instant,
+    /// Who opened the tail, checked before each read: the tail ends once its key is revoked
+    /// or changed. `None` checks nothing.
+    grant: Option<(Caller, Arc<AccessControl>)>,
 }
 
 impl Follower {
@@ -103,7 +107,20 @@ impl Follower {
             closing,
             slot,
             last_read: Instant::now(),
+            grant: None,
         }
+    }
+
+    /// Ends the tail before the first read after `access` stops granting what `caller` had.
+    pub fn while_granted(mut self, caller: Caller, access: Arc<AccessControl>) -> Self {
+        self.grant = Some((caller, access));
+        self
+    }
+
+    fn still_granted(&self) -> bool {
+        self.grant
+            .as_ref()
+            .is_none_or(|(caller, access)| access.still_grants(caller))
     }
 
     /// The shortest time between two reads of a caught-up tail (see [`TAIL_READS_PER_SECOND`]).
@@ -127,6 +144,10 @@ impl Follower {
                 .as_ref()
                 .is_some_and(|closing| *closing.borrow())
             {
+                return None;
+            }
+            if !self.still_granted() {
+                info!("live tail ends: its API key was revoked or changed");
                 return None;
             }
             // Marked seen before the read, so a commit that lands after it wakes the wait.

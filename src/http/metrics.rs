@@ -13,7 +13,8 @@ use crate::auth::{Caller, Scope};
 /// The content type of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Prometheus metrics. With API keys in force, needs the `read` or the `admin` scope.
+/// Prometheus metrics. With API keys in force, needs the `admin` scope, or `read` on every
+/// topic: the figures are the whole server's, per key name included.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -27,7 +28,10 @@ pub async fn get_metrics(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require(&[Scope::Read, Scope::Admin])?;
+    if caller.require(&[Scope::Admin]).is_err() {
+        caller.require(&[Scope::Read])?;
+        caller.require_every_topic()?;
+    }
     for (shard, events) in state.tree.inflight_events() {
         state.metrics.set_inflight(shard, events);
     }

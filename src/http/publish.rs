@@ -119,23 +119,18 @@ pub async fn publish(
 /// Refuses the whole request when the caller may not publish to one of its topics, like a
 /// validation failure: each such event is listed by index.
 fn require_topics(caller: &Caller, events: &[Event]) -> Result<(), ApiError> {
-    let Caller::Key(grant) = caller else {
-        return Ok(());
-    };
+    let prefixes = caller.topics();
     let outside: Vec<FieldIssue> = events
         .iter()
         .enumerate()
-        .filter(|(_, event)| !grant.topics.contains(&event.topic))
+        .filter(|(_, event)| !caller.may_reach(&event.topic))
         .map(|(index, event)| {
-            FieldIssue::at(
-                index,
-                "topic",
-                format!(
-                    "{:?} does not start with {}",
-                    event.topic,
-                    describe_prefixes(&grant.topics)
-                ),
-            )
+            let reason = format!(
+                "{:?} does not start with {}",
+                event.topic,
+                describe_prefixes(&prefixes)
+            );
+            FieldIssue::at(index, "topic", reason)
         })
         .collect();
     if outside.is_empty() {
@@ -144,7 +139,7 @@ fn require_topics(caller: &Caller, events: &[Event]) -> Result<(), ApiError> {
     Err(ApiError::Forbidden {
         message: format!(
             "the key {:?} may not publish to {} of these topics; nothing was stored",
-            grant.name,
+            caller.key_name().unwrap_or_default(),
             outside.len()
         ),
         details: outside,

@@ -12,8 +12,8 @@
 //! without, commit order across topics, with cursors of the form `all.<tx>.<seq>`.
 //!
 //! With API keys in force the key needs the `read` scope; a tail without `topic` follows only
-//! the topics inside the key's prefixes, and a `topic` outside them is `403`. A tail already
-//! open when its key is revoked ends with its connection (at the latest `--max-connection-age`).
+//! the topics inside the key's prefixes, and a `topic` outside them is `403`. A tail whose key
+//! is revoked or changed (scopes, prefixes) ends before its next read.
 
 use std::convert::Infallible;
 
@@ -171,7 +171,8 @@ pub async fn stream_events(
         .id(stream_cursor(after, query.topic.as_deref()))
         .data("{}");
     let closing = closing.map(|Extension(ConnectionClosing(closing))| closing);
-    let follower = Follower::new(state.store.clone(), query, closing, slot);
+    let follower = Follower::new(state.store.clone(), query, closing, slot)
+        .while_granted(caller, state.access.clone());
     let pages = futures::stream::unfold(follower, |mut follower| async move {
         let page = follower.next_page().await?;
         Some((page, follower))

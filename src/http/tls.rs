@@ -125,11 +125,6 @@ impl ServerTls {
         Ok(())
     }
 
-    /// The files this was loaded from.
-    pub fn files(&self) -> &TlsFiles {
-        &self.files
-    }
-
     /// An acceptor with the certificate current now.
     pub fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(self.current.load_full())

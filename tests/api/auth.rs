@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use aggregator::app::App;
 use aggregator::auth::Scope;
-use reqwest::header::ACCEPT;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -18,29 +17,10 @@ use crate::common::app::{start_app, test_config};
 use crate::common::db::TestDb;
 use crate::common::wait::wait_until;
 use crate::helpers::{event, TestApp};
-use crate::stream_support::{pairs, tail_of, Tail, WAIT};
+use crate::stream_support::pairs;
 
 /// The server checks the keys file every 2 s; a change shows well within this.
 const RELOAD_WAIT: Duration = Duration::from_secs(10);
-
-/// Publishes `events` with `key`, which must succeed.
-async fn publish_ok_as(app: &TestApp, key: &Presented, events: &[Value]) {
-    let (status, _, body) = publish_as(app, key, &json!(events)).await;
-    assert_eq!(status, StatusCode::OK, "publish failed: {body}");
-}
-
-/// Opens a tail (`GET /events/stream?<query>`) with `key`; it must answer 200.
-async fn open_tail_as(app: &TestApp, key: &Presented, query: &str) -> Tail {
-    let request = app
-        .client
-        .get(app.url(&format!("/events/stream?{query}")))
-        .header(ACCEPT, "text/event-stream");
-    let response = tokio::time::timeout(WAIT, key.apply(request).send())
-        .await
-        .unwrap_or_else(|_| panic!("no answer head within {WAIT:?}"))
-        .expect("GET /events/stream sent");
-    tail_of(response, query).await
-}
 
 /// Every event `/events` lists to `key`, page by page of `limit`; and how many pages it took.
 async fn list_all_as(app: &TestApp, key: &Presented, limit: usize) -> (Vec<Value>, usize) {

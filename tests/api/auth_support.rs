@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 
 use aggregator::auth::file::append_key;
 use aggregator::auth::{generate_key, KeyEntry, Quota, Scope};
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{RequestBuilder, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::helpers::{spawn_app_with, TestApp};
+use crate::stream_support::{tail_of, Tail, WAIT};
 
 /// The header a key may come in besides `Authorization`.
 pub const API_KEY_HEADER: &str = "X-API-Key";
@@ -195,4 +196,23 @@ pub fn keys_of(events: &Value) -> Vec<(String, String)> {
         .iter()
         .map(crate::stream_support::key_of)
         .collect()
+}
+
+/// Publishes `events` with `key`, which must succeed.
+pub async fn publish_ok_as(app: &TestApp, key: &Presented, events: &[Value]) {
+    let (status, _, body) = publish_as(app, key, &json!(events)).await;
+    assert_eq!(status, StatusCode::OK, "publish failed: {body}");
+}
+
+/// Opens a tail (`GET /events/stream?<query>`) with `key`; it must answer 200.
+pub async fn open_tail_as(app: &TestApp, key: &Presented, query: &str) -> Tail {
+    let request = app
+        .client
+        .get(app.url(&format!("/events/stream?{query}")))
+        .header(ACCEPT, "text/event-stream");
+    let response = tokio::time::timeout(WAIT, key.apply(request).send())
+        .await
+        .unwrap_or_else(|_| panic!("no answer head within {WAIT:?}"))
+        .expect("GET /events/stream sent");
+    tail_of(response, query).await
 }

@@ -7,6 +7,7 @@ mod auth;
 mod auth_matrix;
 mod auth_quota;
 mod auth_support;
+mod auth_tails;
 mod body_shapes;
 mod bounded;
 mod connections;

@@ -1,3 +1,5 @@
+//! Unit tests of the keys file: what `keys add` appends reads back, and broken files are refused.
+
 use super::*;
 use crate::auth::secret::generate_key;
 
@@ -77,6 +79,10 @@ fn broken_files_are_refused_with_the_reason() {
         (
             &format!("[[key]]\nname = \"a\"\nhash = \"{digest}\"\nscopes = [\"read\"]\nquota = {{ events_per_second = 0 }}\n"),
             "nonzero",
+        ),
+        (
+            &format!("[[key]]\nname = \"a\"\nhash = \"{digest}\"\nscopes = [\"read\"]\ntopics = [\"orders.\", \"\"]\n"),
+            "empty topic prefix",
         ),
     ];
     for (text, expected) in cases {
