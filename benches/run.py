@@ -7,8 +7,10 @@ workload committed straight through the store, no HTTP, no actors), then the agg
 its peak RSS (VmHWM) belongs to that workload alone. For every row: events/s, request latency
 p50/p99 (from the publisher), server peak RSS, wall time, and the CPU seconds of the server, the
 publisher and PostgreSQL during the workload (to show where the two cores go and that the
-publisher is not the bottleneck), and the ratio to the ceiling. Every publisher run verifies the server's
-counts and the script fails if one does not.
+publisher is not the bottleneck), the server's CPU per event, and the ratio to the ceiling. The
+reference for single events is the HTTP ceiling of the same box: `GET /health` under wrk with 64
+connections, measured in the same run (issue 14); single-event rows also print their ratio to it.
+Every publisher run verifies the server's counts and the script fails if one does not.
 
 Usage:
   benches/run.py                 full run (minutes; use a release binary)
@@ -19,10 +21,14 @@ Environment:
   BENCH_DATABASE_URL   maintenance database, to create scratch databases
                        [postgres://postgres@127.0.0.1:5432/postgres]
   BENCH_RESULTS        append the table as JSON lines to this file
+  WRK                  wrk binary, for the GET /health row [wrk]; the row is skipped, with a
+                       note, when it is missing (apt-get install -y wrk)
 """
 import json
 import os
+import re
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -42,7 +48,11 @@ WORKLOADS = [
     ("batch100 c32 pg", "postgres", ["--batch-size", "100", "--concurrency", "32"], 400_000),
     ("resend batch1000 c8 pg", "postgres-resend", ["--batch-size", "1000", "--concurrency", "8"], 1_000_000),
     ("batch1000 c8 embedded", "embedded", ["--batch-size", "1000", "--concurrency", "8"], 400_000),
+    ("single c64 embedded", "embedded", ["--batch-size", "1", "--concurrency", "64"], 100_000),
 ]
+# Connections of the GET /health reference, as for single events.
+HEALTH_CONNECTIONS = 64
+WRK = os.environ.get("WRK", "wrk")
 CEILING_EVENTS = 400_000
 
 
@@ -156,6 +166,34 @@ def ceiling(db_url):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def health_reference(log_dir):
+    """GET /health requests/s under wrk (64 connections): the HTTP ceiling of this box, the
+    reference of single events. None, with a note, when wrk is missing."""
+    if shutil.which(WRK) is None:
+        print(f"run.py: {WRK} not found, no GET /health row (apt-get install -y wrk)", file=sys.stderr)
+        return None
+    server = Server(["--data-dir", tempfile.mkdtemp(prefix="aggbench-data-")], log_dir)
+    seconds = 2 if QUICK else 10
+    cpu_before, _ = proc_stat(server.proc.pid)
+    done = subprocess.run([WRK, "-t2", f"-c{HEALTH_CONNECTIONS}", f"-d{seconds}s", "--latency",
+                           server.url + "/health"], capture_output=True, text=True, check=True)
+    cpu_after, hwm = proc_stat(server.proc.pid)
+    server.stop()
+    rate = re.search(r"Requests/sec:\s+([0-9.]+)", done.stdout)
+    p50 = re.search(r"\s50%\s+([0-9.]+)(us|ms|s)", done.stdout)
+    p99 = re.search(r"\s99%\s+([0-9.]+)(us|ms|s)", done.stdout)
+    if rate is None:
+        raise SystemExit(f"cannot read wrk's output:\n{done.stdout}")
+    to_ms = lambda m: None if m is None else float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    requests = float(rate.group(1)) * seconds
+    return {"workload": f"GET /health c{HEALTH_CONNECTIONS} (wrk)", "events_per_second": float(rate.group(1)),
+            "p50_ms": to_ms(p50), "p99_ms": to_ms(p99), "server_rss_mib": hwm,
+            "server_cpu_s": cpu_after - cpu_before,
+            "server_us_per_event": (cpu_after - cpu_before) / requests * 1e6 if requests else None,
+            "publisher_cpu_s": None, "postgres_cpu_s": None, "elapsed_s": float(seconds),
+            "ratio": None, "verified": True}
+
+
 def main():
     log_dir = tempfile.mkdtemp(prefix="aggbench-")
     _, ceiling_url = scratch_database()
@@ -163,8 +201,11 @@ def main():
     ceiling_eps = ceiling_report["events_per_second"]
     rows = [{"workload": "ceiling (store direct) pg", "events_per_second": ceiling_eps,
              "p50_ms": None, "p99_ms": None, "server_rss_mib": None, "server_cpu_s": None,
-             "publisher_cpu_s": None, "postgres_cpu_s": None, "elapsed_s": None,
-             "ratio": 1.0, "verified": True}]
+             "server_us_per_event": None, "publisher_cpu_s": None, "postgres_cpu_s": None,
+             "elapsed_s": None, "ratio": 1.0, "verified": True}]
+    health = health_reference(log_dir)
+    if health is not None:
+        rows.append(health)
     _, pg_url = scratch_database()
     resend_seed = 4242
     for name, backend, args, events in WORKLOADS:
@@ -190,23 +231,29 @@ def main():
             "workload": name, "events_per_second": report["events_per_second"],
             "p50_ms": report["latency_ms"]["p50"], "p99_ms": report["latency_ms"]["p99"],
             "server_rss_mib": hwm, "server_cpu_s": cpu_after - cpu_before,
+            "server_us_per_event": (cpu_after - cpu_before) / events * 1e6,
             "publisher_cpu_s": publisher_cpu, "postgres_cpu_s": pg_cpu,
             "elapsed_s": report["elapsed_seconds"],
             "ratio": report["events_per_second"] / ceiling_eps,
+            "health_ratio": (report["events_per_second"] / health["events_per_second"]
+                             if health is not None and name.startswith("single") else None),
             "verified": report["verified"], "events": events,
         })
         if not report["verified"]:
             raise SystemExit(f"{name}: the publisher could not verify the server's counts")
 
     print(f"{'workload':<26} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB':>8} "
-          f"{'wall s':>7} {'srv cpu':>8} {'pub cpu':>8} {'pg cpu':>8} {'x ceiling':>9}")
-    fmt = lambda v, spec: format(v, spec) if v is not None else "-"
+          f"{'wall s':>7} {'srv cpu':>8} {'srv us/ev':>9} {'pub cpu':>8} {'pg cpu':>8} "
+          f"{'x ceiling':>9} {'x /health':>9}")
+    # A missing figure prints as "-" in the column's width ('>8.2f' -> '>8').
+    fmt = lambda v, spec: format(v, spec) if v is not None else format("-", spec.split(".")[0])
     for row in rows:
         print(f"{row['workload']:<26} {row['events_per_second']:>10.0f} {fmt(row['p50_ms'], '>8.2f')} "
               f"{fmt(row['p99_ms'], '>8.2f')} {fmt(row['server_rss_mib'], '>8.1f')} "
               f"{fmt(row['elapsed_s'], '>7.2f')} {fmt(row['server_cpu_s'], '>8.2f')} "
+              f"{fmt(row.get('server_us_per_event'), '>9.1f')} "
               f"{fmt(row['publisher_cpu_s'], '>8.2f')} {fmt(row['postgres_cpu_s'], '>8.2f')} "
-              f"{row['ratio']:>9.2f}")
+              f"{fmt(row['ratio'], '>9.2f')} {fmt(row.get('health_ratio'), '>9.2f')}")
     if os.environ.get("BENCH_RESULTS"):
         with open(os.environ["BENCH_RESULTS"], "a") as f:
             for row in rows:
