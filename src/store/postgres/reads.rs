@@ -120,34 +120,23 @@ impl PostgresStore {
         };
         // Empty for every topic, which the statements read as no filter.
         let prefixes: &[String] = query.topic_prefixes.as_slice();
-        let rows = match &query.topic {
-            Some(topic) => {
-                let statement = client.prepare_cached(FOLLOW_TOPIC_SQL).await?;
-                let params: [&(dyn ToSql + Sync); 7] = [
-                    topic,
-                    &query.after.seq,
-                    &query.source,
-                    &limit,
-                    &budget,
-                    &prefixes,
-                    &scan_rows,
-                ];
-                client.query(&statement, &params).await?
-            }
-            None => {
-                let statement = client.prepare_cached(FOLLOW_ALL_SQL).await?;
-                let params: [&(dyn ToSql + Sync); 7] = [
-                    &query.after.tx,
-                    &query.after.seq,
-                    &query.source,
-                    &limit,
-                    &budget,
-                    &prefixes,
-                    &scan_rows,
-                ];
-                client.query(&statement, &params).await?
-            }
+        // The two forms differ only in their statement and in what fixes the start: the topic
+        // (then `after.seq` within it) or `after.tx`.
+        let (sql, start): (&str, &(dyn ToSql + Sync)) = match &query.topic {
+            Some(topic) => (FOLLOW_TOPIC_SQL, topic),
+            None => (FOLLOW_ALL_SQL, &query.after.tx),
         };
+        let statement = client.prepare_cached(sql).await?;
+        let params: [&(dyn ToSql + Sync); 7] = [
+            start,
+            &query.after.seq,
+            &query.source,
+            &limit,
+            &budget,
+            &prefixes,
+            &scan_rows,
+        ];
+        let rows = client.query(&statement, &params).await?;
         let mut events = Vec::with_capacity(rows.len());
         let mut last_scanned = None;
         // Events of the page before its byte cut (at most `limit`), from the statement.
