@@ -14,15 +14,27 @@ impl TopicPrefixes {
     }
 
     /// The topics starting with one of `prefixes`. An empty prefix matches every topic, so a
-    /// list holding one is the same as [`TopicPrefixes::any`].
+    /// list holding one is the same as [`TopicPrefixes::any`]. Kept sorted and without the
+    /// prefixes another one covers (`a.` covers `a.b.`): every topic inside is then inside
+    /// exactly one of them, and their ranges of topics come in their order.
     pub fn new(prefixes: impl IntoIterator<Item = String>) -> Self {
-        let mut prefixes: Vec<String> = prefixes.into_iter().collect();
-        if prefixes.iter().any(String::is_empty) {
+        let mut sorted: Vec<String> = prefixes.into_iter().collect();
+        if sorted.iter().any(String::is_empty) {
             return Self::any();
         }
-        prefixes.sort();
-        prefixes.dedup();
-        Self(prefixes)
+        sorted.sort_unstable();
+        // Sorted, a prefix comes just before the ones it covers: comparing with the last one
+        // kept is enough (this also drops repeats).
+        let mut kept: Vec<String> = Vec::with_capacity(sorted.len());
+        for prefix in sorted {
+            if kept
+                .last()
+                .is_none_or(|last| !prefix.starts_with(last.as_str()))
+            {
+                kept.push(prefix);
+            }
+        }
+        Self(kept)
     }
 
     /// Whether every topic is inside.
@@ -39,7 +51,7 @@ impl TopicPrefixes {
                 .any(|prefix| topic.starts_with(prefix.as_str()))
     }
 
-    /// The prefixes (empty for every topic).
+    /// The prefixes, sorted, none covering another (empty for every topic).
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
@@ -56,6 +68,13 @@ mod tests {
         assert!(prefixes.contains("payments."));
         assert!(!prefixes.contains("orders"));
         assert!(!prefixes.contains("audit.orders.created"));
+    }
+
+    #[test]
+    fn prefixes_are_kept_sorted_without_those_another_covers() {
+        let raw = ["orders.eu.", "audit.", "orders.", "orders.", "ordersx"];
+        let prefixes = TopicPrefixes::new(raw.map(String::from));
+        assert_eq!(prefixes.as_slice(), ["audit.", "orders.", "ordersx"]);
     }
 
     #[test]

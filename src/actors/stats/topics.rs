@@ -56,23 +56,13 @@ impl TopicIndex {
     }
 }
 
-/// The prefixes sorted, without those another one covers ("a" covers "ab"): each topic is then
-/// inside at most one of them, and their ranges of topics come in the same order as they do.
-/// Every topic is the one empty prefix. Sorted, a prefix comes just before the prefixes it
-/// covers, so comparing with the last one kept is enough.
+/// The prefixes to walk, one range of topics each: those of `prefixes`, which are sorted and
+/// disjoint already (see [`TopicPrefixes::new`]), or the one empty prefix for every topic.
 fn disjoint(prefixes: &TopicPrefixes) -> Vec<&str> {
     if prefixes.is_any() {
         return vec![""];
     }
-    let mut sorted: Vec<&str> = prefixes.as_slice().iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    let mut kept: Vec<&str> = Vec::with_capacity(sorted.len());
-    for prefix in sorted {
-        if kept.last().is_none_or(|last| !prefix.starts_with(last)) {
-            kept.push(prefix);
-        }
-    }
-    kept
+    prefixes.as_slice().iter().map(String::as_str).collect()
 }
 
 #[cfg(test)]
