@@ -44,7 +44,7 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
                        (`Authorization: Bearer <key>` or `X-API-Key`) with the route's scope: \
                        `publish` for `/publish`; `read` for `/events`, `/events/stream` and \
                        `/topics` (limited to the key's topic prefixes); `read` or `admin` for \
-                       `/stats` and `/metrics`.",
+                       `/stats`; `admin`, or `read` on every topic, for `/metrics`.",
     ),
     // Referenced by the publish body's payload schema, which utoipa cannot register itself.
     components(schemas(PayloadValue)),

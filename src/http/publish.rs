@@ -119,30 +119,29 @@ pub async fn publish(
 /// Refuses the whole request when the caller may not publish to one of its topics, like a
 /// validation failure: each such event is listed by index.
 fn require_topics(caller: &Caller, events: &[Event]) -> Result<(), ApiError> {
-    let prefixes = caller.topics();
-    let outside: Vec<FieldIssue> = events
+    let mut outside = events
         .iter()
         .enumerate()
         .filter(|(_, event)| !caller.may_reach(&event.topic))
+        .peekable();
+    if outside.peek().is_none() {
+        return Ok(());
+    }
+    // Only a refused request pays for the message.
+    let allowed = describe_prefixes(&caller.topics());
+    let details: Vec<FieldIssue> = outside
         .map(|(index, event)| {
-            let reason = format!(
-                "{:?} does not start with {}",
-                event.topic,
-                describe_prefixes(&prefixes)
-            );
+            let reason = format!("{:?} does not start with {allowed}", event.topic);
             FieldIssue::at(index, "topic", reason)
         })
         .collect();
-    if outside.is_empty() {
-        return Ok(());
-    }
     Err(ApiError::Forbidden {
         message: format!(
             "the key {:?} may not publish to {} of these topics; nothing was stored",
             caller.key_name().unwrap_or_default(),
-            outside.len()
+            details.len()
         ),
-        details: outside,
+        details,
     })
 }
 
