@@ -73,12 +73,8 @@ pub struct App {
     router: axum::Router,
     /// How many connections, for how long (applied by `http::serve`).
     connection_limits: ConnectionLimits,
-    /// The certificate served when HTTPS is on; reloadable while serving.
-    tls: Option<ServerTls>,
-    /// The API keys in force; reloadable while serving.
-    access: Arc<AccessControl>,
-    /// How often the keys file is checked for a change (`None`: only on SIGHUP).
-    keys_check_interval: Option<Duration>,
+    /// The API keys in force and the certificate served (HTTPS), reloadable while serving.
+    reloadable: Reloadable,
     tree: ActorTree,
     tree_join: tokio::task::JoinHandle<()>,
     store: SharedStore,
@@ -128,13 +124,15 @@ impl App {
             address,
             router,
             connection_limits: config.limits.connections,
-            tls,
-            access,
+            reloadable: Reloadable {
+                access,
+                tls,
+                check_interval: config.access.check_interval,
+            },
             tree,
             tree_join,
             store,
             shutdown_timeout: config.shutdown_timeout,
-            keys_check_interval: config.access.check_interval,
             metrics_upkeep,
         })
     }
@@ -151,7 +149,7 @@ impl App {
 
     /// The served certificate, to reload it while serving (`None`: plain HTTP).
     pub fn tls(&self) -> Option<ServerTls> {
-        self.tls.clone()
+        self.reloadable.tls.clone()
     }
 
     /// The store, for tests that check what was persisted.
@@ -170,9 +168,7 @@ impl App {
             listener,
             router,
             connection_limits,
-            tls,
-            access,
-            keys_check_interval: check_interval,
+            reloadable,
             tree,
             mut tree_join,
             shutdown_timeout,
@@ -186,11 +182,7 @@ impl App {
             shutdown.await;
             let _ = signalled_tx.send(Some(Instant::now()));
         };
-        let reloadable = Reloadable {
-            access,
-            tls: tls.clone(),
-            check_interval,
-        };
+        let tls = reloadable.tls.clone();
         let reloader =
             (!reloadable.has_nothing_to_reload()).then(|| tokio::spawn(reloadable.run()));
         let server = http::serve(listener, router, connection_limits, tls, signalled);
