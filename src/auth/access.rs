@@ -228,11 +228,7 @@ impl AccessControl {
     /// The keys of the file at `path`; a missing or broken file is an error.
     pub fn from_keys_file(path: &Path) -> Result<Self, KeysError> {
         let stamp = FileStamp::of(path);
-        let ring =
-            Keyring::build(read_keys_file(path)?, None).map_err(|reason| KeysError::Invalid {
-                path: path.to_owned(),
-                reason,
-            })?;
+        let ring = read_keyring(path, None)?;
         Ok(Self {
             keys: Some(KeysSource {
                 path: path.to_owned(),
@@ -280,20 +276,14 @@ impl AccessControl {
         if let Ok(mut seen) = source.seen.lock() {
             *seen = stamp;
         }
-        let entries = read_keys_file(&source.path)?;
-        let previous = source.ring.load();
-        let ring =
-            Keyring::build(entries, Some(&previous)).map_err(|reason| KeysError::Invalid {
-                path: source.path.clone(),
-                reason,
-            })?;
+        let ring = read_keyring(&source.path, Some(&source.ring.load()))?;
         let count = ring.len();
         source.ring.store(Arc::new(ring));
         Ok(Some(count))
     }
 
-    /// Like [`AccessControl::reload`], only when the file changed (size or modification
-    /// time) since it was last read; `None` when it did not. Costs one `stat`.
+    /// Like [`AccessControl::reload`], only when the file changed (its [`FileStamp`]) since it
+    /// was last read; `None` when it did not. Costs one `stat`.
     pub fn reload_if_changed(&self) -> Option<Result<Option<usize>, KeysError>> {
         let source = self.keys.as_ref()?;
         let stamp = FileStamp::of(&source.path);
@@ -304,6 +294,15 @@ impl AccessControl {
             .unwrap_or(true);
         changed.then(|| self.reload())
     }
+}
+
+/// The keyring of the keys file at `path`, carrying over the buckets of `previous` (see
+/// [`Keyring::build`]).
+fn read_keyring(path: &Path, previous: Option<&Keyring>) -> Result<Keyring, KeysError> {
+    Keyring::build(read_keys_file(path)?, previous).map_err(|reason| KeysError::Invalid {
+        path: path.to_owned(),
+        reason,
+    })
 }
 
 #[cfg(test)]
