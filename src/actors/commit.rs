@@ -13,19 +13,19 @@
 //!   store committed;
 //! - the stats actor hears of a commit before any of its requests is answered (mailboxes are
 //!   FIFO, so `/stats` read after an answer includes it);
-//! - the shard's commit gate is held until the commit is reported, so commits of one shard
-//!   never overlap, across incarnations.
+//! - a commit holds its slot (`slots.rs`) until it is reported and answered, so a shard never
+//!   runs more commits at once than it has slots, across incarnations.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use ractor::{ActorRef, RpcReplyPort};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, warn};
 
 use super::error::IngestError;
 use super::fastpath::{KeyBudget, RecentKeys};
+use super::slots::CommitSlots;
 use super::stats::{CommitDelta, StatsMsg};
 use crate::event::{Event, EventKey, Outcome};
 use crate::metrics::Metrics;
@@ -71,12 +71,13 @@ pub(super) struct GroupCommit {
     pub(super) received: u64,
     /// Chaos: panic once the commit is durable but before anyone is answered.
     pub(super) panic_after_commit: bool,
-    /// Keeps the shard's commits serial until this one is reported (see `ShardArgs::commit_gate`).
-    pub(super) gate: OwnedMutexGuard<()>,
+    /// This commit's slot among the shard's commits in flight (see [`CommitSlots`]), held until
+    /// it is reported and answered.
+    pub(super) slot: Option<OwnedSemaphorePermit>,
 }
 
 /// What a group commit came to, for the shard.
-pub(super) struct CommitOutcome {
+pub struct CommitOutcome {
     /// The candidates now known to be stored (new or not), for the fast path.
     pub(super) committed: Vec<Event>,
     /// Whether some commit's outcome is unknown (it may have landed): the shard then resyncs
@@ -106,7 +107,7 @@ impl GroupCommit {
             plan,
             received,
             panic_after_commit,
-            gate,
+            slot,
         } = self;
         let outcome = match committer
             .commit(requests, plan, received, panic_after_commit)
@@ -129,7 +130,7 @@ impl GroupCommit {
                 }
             }
         };
-        drop(gate);
+        drop(slot);
         outcome
     }
 }
@@ -298,16 +299,16 @@ pub(super) fn plan_batch(requests: &[PendingRequest], recent: &RecentKeys) -> Ba
     BatchPlan { candidates, slots }
 }
 
-/// Re-reads this process's counter row of `shard` under the shard's commit gate and reports it
-/// to the stats actor, so that live counters include commits whose answer was lost (a timeout
-/// with unknown outcome, or an incarnation killed mid-commit).
+/// Re-reads this process's counter row of `shard` while no commit of the shard runs (it holds
+/// every commit slot) and reports it to the stats actor, so that live counters include commits
+/// whose answer was lost (a timeout with unknown outcome, or an incarnation killed mid-commit).
 pub(super) async fn resync_counters(
     shard: ShardId,
     store: &SharedStore,
     stats: &ActorRef<StatsMsg>,
-    gate: Arc<Mutex<()>>,
+    slots: &CommitSlots,
 ) -> Result<(), StoreError> {
-    let _gate = gate.lock_owned().await;
+    let _every_slot = slots.all().await;
     let counters_after = store.own_counters(shard).await?;
     let delta = CommitDelta {
         shard,

@@ -12,6 +12,9 @@ pub const DEFAULT_SHARDS: u32 = 4;
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
 /// Default group-commit linger: the longest an event waits for company before its commit.
 pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(2);
+/// Default number of commits of one shard that may be running at once (pipelining): the next
+/// batch is sent while the previous one waits for its disk flush.
+pub const DEFAULT_COMMITS_IN_FLIGHT: usize = 2;
 /// Default fast-path budget: committed keys remembered by all shards together (about 80 bytes
 /// each, so about 80 MiB when full).
 pub const DEFAULT_FASTPATH_KEYS: usize = 1_000_000;
@@ -64,8 +67,12 @@ impl Default for TreeConfig {
 pub struct BatchingConfig {
     /// A shard commits as soon as it buffers this many events (at least 1).
     pub max_events: usize,
-    /// Longest a buffered event waits for more before its commit.
+    /// Longest a buffered event waits for more before its commit starts, when a commit slot
+    /// is free.
     pub linger: Duration,
+    /// Commits of one shard that may run at once (at least 1). Order within a topic does not
+    /// depend on it: the store orders same-topic commits (see DESIGN.md, guarantee 8).
+    pub commits_in_flight: usize,
 }
 
 impl Default for BatchingConfig {
@@ -73,6 +80,7 @@ impl Default for BatchingConfig {
         Self {
             max_events: DEFAULT_BATCH_MAX_EVENTS,
             linger: DEFAULT_BATCH_LINGER,
+            commits_in_flight: DEFAULT_COMMITS_IN_FLIGHT,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! ```text
 //!                 SupervisorActor            (supervisor.rs: routing, restarts, chaos kills)
 //!                /       |        \
-//!         StatsActor  Shard 0 ... Shard N-1  (stats.rs; shard.rs + commit.rs + fastpath.rs)
+//!         StatsActor  Shard 0 ... Shard N-1  (stats.rs; shard.rs + commit.rs + slots.rs + fastpath.rs)
 //! ```
 //!
 //! Nothing outside this module sees an `ActorRef`, a `call_t!` or a `RactorErr`: the HTTP layer
@@ -19,6 +19,7 @@ pub mod error;
 pub mod fastpath;
 pub mod routing;
 pub mod shard;
+mod slots;
 pub mod stats;
 pub mod supervisor;
 #[cfg(test)]

@@ -1,24 +1,35 @@
 //! `ShardActor`: owns the topics that hash to it and turns their events into group commits.
 //!
-//! Requests arrive from the supervisor as [`ShardMsg::Ingest`]. The shard buffers them and
-//! commits when it holds `batch_max_events` events or when the oldest has waited `linger`,
-//! whichever comes first. The linger is a one-shot timer tagged with an epoch, armed when the
-//! first event enters an empty buffer; a timer whose epoch has passed is ignored, so a slow
-//! commit never leaves a queue of stale ticks behind it.
+//! Requests arrive from the supervisor as [`ShardMsg::Ingest`]. The shard buffers them; the
+//! buffer becomes *due* when it holds `batch_max_events` events or when its oldest event has
+//! waited `linger`, whichever comes first, and a due buffer is committed as soon as one of the
+//! shard's commit slots is free (`commits_in_flight`, see `slots.rs`). So commits are
+//! pipelined: while one waits for the disk, the next batch is already on its way, and a
+//! request waits for its own commit rather than for the one ahead of it plus a fresh linger.
+//! The linger is a one-shot timer tagged with an epoch, armed when the first event enters an
+//! empty buffer; a timer whose epoch has passed is ignored.
 //!
 //! A commit (`commit.rs`) resolves duplicates inside the batch in memory, then writes the
-//! distinct keys and the counter deltas in one store transaction. Only after it succeeds are
-//! the stats actor told and each waiting request answered with the outcome of each of its
-//! events: a reply means committed. When the commit fails, every request of the batch gets a
-//! retryable error (retrying is safe because the store deduplicates) and the shard schedules a
-//! counter resync, because the failed commit may have landed after all.
+//! distinct keys and the counter deltas in one store transaction. It runs in a task of its
+//! own, which answers every waiting request (a reply means committed) and then reports back
+//! with [`ShardMsg::Committed`]: the keys now known to be stored feed the fast path, and a
+//! panic inside the task is re-raised in the shard, so that the shard fails and its supervisor
+//! restarts it. If the shard is killed meanwhile, the task still finishes and answers. When a
+//! commit fails, every request of the batch gets a retryable error (retrying is safe because
+//! the store deduplicates) and the shard schedules a counter resync, because the failed commit
+//! may have landed after all.
+//!
+//! Overlapping commits keep every ordering guarantee because the store orders same-topic
+//! commits itself (PostgreSQL: per-topic advisory locks held to commit; embedded: one writer
+//! thread), and the stats actor keeps the newest counter row it hears of, whatever the order.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use futures::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::sync::Mutex;
-use tracing::{error, warn};
+use tracing::warn;
 
 use super::chaos::{ChaosDice, InjectedPanic};
 use super::commit::{
@@ -26,6 +37,7 @@ use super::commit::{
 };
 use super::config::BatchingConfig;
 use super::fastpath::{KeyBudget, RecentKeys};
+use super::slots::CommitSlots;
 use super::stats::StatsMsg;
 use crate::event::Event;
 use crate::metrics::Metrics;
@@ -33,6 +45,9 @@ use crate::store::{ShardId, SharedStore};
 
 /// The shard actor's behaviour.
 pub struct ShardActor;
+
+/// What a commit task reports: its outcome, or the payload of the panic that ended it.
+pub type CommitEnded = Result<CommitOutcome, Box<dyn Any + Send>>;
 
 /// Messages of a shard.
 pub enum ShardMsg {
@@ -43,6 +58,8 @@ pub enum ShardMsg {
     ResyncCounters,
     /// Events that all hash to this shard; answered after their commit.
     Ingest(Vec<Event>, IngestReply),
+    /// One of this shard's commits ended (its requests are already answered).
+    Committed(CommitEnded),
 }
 
 /// Start-up arguments.
@@ -57,10 +74,9 @@ pub struct ShardArgs {
     pub batching: BatchingConfig,
     /// Fault injection (off unless an operator turns it on).
     pub chaos: ChaosDice,
-    /// Held by every commit of this shard index, across incarnations: a restarted shard's first
-    /// commit waits for the commit its killed predecessor left running, so commits of one shard
-    /// never overlap and, within a topic, `seq` keeps following commit order.
-    pub commit_gate: Arc<Mutex<()>>,
+    /// Shared by every incarnation of this shard index: a restarted shard counts the commits
+    /// its killed predecessor left running.
+    pub commit_slots: CommitSlots,
     /// When to re-read the counter row after a start or a failure: longer than any store
     /// operation can still be running (the store timeout bounds them, also on the server side).
     pub resync_delay: Duration,
@@ -78,10 +94,15 @@ pub struct ShardState {
     batching: BatchingConfig,
     pending: Vec<PendingRequest>,
     pending_events: usize,
-    /// Generation of the buffer; bumped by every commit so older linger timers are ignored.
+    /// Generation of the buffer; bumped whenever the buffer empties, so older linger timers
+    /// are ignored.
     epoch: u64,
+    /// The buffer waits only for a free commit slot (its linger passed, or it is full).
+    due: bool,
+    /// Commits this incarnation started that have not reported back yet.
+    in_flight: usize,
     chaos: ChaosDice,
-    commit_gate: Arc<Mutex<()>>,
+    commit_slots: CommitSlots,
     resync_delay: Duration,
     /// Whether a [`ShardMsg::ResyncCounters`] is already scheduled.
     resync_scheduled: bool,
@@ -109,8 +130,10 @@ impl Actor for ShardActor {
             pending: Vec::new(),
             pending_events: 0,
             epoch: 0,
+            due: false,
+            in_flight: 0,
             chaos: args.chaos,
-            commit_gate: args.commit_gate,
+            commit_slots: args.commit_slots,
             resync_delay: args.resync_delay,
             resync_scheduled: false,
             recent,
@@ -138,69 +161,60 @@ impl Actor for ShardActor {
         state: &mut ShardState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ShardMsg::Ingest(events, reply) => state.enqueue(&myself, events, reply).await,
-            ShardMsg::FlushEpoch(epoch) if epoch == state.epoch => {
-                state.commit_pending(&myself).await
-            }
+            ShardMsg::Ingest(events, reply) => state.enqueue(&myself, events, reply),
+            ShardMsg::FlushEpoch(epoch) if epoch == state.epoch => state.due = true,
             ShardMsg::FlushEpoch(_stale) => {}
+            ShardMsg::Committed(report) => state.committed(&myself, report),
             ShardMsg::ResyncCounters => state.resync(&myself).await,
         }
+        state.commit_due(&myself).await;
         Ok(())
     }
 
-    /// On a graceful stop (drain), whatever is still buffered is committed and answered.
+    /// On a graceful stop (drain), whatever is still buffered is committed, and the stop waits
+    /// until every commit of the shard has answered its requests.
     async fn post_stop(
         &self,
         myself: ActorRef<Self::Msg>,
         state: &mut ShardState,
     ) -> Result<(), ActorProcessingErr> {
-        state.commit_pending(&myself).await;
+        state.due = true;
+        while !state.pending.is_empty() {
+            state.start_commit(&myself).await;
+        }
+        let _every_slot = state.commit_slots.all().await;
         Ok(())
     }
 }
 
 impl ShardState {
-    async fn enqueue(
-        &mut self,
-        myself: &ActorRef<ShardMsg>,
-        events: Vec<Event>,
-        reply: IngestReply,
-    ) {
-        let buffer_was_empty = self.pending.is_empty();
-        self.pending_events += events.len();
-        self.pending.push(PendingRequest { events, reply });
-        if self.pending_events >= self.batching.max_events {
-            self.commit_pending(myself).await;
-        } else if buffer_was_empty {
+    fn enqueue(&mut self, myself: &ActorRef<ShardMsg>, events: Vec<Event>, reply: IngestReply) {
+        if self.pending.is_empty() {
             let epoch = self.epoch;
             myself.send_after(self.batching.linger, move || ShardMsg::FlushEpoch(epoch));
         }
+        self.pending_events += events.len();
+        self.pending.push(PendingRequest { events, reply });
+        if self.pending_events >= self.batching.max_events {
+            self.due = true;
+        }
     }
 
-    /// Commits the buffer and answers every request in it.
-    ///
-    /// The commit runs in a task of its own, which this handler awaits: if the shard is killed
-    /// meanwhile, the task still finishes, so a commit that reached the database is always
-    /// reported to the stats actor and answered. A panic inside the task is re-raised here, so
-    /// that the shard fails and its supervisor restarts it.
-    async fn commit_pending(&mut self, myself: &ActorRef<ShardMsg>) {
-        if self.pending.is_empty() {
+    /// Starts commits of the due buffer while this incarnation has free slots.
+    async fn commit_due(&mut self, myself: &ActorRef<ShardMsg>) {
+        while self.due && self.in_flight < self.commit_slots.count() {
+            self.start_commit(myself).await;
+        }
+    }
+
+    /// Takes up to `batch_max_events` events of whole requests from the buffer (at least one
+    /// request) and commits them in a task of their own, which reports back with
+    /// [`ShardMsg::Committed`]. Waits for a slot first when a predecessor's commits hold them.
+    async fn start_commit(&mut self, myself: &ActorRef<ShardMsg>) {
+        let (requests, received) = self.take_batch();
+        if requests.is_empty() {
             return;
         }
-        let requests = std::mem::take(&mut self.pending);
-        let received = std::mem::take(&mut self.pending_events) as u64;
-        self.epoch += 1;
-        self.run_commit(myself, requests, received).await;
-    }
-
-    /// Runs one group commit and, when its outcome is unknown, schedules a resync so that live
-    /// counters catch up with the store.
-    async fn run_commit(
-        &mut self,
-        myself: &ActorRef<ShardMsg>,
-        requests: Vec<PendingRequest>,
-        received: u64,
-    ) {
         let injected = self.chaos.roll();
         if injected == InjectedPanic::BeforeCommit {
             panic!(
@@ -209,7 +223,8 @@ impl ShardState {
             );
         }
         let plan = plan_batch(&requests, &self.recent);
-        let gate = self.commit_gate.clone().lock_owned().await;
+        let slot = self.commit_slots.one().await;
+        self.in_flight += 1;
         let group = GroupCommit {
             committer: Committer {
                 shard: self.shard,
@@ -219,22 +234,45 @@ impl ShardState {
             },
             requests,
             plan,
-            received,
+            received: received as u64,
             panic_after_commit: injected == InjectedPanic::AfterCommit,
-            gate,
+            slot,
         };
-        let outcome = match tokio::spawn(group.run()).await {
+        let shard = myself.clone();
+        tokio::spawn(async move {
+            let report = AssertUnwindSafe(group.run()).catch_unwind().await;
+            // A killed shard is gone: its commit was answered all the same.
+            let _ = shard.send_message(ShardMsg::Committed(report));
+        });
+    }
+
+    fn take_batch(&mut self) -> (Vec<PendingRequest>, usize) {
+        let mut taken_events = 0;
+        let mut taken = 0;
+        for request in &self.pending {
+            if taken > 0 && taken_events + request.events.len() > self.batching.max_events {
+                break;
+            }
+            taken_events += request.events.len();
+            taken += 1;
+        }
+        let requests: Vec<PendingRequest> = self.pending.drain(..taken).collect();
+        self.pending_events -= taken_events;
+        if self.pending.is_empty() {
+            // The next event starts a new buffer with a linger of its own.
+            self.due = false;
+            self.epoch += 1;
+        }
+        (requests, taken_events)
+    }
+
+    /// A commit task ended: feeds the fast path, schedules a resync when the outcome is
+    /// unknown, and re-raises a panic of the task so that the supervisor restarts this shard.
+    fn committed(&mut self, myself: &ActorRef<ShardMsg>, report: CommitEnded) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let outcome = match report {
             Ok(outcome) => outcome,
-            Err(join_error) if join_error.is_panic() => {
-                std::panic::resume_unwind(join_error.into_panic())
-            }
-            Err(join_error) => {
-                error!(shard = self.shard, error = %join_error, "commit task vanished");
-                CommitOutcome {
-                    committed: Vec::new(),
-                    uncertain: true,
-                }
-            }
+            Err(panic) => std::panic::resume_unwind(panic),
         };
         if outcome.uncertain {
             self.schedule_resync(myself);
@@ -249,8 +287,9 @@ impl ShardState {
     /// cannot answer now.
     async fn resync(&mut self, myself: &ActorRef<ShardMsg>) {
         self.resync_scheduled = false;
-        let gate = self.commit_gate.clone();
-        if let Err(err) = resync_counters(self.shard, &self.store, &self.stats, gate).await {
+        if let Err(err) =
+            resync_counters(self.shard, &self.store, &self.stats, &self.commit_slots).await
+        {
             warn!(shard = self.shard, error = %err, "counter resync failed, will retry");
             self.schedule_resync(myself);
         }

@@ -13,14 +13,12 @@
 //! place: its death means the live counters can no longer be trusted, so it escalates too.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{
     Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
 };
 use rand::Rng;
-use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
@@ -31,6 +29,7 @@ use super::config::{BatchingConfig, RestartBudget};
 use super::error::IngestError;
 use super::fastpath::KeyBudget;
 use super::shard::{ShardActor, ShardArgs, ShardMsg};
+use super::slots::CommitSlots;
 use super::stats::{StatsActor, StatsArgs, StatsMsg};
 use crate::event::Event;
 use crate::metrics::Metrics;
@@ -88,8 +87,8 @@ pub struct SupervisorState {
     cluster_watcher: JoinHandle<()>,
     /// Shards killed on purpose by chaos mode; their restarts do not spend the budget.
     chaos_victims: HashSet<ActorId>,
-    /// One per shard index, handed to every incarnation (see `ShardArgs::commit_gate`).
-    commit_gates: Vec<Arc<Mutex<()>>>,
+    /// One per shard index, handed to every incarnation (see `ShardArgs::commit_slots`).
+    commit_slots: Vec<CommitSlots>,
     metrics: Metrics,
     /// The fast path's key budget, shared by every shard and every incarnation.
     fastpath_budget: KeyBudget,
@@ -126,8 +125,8 @@ impl Actor for SupervisorActor {
             chaos_timer: None,
             cluster_watcher,
             chaos_victims: HashSet::new(),
-            commit_gates: (0..args.shard_count)
-                .map(|_| Arc::new(Mutex::new(())))
+            commit_slots: (0..args.shard_count)
+                .map(|_| CommitSlots::new(args.batching.commits_in_flight))
                 .collect(),
             fastpath_budget,
             metrics: args.metrics,
@@ -239,18 +238,18 @@ impl SupervisorState {
         myself: &ActorRef<SupervisorMsg>,
         shard: ShardId,
     ) -> Result<ActorRef<ShardMsg>, ActorProcessingErr> {
-        let commit_gate = self
-            .commit_gates
+        let commit_slots = self
+            .commit_slots
             .get(shard as usize)
             .cloned()
-            .ok_or_else(|| format!("no commit gate for shard {shard}"))?;
+            .ok_or_else(|| format!("no commit slots for shard {shard}"))?;
         let args = ShardArgs {
             shard,
             store: self.store.clone(),
             stats: self.stats.clone(),
             batching: self.batching,
             chaos: ChaosDice::new(self.chaos.panic_rate),
-            commit_gate,
+            commit_slots,
             // Twice the store timeout: by then any commit of a dead incarnation has ended.
             resync_delay: self.store.operation_timeout() * 2,
             metrics: self.metrics.clone(),

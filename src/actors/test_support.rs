@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use ractor::{Actor, ActorRef};
 use serde_json::value::RawValue;
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::oneshot;
 
 use super::chaos::ChaosDice;
 use super::commit::IngestReply;
@@ -15,6 +15,7 @@ use super::config::BatchingConfig;
 use super::error::IngestError;
 use super::fastpath::KeyBudget;
 use super::shard::{ShardActor, ShardArgs, ShardMsg};
+use super::slots::CommitSlots;
 use super::stats::{StatsActor, StatsArgs, StatsMsg, StatsSnapshot};
 use crate::event::{Event, Outcome, TopicPrefixes};
 use crate::metrics::Metrics;
@@ -79,7 +80,7 @@ impl ShardHarness {
             stats: stats.clone(),
             batching,
             chaos: ChaosDice::default(),
-            commit_gate: Arc::new(Mutex::new(())),
+            commit_slots: CommitSlots::new(batching.commits_in_flight),
             resync_delay: RESYNC_DELAY,
             metrics: Metrics::new(1),
             fastpath_budget: KeyBudget::new(fastpath_keys),

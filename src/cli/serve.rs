@@ -104,6 +104,11 @@ pub struct BatchingArgs {
     /// Longest time, in milliseconds, a buffered event waits for more before its commit.
     #[arg(long, env = "AGG_BATCH_LINGER_MS", default_value_t = millis(tree::DEFAULT_BATCH_LINGER))]
     pub batch_linger_ms: u64,
+    /// Commits of one shard that may run at once: the next batch is sent while the previous
+    /// one waits for its disk flush (1 = one at a time). Order within a topic holds either way.
+    #[arg(long, env = "AGG_COMMITS_IN_FLIGHT", default_value_t = tree::DEFAULT_COMMITS_IN_FLIGHT,
+          value_parser = parse::positive)]
+    pub commits_in_flight: usize,
     /// Committed keys kept in memory, by all shards together, to answer re-sends without a
     /// database probe (0 turns the fast path off). Memory is bounded by it, whatever the number
     /// of stored keys.
@@ -241,6 +246,7 @@ impl ServeArgs {
                 batching: BatchingConfig {
                     max_events: self.batching.batch_max_events,
                     linger: Duration::from_millis(self.batching.batch_linger_ms),
+                    commits_in_flight: self.batching.commits_in_flight,
                 },
                 fastpath_keys: self.batching.fastpath_keys,
                 max_inflight_events_per_shard: self.limits.max_inflight_events_per_shard,

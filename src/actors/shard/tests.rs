@@ -1,6 +1,7 @@
-//! Unit tests of the shard: group commit by size and by linger, stale linger timers, the fast
-//! path, a killed shard's commit, and a failed commit followed by a counter resync. Time is
-//! paused, so timers fire only when a test moves the clock.
+//! Unit tests of the shard: group commit by size and by linger, pipelined commits bounded by
+//! the commit slots, stale linger timers, the fast path, a killed shard's commit, and a failed
+//! commit followed by a counter resync. Time is paused, so timers fire only when a test moves
+//! the clock.
 
 use std::time::Duration;
 
@@ -16,10 +17,110 @@ use crate::store::StoreError;
 const LINGER: Duration = Duration::from_millis(100);
 
 fn batching(max_events: usize) -> BatchingConfig {
+    pipelined(max_events, 2)
+}
+
+fn pipelined(max_events: usize, commits_in_flight: usize) -> BatchingConfig {
     BatchingConfig {
         max_events,
         linger: LINGER,
+        commits_in_flight,
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn commits_overlap_up_to_the_commit_slots_and_the_next_starts_when_one_ends() {
+    let store = MemoryStore::new();
+    let harness = ShardHarness::spawn(store.clone(), pipelined(1, 2), 0).await;
+    let hold = store.hold_commits().await;
+
+    let first = harness.ingest(vec![event("t", "1")]);
+    let second = harness.ingest(vec![event("t", "2")]);
+    let mut third = harness.ingest(vec![event("t", "3")]);
+    settle().await;
+    assert_eq!(
+        store.commits().len(),
+        2,
+        "two commits run at once, not three"
+    );
+    assert!(matches!(third.try_recv(), Err(TryRecvError::Empty)));
+
+    drop(hold);
+    settle().await;
+    assert_eq!(
+        store.commits().len(),
+        3,
+        "the third starts once a slot frees"
+    );
+    for answer in [first, second] {
+        assert_eq!(answer.await.unwrap().unwrap(), vec![Outcome::New]);
+    }
+    assert_eq!(third.try_recv().unwrap().unwrap(), vec![Outcome::New]);
+    assert_eq!(harness.stats().await.totals.unique_processed, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_buffer_due_while_every_slot_is_busy_commits_when_one_frees_without_a_new_linger() {
+    let store = MemoryStore::new();
+    let harness = ShardHarness::spawn(store.clone(), pipelined(1000, 1), 0).await;
+    let hold = store.hold_commits().await;
+    let first = harness.ingest(vec![event("t", "1")]);
+    settle().await;
+    tokio::time::advance(LINGER).await;
+    settle().await;
+    assert_eq!(
+        store.commits().len(),
+        1,
+        "the first buffer's commit runs (held)"
+    );
+
+    // The second buffer lingers while the first commit runs, and becomes due.
+    let mut second = harness.ingest(vec![event("t", "2")]);
+    settle().await;
+    tokio::time::advance(LINGER).await;
+    settle().await;
+    assert_eq!(
+        store.commits().len(),
+        1,
+        "one slot: the due buffer waits for it"
+    );
+
+    // The slot frees: the due buffer commits at once, the clock standing still.
+    drop(hold);
+    settle().await;
+    assert_eq!(first.await.unwrap().unwrap(), vec![Outcome::New]);
+    assert_eq!(store.commits().len(), 2);
+    assert_eq!(second.try_recv().unwrap().unwrap(), vec![Outcome::New]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_buffer_larger_than_a_batch_is_committed_in_batches_of_whole_requests() {
+    let store = MemoryStore::new();
+    let harness = ShardHarness::spawn(store.clone(), pipelined(3, 1), 0).await;
+    let hold = store.hold_commits().await;
+    let _running = harness.ingest(vec![event("t", "0"); 3]);
+    settle().await;
+    // While the slot is busy, 5 events in 3 requests queue up.
+    let answers = [
+        harness.ingest(vec![event("t", "1"), event("t", "2")]),
+        harness.ingest(vec![event("t", "3"), event("t", "4")]),
+        harness.ingest(vec![event("t", "5")]),
+    ];
+    settle().await;
+    drop(hold);
+    for answer in answers {
+        assert!(answer.await.unwrap().is_ok());
+    }
+    let received: Vec<u64> = store
+        .commits()
+        .iter()
+        .map(|commit| commit.received)
+        .collect();
+    assert_eq!(
+        received,
+        vec![3, 2, 3],
+        "never more than 3 events, never a split request"
+    );
 }
 
 #[tokio::test(start_paused = true)]

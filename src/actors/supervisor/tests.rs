@@ -29,6 +29,7 @@ async fn spawn_supervisor(
         batching: BatchingConfig {
             max_events: 1,
             linger: Duration::from_millis(1),
+            commits_in_flight: 2,
         },
         fastpath_keys: 0,
         started_at: Instant::now(),
