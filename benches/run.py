@@ -12,8 +12,8 @@ reference for single events is the HTTP ceiling of the same box: `GET /health` u
 connections, measured in the same run (issue 14); single-event rows also print their ratio to it.
 Two rows emulate a disk whose flush takes 2.5 ms longer (PostgreSQL's `commit_delay`, set on their
 scratch database with `commit_siblings = 0`: each WAL flush sleeps that long while holding the WAL
-write lock, as a slow fsync would), once with the default pipelined commits and once with one
-commit in flight per shard, so the run shows what overlapping commits buy on a slow disk.
+write lock, as a slow fsync would), once with the default one commit in flight per shard and
+once with two (pipelined), so the run shows what overlapping commits buy on a slow disk.
 Every publisher run verifies the server's counts and the script fails if one does not.
 
 Usage:
@@ -59,8 +59,8 @@ WORKLOADS = [
     ("single c64 embedded", "embedded", ["--batch-size", "1", "--concurrency", "64"], 100_000),
     ("single c64 pg slow fsync", "postgres-slow-fsync",
      ["--batch-size", "1", "--concurrency", "64"], 50_000),
-    ("  same, 1 commit/shard", "postgres-slow-fsync",
-     ["--batch-size", "1", "--concurrency", "64"], 50_000, ["--commits-in-flight", "1"]),
+    ("  same, 2 commits/shard", "postgres-slow-fsync",
+     ["--batch-size", "1", "--concurrency", "64"], 50_000, ["--commits-in-flight", "2"]),
 ]
 # Connections of the GET /health reference, as for single events.
 HEALTH_CONNECTIONS = 64

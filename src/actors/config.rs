@@ -12,9 +12,10 @@ pub const DEFAULT_SHARDS: u32 = 4;
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
 /// Default group-commit linger: the longest an event waits for company before its commit.
 pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(2);
-/// Default number of commits of one shard that may be running at once (pipelining): the next
-/// batch is sent while the previous one waits for its disk flush.
-pub const DEFAULT_COMMITS_IN_FLIGHT: usize = 2;
+/// Default number of commits of one shard that may be running at once. One: on PostgreSQL a
+/// second overlapping commit of the same shard waits on the first one's topic locks until its
+/// flush ends anyway, and its smaller batches cost the database more CPU (DESIGN.md, issue 14).
+pub const DEFAULT_COMMITS_IN_FLIGHT: usize = 1;
 /// Default fast-path budget: committed keys remembered by all shards together (about 80 bytes
 /// each, so about 80 MiB when full).
 pub const DEFAULT_FASTPATH_KEYS: usize = 1_000_000;

@@ -104,8 +104,8 @@ pub struct BatchingArgs {
     /// Longest time, in milliseconds, a buffered event waits for more before its commit.
     #[arg(long, env = "AGG_BATCH_LINGER_MS", default_value_t = millis(tree::DEFAULT_BATCH_LINGER))]
     pub batch_linger_ms: u64,
-    /// Commits of one shard that may run at once: the next batch is sent while the previous
-    /// one waits for its disk flush (1 = one at a time). Order within a topic holds either way.
+    /// Commits of one shard that may run at once (pipelining: the next batch is sent while the
+    /// previous one waits for its disk flush). Order within a topic holds either way.
     #[arg(long, env = "AGG_COMMITS_IN_FLIGHT", default_value_t = tree::DEFAULT_COMMITS_IN_FLIGHT,
           value_parser = parse::positive)]
     pub commits_in_flight: usize,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::{start_instances, Key, Listed, Page, TestDb};
+use crate::support::{start_instances_with, Key, Listed, Page, TestDb};
 use aggregator::client::workload::WorkloadOptions;
 use aggregator::client::{RetryPolicy, Stream, StreamConfig};
 
@@ -71,13 +71,21 @@ async fn follow(base_url: String, topic: &'static str, done: Arc<AtomicBool>) ->
 
 /// Proves guarantee 8 across processes: three processes write the same three topics at once
 /// while a pager follows each topic through one of them; every pager sees every acknowledged
-/// event of its topic exactly once, in `seq` order.
+/// event of its topic exactly once, in `seq` order. Each process runs up to three commits of a
+/// shard at once (`--commits-in-flight 3`), so overlapping commits inside one process are
+/// ordered by the same means as those of different processes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagers_see_every_event_once_while_three_processes_write_the_same_topics() {
     // Arrange
     let db = TestDb::create().await;
     let logs = tempfile::tempdir().unwrap();
-    let processes = start_instances(&db, &["a", "b", "c"], logs.path()).await;
+    let processes = start_instances_with(
+        &db,
+        &["a", "b", "c"],
+        logs.path(),
+        &["--commits-in-flight", "3"],
+    )
+    .await;
     let done = Arc::new(AtomicBool::new(false));
     let pagers: Vec<_> = TOPICS
         .iter()

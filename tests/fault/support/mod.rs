@@ -101,10 +101,22 @@ pub async fn start_instances(
     names: &[&str],
     logs: &std::path::Path,
 ) -> Vec<AggregatorProcess> {
+    start_instances_with(db, names, logs, &[]).await
+}
+
+/// [`start_instances`] with `extra` arguments given to every instance.
+pub async fn start_instances_with(
+    db: &TestDb,
+    names: &[&str],
+    logs: &std::path::Path,
+    extra: &[&str],
+) -> Vec<AggregatorProcess> {
     let mut processes = Vec::with_capacity(names.len());
     for name in names {
         let log = logs.join(format!("{name}.log"));
-        processes.push(AggregatorProcess::start(free_port(), &instance_args(db, name), &log).await);
+        let mut args = instance_args(db, name);
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        processes.push(AggregatorProcess::start(free_port(), &args, &log).await);
     }
     processes
 }
