@@ -100,7 +100,9 @@ fuzz() {
   local name=$1 address=$2 status=0
   (
     # Its report directory and example database go to the scratch dir, not the repository.
+    # The hooks (scripts/schemathesis_hooks.py) write NDJSON bodies of POST /publish.
     cd "$WORK"
+    PYTHONPATH="$ROOT/scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks \
     "$ROOT/$VENV/bin/schemathesis" run "http://$address/openapi.json" \
       --checks "$CHECKS" \
       --header "Authorization: Bearer $API_KEY" \

@@ -1,6 +1,10 @@
 //! Parsing a `POST /publish` body into validated [`Event`]s.
 //!
-//! Three shapes are accepted: one event object, `{"events": [...]}`, and a bare array of events.
+//! Three JSON shapes are accepted: one event object, `{"events": [...]}`, and a bare array of
+//! events; and NDJSON (`application/x-ndjson`), one event object per line, as the HTTP outputs
+//! of Vector and Fluent Bit send it, with the same contract as a JSON array: blank lines are
+//! skipped, a line that is not JSON makes the body malformed (400, naming the line), and an
+//! event's problems are reported at its index among the events.
 //! The JSON is parsed once into borrowed raw fragments; each field is then parsed on its own so
 //! that a wrong type is reported as a field problem (422) rather than a malformed body (400),
 //! and every problem of every event is reported at once. The payload is copied as the raw text
@@ -32,12 +36,61 @@ struct WireEvent<'a> {
     payload: Option<&'a RawValue>,
 }
 
-/// Parses and validates a publish body within `limits` (events per request, payload depth).
+/// How a publish body is encoded (its `Content-Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// One event, `{"events": [...]}` or a bare array.
+    Json,
+    /// One event object per line.
+    Ndjson,
+}
+
+/// Parses and validates a JSON publish body within `limits` (events per request, payload
+/// depth).
 pub fn parse_publish_body(body: &[u8], limits: &Limits) -> Result<Vec<Event>, ApiError> {
-    let max_events = limits.max_events_per_request;
     let raw: &RawValue =
         serde_json::from_slice(body).map_err(|err| ApiError::MalformedJson(err.to_string()))?;
-    let items = split_events(raw)?;
+    validate(split_events(raw)?, limits)
+}
+
+/// Parses and validates a publish body of either format.
+pub fn parse_body(
+    body: &[u8],
+    format: BodyFormat,
+    limits: &Limits,
+) -> Result<Vec<Event>, ApiError> {
+    match format {
+        BodyFormat::Json => parse_publish_body(body, limits),
+        BodyFormat::Ndjson => validate(split_lines(body)?, limits),
+    }
+}
+
+/// The events of an NDJSON body, one per non-blank line (`\n` or `\r\n` line ends).
+fn split_lines(body: &[u8]) -> Result<Vec<WireItem<'_>>, ApiError> {
+    let mut items = Vec::new();
+    for (line_index, line) in body.split(|&byte| byte == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let raw: &RawValue = serde_json::from_slice(line).map_err(|err| {
+            // serde_json places the error in the line alone ("at line 1 column 7"): say which
+            // line of the body, and keep its column.
+            let text = err.to_string();
+            let reason = text.split(" at line ").next().unwrap_or_default();
+            ApiError::MalformedJson(format!(
+                "line {}, column {}: {reason}",
+                line_index + 1,
+                err.column()
+            ))
+        })?;
+        items.push(parse_wire_event(items.len(), raw));
+    }
+    Ok(items)
+}
+
+/// Checks the number of events, then every field of every event; every problem is reported.
+fn validate(items: Vec<WireItem<'_>>, limits: &Limits) -> Result<Vec<Event>, ApiError> {
+    let max_events = limits.max_events_per_request;
     if items.is_empty() {
         return Err(ApiError::Validation(vec![FieldIssue::request(
             "events",
@@ -185,7 +238,7 @@ fn empty_object() -> Box<RawValue> {
 }
 
 mod schema;
-pub use schema::{PayloadValue, PublishBody};
+pub use schema::{PayloadValue, PublishBody, PublishLines};
 
 #[cfg(test)]
 mod proptests;

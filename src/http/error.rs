@@ -117,8 +117,11 @@ pub enum ApiError {
     /// The body did not arrive within the body read timeout (408).
     #[error("the request body did not arrive within {0:?}")]
     BodyTimeout(std::time::Duration),
-    /// The body is not declared as JSON (415).
-    #[error("unsupported content type {0}: send the body with Content-Type: application/json")]
+    /// The body is not declared as JSON or NDJSON (415).
+    #[error(
+        "unsupported content type {0}: send the body with Content-Type: application/json \
+         (or application/x-ndjson, one event per line)"
+    )]
     UnsupportedMediaType(String),
     /// No API key, or one that is not in the keys file (401, with `WWW-Authenticate`).
     #[error("{0}")]

@@ -13,7 +13,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::body::{parse_publish_body, PublishBody};
+use super::body::{parse_body, BodyFormat, PublishBody, PublishLines};
 use super::error::{ApiError, ErrorResponse, FieldIssue};
 use super::state::AppState;
 use crate::auth::{describe_prefixes, Caller, Scope};
@@ -55,14 +55,18 @@ pub struct EventResult {
     post,
     path = "/publish",
     tag = "events",
-    request_body(content = PublishBody, content_type = "application/json",
-                  description = "One event, `{\"events\": [...]}`, or a bare array of events"),
+    request_body(content(
+                     (PublishBody = "application/json"),
+                     (PublishLines = "application/x-ndjson")
+                 ),
+                 description = "One event, `{\"events\": [...]}`, or a bare array of events; or, as \
+                                `application/x-ndjson`, one event object per line"),
     responses(
         (status = 200, description = "Every event committed (new or duplicate)", body = PublishResponse),
         (status = 400, description = "The body is not JSON", body = ErrorResponse),
         (status = 408, description = "The body did not arrive within `--body-read-timeout`", body = ErrorResponse),
         (status = 413, description = "The body exceeds `--max-body-bytes`", body = ErrorResponse),
-        (status = 415, description = "The body is not declared `application/json`", body = ErrorResponse),
+        (status = 415, description = "The body is not declared `application/json` or `application/x-ndjson`", body = ErrorResponse),
         (status = 422, description = "Invalid events, an empty batch, too many events, or more \
                                       events than the key's quota burst; \
                                       `details` names the index, field and reason of each problem",
@@ -81,9 +85,9 @@ pub async fn publish(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PublishResponse>, ApiError> {
     caller.require(&[Scope::Publish])?;
-    require_json(&headers)?;
+    let format = body_format(&headers)?;
     let body = body.map_err(|rejection| body_rejection(rejection, state.limits.max_body_bytes))?;
-    let events = parse_publish_body(&body, &state.limits)?;
+    let events = parse_body(&body, format, &state.limits)?;
     require_topics(&caller, &events)?;
     if let (Some(key), Err(exceeded)) = (caller.key_name(), caller.take_events(events.len())) {
         return Err(ApiError::over_quota(key, exceeded));
@@ -147,8 +151,9 @@ fn require_topics(caller: &Caller, events: &[Event]) -> Result<(), ApiError> {
 
 /// A browser sends `text/plain`, form and multipart bodies cross-site without asking first (no
 /// CORS preflight); requiring a JSON content type means a web page cannot publish on a user's
-/// behalf. `application/json` with parameters (`charset=utf-8`) and `+json` types are fine.
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+/// behalf. `application/json` with parameters (`charset=utf-8`) and `+json` types are JSON;
+/// `application/x-ndjson` (and `application/ndjson`) is one event per line.
+fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     let declared = headers
         .get(header::CONTENT_TYPE)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
@@ -164,7 +169,9 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     if essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
     {
-        Ok(())
+        Ok(BodyFormat::Json)
+    } else if essence == "application/x-ndjson" || essence == "application/ndjson" {
+        Ok(BodyFormat::Ndjson)
     } else {
         Err(ApiError::UnsupportedMediaType(declared))
     }

@@ -210,15 +210,10 @@ pub struct PublishArray(pub Vec<PublishEvent>);
 
 impl PartialSchema for PublishArray {
     fn schema() -> RefOr<Schema> {
-        ArrayBuilder::new()
-            .items(Ref::from_schema_name(PublishEvent::name()))
-            .min_items(Some(1))
-            .max_items(Some(MAX_EVENTS_DOCUMENTED))
-            .description(Some(
-                "A bare array of events: at least one and at most `--max-events-per-request` \
-                 (default 10000)",
-            ))
-            .into()
+        events_array(
+            "A bare array of events: at least one and at most `--max-events-per-request` \
+             (default 10000)",
+        )
     }
 }
 
@@ -227,4 +222,34 @@ impl ToSchema for PublishArray {
         schemas.push((PublishEvent::name().into_owned(), PublishEvent::schema()));
         PublishEvent::schemas(schemas);
     }
+}
+
+/// An NDJSON body (`application/x-ndjson`): one event object per line. OpenAPI has no way to
+/// say "lines", so the document states the events the lines hold, as an array with the bounds
+/// of [`PublishArray`]; a client writes each item as one line.
+#[derive(Debug, Serialize)]
+pub struct PublishLines(pub Vec<PublishEvent>);
+
+impl PartialSchema for PublishLines {
+    fn schema() -> RefOr<Schema> {
+        events_array(
+            "NDJSON: one event object per line (each item here is one line); at least one and \
+             at most `--max-events-per-request` (default 10000); blank lines are skipped",
+        )
+    }
+}
+
+impl ToSchema for PublishLines {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        PublishArray::schemas(schemas);
+    }
+}
+
+fn events_array(description: &str) -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name(PublishEvent::name()))
+        .min_items(Some(1))
+        .max_items(Some(MAX_EVENTS_DOCUMENTED))
+        .description(Some(description))
+        .into()
 }

@@ -274,3 +274,44 @@ fn text_that_is_not_json_is_malformed() {
         );
     }
 }
+
+fn parse_lines(body: &str) -> Result<Vec<Event>, ApiError> {
+    parse_body(body.as_bytes(), BodyFormat::Ndjson, &limits(LIMIT))
+}
+
+#[test]
+fn ndjson_lines_are_events_in_order_and_blank_lines_are_skipped() {
+    let body = format!(
+        "\n{}\r\n   \n{}",
+        event_json("t", "first"),
+        event_json("u", "second")
+    );
+    let events = parse_lines(&body).unwrap();
+    assert_eq!(keys(&events), vec![("t", "first"), ("u", "second")]);
+}
+
+#[test]
+fn an_ndjson_line_that_is_not_json_makes_the_body_malformed_and_names_the_line() {
+    let body = format!("{}\n\n[1,\n", event_json("t", "1"));
+    match parse_lines(&body) {
+        Err(ApiError::MalformedJson(message)) => {
+            assert!(message.starts_with("line 3, column"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ndjson_events_are_counted_against_the_request_limit() {
+    let body: String = (0..=LIMIT)
+        .map(|index| event_json("t", &index.to_string()) + "\n")
+        .collect();
+    match parse_lines(&body) {
+        Err(ApiError::Validation(issues)) => assert_eq!(issues[0].field, "events"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        parse_lines("\n \r\n"),
+        Err(ApiError::Validation(_))
+    ));
+}
