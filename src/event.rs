@@ -9,9 +9,11 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+mod digest;
 pub mod payload;
 mod prefixes;
 
+pub use digest::{content_id, lower_hex};
 pub use prefixes::TopicPrefixes;
 
 /// Longest topic or event id accepted, in characters.

@@ -8,6 +8,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+use crate::event::lower_hex;
+
 /// Every key starts with it, so that a leaked key is recognisable by secret scanners.
 pub const KEY_PREFIX: &str = "agg_";
 /// Random bytes in a key.
@@ -20,7 +22,7 @@ const DIGEST_PREFIX: &str = "sha256:";
 pub fn generate_key() -> (String, KeyDigest) {
     let mut bytes = [0_u8; KEY_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let key = format!("{KEY_PREFIX}{}", hex(&bytes));
+    let key = format!("{KEY_PREFIX}{}", lower_hex(&bytes));
     let digest = KeyDigest::of(&key);
     (key, digest)
 }
@@ -59,7 +61,7 @@ impl KeyDigest {
 
 impl fmt::Display for KeyDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{DIGEST_PREFIX}{}", hex(&self.0))
+        write!(f, "{DIGEST_PREFIX}{}", lower_hex(&self.0))
     }
 }
 
@@ -67,10 +69,6 @@ impl fmt::Debug for KeyDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "KeyDigest({self})")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! Authentication: the middleware in front of every route that needs a key. It reads the key
-//! (`Authorization: Bearer <key>`, or `X-API-Key: <key>`), answers `401` when it is missing or
+//! (`Authorization: Bearer <key>`, `X-API-Key: <key>`, or as the password of
+//! `Authorization: Basic`, which is what every log shipper's Elasticsearch output can send:
+//! rsyslog's `uid`/`pwd`, Fluent Bit's `HTTP_User`/`HTTP_Passwd`, Vector's `auth.strategy =
+//! "basic"`; the user name is ignored), answers `401` when it is missing or
 //! unknown — before the body is read, so an unauthenticated client never takes a share of the
 //! body budget — and otherwise hands the handler a [`Caller`] (an extension), which the
 //! handler asks for its route's scope and topics. It counts answers per key name.
@@ -7,10 +10,14 @@
 //! Keys are compared in constant time (`auth::Keyring`) and never logged: the headers that
 //! carry them are marked sensitive (`telemetry.rs`), and no error message repeats one.
 
+use std::borrow::Cow;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -18,8 +25,6 @@ use crate::auth::{Caller, Unauthenticated};
 
 /// The second header a key may come in, for clients that cannot set `Authorization`.
 pub const API_KEY_HEADER: &str = "x-api-key";
-/// The scheme of the `Authorization` header.
-const BEARER: &str = "bearer ";
 
 /// Authenticates the request, or answers `401`.
 pub async fn authenticate(
@@ -27,7 +32,10 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let caller = match state.access.authenticate(presented_key(request.headers())) {
+    let caller = match state
+        .access
+        .authenticate(presented_key(request.headers()).as_deref())
+    {
         Ok(caller) => caller,
         Err(reason) => {
             state.metrics.auth_refused(match reason {
@@ -48,23 +56,34 @@ pub async fn authenticate(
     response
 }
 
-/// The key in `Authorization: Bearer <key>` (the scheme in any case), else in `X-API-Key`.
-/// A header that is not text, or another scheme, presents no usable key: the request is then
-/// answered as one with an unknown key, so the client learns its credentials are refused.
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
+/// The key in `Authorization: Bearer <key>` or `Basic <base64 of user:key>` (schemes in any
+/// case), else in `X-API-Key`. A header that is not text, or another scheme, or Basic
+/// credentials that do not decode, present no usable key: the request is then answered as one
+/// with an unknown key, so the client learns its credentials are refused.
+fn presented_key(headers: &HeaderMap) -> Option<Cow<'_, str>> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let text = value.to_str().unwrap_or_default();
-        let key = text
-            .get(..BEARER.len())
-            .filter(|scheme| scheme.eq_ignore_ascii_case(BEARER))
-            .and_then(|_| text.get(BEARER.len()..))
-            .map(str::trim)
-            .unwrap_or_default();
+        let (scheme, credentials) = text.split_once(' ').unwrap_or((text, ""));
+        let credentials = credentials.trim();
+        let key = if scheme.eq_ignore_ascii_case("bearer") {
+            Cow::Borrowed(credentials)
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            Cow::Owned(basic_password(credentials).unwrap_or_default())
+        } else {
+            Cow::Borrowed("")
+        };
         return Some(key);
     }
     headers
         .get(API_KEY_HEADER)
-        .map(|value| value.to_str().unwrap_or_default().trim())
+        .map(|value| Cow::Borrowed(value.to_str().unwrap_or_default().trim()))
+}
+
+/// The password of Basic credentials (`base64("user:password")`).
+fn basic_password(credentials: &str) -> Option<String> {
+    let decoded = String::from_utf8(BASE64.decode(credentials).ok()?).ok()?;
+    let (_user, password) = decoded.split_once(':')?;
+    Some(password.to_owned())
 }
 
 #[cfg(test)]
@@ -84,30 +103,39 @@ mod tests {
     #[test]
     fn the_key_comes_from_a_bearer_authorization_or_the_api_key_header() {
         assert_eq!(
-            presented_key(&headers(&[("authorization", "Bearer agg_1")])),
+            presented_key(&headers(&[("authorization", "Bearer agg_1")])).as_deref(),
             Some("agg_1")
         );
         assert_eq!(
-            presented_key(&headers(&[("authorization", "bearer  agg_1 ")])),
+            presented_key(&headers(&[("authorization", "bearer  agg_1 ")])).as_deref(),
             Some("agg_1")
         );
         assert_eq!(
-            presented_key(&headers(&[("x-api-key", "agg_2")])),
+            presented_key(&headers(&[("x-api-key", "agg_2")])).as_deref(),
             Some("agg_2")
         );
         assert_eq!(presented_key(&headers(&[])), None);
     }
 
     #[test]
-    fn another_scheme_presents_an_empty_key_rather_than_none() {
-        let basic = headers(&[
-            ("authorization", "Basic dXNlcjpwYXNz"),
-            ("x-api-key", "agg_2"),
-        ]);
-        assert_eq!(presented_key(&basic), Some(""));
-        assert_eq!(
-            presented_key(&headers(&[("authorization", "Bearer")])),
-            Some("")
-        );
+    fn a_basic_authorization_presents_its_password_as_the_key() {
+        // base64("rsyslog:agg_3") and base64(":agg_3"): the user name does not matter.
+        for credentials in ["Basic cnN5c2xvZzphZ2dfMw==", "basic OmFnZ18z"] {
+            let basic = headers(&[("authorization", credentials), ("x-api-key", "agg_2")]);
+            assert_eq!(presented_key(&basic).as_deref(), Some("agg_3"));
+        }
+    }
+
+    #[test]
+    fn another_scheme_or_undecodable_credentials_present_an_empty_key_rather_than_none() {
+        for value in [
+            "Digest abc",
+            "Basic not-base64!",
+            "Basic bm9jb2xvbg==",
+            "Bearer",
+        ] {
+            let presented = headers(&[("authorization", value), ("x-api-key", "agg_2")]);
+            assert_eq!(presented_key(&presented).as_deref(), Some(""), "{value}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 mod auth;
 pub mod body;
+mod bulk;
 mod connection;
 mod docs;
 pub mod error;

@@ -153,7 +153,7 @@ fn require_topics(caller: &Caller, events: &[Event]) -> Result<(), ApiError> {
 /// CORS preflight); requiring a JSON content type means a web page cannot publish on a user's
 /// behalf. `application/json` with parameters (`charset=utf-8`) and `+json` types are JSON;
 /// `application/x-ndjson` (and `application/ndjson`) is one event per line.
-fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+pub(super) fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     let declared = headers
         .get(header::CONTENT_TYPE)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
@@ -177,7 +177,7 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     }
 }
 
-fn body_rejection(rejection: BytesRejection, limit: usize) -> ApiError {
+pub(super) fn body_rejection(rejection: BytesRejection, limit: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge { limit }
     } else {

@@ -20,7 +20,7 @@ use super::auth::authenticate;
 use super::error::ApiError;
 use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
-use super::{docs, events, health, metrics, publish, stats, stream, telemetry, topics};
+use super::{bulk, docs, events, health, metrics, publish, stats, stream, telemetry, topics};
 
 /// Every documented route, in three groups: the API proper, which needs a key and sits behind
 /// the request limits; the metrics, which need a key but stay outside the limits, so that a
@@ -36,6 +36,8 @@ fn documented_routes() -> DocumentedRoutes {
     DocumentedRoutes {
         limited: OpenApiRouter::new()
             .routes(routes!(publish::publish))
+            .routes(routes!(bulk::bulk))
+            .routes(routes!(bulk::bulk_into_index))
             .routes(routes!(events::list_events))
             .routes(routes!(stream::stream_events))
             .routes(routes!(stats::get_stats))
@@ -43,7 +45,8 @@ fn documented_routes() -> DocumentedRoutes {
         scraped: OpenApiRouter::new().routes(routes!(metrics::get_metrics)),
         probes: OpenApiRouter::new()
             .routes(routes!(health::health))
-            .routes(routes!(health::ready)),
+            .routes(routes!(health::ready))
+            .routes(routes!(bulk::root)),
     }
 }
 

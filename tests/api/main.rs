@@ -10,6 +10,7 @@ mod auth_support;
 mod auth_tails;
 mod body_shapes;
 mod bounded;
+mod bulk;
 mod connections;
 mod counters;
 mod dedup;

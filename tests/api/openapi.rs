@@ -19,6 +19,9 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
+    ("post", "/_bulk"),
+    ("post", "/{index}/_bulk"),
+    ("get", "/"),
 ];
 
 async fn openapi(app: &TestApp) -> Value {
