@@ -23,6 +23,8 @@ use super::state::AppState;
 const BEARER_SCHEME: &str = "bearer";
 /// The name of the `X-API-Key` scheme in the document.
 const API_KEY_SCHEME: &str = "api_key";
+/// The name of the `Authorization: Basic` scheme (the key as the password).
+const BASIC_SCHEME: &str = "basic";
 /// The header of that scheme, spelled as clients usually write it.
 const API_KEY_HEADER_NAME: &str = "X-API-Key";
 
@@ -40,9 +42,10 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
                        stored exactly once, a 2xx means committed, and events can be listed and \
                        counted. `429` and `503` answers carry `Retry-After`; retrying a publish \
                        is always safe. When the server runs with a keys file, every route but \
-                       `/health`, `/ready` and the documentation needs an API key \
-                       (`Authorization: Bearer <key>` or `X-API-Key`) with the route's scope: \
-                       `publish` for `/publish`; `read` for `/events`, `/events/stream` and \
+                       `/health`, `/ready`, `GET /` and the documentation needs an API key \
+                       (`Authorization: Bearer <key>`, `X-API-Key`, or the password of \
+                       `Authorization: Basic`, as log shippers send it) with the route's scope: \
+                       `publish` for `/publish` and the bulk API; `read` for `/events`, `/events/stream` and \
                        `/topics` (limited to the key's topic prefixes); `read` or `admin` for \
                        `/stats`; `admin`, or `read` on every topic, for `/metrics`.",
     ),
@@ -51,6 +54,8 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
     tags(
         (name = "events", description = "Publish and list events"),
         (name = "operations", description = "Counters, health, readiness and metrics"),
+        (name = "shippers", description = "The Elasticsearch bulk API, for rsyslog, Fluent Bit, \
+                                           Vector, Logstash and Filebeat"),
     )
 )]
 struct ApiDoc;
@@ -66,6 +71,17 @@ pub fn document(keyed: Vec<OpenApiDocument>, open: Vec<OpenApiDocument>) -> Open
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("An API key, from `aggregator keys add`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            BASIC_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The API key as the password (any user name): what log shippers send",
+                    ))
                     .build(),
             ),
         );
@@ -99,12 +115,13 @@ pub fn document(keyed: Vec<OpenApiDocument>, open: Vec<OpenApiDocument>) -> Open
     document
 }
 
-/// Declares that `operation` takes a key in either header, and what a refused key gets.
+/// Declares that `operation` takes a key in any of the three ways, and what a refused key gets.
 fn require_key(operation: &mut Operation) {
     let no_scopes = Vec::<String>::new;
     operation.security = Some(vec![
         SecurityRequirement::new(BEARER_SCHEME, no_scopes()),
         SecurityRequirement::new(API_KEY_SCHEME, no_scopes()),
+        SecurityRequirement::new(BASIC_SCHEME, no_scopes()),
     ]);
     let error_body = || {
         ContentBuilder::new()
