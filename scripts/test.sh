@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: makes sure PostgreSQL answers (starting the local cluster if it is down),
-# installs pg_auto_failover when it is missing (the failover tests start a real formation),
-# then runs every test of the workspace, unit and integration, against real databases.
+# installs pg_auto_failover when it is missing (the failover tests start a real formation) and
+# rsyslog with its Elasticsearch output (the shipper tests run a real rsyslogd), then runs every test of the workspace, unit and integration, against real databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,22 @@ if ! command -v pg_autoctl >/dev/null; then
   else
     echo "test.sh: pg_autoctl is missing; install postgresql-15-auto-failover and" \
       "pg-auto-failover-cli (the failover tests need them)" >&2
+    exit 1
+  fi
+fi
+
+# The shipper tests (tests/shipper) run a real rsyslogd with omelasticsearch and send lines with
+# logger: install Debian's packages when they are missing, as above. Installing does not need
+# the system's rsyslog service; the tests start their own rsyslogd on loopback ports.
+if ! dpkg -s rsyslog-elasticsearch >/dev/null 2>&1 || ! command -v logger >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test.sh: installing rsyslog, rsyslog-elasticsearch and bsdutils (logger)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends rsyslog rsyslog-elasticsearch bsdutils >/dev/null
+  else
+    echo "test.sh: install rsyslog, rsyslog-elasticsearch and bsdutils (the shipper tests" \
+      "need rsyslogd with omelasticsearch, and logger)" >&2
     exit 1
   fi
 fi

@@ -9,17 +9,22 @@
 //! a whole answers the whole request: an unreadable body (`400`), too many items (`422`), a key
 //! without the `publish` scope (`403`) or over its quota (`429`), and a store that cannot
 //! commit (`503` + `Retry-After`: shippers retry the batch, and the ids make the retry
-//! idempotent).
+//! idempotent). Those two retryable answers carry a plain-text body on these routes
+//! ([`retryable_answers_as_text`]): rsyslog 8.2302 (Debian 12) ignores the status of a bulk
+//! answer, drops a batch answered with JSON that has no `items`, and retries only when the
+//! connection fails or the body is not JSON (measured with `tests/shipper` and a stub).
 
 use std::time::Instant;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
+use http_body_util::BodyExt;
 use utoipa::IntoResponses;
 
 use super::error::{ApiError, ErrorResponse, FieldIssue};
@@ -53,12 +58,14 @@ enum BulkAnswers {
     /// More items than `--max-events-per-request`, or none.
     #[response(status = 422)]
     ItemCount(ErrorResponse),
-    /// Too many requests in flight, or the key over its quota.
-    #[response(status = 429, headers(("Retry-After" = u32, description = "Seconds to wait")))]
-    TooMany(ErrorResponse),
-    /// Store unreachable or slow; retrying the batch is safe.
-    #[response(status = 503, headers(("Retry-After" = u32, description = "Seconds to wait")))]
-    Unavailable(ErrorResponse),
+    /// Too many requests in flight, or the key over its quota; the message as plain text.
+    #[response(status = 429, content_type = "text/plain",
+               headers(("Retry-After" = u32, description = "Seconds to wait")))]
+    TooMany(String),
+    /// Store unreachable or slow; retrying the batch is safe; the message as plain text.
+    #[response(status = 503, content_type = "text/plain",
+               headers(("Retry-After" = u32, description = "Seconds to wait")))]
+    Unavailable(String),
 }
 
 /// Elastic's clients check this header before they trust an answer.
@@ -200,6 +207,38 @@ fn judge(caller: &Caller, items: Vec<BulkItem>) -> (Vec<BulkItemAnswer>, Vec<(us
         });
     }
     (answers, events)
+}
+
+/// Middleware of the bulk routes: a `429` or `503` (from any layer: admission, quota, store)
+/// gets its message as `text/plain` instead of the JSON error body, so that rsyslog retries the
+/// batch instead of dropping it (see the module documentation); every other shipper goes by
+/// the status and retries either way. Other answers pass untouched.
+pub async fn retryable_answers_as_text(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // An error body is one short JSON object, built by this server.
+    let bytes = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct ErrorMessage {
+        error: String,
+    }
+    let message = serde_json::from_slice::<ErrorMessage>(&bytes)
+        .map(|error| error.error)
+        .unwrap_or_else(|_| status.to_string());
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Response::from_parts(parts, Body::from(format!("{message}\n")))
 }
 
 fn with_product_header(answer: impl IntoResponse) -> Response {

@@ -22,12 +22,14 @@ use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
 use super::{bulk, docs, events, health, metrics, publish, stats, stream, telemetry, topics};
 
-/// Every documented route, in three groups: the API proper, which needs a key and sits behind
-/// the request limits; the metrics, which need a key but stay outside the limits, so that a
+/// Every documented route, in four groups: the API proper, which needs a key and sits behind
+/// the request limits; the shippers' bulk API, the same but with its retryable answers in plain
+/// text (`bulk.rs` says why); the metrics, which need a key but stay outside the limits, so that a
 /// scraper still gets an answer while clients flood the API; and the probes, open to anyone
 /// and outside the limits, so that an orchestrator needs no key. (The docs are open too.)
 struct DocumentedRoutes {
     limited: OpenApiRouter<AppState>,
+    shippers: OpenApiRouter<AppState>,
     scraped: OpenApiRouter<AppState>,
     probes: OpenApiRouter<AppState>,
 }
@@ -36,12 +38,13 @@ fn documented_routes() -> DocumentedRoutes {
     DocumentedRoutes {
         limited: OpenApiRouter::new()
             .routes(routes!(publish::publish))
-            .routes(routes!(bulk::bulk))
-            .routes(routes!(bulk::bulk_into_index))
             .routes(routes!(events::list_events))
             .routes(routes!(stream::stream_events))
             .routes(routes!(stats::get_stats))
             .routes(routes!(topics::list_topics)),
+        shippers: OpenApiRouter::new()
+            .routes(routes!(bulk::bulk))
+            .routes(routes!(bulk::bulk_into_index)),
         scraped: OpenApiRouter::new().routes(routes!(metrics::get_metrics)),
         probes: OpenApiRouter::new()
             .routes(routes!(health::health))
@@ -54,7 +57,11 @@ fn documented_routes() -> DocumentedRoutes {
 pub fn openapi() -> OpenApi {
     let routes = documented_routes();
     docs::document(
-        vec![routes.limited.into_openapi(), routes.scraped.into_openapi()],
+        vec![
+            routes.limited.into_openapi(),
+            routes.shippers.into_openapi(),
+            routes.scraped.into_openapi(),
+        ],
         vec![routes.probes.into_openapi()],
     )
 }
@@ -72,21 +79,35 @@ pub fn router(state: AppState) -> Router {
     ));
     let routes = documented_routes();
     let (limited, limited_spec) = routes.limited.split_for_parts();
+    let (shippers, shippers_spec) = routes.shippers.split_for_parts();
     let (scraped, scraped_spec) = routes.scraped.split_for_parts();
     let (probes, probes_spec) = routes.probes.split_for_parts();
-    let spec = docs::document(vec![limited_spec, scraped_spec], vec![probes_spec]);
+    let spec = docs::document(
+        vec![limited_spec, shippers_spec, scraped_spec],
+        vec![probes_spec],
+    );
     let keyed = || middleware::from_fn_with_state(state.clone(), authenticate);
     // The last layer added runs first: the key is checked before the body is read; then the
-    // body arrives in full, then the request takes an admission slot (intake.rs).
-    let limited = limited
-        .layer(middleware::from_fn_with_state(intake, receive_and_admit))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(keyed());
+    // body arrives in full, then the request takes an admission slot (intake.rs). Both groups
+    // share one intake: one body budget, one set of admission slots.
+    let with_limits = |routes: Router<AppState>| {
+        routes
+            .layer(middleware::from_fn_with_state(
+                intake.clone(),
+                receive_and_admit,
+            ))
+            .layer(DefaultBodyLimit::max(body_limit))
+            .layer(keyed())
+    };
+    let limited = with_limits(limited);
+    let shippers =
+        with_limits(shippers).layer(middleware::from_fn(bulk::retryable_answers_as_text));
     let scraped = scraped.layer(keyed());
     let app = Router::new()
         .merge(probes)
         .merge(scraped)
         .merge(limited)
+        .merge(shippers)
         .merge(docs::router(spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

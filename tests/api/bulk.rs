@@ -222,8 +222,9 @@ async fn a_key_stores_only_inside_its_prefixes() {
     assert_eq!(app.row_count().await, 2);
 }
 
-/// Proves a store outage answers the whole batch `503` with `Retry-After` (shippers retry the
-/// batch), and the retry once the database is back stores every document once.
+/// Proves a store outage answers the whole batch `503` with `Retry-After` and a plain-text
+/// message (rsyslog retries a batch only when the answer is not JSON), and the retry once the
+/// database is back stores every document once.
 #[tokio::test]
 async fn a_store_outage_answers_the_whole_batch_503_and_the_retry_stores_it() {
     // Arrange
@@ -247,13 +248,18 @@ async fn a_store_outage_answers_the_whole_batch_503_and_the_retry_stores_it() {
         .await
         .unwrap();
     let retry_after = during.headers().get("retry-after").cloned();
-    let (outage_status, outage) = json_response(during).await;
+    let content_type = during.headers().get("content-type").cloned();
+    let outage_status = during.status();
+    let outage = during.text().await.unwrap();
     proxy.restore().await;
     let (status, answer) = post_bulk(&app, "/_bulk", body, None).await;
 
     // Assert
     assert_eq!(outage_status, StatusCode::SERVICE_UNAVAILABLE, "{outage}");
     assert!(retry_after.is_some());
+    assert_eq!(content_type.unwrap(), "text/plain; charset=utf-8");
+    assert!(serde_json::from_str::<Value>(&outage).is_err(), "{outage}");
+    assert!(!outage.trim().is_empty());
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["errors"], false);
     assert_eq!(app.row_count().await, 1);
