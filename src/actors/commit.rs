@@ -4,7 +4,7 @@
 //! not, and of the rest only the first occurrence of each key in the batch is a candidate.
 //! [`GroupCommit::run`] commits the candidates and the counter deltas in one store call, tells
 //! the stats actor, then answers every waiting request with one outcome per event: a reply
-//! means committed. It runs in a task of its own (see `ShardState::run_commit`), so a commit
+//! means committed. It runs in a task of its own (see `ShardState::start_commit`), so a commit
 //! that reached the database is answered even if its shard is killed meanwhile.
 //! [`resync_counters`] re-reads a shard's counter row after a commit whose outcome is unknown.
 //!
@@ -13,8 +13,9 @@
 //!   store committed;
 //! - the stats actor hears of a commit before any of its requests is answered (mailboxes are
 //!   FIFO, so `/stats` read after an answer includes it);
-//! - a commit holds its slot (`slots.rs`) until it is reported and answered, so a shard never
-//!   runs more commits at once than it has slots, across incarnations.
+//! - a commit holds its slot (`slots.rs`) until it has reported to the stats actor and answered
+//!   its requests, so a shard never runs more commits at once than it has slots, across
+//!   incarnations.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -44,7 +45,7 @@ pub(super) struct PendingRequest {
 
 /// Where an event's outcome comes from once the batch is committed.
 #[derive(Clone, Copy)]
-enum Slot {
+enum OutcomeSource {
     /// The first occurrence of its key in the batch: new if the store inserted candidate `i`.
     Candidate(usize),
     /// A repeat of a key earlier in the same batch: a duplicate whatever the store says.
@@ -59,7 +60,7 @@ pub(super) struct BatchPlan {
     /// `(request, event)` positions of the candidates, in batch order.
     candidates: Vec<(usize, usize)>,
     /// Per request, per event.
-    slots: Vec<Vec<Slot>>,
+    sources: Vec<Vec<OutcomeSource>>,
 }
 
 /// One group commit, owned by the task that performs it.
@@ -149,7 +150,7 @@ impl Committer {
         let shard = self.shard;
         let BatchPlan {
             candidates: candidate_positions,
-            slots,
+            sources,
         } = plan;
         let candidates: Vec<&Event> = candidate_positions
             .iter()
@@ -191,10 +192,10 @@ impl Committer {
         );
         // Tell the stats actor before answering anyone, so that /stats read after an answer
         // already includes it (mailboxes are FIFO).
-        let fastpath_hits = slots
+        let fastpath_hits = sources
             .iter()
             .flatten()
-            .filter(|slot| matches!(slot, Slot::KnownCommitted))
+            .filter(|source| matches!(source, OutcomeSource::KnownCommitted))
             .count() as u64;
         self.metrics.fastpath_hits(shard, fastpath_hits);
         let delta = CommitDelta {
@@ -209,17 +210,17 @@ impl Committer {
 
         drop(candidates);
         let mut committed = Vec::with_capacity(candidate_positions.len());
-        for (request, request_slots) in requests.into_iter().zip(slots) {
-            let mut outcomes = Vec::with_capacity(request_slots.len());
-            for (event, slot) in request.events.into_iter().zip(request_slots) {
-                let outcome = match slot {
-                    Slot::Candidate(index) if report.is_new[index] => Outcome::New,
-                    Slot::Candidate(_) | Slot::RepeatInBatch | Slot::KnownCommitted => {
-                        Outcome::Duplicate
-                    }
+        for (request, request_sources) in requests.into_iter().zip(sources) {
+            let mut outcomes = Vec::with_capacity(request_sources.len());
+            for (event, source) in request.events.into_iter().zip(request_sources) {
+                let outcome = match source {
+                    OutcomeSource::Candidate(index) if report.is_new[index] => Outcome::New,
+                    OutcomeSource::Candidate(_)
+                    | OutcomeSource::RepeatInBatch
+                    | OutcomeSource::KnownCommitted => Outcome::Duplicate,
                 };
                 outcomes.push(outcome);
-                if matches!(slot, Slot::Candidate(_)) {
+                if matches!(source, OutcomeSource::Candidate(_)) {
                     committed.push(event);
                 }
             }
@@ -274,29 +275,32 @@ impl Committer {
 pub(super) fn plan_batch(requests: &[PendingRequest], recent: &RecentKeys) -> BatchPlan {
     let mut candidate_of: HashMap<EventKey<'_>, usize> = HashMap::new();
     let mut candidates = Vec::new();
-    let mut slots = Vec::with_capacity(requests.len());
+    let mut sources = Vec::with_capacity(requests.len());
     for (request_index, request) in requests.iter().enumerate() {
-        let mut request_slots = Vec::with_capacity(request.events.len());
+        let mut request_sources = Vec::with_capacity(request.events.len());
         for (event_index, event) in request.events.iter().enumerate() {
             let key = event.key();
             if recent.contains(key) {
-                request_slots.push(Slot::KnownCommitted);
+                request_sources.push(OutcomeSource::KnownCommitted);
                 continue;
             }
             let next_index = candidates.len();
-            let slot = match candidate_of.entry(key) {
-                Entry::Occupied(_) => Slot::RepeatInBatch,
+            let source = match candidate_of.entry(key) {
+                Entry::Occupied(_) => OutcomeSource::RepeatInBatch,
                 Entry::Vacant(vacant) => {
                     vacant.insert(next_index);
                     candidates.push((request_index, event_index));
-                    Slot::Candidate(next_index)
+                    OutcomeSource::Candidate(next_index)
                 }
             };
-            request_slots.push(slot);
+            request_sources.push(source);
         }
-        slots.push(request_slots);
+        sources.push(request_sources);
     }
-    BatchPlan { candidates, slots }
+    BatchPlan {
+        candidates,
+        sources,
+    }
 }
 
 /// Re-reads this process's counter row of `shard` while no commit of the shard runs (it holds

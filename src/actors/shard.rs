@@ -58,7 +58,8 @@ pub enum ShardMsg {
     ResyncCounters,
     /// Events that all hash to this shard; answered after their commit.
     Ingest(Vec<Event>, IngestReply),
-    /// One of this shard's commits ended (its requests are already answered).
+    /// One of this shard's commits ended: its requests are answered, unless its task panicked
+    /// (they then see their reply port dropped, a retryable error).
     Committed(CommitEnded),
 }
 
@@ -178,7 +179,6 @@ impl Actor for ShardActor {
         myself: ActorRef<Self::Msg>,
         state: &mut ShardState,
     ) -> Result<(), ActorProcessingErr> {
-        state.due = true;
         while !state.pending.is_empty() {
             state.start_commit(&myself).await;
         }
@@ -269,6 +269,10 @@ impl ShardState {
     /// A commit task ended: feeds the fast path, schedules a resync when the outcome is
     /// unknown, and re-raises a panic of the task so that the supervisor restarts this shard.
     fn committed(&mut self, myself: &ActorRef<ShardMsg>, report: CommitEnded) {
+        debug_assert!(
+            self.in_flight > 0,
+            "a commit reported that this shard did not start"
+        );
         self.in_flight = self.in_flight.saturating_sub(1);
         let outcome = match report {
             Ok(outcome) => outcome,

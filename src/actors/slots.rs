@@ -2,8 +2,8 @@
 //! incarnations.
 //!
 //! A shard pipelines its commits: the next batch goes to the store while the previous one
-//! waits for its disk flush. Each running commit holds one slot until it has been reported
-//! and answered. The slots belong to the shard *index*, not to one incarnation, so a restarted
+//! waits for its disk flush. Each running commit holds one slot until it has reported to the
+//! stats actor and answered its requests (it tells its shard just after). The slots belong to the shard *index*, not to one incarnation, so a restarted
 //! shard counts the commits its killed predecessor left running. Reading the shard's counter
 //! row back (a resync) takes every slot, so that no commit of the shard runs meanwhile and the
 //! row read is exactly what the live counters must show.

@@ -65,21 +65,26 @@ pub fn parse_body(
     }
 }
 
-/// The events of an NDJSON body, one per non-blank line (`\n` or `\r\n` line ends).
+/// The lines of an NDJSON body that hold something, with their numbers (from 1): `\n` or
+/// `\r\n` line ends, blank lines skipped. Shared with the bulk API's reader.
+pub(super) fn non_blank_lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    body.split(|&byte| byte == b'\n')
+        .enumerate()
+        .map(|(index, line)| (index + 1, line))
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+}
+
+/// The events of an NDJSON body, one per non-blank line.
 fn split_lines(body: &[u8]) -> Result<Vec<WireItem<'_>>, ApiError> {
     let mut items = Vec::new();
-    for (line_index, line) in body.split(|&byte| byte == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
+    for (line_number, line) in non_blank_lines(body) {
         let raw: &RawValue = serde_json::from_slice(line).map_err(|err| {
             // serde_json places the error in the line alone ("at line 1 column 7"): say which
             // line of the body, and keep its column.
             let text = err.to_string();
             let reason = text.split(" at line ").next().unwrap_or_default();
             ApiError::MalformedJson(format!(
-                "line {}, column {}: {reason}",
-                line_index + 1,
+                "line {line_number}, column {}: {reason}",
                 err.column()
             ))
         })?;
@@ -218,18 +223,27 @@ fn string_field(raw: Option<&RawValue>) -> Result<String, FieldError> {
 }
 
 /// The payload is optional (absent or `null` mean `{}`) and must otherwise be an object that
-/// every store can hold (see [`check_payload`]).
+/// every store can hold (see [`payload_object`]).
 fn payload_field(raw: Option<&RawValue>, max_depth: usize) -> Result<Box<RawValue>, FieldError> {
     match raw.filter(|raw| !is_null(raw)) {
         None => Ok(empty_object()),
-        Some(raw) if raw.get().trim_start().starts_with('{') => {
-            check_payload(raw, max_depth)?;
-            Ok(raw.to_owned())
-        }
-        Some(_) => Err(FieldError::WrongType {
-            expected: "a JSON object",
-        }),
+        Some(raw) => payload_object(raw, max_depth),
     }
+}
+
+/// A payload: a JSON object that every store can hold (see [`check_payload`]). Shared with the
+/// bulk API, whose documents are payloads.
+pub(super) fn payload_object(
+    raw: &RawValue,
+    max_depth: usize,
+) -> Result<Box<RawValue>, FieldError> {
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(FieldError::WrongType {
+            expected: "a JSON object",
+        });
+    }
+    check_payload(raw, max_depth)?;
+    Ok(raw.to_owned())
 }
 
 fn empty_object() -> Box<RawValue> {

@@ -1,12 +1,13 @@
 //! `POST /_bulk` and `POST /{index}/_bulk`: the Elasticsearch bulk API, so that the log shippers
-//! people already run (rsyslog's `omelasticsearch`, Fluent Bit's `es`, Vector's
-//! `elasticsearch`, Logstash, Filebeat) can ship to the aggregator without glue; and `GET /`,
-//! which those shippers probe at start.
+//! people already run (rsyslog's `omelasticsearch`, tested in `tests/shipper`; Fluent Bit's
+//! `es` and Vector's `elasticsearch`, configured in README) can ship to the aggregator without
+//! glue; and `GET /`, which shippers probe at start. Compressed bodies are not taken.
 //!
 //! Unlike `/publish`, a bulk request is judged per item, as shippers expect: valid documents are
 //! stored even when others are refused, and each item's answer carries its own status (`201`
-//! created, `200` `noop` for a duplicate, `400` or `403` refused). What concerns the request as
-//! a whole answers the whole request: an unreadable body (`400`), too many items (`422`), a key
+//! created, `200` `noop` for a duplicate, `400` or `403` refused; a document the store itself
+//! refuses is found by committing the batch's items one by one). What concerns the request as
+//! a whole answers the whole request: action lines that cannot be paired with documents (`400`), too many items (`422`), a key
 //! without the `publish` scope (`403`) or over its quota (`429`), and a store that cannot
 //! commit (`503` + `Retry-After`: shippers retry the batch, and the ids make the retry
 //! idempotent). Those two retryable answers carry a plain-text body on these routes
@@ -16,20 +17,20 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
-use http_body_util::BodyExt;
 use utoipa::IntoResponses;
 
-use super::error::{ApiError, ErrorResponse, FieldIssue};
-use super::publish::{body_format, body_rejection};
+use super::error::{retryable_as_text, ApiError, ErrorResponse, FieldIssue};
+use super::media::{body_format, body_rejection};
 use super::state::AppState;
+use crate::actors::ActorError;
 use crate::auth::{Caller, Scope};
 use crate::event::{Event, Outcome};
 
@@ -46,7 +47,7 @@ enum BulkAnswers {
     /// Every item answered; `errors` tells whether one was refused.
     #[response(status = 200)]
     Answered(BulkResponse),
-    /// A line is not JSON, or an action has no document.
+    /// An action line is not a JSON object with one known action, or an action has no document.
     #[response(status = 400)]
     Unpaired(ErrorResponse),
     /// The body exceeds `--max-body-bytes`.
@@ -58,6 +59,9 @@ enum BulkAnswers {
     /// More items than `--max-events-per-request`, or none.
     #[response(status = 422)]
     ItemCount(ErrorResponse),
+    /// The body did not arrive within `--body-read-timeout`; the message as plain text.
+    #[response(status = 408, content_type = "text/plain")]
+    BodyTimeout(String),
     /// Too many requests in flight, or the key over its quota; the message as plain text.
     #[response(status = 429, content_type = "text/plain",
                headers(("Retry-After" = u32, description = "Seconds to wait")))]
@@ -140,8 +144,12 @@ async fn ingest_bulk(
     body_format(headers)?;
     let body = body.map_err(|rejection| body_rejection(rejection, state.limits.max_body_bytes))?;
     let limits = &state.limits;
-    let items = parse_bulk(&body, path_index, Utc::now(), limits.max_payload_depth)
-        .map_err(|unpaired| ApiError::MalformedJson(unpaired.0))?;
+    let received_at = Utc::now();
+    let read = || {
+        parse_bulk(&body, path_index, received_at, limits.max_payload_depth)
+            .map_err(|unpaired| ApiError::MalformedBulk(unpaired.0))
+    };
+    let items = read()?;
     if items.is_empty() || items.len() > limits.max_events_per_request {
         return Err(ApiError::Validation(vec![FieldIssue::request(
             "items",
@@ -152,25 +160,34 @@ async fn ingest_bulk(
             ),
         )]));
     }
-    let (answers, events) = judge(caller, items);
+    let (mut answers, events) = judge(caller, items);
     if !events.is_empty() {
         if let (Some(key), Err(exceeded)) = (caller.key_name(), caller.take_events(events.len())) {
             return Err(ApiError::over_quota(key, exceeded));
         }
     }
-    let (positions, events): (Vec<usize>, Vec<Event>) = events.into_iter().unzip();
-    let outcomes = if events.is_empty() {
-        Vec::new()
-    } else {
-        state.tree.ingest(events).await?
+    let committed = match commit_together(state, events).await {
+        Err(ActorError::Rejected(_)) => {
+            // The store refused a document that passed validation, and with it the batch. The
+            // events went to the actors, so the valid items are read again from the body and
+            // committed one by one: only the document the store refuses is refused.
+            let (_, events) = judge(caller, read()?);
+            commit_one_by_one(state, events).await?
+        }
+        other => other?,
     };
     if let Some(key) = caller.key_name() {
-        state.metrics.key_published(key, outcomes.len());
+        let stored = committed.iter().filter(|(_, outcome)| outcome.is_ok());
+        state.metrics.key_published(key, stored.count());
     }
-    let mut answers = answers;
-    for (position, outcome) in positions.into_iter().zip(outcomes) {
+    for (position, outcome) in committed {
         if let Some(answer) = answers.get_mut(position) {
-            answer.result.committed(outcome == Outcome::New);
+            match outcome {
+                Ok(outcome) => answer.result.committed(outcome == Outcome::New),
+                Err(reason) => answer
+                    .result
+                    .refuse(400, "mapper_parsing_exception", reason),
+            }
         }
     }
     let errors = answers.iter().any(|answer| answer.result.error.is_some());
@@ -182,25 +199,60 @@ async fn ingest_bulk(
     })))
 }
 
+/// What became of each committed item, by position: its outcome, or why the store refused it.
+type Committed = Vec<(usize, Result<Outcome, String>)>;
+
+/// Commits the items' events as one ingest (one round of group commits).
+async fn commit_together(
+    state: &AppState,
+    events: Vec<(usize, Event)>,
+) -> Result<Committed, ActorError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (positions, events): (Vec<usize>, Vec<Event>) = events.into_iter().unzip();
+    let outcomes = state.tree.ingest(events).await?;
+    // The tree answers one outcome per event, in order.
+    debug_assert_eq!(positions.len(), outcomes.len());
+    Ok(positions
+        .into_iter()
+        .zip(outcomes.into_iter().map(Ok))
+        .collect())
+}
+
+/// Commits each event on its own, so that a refusal by the store stays that item's.
+async fn commit_one_by_one(
+    state: &AppState,
+    events: Vec<(usize, Event)>,
+) -> Result<Committed, ActorError> {
+    let mut committed = Vec::with_capacity(events.len());
+    for (position, event) in events {
+        let outcome = match state.tree.ingest(vec![event]).await {
+            Ok(outcomes) => Ok(outcomes.into_iter().next().unwrap_or(Outcome::Duplicate)),
+            Err(ActorError::Rejected(reason)) => Err(reason),
+            Err(other) => return Err(other),
+        };
+        committed.push((position, outcome));
+    }
+    Ok(committed)
+}
+
 /// Each item's answer so far (refused, or waiting for its commit) and the events to commit,
 /// with their item positions. A topic outside the key's prefixes refuses that item (`403`).
 fn judge(caller: &Caller, items: Vec<BulkItem>) -> (Vec<BulkItemAnswer>, Vec<(usize, Event)>) {
     let mut answers = Vec::with_capacity(items.len());
     let mut events = Vec::new();
     for (position, item) in items.into_iter().enumerate() {
-        let pending = ItemResult::pending(item.index, item.id);
-        let result = match item.event {
-            Err(reason) => pending.refused(400, "illegal_argument_exception", reason),
-            Ok(event) if !caller.may_reach(&event.topic) => pending.refused(
+        let mut result = ItemResult::pending(item.index, item.id);
+        match item.event {
+            Err(reason) => result.refuse(400, "illegal_argument_exception", reason),
+            Ok(event) if !caller.may_reach(&event.topic) => result.refuse(
                 403,
                 "security_exception",
                 format!("the key may not publish to {:?}", event.topic),
             ),
-            Ok(event) => {
-                events.push((position, event));
-                pending
-            }
-        };
+            Ok(event) => events.push((position, event)),
+        }
         answers.push(BulkItemAnswer {
             action: item.action,
             result,
@@ -209,36 +261,19 @@ fn judge(caller: &Caller, items: Vec<BulkItem>) -> (Vec<BulkItemAnswer>, Vec<(us
     (answers, events)
 }
 
-/// Middleware of the bulk routes: a `429` or `503` (from any layer: admission, quota, store)
-/// gets its message as `text/plain` instead of the JSON error body, so that rsyslog retries the
-/// batch instead of dropping it (see the module documentation); every other shipper goes by
-/// the status and retries either way. Other answers pass untouched.
+/// Middleware of the bulk routes: a `408`, `429` or `503` (from any layer inside: body read,
+/// admission, quota, store) gets its message as `text/plain` instead of the JSON error body
+/// ([`retryable_as_text`]), so that rsyslog retries the batch instead of dropping it (see the
+/// module documentation); every other shipper goes by the status and retries either way. The
+/// connection-level refusal outside the router does the same for these paths
+/// (`connection.rs`, [`is_bulk_path`]).
 pub async fn retryable_answers_as_text(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    // An error body is one short JSON object, built by this server.
-    let bytes = body
-        .collect()
-        .await
-        .map(|collected| collected.to_bytes())
-        .unwrap_or_default();
-    #[derive(serde::Deserialize)]
-    struct ErrorMessage {
-        error: String,
-    }
-    let message = serde_json::from_slice::<ErrorMessage>(&bytes)
-        .map(|error| error.error)
-        .unwrap_or_else(|_| status.to_string());
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    Response::from_parts(parts, Body::from(format!("{message}\n")))
+    retryable_as_text(next.run(request).await)
+}
+
+/// Whether `path` is one of the bulk routes.
+pub fn is_bulk_path(path: &str) -> bool {
+    path.ends_with("/_bulk")
 }
 
 fn with_product_header(answer: impl IntoResponse) -> Response {

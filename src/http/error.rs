@@ -99,6 +99,9 @@ pub enum ApiError {
     /// The body is not JSON at all (400).
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
+    /// A bulk body whose lines cannot be read as action/document pairs (400).
+    #[error("malformed bulk body: {0}")]
+    MalformedBulk(String),
     /// The body is JSON but some events are invalid (422); nothing of the request is stored.
     #[error("validation failed")]
     Validation(Vec<FieldIssue>),
@@ -120,7 +123,7 @@ pub enum ApiError {
     /// The body is not declared as JSON or NDJSON (415).
     #[error(
         "unsupported content type {0}: send the body with Content-Type: application/json \
-         (or application/x-ndjson, one event per line)"
+         or application/x-ndjson"
     )]
     UnsupportedMediaType(String),
     /// No API key, or one that is not in the keys file (401, with `WWW-Authenticate`).
@@ -249,7 +252,9 @@ impl IntoResponse for ApiError {
                 retry_after = whole_seconds(wait);
                 (StatusCode::TOO_MANY_REQUESTS, message, None)
             }
-            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, message, None),
+            Self::MalformedJson(_) | Self::MalformedBulk(_) => {
+                (StatusCode::BAD_REQUEST, message, None)
+            }
             Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, message, Some(issues)),
             Self::InvalidQuery(issues) => (StatusCode::BAD_REQUEST, message, Some(issues)),
             Self::StoreRejected(_) => (StatusCode::BAD_REQUEST, message, None),
@@ -285,12 +290,14 @@ impl IntoResponse for ApiError {
             issues.truncate(MAX_DETAILS);
             issues
         });
+        let public = PublicMessage(message.clone());
         let body = Json(ErrorResponse {
             error: message,
             details,
             details_total,
         });
         let mut response = (status, body).into_response();
+        response.extensions_mut().insert(public);
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()
@@ -304,6 +311,37 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The message of an error answer, kept beside its JSON body for [`retryable_as_text`].
+#[derive(Debug, Clone)]
+struct PublicMessage(String);
+
+/// The same answer with its message as `text/plain` when it is one a client should retry
+/// (`408`, `429`, `503`), for clients that retry only an answer that is not JSON (rsyslog's
+/// Elasticsearch output; see `bulk.rs`). Status and headers (`Retry-After`) are kept; any other
+/// answer is returned as it is.
+pub fn retryable_as_text(response: Response) -> Response {
+    let status = response.status();
+    let retryable = [
+        StatusCode::REQUEST_TIMEOUT,
+        StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ];
+    if !retryable.contains(&status) {
+        return response;
+    }
+    let (mut parts, _json) = response.into_parts();
+    let message = parts
+        .extensions
+        .get::<PublicMessage>()
+        .map_or_else(|| status.to_string(), |public| public.0.clone());
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(format!("{message}\n")))
 }
 
 /// `Retry-After` is in whole seconds: rounded up, so that a client waiting that long finds

@@ -15,6 +15,7 @@ mod follow;
 mod health;
 mod intake;
 pub mod limits;
+mod media;
 mod metrics;
 mod paging;
 mod publish;

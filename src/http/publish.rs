@@ -8,13 +8,14 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::body::{parse_body, BodyFormat, PublishBody, PublishLines};
+use super::body::{parse_body, PublishBody, PublishLines};
 use super::error::{ApiError, ErrorResponse, FieldIssue};
+use super::media::{body_format, body_rejection};
 use super::state::AppState;
 use crate::auth::{describe_prefixes, Caller, Scope};
 use crate::event::{Event, Outcome};
@@ -147,40 +148,4 @@ fn require_topics(caller: &Caller, events: &[Event]) -> Result<(), ApiError> {
         ),
         details,
     })
-}
-
-/// A browser sends `text/plain`, form and multipart bodies cross-site without asking first (no
-/// CORS preflight); requiring a JSON content type means a web page cannot publish on a user's
-/// behalf. `application/json` with parameters (`charset=utf-8`) and `+json` types are JSON;
-/// `application/x-ndjson` (and `application/ndjson`) is one event per line.
-pub(super) fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let Some(declared) = declared else {
-        return Err(ApiError::UnsupportedMediaType("(none)".into()));
-    };
-    let essence = declared
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-    {
-        Ok(BodyFormat::Json)
-    } else if essence == "application/x-ndjson" || essence == "application/ndjson" {
-        Ok(BodyFormat::Ndjson)
-    } else {
-        Err(ApiError::UnsupportedMediaType(declared))
-    }
-}
-
-pub(super) fn body_rejection(rejection: BytesRejection, limit: usize) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge { limit }
-    } else {
-        ApiError::MalformedJson(format!("unreadable body: {rejection}"))
-    }
 }

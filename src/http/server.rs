@@ -167,7 +167,8 @@ impl Connection {
         let (closing_tx, closing_rx) = watch::channel(false);
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             if health_only && !is_health_check(request.uri().path()) {
-                return Either::Left(std::future::ready(Ok(refusal_on_reserve())));
+                let refusal = refusal_on_reserve(request.uri().path());
+                return Either::Left(std::future::ready(Ok(refusal)));
             }
             request
                 .extensions_mut()

@@ -16,8 +16,9 @@ use crate::store::StoreError;
 
 const LINGER: Duration = Duration::from_millis(100);
 
+/// The production default: one commit at a time per shard.
 fn batching(max_events: usize) -> BatchingConfig {
-    pipelined(max_events, 2)
+    pipelined(max_events, 1)
 }
 
 fn pipelined(max_events: usize, commits_in_flight: usize) -> BatchingConfig {
@@ -91,6 +92,37 @@ async fn a_buffer_due_while_every_slot_is_busy_commits_when_one_frees_without_a_
     assert_eq!(first.await.unwrap().unwrap(), vec![Outcome::New]);
     assert_eq!(store.commits().len(), 2);
     assert_eq!(second.try_recv().unwrap().unwrap(), vec![Outcome::New]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drained_shard_commits_what_it_buffered_and_stops_after_every_commit_answered() {
+    let store = MemoryStore::new();
+    let harness = ShardHarness::spawn(store.clone(), pipelined(1, 1), 0).await;
+    let hold = store.hold_commits().await;
+    let answers: Vec<_> = (0..3)
+        .map(|index| harness.ingest(vec![event("t", &index.to_string())]))
+        .collect();
+    settle().await;
+    assert_eq!(
+        store.commits().len(),
+        1,
+        "one slot: two requests wait in the buffer"
+    );
+
+    let shard = harness.shard.clone();
+    let stopped = tokio::spawn(async move { shard.drain_and_wait(None).await });
+    settle().await;
+    assert!(
+        !stopped.is_finished(),
+        "the stop waits for the running commit"
+    );
+    drop(hold);
+
+    stopped.await.unwrap().unwrap();
+    for answer in answers {
+        assert_eq!(answer.await.unwrap().unwrap(), vec![Outcome::New]);
+    }
+    assert_eq!(store.commits().len(), 3);
 }
 
 #[tokio::test(start_paused = true)]

@@ -69,7 +69,8 @@ pub struct ItemError {
 }
 
 impl ItemResult {
-    /// An item whose event is being committed (its status is set once it is).
+    /// An item not judged yet: refused ([`Self::refuse`]) or committed ([`Self::committed`])
+    /// before it is answered (status 0 until then).
     pub(super) fn pending(index: Option<String>, id: Option<String>) -> Self {
         Self {
             index,
@@ -91,13 +92,10 @@ impl ItemResult {
         self.version = Some(1);
     }
 
-    /// This item, refused.
-    pub(super) fn refused(self, status: u16, kind: &'static str, reason: String) -> Self {
-        Self {
-            status,
-            error: Some(ItemError { kind, reason }),
-            ..self
-        }
+    /// Records that the item is refused, and why.
+    pub(super) fn refuse(&mut self, status: u16, kind: &'static str, reason: String) {
+        self.status = status;
+        self.error = Some(ItemError { kind, reason });
     }
 }
 

@@ -4,16 +4,17 @@
 //!
 //! The body is NDJSON: an action line (`{"index": {...}}`, `{"create": {...}}`,
 //! `{"delete": {...}}` or `{"update": {...}}`), then, except for `delete`, one document line.
-//! A line that is not JSON, or an action without its document, breaks the pairing of every
-//! line after it, so it fails the whole request (`400`), as in Elasticsearch. Everything else is
-//! judged per item: an invalid document, an unknown index or an unsupported action is that
-//! item's `400`, and the request's other items are stored.
+//! An action line that is not a JSON object naming one known action, or an action without its
+//! document, breaks the pairing of every line after it, so it fails the whole request (`400`),
+//! as in Elasticsearch. Everything else is judged per item: a document that is not JSON or not
+//! valid, a missing index or an unsupported action is that item's `400`, and the request's
+//! other items are stored.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::event::payload::check_payload;
 use crate::event::{self, Event, FieldError};
+use crate::http::body::{non_blank_lines, payload_object};
 
 /// One item of a bulk request, in request order.
 #[derive(Debug)]
@@ -74,16 +75,17 @@ pub fn parse_bulk(
     received_at: chrono::DateTime<chrono::Utc>,
     max_payload_depth: usize,
 ) -> Result<Vec<BulkItem>, Unpaired> {
-    let mut lines = body
-        .split(|&byte| byte == b'\n')
-        .enumerate()
-        .map(|(index, line)| (index + 1, line))
-        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace));
+    let mut lines = non_blank_lines(body);
     let mut items = Vec::new();
     while let Some((number, line)) = lines.next() {
         let (action, meta) = read_action(number, line)?;
+        let id = meta.id.map(|id| match id {
+            IdValue::Text(text) => text,
+            IdValue::Number(number) => number.to_string(),
+        });
         if action == "delete" {
-            items.push(refused(action, meta.index, None, "delete is not supported"));
+            let index = meta.index.or_else(|| path_index.map(str::to_owned));
+            items.push(refused(action, index, id, "delete is not supported"));
             continue;
         }
         let Some((_, document)) = lines.next() else {
@@ -94,13 +96,9 @@ pub fn parse_bulk(
         let index = meta.index.or_else(|| path_index.map(str::to_owned));
         let item = match action.as_str() {
             "index" | "create" => {
-                let id = meta.id.map(|id| match id {
-                    IdValue::Text(text) => text,
-                    IdValue::Number(number) => number.to_string(),
-                });
                 document_item(action, index, id, document, received_at, max_payload_depth)
             }
-            _ => refused(action, index, None, "only index and create are supported"),
+            _ => refused(action, index, id, "only index and create are supported"),
         };
         items.push(item);
     }
@@ -172,12 +170,10 @@ fn map_document(
     let field = |name: &str, err: FieldError| format!("{name} {err}");
     let topic = event::parse_key_part(topic).map_err(|err| field("_index", err))?;
     let event_id = event::parse_key_part(event_id).map_err(|err| field("_id", err))?;
-    let payload: &RawValue = serde_json::from_slice(document)
+    let raw: &RawValue = serde_json::from_slice(document)
         .map_err(|err| format!("the document is not JSON: {err}"))?;
-    if !payload.get().trim_start().starts_with('{') {
-        return Err("the document must be a JSON object".into());
-    }
-    check_payload(payload, max_payload_depth).map_err(|err| field("the document", err))?;
+    let payload =
+        payload_object(raw, max_payload_depth).map_err(|err| field("the document", err))?;
     let fields: DocumentFields<'_> = serde_json::from_str(payload.get())
         .map_err(|err| format!("the document's fields: {err}"))?;
     let timestamp = match time_field(&fields) {
@@ -193,7 +189,7 @@ fn map_document(
         event_id,
         timestamp,
         source,
-        payload: payload.to_owned(),
+        payload,
     })
 }
 

@@ -92,6 +92,8 @@ fn bad_documents_and_unsupported_actions_are_refused_per_item() {
         "{\"index\":{\"_index\":\"\"}}\n",
         "{\"message\":\"empty index\"}\n",
         "{\"index\":{\"_index\":\"a\"}}\n",
+        "{not json\n",
+        "{\"index\":{\"_index\":\"a\"}}\n",
         "{\"message\":\"fine\"}\n",
     );
     let items = parse(body, None);
@@ -99,7 +101,7 @@ fn bad_documents_and_unsupported_actions_are_refused_per_item() {
         .iter()
         .map(|item| item.event.as_ref().err().cloned().unwrap_or_default())
         .collect();
-    assert_eq!(items.len(), 7, "{reasons:?}");
+    assert_eq!(items.len(), 8, "{reasons:?}");
     assert_eq!(reasons[0], "delete is not supported");
     assert_eq!(reasons[1], "only index and create are supported");
     assert_eq!(reasons[2], "the document must be a JSON object");
@@ -110,7 +112,17 @@ fn bad_documents_and_unsupported_actions_are_refused_per_item() {
     );
     assert!(reasons[4].starts_with("no index"), "{}", reasons[4]);
     assert_eq!(reasons[5], "_index must not be empty");
-    assert_eq!(reasons[6], "", "the last item is fine");
+    assert!(
+        reasons[6].starts_with("the document is not JSON"),
+        "{}",
+        reasons[6]
+    );
+    assert_eq!(reasons[7], "", "the last item is fine");
+    assert_eq!(
+        items[0].id.as_deref(),
+        Some("1"),
+        "a refused delete keeps its id"
+    );
 }
 
 #[test]
