@@ -59,7 +59,7 @@ WORKLOADS = [
     ("single c64 embedded", "embedded", ["--batch-size", "1", "--concurrency", "64"], 100_000),
     ("single c64 pg slow fsync", "postgres-slow-fsync",
      ["--batch-size", "1", "--concurrency", "64"], 50_000),
-    ("slow fsync, 2 commits/shard", "postgres-slow-fsync",
+    ("slow fsync 2 commits/shard", "postgres-slow-fsync",
      ["--batch-size", "1", "--concurrency", "64"], 50_000, ["--commits-in-flight", "2"]),
 ]
 # Connections of the GET /health reference, as for single events.

@@ -54,8 +54,8 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
     tags(
         (name = "events", description = "Publish and list events"),
         (name = "operations", description = "Counters, health, readiness and metrics"),
-        (name = "shippers", description = "The Elasticsearch bulk API, for rsyslog, Fluent Bit, \
-                                           Vector, Logstash and Filebeat"),
+        (name = "shippers", description = "The Elasticsearch bulk API, for log shippers such as \
+                                           rsyslog, Fluent Bit and Vector"),
     )
 )]
 struct ApiDoc;
