@@ -22,6 +22,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::{info_span, Level, Span};
 
 use super::auth::API_KEY_HEADER;
+use super::bulk::is_bulk_path;
 use crate::metrics::Metrics;
 
 /// The header that carries the request id, both ways.
@@ -110,14 +111,15 @@ fn request_span(request: &Request<Body>) -> Span {
     )
 }
 
-/// Counts every response by status, and times `POST /publish` whatever its answer (a `429` from
-/// the admission limit included).
+/// Counts every response by status, and times every publish — `POST /publish` and the bulk
+/// API — whatever its answer (a `429` from the admission limit included).
 pub async fn record_response(
     State(metrics): State<Metrics>,
     request: Request,
     next: Next,
 ) -> Response {
-    let is_publish = request.method() == Method::POST && request.uri().path() == "/publish";
+    let path = request.uri().path();
+    let is_publish = request.method() == Method::POST && (path == "/publish" || is_bulk_path(path));
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.http_response(response.status().as_u16());

@@ -38,7 +38,8 @@ fn index_line(index: &str) -> String {
 }
 
 /// Proves an rsyslog batch is stored once, answered `201 created`, and the same batch re-sent
-/// (a shipper's retry) is answered `200 noop` without a second row.
+/// (a shipper's retry) is answered `200 noop` without a second row; both are timed as
+/// publishes.
 #[tokio::test]
 async fn an_rsyslog_batch_is_stored_once_and_its_retry_is_a_noop() {
     // Arrange
@@ -80,6 +81,12 @@ async fn an_rsyslog_batch_is_stored_once_and_its_retry_is_a_noop() {
         "2026-12-02T00:47:20.723488Z"
     );
     assert_eq!(page["events"][0]["payload"]["message"], "order 1 paid");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("aggregator_publish_request_duration_seconds_count 2\n"),
+        "{metrics}"
+    );
 }
 
 /// Proves refused items are answered per item while the valid items of the same request are
