@@ -17,7 +17,7 @@
 //! (seven store operations), `key` (API key names, bounded by the keys file). Topics are never
 //! labels.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use ::metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, Unit};
@@ -146,7 +146,13 @@ struct Inner {
     commit_duration: Histogram,
     /// Indexed by [`StoreOp::index`].
     store_errors: [Counter; 7],
+    /// One handle per HTTP status (100 to 599), registered on its first answer: every request
+    /// counts its status, and a handle saves it building and looking up a labelled key.
+    http_responses: Box<[OnceLock<Counter>]>,
 }
+
+/// The statuses with a cached handle in [`Inner::http_responses`].
+const HTTP_STATUSES: std::ops::Range<u16> = 100..600;
 
 /// One app's metrics registry. Cheap to clone; every clone records into the same registry.
 #[derive(Clone)]
@@ -195,6 +201,7 @@ impl Metrics {
                 commit_batch_events,
                 commit_duration,
                 store_errors,
+                http_responses: HTTP_STATUSES.map(|_| OnceLock::new()).collect(),
                 recorder,
                 handle,
             }),
@@ -275,8 +282,17 @@ impl Metrics {
 
     /// An HTTP response with this status code was sent.
     pub fn http_response(&self, status: u16) {
-        let labels = vec![Label::new("status", status.to_string())];
-        counter(&self.inner.recorder, HTTP_RESPONSES, labels).increment(1);
+        let register = || {
+            let labels = vec![Label::new("status", status.to_string())];
+            counter(&self.inner.recorder, HTTP_RESPONSES, labels)
+        };
+        let cached = status
+            .checked_sub(HTTP_STATUSES.start)
+            .and_then(|offset| self.inner.http_responses.get(usize::from(offset)));
+        match cached {
+            Some(slot) => slot.get_or_init(register).increment(1),
+            None => register().increment(1),
+        }
     }
 
     /// The recorder, for the families registered on use (`access.rs`).
