@@ -10,10 +10,11 @@
 //! a whole answers the whole request: action lines that cannot be paired with documents (`400`), too many items (`422`), a key
 //! without the `publish` scope (`403`) or over its quota (`429`), and a store that cannot
 //! commit (`503` + `Retry-After`: shippers retry the batch, and the ids make the retry
-//! idempotent). Those two retryable answers carry a plain-text body on these routes
-//! ([`retryable_answers_as_text`]): rsyslog 8.2302 (Debian 12) ignores the status of a bulk
-//! answer, drops a batch answered with JSON that has no `items`, and retries only when the
-//! connection fails or the body is not JSON (measured with `tests/shipper` and a stub).
+//! idempotent). On these routes a retryable answer (`408`, `429`, `503`) ends in a failed
+//! transfer ([`retryable_answers_cut`]): rsyslog 8.2302 (Debian 12) ignores the status of a
+//! bulk answer; any answer it can read makes it retry each line of the batch alone, once, and
+//! drop what fails again; only a failed transfer makes it keep the batch and resend it whole
+//! (measured with `tests/shipper`, and in rsyslog's `omelasticsearch.c`).
 
 use std::time::Instant;
 
@@ -27,7 +28,7 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use utoipa::IntoResponses;
 
-use super::error::{retryable_as_text, ApiError, ErrorResponse, FieldIssue};
+use super::error::{retryable_as_aborted, ApiError, ErrorResponse, FieldIssue};
 use super::media::{body_format, body_rejection};
 use super::state::AppState;
 use crate::actors::ActorError;
@@ -59,14 +60,16 @@ enum BulkAnswers {
     /// More items than `--max-events-per-request`, or none.
     #[response(status = 422)]
     ItemCount(ErrorResponse),
-    /// The body did not arrive within `--body-read-timeout`; the message as plain text.
+    /// The body did not arrive within `--body-read-timeout`; the answer is cut (see above).
     #[response(status = 408, content_type = "text/plain")]
     BodyTimeout(String),
-    /// Too many requests in flight, or the key over its quota; the message as plain text.
+    /// Too many requests in flight, or the key over its quota; the answer is cut before its
+    /// end, so that every shipper retries the whole batch.
     #[response(status = 429, content_type = "text/plain",
                headers(("Retry-After" = u32, description = "Seconds to wait")))]
     TooMany(String),
-    /// Store unreachable or slow; retrying the batch is safe; the message as plain text.
+    /// Store unreachable or slow; retrying the batch is safe; the answer is cut before its end,
+    /// so that every shipper retries the whole batch.
     #[response(status = 503, content_type = "text/plain",
                headers(("Retry-After" = u32, description = "Seconds to wait")))]
     Unavailable(String),
@@ -262,13 +265,13 @@ fn judge(caller: &Caller, items: Vec<BulkItem>) -> (Vec<BulkItemAnswer>, Vec<(us
 }
 
 /// Middleware of the bulk routes: a `408`, `429` or `503` (from any layer inside: body read,
-/// admission, quota, store) gets its message as `text/plain` instead of the JSON error body
-/// ([`retryable_as_text`]), so that rsyslog retries the batch instead of dropping it (see the
-/// module documentation); every other shipper goes by the status and retries either way. The
-/// connection-level refusal outside the router does the same for these paths
+/// admission, quota, store) ends in a failed transfer ([`retryable_as_aborted`]), so that
+/// rsyslog keeps the batch and resends it whole (see the module documentation); every other
+/// shipper retries a failed transfer too. The answer is still logged and counted by status.
+/// The connection-level refusal outside the router does the same for these paths
 /// (`connection.rs`, [`is_bulk_path`]).
-pub async fn retryable_answers_as_text(request: Request, next: Next) -> Response {
-    retryable_as_text(next.run(request).await)
+pub async fn retryable_answers_cut(request: Request, next: Next) -> Response {
+    retryable_as_aborted(next.run(request).await)
 }
 
 /// Whether `path` is one of the bulk routes.

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::bulk::is_bulk_path;
-use super::error::{retryable_as_text, ApiError};
+use super::error::{retryable_as_aborted, ApiError};
 
 /// In every request's extensions: turns `true` when the connection is told to close (maximum
 /// age, idle, server shutdown). Hyper's graceful close waits for the answer under way, so an
@@ -46,15 +46,15 @@ pub fn is_health_check(path: &str) -> bool {
 }
 
 /// The answer to anything but a health check on a connection from the reserve: `503`, and the
-/// connection closes (which gives the reserved slot back). On the bulk routes the message is
-/// plain text, as every retryable answer there (`bulk.rs`).
+/// connection closes (which gives the reserved slot back). On the bulk routes the answer is cut
+/// before its end, as every retryable answer there (`bulk.rs`).
 pub fn refusal_on_reserve(path: &str) -> Response {
     let mut response = ApiError::Unavailable(
         "the server is at its connection limit; this connection is kept for health checks".into(),
     )
     .into_response();
     if is_bulk_path(path) {
-        response = retryable_as_text(response);
+        response = retryable_as_aborted(response);
     }
     response
         .headers_mut()

@@ -313,15 +313,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The message of an error answer, kept beside its JSON body for [`retryable_as_text`].
+/// The message of an error answer, kept beside its JSON body for [`retryable_as_aborted`].
 #[derive(Debug, Clone)]
 struct PublicMessage(String);
 
-/// The same answer with its message as `text/plain` when it is one a client should retry
-/// (`408`, `429`, `503`), for clients that retry only an answer that is not JSON (rsyslog's
-/// Elasticsearch output; see `bulk.rs`). Status and headers (`Retry-After`) are kept; any other
-/// answer is returned as it is.
-pub fn retryable_as_text(response: Response) -> Response {
+/// The same answer, aborted, when it is one a client should retry (`408`, `429`, `503`): the
+/// status line and headers (`Retry-After`) go out, then the message as `text/plain`, then the
+/// connection closes before the body's end, so that the client sees a failed transfer. For the
+/// bulk routes only: rsyslog's Elasticsearch output retries a whole batch only after a failed
+/// transfer (any answer it reads, JSON or not, makes it retry each line alone once and drop
+/// what fails again; see `bulk.rs`). Any other answer is returned as it is.
+pub fn retryable_as_aborted(response: Response) -> Response {
     let status = response.status();
     let retryable = [
         StatusCode::REQUEST_TIMEOUT,
@@ -341,7 +343,16 @@ pub fn retryable_as_text(response: Response) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    Response::from_parts(parts, axum::body::Body::from(format!("{message}\n")))
+    let chunks: [Result<axum::body::Bytes, std::io::Error>; 2] = [
+        Ok(format!("{message}\n").into()),
+        Err(std::io::Error::other(
+            "answer cut on purpose, so that the client retries the whole request",
+        )),
+    ];
+    Response::from_parts(
+        parts,
+        axum::body::Body::from_stream(futures::stream::iter(chunks)),
+    )
 }
 
 /// `Retry-After` is in whole seconds: rounded up, so that a client waiting that long finds

@@ -23,8 +23,8 @@ use super::state::AppState;
 use super::{bulk, docs, events, health, metrics, publish, stats, stream, telemetry, topics};
 
 /// Every documented route, in four groups: the API proper, which needs a key and sits behind
-/// the request limits; the shippers' bulk API, the same but with its retryable answers in plain
-/// text (`bulk.rs` says why); the metrics, which need a key but stay outside the limits, so that a
+/// the request limits; the shippers' bulk API, the same but with its retryable answers cut
+/// before their end (`bulk.rs` says why); the metrics, which need a key but stay outside the limits, so that a
 /// scraper still gets an answer while clients flood the API; and the probes, open to anyone
 /// and outside the limits, so that an orchestrator needs no key. (The docs are open too.)
 struct DocumentedRoutes {
@@ -100,8 +100,7 @@ pub fn router(state: AppState) -> Router {
             .layer(keyed())
     };
     let limited = with_limits(limited);
-    let shippers =
-        with_limits(shippers).layer(middleware::from_fn(bulk::retryable_answers_as_text));
+    let shippers = with_limits(shippers).layer(middleware::from_fn(bulk::retryable_answers_cut));
     let scraped = scraped.layer(keyed());
     let app = Router::new()
         .merge(probes)

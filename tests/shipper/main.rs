@@ -2,7 +2,9 @@
 //! rsyslog with `omelasticsearch` (see [`rsyslog`]) in front of the real `aggregator serve`
 //! binary on a fresh PostgreSQL database. Lines go in with `logger --tcp`; every line must come
 //! out of `GET /events?topic=syslog.checkout` exactly once, also when the aggregator is killed
-//! with `kill -9` mid-stream and restarted, leaving rsyslog to resend what it had in flight.
+//! with `kill -9` mid-stream and restarted, leaving rsyslog to resend what it had in flight,
+//! and when the database is unreachable for a while ([`outage`]), leaving rsyslog to resend
+//! what the aggregator answered `503`.
 //! Each test prints its figures (lines sent, stored, duplicates answered).
 //!
 //! Needs `rsyslogd`, its `omelasticsearch` module and `logger` (Debian: `rsyslog`,
@@ -10,6 +12,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod outage;
 mod rsyslog;
 mod stored;
 
@@ -170,7 +173,7 @@ fn counters(rsyslog: &Rsyslog) -> ShipperCounters {
 }
 
 /// Waits until `db` holds `expected` rows, at most [`STORE_DEADLINE`]; fails with rsyslog's
-/// output and counters otherwise (a `failed_es` above zero means rsyslog dropped a batch).
+/// output and counters otherwise (the messages it gave up on are in its output).
 async fn wait_for_rows(db: &TestDb, expected: usize, rsyslog: &Rsyslog) {
     let client = db.client().await;
     let all = wait_until(

@@ -24,6 +24,8 @@ const LOGGER_TIMEOUT: Duration = Duration::from_secs(30);
 /// `syslog.<program>`, which becomes their topic. `action.resumeRetryCount="-1"` and the
 /// in-memory action queue are what keep lines while the aggregator is down: rsyslog suspends
 /// the action on a connection error and resends the whole batch when it is back.
+/// `action.errorfile` (not needed in the README) is for the tests: every message rsyslog gives
+/// up on is written there, so a lost line shows up in [`Rsyslog::log`].
 pub fn config(work_dir: &Path, tcp_port: u16, http_port: u16) -> String {
     let work = work_dir.display();
     format!(
@@ -42,7 +44,7 @@ input(type="imtcp" address="127.0.0.1" port="{tcp_port}" ruleset="to-aggregator"
 ruleset(name="to-aggregator") {{
   action(type="omelasticsearch" server="127.0.0.1" serverport="{http_port}"
          template="aggregator-doc" searchIndex="aggregator-index" dynSearchIndex="on"
-         bulkmode="on" errorFile="{work}/es-errors.json"
+         bulkmode="on" errorFile="{work}/es-errors.json" action.errorfile="{work}/given-up.json"
          action.resumeRetryCount="-1" action.resumeInterval="1"
          queue.type="LinkedList" queue.size="100000" queue.dequeueBatchSize="200")
 }}
@@ -114,14 +116,18 @@ impl Rsyslog {
         }
     }
 
-    /// What rsyslogd wrote to stdout and stderr, and the batches it gave up on (its
-    /// `errorFile`), for failure messages.
+    /// What rsyslogd wrote to stdout and stderr, the batches omelasticsearch reported as
+    /// refused (its `errorFile`) and the messages rsyslog gave up on (`action.errorfile`: how
+    /// many, and the first), for failure messages.
     pub fn log(&self) -> String {
         let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name));
+        let given_up = read("given-up.json").unwrap_or_default();
         format!(
-            "rsyslogd output:\n{}\nerror file:\n{}",
+            "rsyslogd output:\n{}\nerror file:\n{}\nmessages given up: {}, first: {}",
             read("rsyslogd.log").unwrap_or_default(),
-            read("es-errors.json").unwrap_or_else(|_| "(none)".into())
+            read("es-errors.json").unwrap_or_else(|_| "(none)".into()),
+            given_up.lines().count(),
+            given_up.lines().next().unwrap_or("(none)")
         )
     }
 
@@ -180,7 +186,9 @@ pub struct ShipperCounters {
     pub submitted: u64,
     /// Bulk requests that failed at the transport level (refused, reset): suspended, resent.
     pub failed_requests: u64,
-    /// Bulk requests whose answer rsyslog took as a data error: those lines are dropped.
+    /// Bulk requests whose answer rsyslog took as an error (item errors, or a body that is not
+    /// JSON): a refused batch is retried message by message, and a message refused alone is
+    /// given up (see [`Rsyslog::log`]).
     pub failed_es: u64,
 }
 
