@@ -317,9 +317,11 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Clone)]
 struct PublicMessage(String);
 
-/// The same answer, aborted, when it is one a client should retry (`408`, `429`, `503`): the
-/// status line and headers (`Retry-After`) go out, then the message as `text/plain`, then the
-/// connection closes before the body's end, so that the client sees a failed transfer. For the
+/// The same answer, aborted, when it is one a client should retry (`408`, `429`, `503`): its
+/// body becomes the message as `text/plain` followed by an error, so hyper closes the
+/// connection before the body's end and the client sees a failed transfer (whether the status
+/// line and `Retry-After` reach it first is hyper's choice; the server logs and counts the
+/// status either way). For the
 /// bulk routes only: rsyslog's Elasticsearch output retries a whole batch only after a failed
 /// transfer (any answer it reads, JSON or not, makes it retry each line alone once and drop
 /// what fails again; see `bulk.rs`). Any other answer is returned as it is.

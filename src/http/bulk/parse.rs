@@ -83,8 +83,8 @@ pub fn parse_bulk(
             IdValue::Text(text) => text,
             IdValue::Number(number) => number.to_string(),
         });
+        let index = meta.index.or_else(|| path_index.map(str::to_owned));
         if action == "delete" {
-            let index = meta.index.or_else(|| path_index.map(str::to_owned));
             items.push(refused(action, index, id, "delete is not supported"));
             continue;
         }
@@ -93,7 +93,6 @@ pub fn parse_bulk(
                 "line {number}: the {action} action has no document line after it"
             )));
         };
-        let index = meta.index.or_else(|| path_index.map(str::to_owned));
         let item = match action.as_str() {
             "index" | "create" => {
                 document_item(action, index, id, document, received_at, max_payload_depth)
