@@ -44,5 +44,6 @@ pub mod demo;
 pub mod event;
 pub mod http;
 pub mod metrics;
+pub mod retention;
 pub mod store;
 pub mod telemetry;

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use super::registry::{Metrics, StoreOp};
 use crate::store::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, FeedPosition, FollowPage,
-    FollowQuery, ShardCounters, ShardId, SharedStore, Store, StoreError, StoredTotals,
+    FollowQuery, RemoveReport, RemoveRequest, ShardCounters, ShardId, SharedStore, Store,
+    StoreError, StoredTotals,
 };
 
 /// A store that reports to a [`Metrics`] registry and otherwise behaves as the one it wraps.
@@ -84,6 +85,20 @@ impl Store for InstrumentedStore {
     async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
         let result = self.inner.feed_end(topic).await;
         self.count_error(StoreOp::Follow, result)
+    }
+
+    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
+        let result = self.inner.remove(request).await;
+        self.count_error(StoreOp::Remove, result)
+    }
+
+    async fn topics_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let result = self.inner.topics_after(after, limit).await;
+        self.count_error(StoreOp::TopicsAfter, result)
     }
 
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {

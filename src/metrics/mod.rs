@@ -7,6 +7,8 @@
 mod access;
 pub mod instrumented;
 pub mod registry;
+mod retention;
+mod store_op;
 #[cfg(test)]
 mod tests;
 

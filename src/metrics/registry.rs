@@ -14,7 +14,7 @@
 //! - `GET /metrics` itself: the in-flight gauge, read from the shards' semaphores at scrape time.
 //!
 //! Label cardinality is bounded: `shard` (at most `--shards`), `status` (HTTP codes), `op`
-//! (seven store operations), `key` (API key names, bounded by the keys file). Topics are never
+//! (nine store operations), `key` (API key names, bounded by the keys file). Topics are never
 //! labels.
 
 use std::sync::{Arc, OnceLock, Weak};
@@ -27,6 +27,7 @@ use metrics_exporter_prometheus::{
 
 use tracing::warn;
 
+pub use super::store_op::StoreOp;
 use crate::store::ShardId;
 
 /// Events acknowledged to publishers (new + duplicate), label `shard`.
@@ -47,8 +48,7 @@ pub const PUBLISH_DURATION: &str = "aggregator_publish_request_duration_seconds"
 pub const COMMIT_BATCH_EVENTS: &str = "aggregator_commit_batch_events";
 /// Duration of one group commit in the store, failed ones included.
 pub const COMMIT_DURATION: &str = "aggregator_commit_duration_seconds";
-/// Store operations that failed, label `op` (`commit`, `query`, `load_counters`, `ping`,
-/// `own_counters`, `cluster_view`).
+/// Store operations that failed, label `op` (see [`StoreOp`]).
 pub const STORE_ERRORS: &str = "aggregator_store_errors_total";
 /// HTTP responses sent, label `status` (the numeric code).
 pub const HTTP_RESPONSES: &str = "aggregator_http_responses_total";
@@ -70,62 +70,6 @@ const BATCH_BUCKETS: &[f64] = &[
 /// How often histogram samples are folded into buckets when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Store operations, the values of the `op` label of [`STORE_ERRORS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreOp {
-    /// A group commit.
-    Commit,
-    /// A `GET /events` page.
-    Query,
-    /// Loading the counters at start.
-    LoadCounters,
-    /// A readiness check.
-    Ping,
-    /// A shard re-reading its counter row.
-    OwnCounters,
-    /// The periodic read of every instance's counters (and this instance's heartbeat).
-    ClusterView,
-    /// A live tail reading what is new (or where the feed ends).
-    Follow,
-}
-
-impl StoreOp {
-    /// Every operation, in the order of [`StoreOp::index`].
-    const ALL: [StoreOp; 7] = [
-        Self::Commit,
-        Self::Query,
-        Self::LoadCounters,
-        Self::Ping,
-        Self::OwnCounters,
-        Self::ClusterView,
-        Self::Follow,
-    ];
-
-    fn index(self) -> usize {
-        match self {
-            Self::Commit => 0,
-            Self::Query => 1,
-            Self::LoadCounters => 2,
-            Self::Ping => 3,
-            Self::OwnCounters => 4,
-            Self::ClusterView => 5,
-            Self::Follow => 6,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Commit => "commit",
-            Self::Query => "query",
-            Self::LoadCounters => "load_counters",
-            Self::Ping => "ping",
-            Self::OwnCounters => "own_counters",
-            Self::ClusterView => "cluster_view",
-            Self::Follow => "follow",
-        }
-    }
-}
-
 /// Handles of the metrics labelled by shard, registered once so that recording is a lookup
 /// into a `Vec`.
 struct ShardHandles {
@@ -145,7 +89,7 @@ struct Inner {
     commit_batch_events: Histogram,
     commit_duration: Histogram,
     /// Indexed by [`StoreOp::index`].
-    store_errors: [Counter; 7],
+    store_errors: [Counter; StoreOp::COUNT],
     /// One handle per HTTP status (100 to 599), registered on its first answer: every request
     /// counts its status, and a handle saves it building and looking up a labelled key.
     http_responses: Box<[OnceLock<Counter>]>,
@@ -174,6 +118,7 @@ impl Metrics {
     pub fn new(shard_count: u32) -> Self {
         let recorder = build_recorder();
         describe(&recorder);
+        super::retention::describe(&recorder);
         let handle = recorder.handle();
         let shards = (0..shard_count)
             .map(|shard| {

@@ -12,6 +12,7 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredTotals,
 };
+use super::removal::{RemoveReport, RemoveRequest};
 
 /// The storage contract shared by every backend. Implementations are cheap to share (`Arc`).
 ///
@@ -19,6 +20,8 @@ use super::model::{
 ///   after any crash `unique_processed` equals the number of stored rows.
 /// - a key is reported new by exactly one commit, ever.
 /// - within a topic, `query` returns events in commit order (the `seq` column).
+/// - `remove` deletes rows and counts them (`expired` or `purged`) atomically, so after any
+///   crash the rows stored equal `unique_processed - expired - purged`.
 /// - no operation outlives [`Store::operation_timeout`], on the client side or the server side.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -63,6 +66,18 @@ pub trait Store: Send + Sync + 'static {
     /// The position after everything followable now, in one topic or across all: where a live
     /// tail that wants only new events starts.
     async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError>;
+
+    /// Deletes some of the oldest rows of one topic (see [`RemoveRequest`]) and counts them in
+    /// this instance's removal counter row, atomically.
+    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError>;
+
+    /// Up to `limit` topics that may hold events, sorted, after `after` (from the first when
+    /// `None`): what the pruner walks. May include topics whose events are all gone.
+    async fn topics_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// Changes whenever the store may hold events a follower has not seen: after this
     /// process's commits and, on PostgreSQL, after other instances' (LISTEN/NOTIFY).

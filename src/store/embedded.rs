@@ -15,8 +15,10 @@
 mod connection;
 mod errors;
 mod feed;
+mod listing;
 mod options;
 mod prefix_filter;
+mod removal;
 mod rows;
 mod writer;
 
@@ -26,8 +28,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bounded::bounded;
@@ -38,8 +39,10 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ShardCounters,
     ShardId, StoredShard, StoredTotals,
 };
+use super::removal::{RemovalTotals, RemoveReport, RemoveRequest};
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
+use removal::RemoveJob;
 use writer::{CommitJob, Job, OwnedEvent};
 
 /// File name of the database inside the data directory.
@@ -57,8 +60,15 @@ WITH RECURSIVE t(topic) AS (
 )
 SELECT topic FROM t WHERE topic IS NOT NULL";
 
-const SELECT_EVENTS: &str =
-    "SELECT seq, topic, event_id, ts, source, payload, received_at FROM events WHERE 1";
+/// Topics after `?1`, `?2` at most, by the same loose index scan as [`TOPICS_SQL`].
+const TOPICS_AFTER_SQL: &str = "\
+WITH RECURSIVE t(topic, n) AS (
+    SELECT (SELECT min(topic) FROM events WHERE topic > ?1), 1
+    UNION ALL
+    SELECT (SELECT min(topic) FROM events WHERE topic > t.topic), n + 1 FROM t
+    WHERE t.topic IS NOT NULL AND n < ?2
+)
+SELECT topic FROM t WHERE topic IS NOT NULL";
 
 const COUNTERS_SQL: &str = "\
 SELECT shard, received, unique_processed, duplicate_dropped FROM shard_counters ORDER BY shard";
@@ -177,7 +187,8 @@ impl Store for EmbeddedStore {
 
     async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let query = query.clone();
-        self.read(move |conn| query_events(conn, &query)).await
+        self.read(move |conn| listing::query_events(conn, &query))
+            .await
     }
 
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
@@ -188,8 +199,11 @@ impl Store for EmbeddedStore {
     /// ones it committed itself (already known to its stats actor), and only the counter rows
     /// are read back (not the topics, which this runs every second).
     async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
-        let shards = self.read(load_shards).await?;
+        let (shards, removals) = self
+            .read(|conn| Ok((load_shards(conn)?, load_removals(conn)?)))
+            .await?;
         Ok(ClusterView {
+            removals,
             shards,
             new_topics: Vec::new(),
             topics_cursor: topics_after,
@@ -229,84 +243,38 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Remove(RemoveJob {
+            topic: request.topic.to_owned(),
+            removal: request.removal,
+            limit: request.limit,
+            reply,
+        });
+        self.bounded(async {
+            self.send(job).await?;
+            answer.await.map_err(|_| writer_stopped())?
+        })
+        .await
+    }
+
+    async fn topics_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let after = after.unwrap_or_default().to_owned();
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(TOPICS_AFTER_SQL)?;
+            let rows = statement.query_map(rusqlite::params![after, limit], |row| row.get(0))?;
+            rows.map(|topic| topic.map_err(StoreError::from)).collect()
+        })
+        .await
+    }
+
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.signal.subscribe()
     }
-}
-
-fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, StoreError> {
-    let mut params: Vec<Value> = Vec::new();
-    let mut bind = |value: Value| {
-        params.push(value);
-        format!("?{}", params.len())
-    };
-    let mut filters = String::new();
-    if let Some(topic) = &query.topic {
-        filters.push_str(&format!(
-            " AND topic = {}",
-            bind(Value::Text(topic.clone()))
-        ));
-    }
-    // The exact test, then its span, which lets the listing seek the `(topic, seq)` index.
-    filters.push_str(&prefix_filter::topic_prefixes(
-        &query.topic_prefixes,
-        &mut bind,
-    ));
-    filters.push_str(&prefix_filter::topic_span(&query.topic_prefixes, &mut bind));
-    if let Some(source) = &query.source {
-        filters.push_str(&format!(
-            " AND source = {}",
-            bind(Value::Text(source.clone()))
-        ));
-    }
-    if let Some(since) = query.since {
-        let since = bind(Value::Integer(since.timestamp_micros()));
-        filters.push_str(&format!(" AND ts >= {since}"));
-    }
-    if let Some(until) = query.until {
-        let until = bind(Value::Integer(until.timestamp_micros()));
-        filters.push_str(&format!(" AND ts < {until}"));
-    }
-    let mut sql = match &query.after {
-        None => format!("{SELECT_EVENTS}{filters}"),
-        // `(topic, seq) > (?, ?)` is correct but SQLite does not seek the (topic, seq) index on
-        // both columns with it: it scans the cursor's topic from its start (measured: 400 ms
-        // per page deep into a topic of 1M rows). The rest of the cursor's topic plus the
-        // following topics, as two index ranges merged in order, costs one seek each.
-        Some(after) => {
-            let topic = bind(Value::Text(after.topic.clone()));
-            let seq = bind(Value::Integer(after.seq));
-            format!(
-                "{SELECT_EVENTS}{filters} AND topic = {topic} AND seq > {seq} \
-                 UNION ALL {SELECT_EVENTS}{filters} AND topic > {topic}"
-            )
-        }
-    };
-    // One row more than asked tells whether a next page exists without a count query.
-    let fetch = bind(Value::Integer(i64::from(query.limit) + 1));
-    sql.push_str(&format!(" ORDER BY topic, seq LIMIT {fetch}"));
-
-    let mut statement = conn.prepare_cached(&sql)?;
-    let mut rows = statement.query(params_from_iter(params))?;
-    let mut events = Vec::new();
-    let mut bytes = 0usize;
-    let mut cut_by_bytes = false;
-    while let Some(row) = rows.next()? {
-        let payload_text: String = row.get(5)?;
-        // Stop reading at the byte budget, so huge payloads never pile up in memory.
-        bytes = bytes.saturating_add(payload_text.len());
-        if !events.is_empty() && query.max_bytes > 0 && bytes > query.max_bytes {
-            cut_by_bytes = true;
-            break;
-        }
-        events.push(rows::stored_event(row, payload_text)?);
-    }
-    Ok(EventPage::from_fetched(
-        events,
-        query.limit,
-        query.max_bytes,
-        cut_by_bytes,
-    ))
 }
 
 /// A counter column, which can never be negative.
@@ -342,6 +310,18 @@ fn load_shards(conn: &Connection) -> Result<Vec<StoredShard>, StoreError> {
     Ok(shards)
 }
 
+/// The removal counters; one process owns the file, so they are all its own.
+fn load_removals(conn: &Connection) -> Result<RemovalTotals, StoreError> {
+    let row = conn.query_row(removal::COUNTERS_SQL, [], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
+    let counters = removal::counters(row)?;
+    Ok(RemovalTotals {
+        total: counters,
+        own: counters,
+    })
+}
+
 fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
     let shards = load_shards(conn)?;
     let mut topics = Vec::new();
@@ -350,7 +330,11 @@ fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
     while let Some(row) = rows.next()? {
         topics.push(row.get(0)?);
     }
-    Ok(StoredTotals { shards, topics })
+    Ok(StoredTotals {
+        shards,
+        topics,
+        removals: load_removals(conn)?,
+    })
 }
 
 /// Runs blocking SQLite work on tokio's blocking pool.

@@ -19,6 +19,7 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredEvent, StoredShard, StoredTotals,
 };
+use super::removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
 
 /// What one commit asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,7 @@ struct Contents {
     /// `(topic, event_id)` → the stored event.
     rows: BTreeMap<(String, String), StoredEvent>,
     counters: BTreeMap<ShardId, ShardCounters>,
+    removals: RemovalCounters,
     next_seq: i64,
     commits: Vec<CommitCall>,
     own_counter_reads: usize,
@@ -234,7 +236,14 @@ impl Store for MemoryStore {
             .collect();
         let mut topics: Vec<String> = contents.rows.keys().map(|(t, _)| t.clone()).collect();
         topics.dedup();
-        Ok(StoredTotals { shards, topics })
+        Ok(StoredTotals {
+            shards,
+            topics,
+            removals: RemovalTotals {
+                total: contents.removals,
+                own: contents.removals,
+            },
+        })
     }
 
     async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
@@ -244,6 +253,7 @@ impl Store for MemoryStore {
             new_topics: Vec::new(),
             topics_cursor: topics_after,
             instances: Vec::new(),
+            removals: totals.removals,
         })
     }
 
@@ -299,6 +309,69 @@ impl Store for MemoryStore {
             .max()
             .unwrap_or(0);
         Ok(FeedPosition { tx: 0, seq })
+    }
+
+    /// The same rows as the SQL backends: the first `limit` of the topic in `seq` order, none
+    /// when the first is not due, and of those the due ones.
+    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
+        let mut contents = self.contents();
+        let now = Utc::now();
+        let (deadline, up_to_seq) = match request.removal {
+            Removal::Expired { older_than } => {
+                let age = chrono::TimeDelta::from_std(older_than).unwrap_or(chrono::TimeDelta::MAX);
+                (Some(now - age), i64::MAX)
+            }
+            Removal::Purged { up_to_seq } => (None, up_to_seq),
+        };
+        let mut head: Vec<&StoredEvent> = contents
+            .rows
+            .values()
+            .filter(|event| event.topic == request.topic && event.seq <= up_to_seq)
+            .collect();
+        head.sort_by_key(|event| event.seq);
+        let first_due = head
+            .first()
+            .is_some_and(|first| deadline.is_none_or(|deadline| first.received_at < deadline));
+        let doomed: Vec<(String, String)> = head
+            .into_iter()
+            .take(if first_due { request.limit as usize } else { 0 })
+            .filter(|event| deadline.is_none_or(|deadline| event.received_at < deadline))
+            .map(|event| (event.topic.clone(), event.event_id.clone()))
+            .collect();
+        if doomed.is_empty() {
+            return Ok(RemoveReport::default());
+        }
+        for key in &doomed {
+            contents.rows.remove(key);
+        }
+        let removed = doomed.len() as u64;
+        match request.removal {
+            Removal::Expired { .. } => contents.removals.expired += removed,
+            Removal::Purged { .. } => contents.removals.purged += removed,
+        }
+        Ok(RemoveReport {
+            removed,
+            overdue: None,
+            counters_after: Some(contents.removals),
+            busy: false,
+        })
+    }
+
+    async fn topics_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let contents = self.contents();
+        let mut topics: Vec<String> = contents
+            .rows
+            .keys()
+            .map(|(topic, _)| topic.clone())
+            .filter(|topic| after.is_none_or(|after| topic.as_str() > after))
+            .collect();
+        topics.dedup();
+        topics.truncate(limit as usize);
+        Ok(topics)
     }
 
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -8,7 +8,8 @@
 //! [`open`] picks one from [`StoreOptions`]. Errors are classified by meaning
 //! ([`StoreError`]) inside each backend.
 //!
-//! Files: [`contract`] (the trait), [`model`] (the data it speaks), [`feed`] (the live tail's
+//! Files: [`contract`] (the trait), [`model`] (the data it speaks), [`removal`] (what
+//! retention and purges delete and count), [`feed`] (the live tail's
 //! order and wake-up signal), [`error`], [`options`]
 //! (settings and `open`), [`bounded`] (the timeout every backend applies), `span` (the range
 //! of topics a prefix-restricted listing seeks to), the two backends, and, for unit tests of
@@ -24,6 +25,7 @@ pub mod memory;
 pub mod model;
 pub mod options;
 pub mod postgres;
+pub mod removal;
 mod span;
 
 pub use contract::{SharedStore, Store};
@@ -36,3 +38,4 @@ pub use model::{
     ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals,
 };
 pub use options::{open, StoreOptions};
+pub use removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::removal::RemovalTotals;
 use crate::event::{Event, TopicPrefixes};
 
 /// Index of a shard actor; also the key of its counter row.
@@ -97,6 +98,8 @@ pub struct StoredTotals {
     pub shards: Vec<StoredShard>,
     /// Every topic that has at least one stored event, sorted.
     pub topics: Vec<String>,
+    /// Rows deleted by retention and purges.
+    pub removals: RemovalTotals,
 }
 
 /// Filters and page position for `GET /events`.
@@ -226,4 +229,6 @@ pub struct ClusterView {
     pub topics_cursor: i64,
     /// Every instance sharing the store.
     pub instances: Vec<InstanceInfo>,
+    /// Rows deleted by retention and purges, by every instance and by this one.
+    pub removals: RemovalTotals,
 }

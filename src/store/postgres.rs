@@ -20,19 +20,22 @@ use super::error::StoreError;
 use super::feed::{FeedPosition, FollowPage, FollowQuery};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
-    StoredShard, StoredTotals,
+    StoredTotals,
 };
+use super::removal::{RemoveReport, RemoveRequest};
 use crate::event::{Event, EventKey};
+use cluster::counters_at;
 use notify::CommitFeed;
 use sql::{
-    COMMIT_SQL, COUNTERS_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, READ_ONLY_SQL,
-    TOPICS_SQL, TOPIC_LOCK_SPACE,
+    COMMIT_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, READ_ONLY_SQL, TOPICS_SQL,
+    TOPIC_LOCK_SPACE,
 };
 
 mod cluster;
 mod errors;
 mod notify;
 mod reads;
+mod removal;
 mod sql;
 
 /// Connection settings beyond the URL.
@@ -283,44 +286,13 @@ impl PostgresStore {
         for row in client.query(TOPICS_SQL, &[]).await? {
             topics.push(row.try_get(0)?);
         }
-        Ok(StoredTotals { shards, topics })
+        let removals = self.removal_totals(&client).await?;
+        Ok(StoredTotals {
+            shards,
+            topics,
+            removals,
+        })
     }
-}
-
-impl PostgresStore {
-    /// Every shard's counters: summed over the instances, and this instance's own row
-    /// (`COUNTERS_SQL`). Read at start and by every cluster view.
-    async fn shard_rows(
-        &self,
-        client: &deadpool_postgres::Client,
-    ) -> Result<Vec<StoredShard>, StoreError> {
-        let statement = client.prepare_cached(COUNTERS_SQL).await?;
-        let mut shards = Vec::new();
-        for row in client.query(&statement, &[&self.instance_id]).await? {
-            let shard: i32 = row.try_get(0)?;
-            let shard = ShardId::try_from(shard)
-                .map_err(|_| StoreError::corrupt(format!("negative shard id {shard}")))?;
-            shards.push(StoredShard {
-                shard,
-                total: counters_at(&row, 1)?,
-                own: counters_at(&row, 4)?,
-            });
-        }
-        Ok(shards)
-    }
-}
-
-/// Reads three bigint columns starting at `first` as counters.
-fn counters_at(row: &tokio_postgres::Row, first: usize) -> Result<ShardCounters, StoreError> {
-    let counter = |index: usize| -> Result<u64, StoreError> {
-        let value: i64 = row.try_get(index)?;
-        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
-    };
-    Ok(ShardCounters {
-        received: counter(first)?,
-        unique_processed: counter(first + 1)?,
-        duplicate_dropped: counter(first + 2)?,
-    })
 }
 
 #[async_trait]
@@ -379,6 +351,19 @@ impl Store for PostgresStore {
 
     async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
         self.bounded(self.feed_end_unbounded(topic)).await
+    }
+
+    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
+        self.bounded(self.remove_unbounded(request)).await
+    }
+
+    async fn topics_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.bounded(self.topics_after_unbounded(after, limit))
+            .await
     }
 
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {

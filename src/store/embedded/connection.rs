@@ -17,7 +17,10 @@ use crate::store::error::StoreError;
 /// Ordered schema migrations. The applied version is the database's `PRAGMA user_version`,
 /// written in the same transaction as the migration, so a crash mid-migration leaves the
 /// previous version intact and the migration runs again at the next start.
-const MIGRATIONS: [(i32, &str); 1] = [(1, include_str!("../migrations/embedded/0001_events.sql"))];
+const MIGRATIONS: [(i32, &str); 2] = [
+    (1, include_str!("../migrations/embedded/0001_events.sql")),
+    (2, include_str!("../migrations/embedded/0002_removals.sql")),
+];
 
 /// Read connections kept open between requests; more are opened on demand and closed after use.
 const MAX_IDLE_READERS: usize = 4;
@@ -31,6 +34,13 @@ pub(super) fn open_writer(
 ) -> Result<Connection, StoreError> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
+    // A new file gives the pages freed by deletions back to the file system, a few at a time
+    // (`PRAGMA incremental_vacuum` after each deletion). The mode can only be chosen before the
+    // first table exists; an older file keeps its free pages and reuses them for new rows.
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+    if tables == 0 {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
     // WAL lets readers work on the last committed snapshot while the writer appends, and makes
     // a commit one sequential append (plus one fsync with synchronous=FULL). The mode is
     // persistent in the file; setting it again is a no-op.

@@ -9,6 +9,9 @@
 //! Replies go out only after `COMMIT` returned, so an answered commit is in the WAL on disk
 //! (or in the OS page cache with `synchronous=NORMAL`, see [`super::options::SyncMode`]).
 //!
+//! Deletions ([`Job::Remove`], see `removal.rs`) run after the commits queued with them, each
+//! in its own short transaction.
+//!
 //! After each transaction that commits, the thread fires the store's [`CommitSignal`], which
 //! wakes the live tails of this process (the only process writing the file).
 //!
@@ -24,15 +27,18 @@ use crate::store::error::StoreError;
 use crate::store::feed::CommitSignal;
 use crate::store::model::{CommitReport, ShardCounters};
 
+use super::removal::{self, RemoveJob};
+
 /// Most events written in one transaction; a larger queue is written in several.
 const MAX_GROUP_EVENTS: usize = 8_192;
 
 /// Commits (and pings) that may wait for the writer before senders wait for room.
 pub(super) const QUEUE_CAPACITY: usize = 64;
 
+/// `seq` is given by the writer (see `removal.rs`): the next after the highest ever given.
 const INSERT_SQL: &str = "\
-INSERT INTO events (topic, event_id, ts, source, payload, received_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+INSERT INTO events (seq, topic, event_id, ts, source, payload, received_at)
+VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (topic, event_id) DO NOTHING";
 
 const COUNTERS_SQL: &str = "\
@@ -74,25 +80,42 @@ pub(super) enum Job {
     Commit(CommitJob),
     /// Answer at once: proves the thread is alive and draining its queue.
     Ping(oneshot::Sender<()>),
+    /// Delete some of a topic's oldest rows and count them, in a transaction of its own.
+    Remove(RemoveJob),
 }
 
-/// Starts the writer thread on `conn` and returns the queue that feeds it.
-/// Starts the writer thread; `signal` fires after each transaction it commits.
+/// What the writer thread keeps between jobs.
+struct Writer {
+    conn: Connection,
+    /// The `seq` the next inserted row gets; only ever grows.
+    next_seq: i64,
+    /// Whether deletions give freed pages back (`auto_vacuum = INCREMENTAL`).
+    reclaim: bool,
+}
+
+/// Starts the writer thread on `conn` and returns the queue that feeds it; `signal` fires
+/// after each transaction that commits rows.
 pub(super) fn spawn(
     conn: Connection,
     signal: CommitSignal,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
+    let writer = Writer {
+        next_seq: removal::first_free_seq(&conn)?,
+        reclaim: removal::reclaims_space(&conn)?,
+        conn,
+    };
     let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
     std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || run(conn, queue, &signal))
+        .spawn(move || run(writer, queue, &signal))
         .map_err(|err| StoreError::fatal(format!("cannot start the writer thread: {err}")))?;
     Ok(jobs)
 }
 
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, signal: &CommitSignal) {
+fn run(mut writer: Writer, mut queue: mpsc::Receiver<Job>, signal: &CommitSignal) {
     while let Some(first) = queue.blocking_recv() {
         let mut group = Vec::new();
+        let mut removals = Vec::new();
         let mut events = 0;
         let mut next = Some(first);
         while let Some(job) = next.take() {
@@ -107,13 +130,23 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, signal: &CommitSign
                     events += commit.candidates.len();
                     group.push(commit);
                 }
+                Job::Remove(removal) => removals.push(removal),
             }
             if events < MAX_GROUP_EVENTS {
                 next = queue.try_recv().ok();
             }
         }
-        if !group.is_empty() && write_group(&mut conn, group) {
+        if !group.is_empty() && write_group(&mut writer, group) {
             signal.notify();
+        }
+        // After the commits queued with them: a deletion never holds up a commit for long.
+        for job in removals {
+            if job.reply.is_closed() {
+                continue;
+            }
+            let last_seq = writer.next_seq - 1;
+            let outcome = removal::remove(&mut writer.conn, &job, last_seq, writer.reclaim);
+            let _ = job.reply.send(outcome);
         }
     }
     debug!("embedded store writer stopped");
@@ -121,9 +154,13 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, signal: &CommitSign
 
 /// Writes `group` in one transaction and answers every job once the outcome is known; tells
 /// whether the transaction committed.
-fn write_group(conn: &mut Connection, group: Vec<CommitJob>) -> bool {
+fn write_group(writer: &mut Writer, group: Vec<CommitJob>) -> bool {
     let received_at = Utc::now().timestamp_micros();
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let next_seq = &mut writer.next_seq;
+    let mut tx = match writer
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+    {
         Ok(tx) => tx,
         Err(err) => {
             for job in group {
@@ -134,7 +171,7 @@ fn write_group(conn: &mut Connection, group: Vec<CommitJob>) -> bool {
     };
     let mut answers = Vec::with_capacity(group.len());
     for job in group {
-        let outcome = apply(&mut tx, &job, received_at);
+        let outcome = apply(&mut tx, &job, received_at, next_seq);
         answers.push((job.reply, outcome));
     }
     match tx.commit() {
@@ -156,11 +193,13 @@ fn write_group(conn: &mut Connection, group: Vec<CommitJob>) -> bool {
 }
 
 /// Applies one commit inside its own savepoint: on any error the savepoint is rolled back
-/// (when dropped) and the other commits of the group are unaffected.
+/// (when dropped) and the other commits of the group are unaffected. Each inserted row takes
+/// `next_seq`; a number taken by a row that is then rolled back is skipped, never reused.
 fn apply(
     tx: &mut Transaction<'_>,
     job: &CommitJob,
     received_at: i64,
+    next_seq: &mut i64,
 ) -> Result<CommitReport, StoreError> {
     let savepoint = tx.savepoint()?;
     let mut is_new = Vec::with_capacity(job.candidates.len());
@@ -175,7 +214,11 @@ fn apply(
                 event.source,
                 event.payload,
                 received_at,
+                *next_seq,
             ])?;
+            if changed == 1 {
+                *next_seq += 1;
+            }
             is_new.push(changed == 1);
         }
     }

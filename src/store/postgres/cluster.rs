@@ -1,13 +1,13 @@
 //! The cluster view of the PostgreSQL store: this instance's heartbeat, and what every
 //! instance sharing the database has committed (for a `/stats` that every instance answers the
-//! same way).
+//! same way), and the counter rows it sums.
 
 use chrono::{DateTime, Utc};
 
-use super::sql::{HEARTBEAT_SQL, INSTANCES_SQL, NEW_TOPICS_SQL};
+use super::sql::{COUNTERS_SQL, HEARTBEAT_SQL, INSTANCES_SQL, NEW_TOPICS_SQL};
 use super::PostgresStore;
 use crate::store::error::StoreError;
-use crate::store::model::{ClusterView, InstanceInfo};
+use crate::store::model::{ClusterView, InstanceInfo, ShardCounters, ShardId, StoredShard};
 
 /// Most new topics read per view; the next view goes on from there.
 const NEW_TOPICS_PER_VIEW: i64 = 10_000;
@@ -50,11 +50,52 @@ impl PostgresStore {
                 alive: database_now - heartbeat_at <= ALIVE_WITHIN,
             });
         }
+        let removals = self.removal_totals(&client).await?;
         Ok(ClusterView {
             shards,
             new_topics,
             topics_cursor,
             instances,
+            removals,
         })
     }
+}
+
+impl PostgresStore {
+    /// Every shard's counters: summed over the instances, and this instance's own row
+    /// (`COUNTERS_SQL`). Read at start and by every cluster view.
+    pub(super) async fn shard_rows(
+        &self,
+        client: &deadpool_postgres::Client,
+    ) -> Result<Vec<StoredShard>, StoreError> {
+        let statement = client.prepare_cached(COUNTERS_SQL).await?;
+        let mut shards = Vec::new();
+        for row in client.query(&statement, &[&self.instance_id]).await? {
+            let shard: i32 = row.try_get(0)?;
+            let shard = ShardId::try_from(shard)
+                .map_err(|_| StoreError::corrupt(format!("negative shard id {shard}")))?;
+            shards.push(StoredShard {
+                shard,
+                total: counters_at(&row, 1)?,
+                own: counters_at(&row, 4)?,
+            });
+        }
+        Ok(shards)
+    }
+}
+
+/// Reads three bigint columns starting at `first` as counters.
+pub(super) fn counters_at(
+    row: &tokio_postgres::Row,
+    first: usize,
+) -> Result<ShardCounters, StoreError> {
+    let counter = |index: usize| -> Result<u64, StoreError> {
+        let value: i64 = row.try_get(index)?;
+        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
+    };
+    Ok(ShardCounters {
+        received: counter(first)?,
+        unique_processed: counter(first + 1)?,
+        duplicate_dropped: counter(first + 2)?,
+    })
 }

@@ -2,7 +2,7 @@
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
 /// so that several aggregators starting together do not race.
-pub(super) const MIGRATIONS: [(i32, &str); 4] = [
+pub(super) const MIGRATIONS: [(i32, &str); 5] = [
     (1, include_str!("../migrations/postgres/0001_events.sql")),
     (
         2,
@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: [(i32, &str); 4] = [
         4,
         include_str!("../migrations/postgres/0004_feed_order.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_removals.sql")),
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.
@@ -21,6 +22,10 @@ pub(super) const MIGRATION_LOCK_KEY: i64 = 0x6167_6772_6567_6174;
 /// Key space of the per-topic advisory locks (the two-key form, so that it never meets the
 /// one-key migration lock).
 pub(super) const TOPIC_LOCK_SPACE: i32 = 0x6167_6774;
+
+/// Key space of the pruners' per-topic advisory locks: one instance at a time deletes from a
+/// topic; the others skip it (a try-lock) rather than wait on its rows.
+pub(super) const PRUNE_LOCK_SPACE: i32 = 0x6167_6770;
 
 /// One group commit in one statement. `locks` takes a transaction-level advisory lock per
 /// topic of the commit, in lock-key order (so two commits cannot deadlock), before anything is
@@ -183,3 +188,61 @@ pub(super) const HORIZON_SQL: &str = "SELECT pg_snapshot_xmin(pg_current_snapsho
 /// The channel on which instances tell each other they committed (the payload is the sender's
 /// instance id, so that each ignores its own).
 pub(super) const COMMIT_CHANNEL: &str = "aggregator_commits";
+
+/// One bounded deletion from one topic, counted in the same statement. `$1` topic, `$2` the
+/// retention in seconds (NULL for a purge), `$3` the highest `seq` that may go, `$4` most rows
+/// read, `$5` this instance, `$6` [`PRUNE_LOCK_SPACE`]. `lock` is a try-lock: when another
+/// instance holds the topic, nothing is read (`held` false). `head` reads at most `$4` rows from
+/// the start of the topic in `seq` order (the `(topic, seq)` index), and none at all when the
+/// topic's first row is not due: a topic with nothing to expire costs one index probe. Of
+/// those, `doomed` keeps the due ones; `counted` writes the counter row only when something was
+/// deleted, so a probe that finds nothing writes nothing. The deadline is the database's
+/// clock, the one that wrote `received_at`.
+pub(super) const REMOVE_SQL: &str = "\
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock($6, hashtext($1)) AS held
+), settings AS (
+    SELECT now() - make_interval(secs => $2::float8) AS deadline
+), head AS (
+    SELECT seq, received_at FROM events
+    WHERE topic = $1 AND seq <= $3
+      AND (SELECT held FROM lock)
+      AND ($2::float8 IS NULL OR (
+          SELECT first.received_at FROM events AS first WHERE first.topic = $1
+          ORDER BY first.seq LIMIT 1) < (SELECT deadline FROM settings))
+    ORDER BY seq LIMIT $4
+), doomed AS (
+    SELECT seq FROM head
+    WHERE $2::float8 IS NULL OR received_at < (SELECT deadline FROM settings)
+), gone AS (
+    DELETE FROM events AS e USING doomed AS d
+    WHERE e.topic = $1 AND e.seq = d.seq
+    RETURNING e.received_at
+), tally AS (
+    SELECT count(*) AS n, min(received_at) AS oldest FROM gone
+), counted AS (
+    INSERT INTO removal_counters AS c (instance, expired, purged)
+    SELECT $5, CASE WHEN $2::float8 IS NULL THEN 0 ELSE n END,
+           CASE WHEN $2::float8 IS NULL THEN n ELSE 0 END
+    FROM tally WHERE n > 0
+    ON CONFLICT (instance) DO UPDATE SET
+        expired = c.expired + excluded.expired,
+        purged = c.purged + excluded.purged
+    RETURNING expired, purged
+)
+SELECT tally.n,
+       extract(epoch FROM (SELECT deadline FROM settings) - tally.oldest)::float8,
+       (SELECT held FROM lock), counted.expired, counted.purged
+FROM tally LEFT JOIN counted ON true";
+
+/// Topics in byte order after `$1`, `$2` at most: every topic ever committed (`topic_heads`),
+/// including those whose events are all gone.
+pub(super) const TOPICS_AFTER_SQL: &str =
+    "SELECT topic FROM topic_heads WHERE topic > $1 ORDER BY topic LIMIT $2";
+
+/// Removal counters summed over every instance, then this instance's own row.
+pub(super) const REMOVAL_COUNTERS_SQL: &str = "\
+SELECT coalesce(sum(expired), 0)::bigint, coalesce(sum(purged), 0)::bigint,
+       coalesce(sum(expired) FILTER (WHERE instance = $1), 0)::bigint,
+       coalesce(sum(purged) FILTER (WHERE instance = $1), 0)::bigint
+FROM removal_counters";

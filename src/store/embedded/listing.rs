@@ -1,0 +1,87 @@
+//! `GET /events` on the embedded store: one statement per page, filters bound as parameters,
+//! keyset position `(topic, seq)`, cut by count and by payload bytes.
+
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection};
+
+use super::{prefix_filter, rows};
+use crate::store::error::StoreError;
+use crate::store::model::{EventPage, EventQuery};
+
+const SELECT_EVENTS: &str =
+    "SELECT seq, topic, event_id, ts, source, payload, received_at FROM events WHERE 1";
+
+pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, StoreError> {
+    let mut params: Vec<Value> = Vec::new();
+    let mut bind = |value: Value| {
+        params.push(value);
+        format!("?{}", params.len())
+    };
+    let mut filters = String::new();
+    if let Some(topic) = &query.topic {
+        filters.push_str(&format!(
+            " AND topic = {}",
+            bind(Value::Text(topic.clone()))
+        ));
+    }
+    // The exact test, then its span, which lets the listing seek the `(topic, seq)` index.
+    filters.push_str(&prefix_filter::topic_prefixes(
+        &query.topic_prefixes,
+        &mut bind,
+    ));
+    filters.push_str(&prefix_filter::topic_span(&query.topic_prefixes, &mut bind));
+    if let Some(source) = &query.source {
+        filters.push_str(&format!(
+            " AND source = {}",
+            bind(Value::Text(source.clone()))
+        ));
+    }
+    if let Some(since) = query.since {
+        let since = bind(Value::Integer(since.timestamp_micros()));
+        filters.push_str(&format!(" AND ts >= {since}"));
+    }
+    if let Some(until) = query.until {
+        let until = bind(Value::Integer(until.timestamp_micros()));
+        filters.push_str(&format!(" AND ts < {until}"));
+    }
+    let mut sql = match &query.after {
+        None => format!("{SELECT_EVENTS}{filters}"),
+        // `(topic, seq) > (?, ?)` is correct but SQLite does not seek the (topic, seq) index on
+        // both columns with it: it scans the cursor's topic from its start (measured: 400 ms
+        // per page deep into a topic of 1M rows). The rest of the cursor's topic plus the
+        // following topics, as two index ranges merged in order, costs one seek each.
+        Some(after) => {
+            let topic = bind(Value::Text(after.topic.clone()));
+            let seq = bind(Value::Integer(after.seq));
+            format!(
+                "{SELECT_EVENTS}{filters} AND topic = {topic} AND seq > {seq} \
+                 UNION ALL {SELECT_EVENTS}{filters} AND topic > {topic}"
+            )
+        }
+    };
+    // One row more than asked tells whether a next page exists without a count query.
+    let fetch = bind(Value::Integer(i64::from(query.limit) + 1));
+    sql.push_str(&format!(" ORDER BY topic, seq LIMIT {fetch}"));
+
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(params_from_iter(params))?;
+    let mut events = Vec::new();
+    let mut bytes = 0usize;
+    let mut cut_by_bytes = false;
+    while let Some(row) = rows.next()? {
+        let payload_text: String = row.get(5)?;
+        // Stop reading at the byte budget, so huge payloads never pile up in memory.
+        bytes = bytes.saturating_add(payload_text.len());
+        if !events.is_empty() && query.max_bytes > 0 && bytes > query.max_bytes {
+            cut_by_bytes = true;
+            break;
+        }
+        events.push(rows::stored_event(row, payload_text)?);
+    }
+    Ok(EventPage::from_fetched(
+        events,
+        query.limit,
+        query.max_bytes,
+        cut_by_bytes,
+    ))
+}

@@ -1,0 +1,143 @@
+//! Deletions of the embedded store, run by the writer thread (the only connection that
+//! writes): one bounded `DELETE` per job, counted in `retention_state` in the same
+//! transaction, then some of the freed pages given back to the file system.
+//!
+//! Also where the writer learns the first `seq` it may give out: deleted rows must never have
+//! their `seq` given out again (see migration 0002), so numbering resumes after the highest
+//! ever given, not after the highest still stored.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use crate::store::error::StoreError;
+use crate::store::removal::{Removal, RemovalCounters, RemoveReport};
+
+/// At most `?4` rows from the start of the topic in `seq` order (the `(topic, seq)` index), none
+/// at all when the topic's first row is not due; of those, the due ones. `?2` is the deadline
+/// in microseconds (NULL for a purge), `?3` the highest `seq` that may go.
+const REMOVE_SQL: &str = "\
+DELETE FROM events WHERE seq IN (
+    SELECT seq FROM events INDEXED BY events_topic_seq
+    WHERE topic = ?1 AND seq <= ?3
+      AND (?2 IS NULL OR (
+          SELECT first.received_at FROM events AS first INDEXED BY events_topic_seq
+          WHERE first.topic = ?1 ORDER BY first.seq LIMIT 1) < ?2)
+    ORDER BY seq LIMIT ?4
+) AND (?2 IS NULL OR received_at < ?2)
+RETURNING received_at";
+
+const COUNT_SQL: &str = "\
+UPDATE retention_state SET
+    expired = expired + ?1,
+    purged = purged + ?2,
+    seq_high_water = max(seq_high_water, ?3)
+WHERE id = 1
+RETURNING expired, purged";
+
+/// The removal counters, as read back by `load_counters` and the cluster view.
+pub(super) const COUNTERS_SQL: &str = "SELECT expired, purged FROM retention_state WHERE id = 1";
+
+/// Free pages handed back to the file system after a deletion, at most (4 KiB each): bounds
+/// how long the writer is kept from commits; the rest goes after the next deletions.
+const RECLAIM_PAGES: u32 = 2_048;
+
+/// A bounded deletion for the writer thread.
+#[derive(Debug)]
+pub(super) struct RemoveJob {
+    pub(super) topic: String,
+    pub(super) removal: Removal,
+    pub(super) limit: u32,
+    pub(super) reply: oneshot::Sender<Result<RemoveReport, StoreError>>,
+}
+
+/// The first `seq` the writer may give out.
+pub(super) fn first_free_seq(conn: &Connection) -> Result<i64, StoreError> {
+    let highest: i64 = conn.query_row(
+        "SELECT max(coalesce((SELECT max(seq) FROM events), 0),
+                    coalesce((SELECT seq_high_water FROM retention_state WHERE id = 1), 0))",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(highest + 1)
+}
+
+/// Whether the file gives freed pages back on `PRAGMA incremental_vacuum`.
+pub(super) fn reclaims_space(conn: &Connection) -> Result<bool, StoreError> {
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+    Ok(mode == 2)
+}
+
+/// Runs `job` in its own transaction; `last_seq` is the highest `seq` given out so far.
+pub(super) fn remove(
+    conn: &mut Connection,
+    job: &RemoveJob,
+    last_seq: i64,
+    reclaim: bool,
+) -> Result<RemoveReport, StoreError> {
+    let now = Utc::now().timestamp_micros();
+    let (deadline, up_to_seq) = match job.removal {
+        Removal::Expired { older_than } => {
+            let micros = i64::try_from(older_than.as_micros()).unwrap_or(i64::MAX);
+            (Some(now.saturating_sub(micros)), i64::MAX)
+        }
+        Removal::Purged { up_to_seq } => (None, up_to_seq),
+    };
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut removed = 0u64;
+    let mut oldest: Option<i64> = None;
+    {
+        let mut delete = tx.prepare_cached(REMOVE_SQL)?;
+        let mut rows = delete.query(params![job.topic, deadline, up_to_seq, job.limit])?;
+        while let Some(row) = rows.next()? {
+            let received_at: i64 = row.get(0)?;
+            removed += 1;
+            oldest = Some(oldest.map_or(received_at, |seen| seen.min(received_at)));
+        }
+    }
+    if removed == 0 {
+        // Nothing written: ending the transaction either way costs no sync.
+        tx.commit()?;
+        return Ok(RemoveReport::default());
+    }
+    let count = i64::try_from(removed).unwrap_or(i64::MAX);
+    let (expired, purged) = match job.removal {
+        Removal::Expired { .. } => (count, 0),
+        Removal::Purged { .. } => (0, count),
+    };
+    let counters_after = tx
+        .prepare_cached(COUNT_SQL)?
+        .query_row(params![expired, purged, last_seq], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::corrupt("retention_state has no row"))?;
+    tx.commit()?;
+    if reclaim {
+        conn.execute_batch(&format!("PRAGMA incremental_vacuum({RECLAIM_PAGES})"))?;
+    }
+    let overdue = deadline
+        .zip(oldest)
+        .map(|(deadline, oldest)| deadline.saturating_sub(oldest))
+        .filter(|&micros| micros > 0)
+        .map(|micros| Duration::from_micros(micros.unsigned_abs()));
+    Ok(RemoveReport {
+        removed,
+        overdue,
+        counters_after: Some(counters(counters_after)?),
+        busy: false,
+    })
+}
+
+/// The counter row's two columns, which can never be negative.
+pub(super) fn counters((expired, purged): (i64, i64)) -> Result<RemovalCounters, StoreError> {
+    let count = |value: i64| {
+        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
+    };
+    Ok(RemovalCounters {
+        expired: count(expired)?,
+        purged: count(purged)?,
+    })
+}

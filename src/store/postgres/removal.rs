@@ -1,0 +1,97 @@
+//! Deletions of the PostgreSQL store: one bounded `DELETE` per call, counted in the same
+//! statement (`REMOVE_SQL`), the topics the pruner walks, and the removal counters read back.
+
+use std::time::Duration;
+
+use super::sql::{PRUNE_LOCK_SPACE, REMOVAL_COUNTERS_SQL, REMOVE_SQL, TOPICS_AFTER_SQL};
+use super::PostgresStore;
+use crate::store::error::StoreError;
+use crate::store::removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
+
+impl PostgresStore {
+    pub(super) async fn remove_unbounded(
+        &self,
+        request: RemoveRequest<'_>,
+    ) -> Result<RemoveReport, StoreError> {
+        let (older_than, up_to_seq) = match request.removal {
+            Removal::Expired { older_than } => (Some(older_than.as_secs_f64()), i64::MAX),
+            Removal::Purged { up_to_seq } => (None, up_to_seq),
+        };
+        let limit = i64::from(request.limit);
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(REMOVE_SQL).await?;
+        let row = client
+            .query_one(
+                &statement,
+                &[
+                    &request.topic,
+                    &older_than,
+                    &up_to_seq,
+                    &limit,
+                    &self.instance_id,
+                    &PRUNE_LOCK_SPACE,
+                ],
+            )
+            .await?;
+        let removed: i64 = row.try_get(0)?;
+        let overdue: Option<f64> = row.try_get(1)?;
+        let held: bool = row.try_get(2)?;
+        let expired: Option<i64> = row.try_get(3)?;
+        let purged: Option<i64> = row.try_get(4)?;
+        let counters_after = match (expired, purged) {
+            (Some(expired), Some(purged)) => Some(RemovalCounters {
+                expired: counter(expired)?,
+                purged: counter(purged)?,
+            }),
+            _ => None,
+        };
+        Ok(RemoveReport {
+            removed: counter(removed)?,
+            overdue: overdue
+                .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+                .map(Duration::from_secs_f64),
+            counters_after,
+            busy: !held,
+        })
+    }
+
+    pub(super) async fn topics_after_unbounded(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(TOPICS_AFTER_SQL).await?;
+        let rows = client
+            .query(&statement, &[&after.unwrap_or(""), &i64::from(limit)])
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// The removal counters of every instance and of this one.
+    pub(super) async fn removal_totals(
+        &self,
+        client: &deadpool_postgres::Client,
+    ) -> Result<RemovalTotals, StoreError> {
+        let statement = client.prepare_cached(REMOVAL_COUNTERS_SQL).await?;
+        let row = client.query_one(&statement, &[&self.instance_id]).await?;
+        let at = |index: usize| -> Result<u64, StoreError> { counter(row.try_get(index)?) };
+        Ok(RemovalTotals {
+            total: RemovalCounters {
+                expired: at(0)?,
+                purged: at(1)?,
+            },
+            own: RemovalCounters {
+                expired: at(2)?,
+                purged: at(3)?,
+            },
+        })
+    }
+}
+
+/// A count, which can never be negative.
+fn counter(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative count {value}")))
+}
