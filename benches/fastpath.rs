@@ -21,7 +21,7 @@ fn key<'a>(topic: &'a str, event_id: &'a str) -> EventKey<'a> {
 }
 
 fn full_fast_path(stored: &[String]) -> RecentKeys {
-    let mut recent = RecentKeys::new(KeyBudget::new(KEYS));
+    let mut recent = RecentKeys::new(KeyBudget::new(KEYS), None);
     for id in stored {
         recent.insert(key("orders", id));
     }
@@ -54,7 +54,7 @@ fn lookups(c: &mut Criterion) {
     group.bench_function("insert", |b| {
         let fresh = ids("fresh", LOOKUPS);
         b.iter_batched(
-            || RecentKeys::new(KeyBudget::new(KEYS)),
+            || RecentKeys::new(KeyBudget::new(KEYS), None),
             |mut recent| {
                 for id in &fresh {
                     recent.insert(key("orders", id));

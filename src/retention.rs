@@ -139,9 +139,10 @@ pub struct RetentionRule {
 }
 
 impl RetentionRule {
-    /// Parses `pattern=duration`, e.g. `debug.*=1d`, `audit=forever`.
+    /// Parses `pattern=duration`, e.g. `debug.*=1d`, `audit=forever`. The last `=` splits
+    /// (a topic may hold one; a duration never does).
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let (pattern, keep) = raw.split_once('=').ok_or_else(|| {
+        let (pattern, keep) = raw.rsplit_once('=').ok_or_else(|| {
             format!("`{raw}` is not a rule such as `debug.*=1d` (pattern=duration)")
         })?;
         Ok(Self {

@@ -232,7 +232,7 @@ impl Committer {
     /// Commits each request on its own (planned without the fast path, which is only an
     /// optimisation), so that one request the store refuses cannot fail the others.
     async fn commit_one_by_one(&self, requests: Vec<PendingRequest>) -> CommitOutcome {
-        let no_fast_path = RecentKeys::new(KeyBudget::new(0));
+        let no_fast_path = RecentKeys::new(KeyBudget::new(0), None);
         let mut outcome = CommitOutcome {
             committed: Vec::new(),
             uncertain: false,

@@ -2,9 +2,11 @@
 //! many restarts the supervisor absorbs, and fault injection. Plain data: the command line
 //! (`cli/serve.rs`) fills it from flags, tests build it directly.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::chaos::ChaosConfig;
+use crate::retention::RetentionPolicy;
 
 /// Default number of shard actors.
 pub const DEFAULT_SHARDS: u32 = 4;
@@ -47,6 +49,8 @@ pub struct TreeConfig {
     pub restart_budget: RestartBudget,
     /// Fault injection, off by default.
     pub chaos: ChaosConfig,
+    /// What expires, and how fast the pruner deletes it.
+    pub retention: RetentionConfig,
 }
 
 impl Default for TreeConfig {
@@ -59,6 +63,7 @@ impl Default for TreeConfig {
             ingest_timeout: DEFAULT_INGEST_TIMEOUT,
             restart_budget: RestartBudget::default(),
             chaos: ChaosConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -103,5 +108,42 @@ impl Default for RestartBudget {
             max_restarts: DEFAULT_MAX_RESTARTS,
             window: DEFAULT_RESTART_WINDOW,
         }
+    }
+}
+
+/// Default rows deleted by one statement of the pruner.
+pub const DEFAULT_PRUNE_BATCH_ROWS: u32 = 2_000;
+
+/// Retention: the policy, and the pruner's pace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionConfig {
+    /// How long each topic's events are kept.
+    pub policy: Arc<RetentionPolicy>,
+    /// Most rows one deletion statement removes.
+    pub batch_rows: u32,
+    /// How often a walk over every topic starts; `None` derives it from the policy
+    /// ([`RetentionConfig::interval`]).
+    pub prune_interval: Option<Duration>,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            policy: Arc::new(RetentionPolicy::default()),
+            batch_rows: DEFAULT_PRUNE_BATCH_ROWS,
+            prune_interval: None,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// How often a walk starts: the configured interval, else a tenth of the shortest
+    /// retention within 200 ms and a minute (an expired row then lives at most about a tenth
+    /// longer than its retention, plus the walk). `None` when nothing can expire.
+    pub fn interval(&self) -> Option<Duration> {
+        let shortest = self.policy.shortest()?;
+        Some(self.prune_interval.unwrap_or_else(|| {
+            (shortest / 10).clamp(Duration::from_millis(200), Duration::from_secs(60))
+        }))
     }
 }

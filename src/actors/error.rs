@@ -4,7 +4,7 @@
 
 use ractor::RactorErr;
 
-use crate::store::ShardId;
+use crate::store::{ShardId, StoreError};
 
 /// Why a shard could not answer an ingest request. All are retryable but [`IngestError::Rejected`].
 #[derive(Debug, Clone, thiserror::Error)]
@@ -55,5 +55,12 @@ impl From<IngestError> for ActorError {
                 Self::Unavailable(err.to_string())
             }
         }
+    }
+}
+
+impl From<StoreError> for ActorError {
+    /// A store failure of a control operation (a purge): the operation may be retried.
+    fn from(err: StoreError) -> Self {
+        Self::Unavailable(err.to_string())
     }
 }

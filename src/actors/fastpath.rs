@@ -15,11 +15,18 @@
 //! amortised with no per-key bookkeeping; busy shards rotate more often and so hold more of the
 //! budget. Each generation has a small bloom filter in front of its map: most lookups are for
 //! new keys, and the filter answers those from a few bits without touching the map's memory.
+//!
+//! With retention in force a stored key does not stay stored: its row goes once its topic's
+//! retention has passed. A generation is therefore trusted only while it is younger than the
+//! *trust window* (the shortest retention in force, less a margin for commit time and clock
+//! skew), and the current one is rotated once it is half that old; an untrusted hit goes to the
+//! database like a miss. A purged topic's keys are dropped at once ([`RecentKeys::forget_topic`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::event::EventKey;
 
@@ -63,27 +70,47 @@ pub struct RecentKeys {
     budget: KeyBudget,
     /// Largest generation: half the budget, so one shard alone may use all of it.
     generation_capacity: usize,
+    /// How long after its creation a generation's keys may still be answered from memory
+    /// (`None`: forever, when nothing expires).
+    trust: Option<Duration>,
     current: Generation,
     previous: Generation,
 }
 
 impl RecentKeys {
-    /// A shard's fast path drawing on `budget`.
-    pub fn new(budget: KeyBudget) -> Self {
-        let generation_capacity = budget.limit / 2;
+    /// A shard's fast path drawing on `budget`, answering from a generation only while it is
+    /// younger than `trust` (always when `None`; never when zero, which turns it off).
+    pub fn new(budget: KeyBudget, trust: Option<Duration>) -> Self {
+        let generation_capacity = if trust == Some(Duration::ZERO) {
+            0
+        } else {
+            budget.limit / 2
+        };
         Self {
             hasher: RandomState::new(),
             current: Generation::sized_for(generation_capacity),
             previous: Generation::sized_for(0),
             generation_capacity,
+            trust,
             budget,
         }
     }
 
-    /// Whether `key` is known to be committed.
+    /// Whether `key` is known to be committed, and still stored.
     pub fn contains(&self, key: EventKey<'_>) -> bool {
         let hash = self.hasher.hash_one(key);
-        self.current.contains(hash, key) || self.previous.contains(hash, key)
+        let trusted = |generation: &Generation| {
+            self.trust
+                .is_none_or(|trust| generation.born.elapsed() < trust)
+        };
+        (trusted(&self.current) && self.current.contains(hash, key))
+            || (trusted(&self.previous) && self.previous.contains(hash, key))
+    }
+
+    /// Drops every key of `topic` (its rows were purged). O(keys held); purges are rare.
+    pub fn forget_topic(&mut self, topic: &str) {
+        let forgotten = self.current.forget_topic(topic) + self.previous.forget_topic(topic);
+        self.budget.used.fetch_sub(forgotten, Ordering::Relaxed);
     }
 
     /// Records that `key` is committed.
@@ -97,7 +124,11 @@ impl RecentKeys {
         }
         let current_full = self.current.len() >= self.generation_capacity;
         let budget_spent = self.budget.is_spent() && self.current.len() >= MIN_GENERATION;
-        if current_full || budget_spent {
+        // Half the trust window: the keys of a fresh generation stay trusted at least that long.
+        let current_old = self
+            .trust
+            .is_some_and(|trust| self.current.born.elapsed() >= trust / 2);
+        if current_full || budget_spent || current_old {
             let fresh = Generation::sized_for(self.generation_capacity);
             let dropped = std::mem::replace(
                 &mut self.previous,
@@ -130,6 +161,9 @@ impl Drop for RecentKeys {
 
 /// One generation: a bloom filter and a map from key hash to the full key.
 struct Generation {
+    /// When it was created: every key in it was committed after a commit that started no
+    /// earlier than a store timeout before this.
+    born: Instant,
     bloom: Vec<u64>,
     /// Full keys as `topic NUL event_id`; topics cannot contain control characters, so the
     /// joined form is unambiguous. On the rare 64-bit hash collision the newer key replaces the
@@ -143,9 +177,22 @@ impl Generation {
     fn sized_for(capacity: usize) -> Self {
         let bloom_words = (capacity * BLOOM_BITS_PER_KEY).div_ceil(64).max(1);
         Self {
+            born: Instant::now(),
             bloom: vec![0; bloom_words],
             keys: HashMap::with_hasher(PassThroughHash),
         }
+    }
+
+    /// Removes the keys of `topic` (their bloom bits stay: a stale bit only costs a map
+    /// lookup); returns how many went.
+    fn forget_topic(&mut self, topic: &str) -> usize {
+        let before = self.keys.len();
+        self.keys.retain(|_, stored| {
+            !(stored.len() > topic.len()
+                && stored.starts_with(topic)
+                && stored.as_bytes()[topic.len()] == 0)
+        });
+        before - self.keys.len()
     }
 
     fn len(&self) -> usize {

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //!                 SupervisorActor            (supervisor.rs: routing, restarts, chaos kills)
-//!                /       |        \
-//!         StatsActor  Shard 0 ... Shard N-1  (stats.rs; shard.rs + commit.rs + slots.rs + fastpath.rs)
+//!                /       |        \         \
+//!         StatsActor  Shard 0 ... Shard N-1  PrunerActor
+//!   (stats.rs; shard.rs + commit.rs + slots.rs + fastpath.rs; pruner.rs: retention, purges)
 //! ```
 //!
 //! Nothing outside this module sees an `ActorRef`, a `call_t!` or a `RactorErr`: the HTTP layer
@@ -17,6 +18,7 @@ mod commit;
 pub mod config;
 pub mod error;
 pub mod fastpath;
+pub mod pruner;
 pub mod routing;
 pub mod shard;
 mod slots;
@@ -27,7 +29,8 @@ mod test_support;
 pub mod tree;
 
 pub use chaos::ChaosConfig;
-pub use config::{BatchingConfig, RestartBudget, TreeConfig};
+pub use config::{BatchingConfig, RestartBudget, RetentionConfig, TreeConfig};
 pub use error::{ActorError, IngestError};
+pub use pruner::PurgeOutcome;
 pub use stats::{RestartLatency, ShardStats, StatsSnapshot};
 pub use tree::ActorTree;

@@ -24,11 +24,12 @@
 //! thread), and the stats actor keeps the newest counter row it hears of, whatever the order.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tracing::warn;
 
 use super::chaos::{ChaosDice, InjectedPanic};
@@ -61,6 +62,9 @@ pub enum ShardMsg {
     /// One of this shard's commits ended: its requests are answered, unless its task panicked
     /// (they then see their reply port dropped, a retryable error).
     Committed(CommitEnded),
+    /// The topic's rows were purged: forget its keys, and do not remember those of commits
+    /// that may have started before the purge (answered once done).
+    ForgetTopic(String, RpcReplyPort<()>),
 }
 
 /// Start-up arguments.
@@ -85,6 +89,8 @@ pub struct ShardArgs {
     pub metrics: Metrics,
     /// The fast path's key budget, shared by every shard.
     pub fastpath_budget: KeyBudget,
+    /// How long the fast path trusts what it remembers (see [`RecentKeys::new`]).
+    pub fastpath_trust: Option<Duration>,
 }
 
 /// A shard's buffer and collaborators.
@@ -109,6 +115,10 @@ pub struct ShardState {
     resync_scheduled: bool,
     /// Keys this shard saw committed (see [`super::fastpath`]).
     recent: RecentKeys,
+    /// Topics purged lately, and when this shard heard of it: a commit reporting within
+    /// `resync_delay` after may have started before the purge, so its keys of the topic are
+    /// not remembered (they may be gone).
+    purged: HashMap<String, Instant>,
     metrics: Metrics,
 }
 
@@ -122,7 +132,7 @@ impl Actor for ShardActor {
         _myself: ActorRef<Self::Msg>,
         args: ShardArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let recent = RecentKeys::new(args.fastpath_budget);
+        let recent = RecentKeys::new(args.fastpath_budget, args.fastpath_trust);
         Ok(ShardState {
             shard: args.shard,
             store: args.store,
@@ -138,6 +148,7 @@ impl Actor for ShardActor {
             resync_delay: args.resync_delay,
             resync_scheduled: false,
             recent,
+            purged: HashMap::new(),
             metrics: args.metrics,
         })
     }
@@ -167,6 +178,11 @@ impl Actor for ShardActor {
             ShardMsg::FlushEpoch(_stale) => {}
             ShardMsg::Committed(report) => state.committed(&myself, report),
             ShardMsg::ResyncCounters => state.resync(&myself).await,
+            ShardMsg::ForgetTopic(topic, reply) => {
+                state.recent.forget_topic(&topic);
+                state.purged.insert(topic, Instant::now());
+                let _ = reply.send(());
+            }
         }
         state.commit_due(&myself).await;
         Ok(())
@@ -282,8 +298,12 @@ impl ShardState {
             self.schedule_resync(myself);
         }
         // Only now are these keys known to be committed (new or not, they are all stored).
+        let window = self.resync_delay;
+        self.purged.retain(|_, heard| heard.elapsed() < window);
         for event in &outcome.committed {
-            self.recent.insert(event.key());
+            if !self.purged.contains_key(&event.topic) {
+                self.recent.insert(event.key());
+            }
         }
     }
 

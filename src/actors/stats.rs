@@ -22,7 +22,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
 use crate::event::TopicPrefixes;
-use crate::store::{ClusterView, InstanceInfo, ShardCounters, ShardId, SharedStore};
+use crate::store::{
+    ClusterView, InstanceInfo, RemovalCounters, ShardCounters, ShardId, SharedStore,
+};
 use topics::TopicIndex;
 
 /// The stats actor's behaviour.
@@ -45,6 +47,8 @@ pub struct CommitDelta {
 pub enum StatsMsg {
     /// A shard committed a batch.
     Committed(CommitDelta),
+    /// The pruner deleted rows: this instance's removal counter row after it.
+    Removed(RemovalCounters),
     /// A shard was restarted by the supervisor; `took` is from noticing its death to the new
     /// shard running.
     ShardRestarted {
@@ -108,6 +112,10 @@ pub struct StatsState {
     topics: TopicIndex,
     /// Every instance sharing the store, as of the last cluster view.
     instances: Vec<InstanceInfo>,
+    /// Rows deleted by the other instances (as of the last cluster view) and by this one
+    /// (its newest counter row), kept apart like the shards' counters.
+    removals_others: RemovalCounters,
+    removals_own: RemovalCounters,
     started_at: Instant,
 }
 
@@ -130,6 +138,8 @@ pub struct ShardStats {
 pub struct StatsSnapshot {
     /// Sum over all shards.
     pub totals: ShardCounters,
+    /// Rows deleted by retention and purges, by every instance.
+    pub removals: RemovalCounters,
     /// The first [`SNAPSHOT_TOPICS`] topics with at least one stored event, sorted, of those
     /// inside the prefixes the snapshot was asked for.
     pub topics: Vec<String>,
@@ -184,6 +194,8 @@ impl Actor for StatsActor {
             restart_samples: VecDeque::with_capacity(RESTART_SAMPLES),
             topics,
             instances: Vec::new(),
+            removals_others: stored.removals.total.saturating_sub(&stored.removals.own),
+            removals_own: stored.removals.own,
             started_at: args.started_at,
         })
     }
@@ -196,6 +208,11 @@ impl Actor for StatsActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             StatsMsg::Committed(delta) => state.record(delta),
+            StatsMsg::Removed(counters) => {
+                if counters.is_newer_than(&state.removals_own) {
+                    state.removals_own = counters;
+                }
+            }
             StatsMsg::Cluster(view) => state.merge_cluster(view),
             StatsMsg::ShardRestarted { shard, took } => state.record_restart(shard, took),
             StatsMsg::Snapshot(prefixes, reply) => {
@@ -257,6 +274,10 @@ impl StatsState {
         }
         self.topics.extend(view.new_topics);
         self.instances = view.instances;
+        self.removals_others = view.removals.total.saturating_sub(&view.removals.own);
+        if view.removals.own.is_newer_than(&self.removals_own) {
+            self.removals_own = view.removals.own;
+        }
     }
 
     fn snapshot(&self, prefixes: &TopicPrefixes) -> StatsSnapshot {
@@ -273,8 +294,11 @@ impl StatsState {
                 fastpath_hits: tally.fastpath_hits,
             });
         }
+        let mut removals = self.removals_others;
+        removals.add(self.removals_own);
         StatsSnapshot {
             totals,
+            removals,
             topics: self.topics.page(prefixes, None, SNAPSHOT_TOPICS),
             topics_total: self.topics.count(prefixes),
             instances: self.instances.clone(),

@@ -1,10 +1,11 @@
-//! `SupervisorActor`: the root of the tree. It spawns the stats actor and the shards, routes
-//! ingest requests to the shard that owns their topic, and restarts shards that die.
+//! `SupervisorActor`: the root of the tree. It spawns the stats actor, the shards and the
+//! pruner, routes ingest requests to the shard that owns their topic, and restarts shards and
+//! the pruner when they die.
 //!
 //! ```text
 //!                 SupervisorActor
-//!                /       |        \
-//!         StatsActor  Shard 0 ... Shard N-1
+//!                /       |        \         \
+//!         StatsActor  Shard 0 ... Shard N-1  PrunerActor
 //! ```
 //!
 //! A dead shard is respawned with the same index (so the same topics, counter row and commit
@@ -25,9 +26,10 @@ use tracing::{error, info, warn};
 use super::chaos::{ChaosConfig, ChaosDice};
 use super::cluster::spawn_watcher;
 use super::commit::IngestReply;
-use super::config::{BatchingConfig, RestartBudget};
+use super::config::{BatchingConfig, RestartBudget, RetentionConfig};
 use super::error::IngestError;
 use super::fastpath::KeyBudget;
+use super::pruner::{PrunerActor, PrunerArgs, PrunerMsg};
 use super::shard::{ShardActor, ShardArgs, ShardMsg};
 use super::slots::CommitSlots;
 use super::stats::{StatsActor, StatsArgs, StatsMsg};
@@ -51,6 +53,11 @@ pub enum SupervisorMsg {
     ChaosKill,
     /// Number of live shards, for readiness.
     LiveShards(RpcReplyPort<usize>),
+    /// The pruner, for purges.
+    PrunerRef(RpcReplyPort<ActorRef<PrunerMsg>>),
+    /// Tell `shard` that `topic` was purged (its fast path forgets the topic's keys); answered
+    /// once the shard has.
+    ForgetTopic(ShardId, String, RpcReplyPort<()>),
 }
 
 /// Start-up arguments.
@@ -71,6 +78,8 @@ pub struct SupervisorArgs {
     pub chaos: ChaosConfig,
     /// The app's metrics registry, handed to every shard.
     pub metrics: Metrics,
+    /// Retention, for the pruner and the fast path's trust window.
+    pub retention: RetentionConfig,
 }
 
 /// Children and restart bookkeeping.
@@ -92,6 +101,8 @@ pub struct SupervisorState {
     metrics: Metrics,
     /// The fast path's key budget, shared by every shard and every incarnation.
     fastpath_budget: KeyBudget,
+    pruner: ActorRef<PrunerMsg>,
+    retention: RetentionConfig,
 }
 
 impl Actor for SupervisorActor {
@@ -114,7 +125,11 @@ impl Actor for SupervisorActor {
             Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
         let cluster_watcher = spawn_watcher(args.store.clone(), stats.clone());
         let fastpath_budget = KeyBudget::new(args.fastpath_keys);
+        let pruner =
+            spawn_pruner(&myself, &args.store, &args.retention, &stats, &args.metrics).await?;
         let mut state = SupervisorState {
+            pruner,
+            retention: args.retention,
             shards: Vec::with_capacity(args.shard_count as usize),
             stats,
             store: args.store,
@@ -171,6 +186,14 @@ impl Actor for SupervisorActor {
             SupervisorMsg::LiveShards(reply) => {
                 let _ = reply.send(state.live_shards());
             }
+            SupervisorMsg::PrunerRef(reply) => {
+                let _ = reply.send(state.pruner.clone());
+            }
+            SupervisorMsg::ForgetTopic(shard, topic, reply) => {
+                if let Some(shard_ref) = state.shards.get(shard as usize) {
+                    let _ = shard_ref.send_message(ShardMsg::ForgetTopic(topic, reply));
+                }
+            }
         }
         Ok(())
     }
@@ -191,6 +214,19 @@ impl Actor for SupervisorActor {
         if cell.get_id() == state.stats.get_id() {
             error!(reason = %reason, "stats actor died, stopping the tree");
             return Err(format!("stats actor died: {reason}").into());
+        }
+        if cell.get_id() == state.pruner.get_id() {
+            state.charge_restart()?;
+            warn!(reason = %reason, "pruner died, restarting");
+            state.pruner = spawn_pruner(
+                &myself,
+                &state.store,
+                &state.retention,
+                &state.stats,
+                &state.metrics,
+            )
+            .await?;
+            return Ok(());
         }
         let Some(shard) = state.shard_of(&cell) else {
             return Ok(());
@@ -226,13 +262,47 @@ impl Actor for SupervisorActor {
             .iter()
             .map(|shard| shard.drain_and_wait(Some(CHILD_DRAIN_TIMEOUT)));
         futures::future::join_all(drains).await;
+        let _ = state
+            .pruner
+            .stop_and_wait(None, Some(CHILD_DRAIN_TIMEOUT))
+            .await;
         let _ = state.stats.drain_and_wait(Some(CHILD_DRAIN_TIMEOUT)).await;
         info!("actor tree stopped");
         Ok(())
     }
 }
 
+/// Spawns the pruner, linked to the supervisor.
+async fn spawn_pruner(
+    myself: &ActorRef<SupervisorMsg>,
+    store: &SharedStore,
+    retention: &RetentionConfig,
+    stats: &ActorRef<StatsMsg>,
+    metrics: &Metrics,
+) -> Result<ActorRef<PrunerMsg>, ActorProcessingErr> {
+    let args = PrunerArgs {
+        store: store.clone(),
+        retention: retention.clone(),
+        stats: stats.clone(),
+        metrics: metrics.clone(),
+    };
+    let (pruner, _) = Actor::spawn_linked(None, PrunerActor, args, myself.get_cell()).await?;
+    Ok(pruner)
+}
+
+/// Allowance for clocks: the store's, which stamps `received_at`, against this process's.
+const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(1);
+
 impl SupervisorState {
+    /// How long a shard's fast path may trust a key it saw committed: the shortest retention
+    /// in force, less what a commit may take (its row's `received_at` can precede the key's
+    /// arrival in memory by that much) and the clocks' skew. Zero turns the fast path off.
+    fn fastpath_trust(&self) -> Option<Duration> {
+        let shortest = self.retention.policy.shortest()?;
+        let margin = self.store.operation_timeout() * 2 + CLOCK_SKEW_ALLOWANCE;
+        Some(shortest.saturating_sub(margin))
+    }
+
     async fn spawn_shard(
         &self,
         myself: &ActorRef<SupervisorMsg>,
@@ -254,6 +324,7 @@ impl SupervisorState {
             resync_delay: self.store.operation_timeout() * 2,
             metrics: self.metrics.clone(),
             fastpath_budget: self.fastpath_budget.clone(),
+            fastpath_trust: self.fastpath_trust(),
         };
         let (shard_ref, _) = Actor::spawn_linked(None, ShardActor, args, myself.get_cell()).await?;
         Ok(shard_ref)

@@ -84,6 +84,7 @@ impl ShardHarness {
             resync_delay: RESYNC_DELAY,
             metrics: Metrics::new(1),
             fastpath_budget: KeyBudget::new(fastpath_keys),
+            fastpath_trust: None,
         };
         let (shard, _) = Actor::spawn(None, ShardActor, args)
             .await

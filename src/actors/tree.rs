@@ -13,15 +13,19 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::config::TreeConfig;
 use super::error::ActorError;
+use super::pruner::{PrunerMsg, PurgeOutcome};
 use super::routing::shard_for_topic;
 use super::stats::{StatsMsg, StatsSnapshot};
 use super::supervisor::{SupervisorActor, SupervisorArgs, SupervisorMsg};
 use crate::event::{Event, Outcome, TopicPrefixes};
 use crate::metrics::Metrics;
+use crate::retention::RetentionPolicy;
 use crate::store::{ShardId, SharedStore};
 
 /// Timeout of quick control RPCs (stats snapshot, liveness).
 pub const CONTROL_RPC_TIMEOUT_MS: u64 = 2_000;
+/// Longest a purge may take before its caller stops waiting (the purge itself goes on).
+pub const PURGE_TIMEOUT_MS: u64 = 600_000;
 
 /// A running actor tree: cheap to clone, shared by every HTTP handler.
 #[derive(Clone)]
@@ -36,6 +40,8 @@ pub struct ActorTree {
     inflight_limit: usize,
     /// The app's registry: events are counted here once their publish is answered.
     metrics: Metrics,
+    /// The retention policy in force (shown by `/stats`).
+    retention: Arc<RetentionPolicy>,
 }
 
 impl ActorTree {
@@ -54,6 +60,7 @@ impl ActorTree {
             restart_budget: config.restart_budget,
             chaos: config.chaos,
             metrics: metrics.clone(),
+            retention: config.retention.clone(),
         };
         let (supervisor, join) = Actor::spawn(None, SupervisorActor, args)
             .await
@@ -68,6 +75,7 @@ impl ActorTree {
                 .collect(),
             inflight_limit,
             metrics,
+            retention: config.retention.policy.clone(),
         };
         Ok((tree, join))
     }
@@ -202,6 +210,32 @@ impl ActorTree {
             CONTROL_RPC_TIMEOUT_MS
         )?;
         Ok((live, self.shard_count as usize))
+    }
+
+    /// The retention policy in force.
+    pub fn retention(&self) -> &RetentionPolicy {
+        &self.retention
+    }
+
+    /// Deletes every event of `topic` committed before now (see [`PurgeOutcome`]), then makes
+    /// the shard that owns the topic forget its keys, so that a key published again after the
+    /// answer is stored again rather than answered as a duplicate from memory.
+    pub async fn purge(&self, topic: String) -> Result<PurgeOutcome, ActorError> {
+        let pruner = call_t!(
+            self.supervisor,
+            SupervisorMsg::PrunerRef,
+            CONTROL_RPC_TIMEOUT_MS
+        )?;
+        let outcome = call_t!(pruner, PrunerMsg::Purge, PURGE_TIMEOUT_MS, topic.clone())??;
+        let shard = shard_for_topic(&topic, self.shard_count);
+        call_t!(
+            self.supervisor,
+            SupervisorMsg::ForgetTopic,
+            CONTROL_RPC_TIMEOUT_MS,
+            shard,
+            topic
+        )?;
+        Ok(outcome)
     }
 
     /// Graceful stop: shards commit what they buffer, then the tree exits.

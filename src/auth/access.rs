@@ -44,6 +44,12 @@ pub enum Denied {
         /// The key's name.
         key: String,
     },
+    /// No API keys are in force and the client is not on this machine.
+    #[error("without API keys, only a client on this machine (a loopback address) may {action}")]
+    NotLocal {
+        /// What was refused, e.g. `purge a topic`.
+        action: &'static str,
+    },
     /// The key may not reach this topic.
     #[error("the key {key:?} may not read topic {topic:?}: its topics start with {prefixes}")]
     TopicOutside {
@@ -87,6 +93,25 @@ impl Caller {
             key: grant.name.clone(),
             needed: needed.join(" or "),
         })
+    }
+
+    /// Passes for an operation on `topic` as a whole (a purge): a key with the `admin` scope
+    /// that may reach the topic; without API keys, only a client on this machine, since
+    /// anybody else could then wipe any topic.
+    pub fn require_operator(
+        &self,
+        topic: &str,
+        from_loopback: bool,
+        action: &'static str,
+    ) -> Result<(), Denied> {
+        match self {
+            Self::Anyone if from_loopback => Ok(()),
+            Self::Anyone => Err(Denied::NotLocal { action }),
+            Self::Key(_) => {
+                self.require(&[Scope::Admin])?;
+                self.require_topic(topic)
+            }
+        }
     }
 
     /// The topics the caller may reach (every topic for [`Caller::Anyone`]).

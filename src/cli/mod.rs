@@ -15,6 +15,7 @@ pub mod demo;
 pub mod keys;
 mod parse;
 pub mod publish;
+pub mod retention;
 pub mod serve;
 pub mod tail;
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::parse;
+use super::retention::RetentionArgs;
 use crate::actors::{config as tree, BatchingConfig, ChaosConfig, RestartBudget, TreeConfig};
 use crate::app::{self, AppConfig};
 use crate::auth::AccessOptions;
@@ -40,6 +41,9 @@ pub struct ServeArgs {
     /// Fault injection, off by default.
     #[command(flatten)]
     pub chaos: ChaosArgs,
+    /// Retention and the pruner.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// Longest a graceful shutdown may take, in milliseconds, before the process exits anyway.
     #[arg(long, env = "AGG_SHUTDOWN_TIMEOUT_MS",
           default_value_t = millis(app::DEFAULT_SHUTDOWN_TIMEOUT))]
@@ -263,6 +267,7 @@ impl ServeArgs {
                         .map(Duration::from_millis),
                     panic_rate: self.chaos.chaos_panic_rate,
                 },
+                retention: self.retention.config(),
             },
             limits: Limits {
                 max_body_bytes: self.limits.max_body_bytes,

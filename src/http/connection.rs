@@ -28,6 +28,11 @@ use super::error::{retryable_as_aborted, ApiError};
 #[derive(Debug, Clone)]
 pub struct ConnectionClosing(pub watch::Receiver<bool>);
 
+/// The address of the client at the other end of a request's connection (a request
+/// extension), for what only a local client may do without API keys.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
 /// Which slot a connection holds under the connection cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionClass {

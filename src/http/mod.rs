@@ -19,6 +19,7 @@ mod media;
 mod metrics;
 mod paging;
 mod publish;
+mod purge;
 pub mod router;
 pub mod server;
 pub mod state;

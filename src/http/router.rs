@@ -20,7 +20,9 @@ use super::auth::authenticate;
 use super::error::ApiError;
 use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
-use super::{bulk, docs, events, health, metrics, publish, stats, stream, telemetry, topics};
+use super::{
+    bulk, docs, events, health, metrics, publish, purge, stats, stream, telemetry, topics,
+};
 
 /// Every documented route, in four groups: the API proper, which needs a key and sits behind
 /// the request limits; the shippers' bulk API, the same but with its retryable answers cut
@@ -41,7 +43,8 @@ fn documented_routes() -> DocumentedRoutes {
             .routes(routes!(events::list_events))
             .routes(routes!(stream::stream_events))
             .routes(routes!(stats::get_stats))
-            .routes(routes!(topics::list_topics)),
+            .routes(routes!(topics::list_topics))
+            .routes(routes!(purge::purge_topic)),
         shippers: OpenApiRouter::new()
             .routes(routes!(bulk::bulk))
             .routes(routes!(bulk::bulk_into_index)),

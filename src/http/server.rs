@@ -39,7 +39,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use super::connection::{
-    is_health_check, refusal_on_reserve, ConnectionClass, ConnectionClosing, Tracked,
+    is_health_check, refusal_on_reserve, ClientAddr, ConnectionClass, ConnectionClosing, Tracked,
 };
 use super::limits::ConnectionLimits;
 use super::tls::{self, ServerTls};
@@ -102,6 +102,7 @@ pub async fn serve(
             class,
             closing: closing_rx.clone(),
             _permit: permit,
+            client: stream.peer_addr().ok().map(ClientAddr),
         };
         // Taken now, so that a reload affects only connections accepted after it.
         let acceptor = tls.as_ref().map(ServerTls::acceptor);
@@ -133,6 +134,8 @@ struct Connection {
     closing: watch::Receiver<bool>,
     /// The connection's slot under the cap, given back when it closes.
     _permit: OwnedSemaphorePermit,
+    /// The client's address, when the socket could tell.
+    client: Option<ClientAddr>,
 }
 
 impl Connection {
@@ -165,6 +168,7 @@ impl Connection {
         let health_only = self.class == ConnectionClass::HealthOnly;
         let router = TowerToHyperService::new(self.router.clone());
         let (closing_tx, closing_rx) = watch::channel(false);
+        let client = self.client;
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             if health_only && !is_health_check(request.uri().path()) {
                 let refusal = refusal_on_reserve(request.uri().path());
@@ -173,6 +177,9 @@ impl Connection {
             request
                 .extensions_mut()
                 .insert(ConnectionClosing(closing_rx.clone()));
+            if let Some(client) = client {
+                request.extensions_mut().insert(client);
+            }
             Either::Right(hyper::service::Service::call(&router, request))
         });
         let connection = http1::Builder::new()

@@ -12,6 +12,7 @@ use super::error::{ApiError, ErrorResponse};
 use super::state::AppState;
 use crate::actors::ShardStats;
 use crate::auth::{Caller, Scope};
+use crate::retention::RetentionDescription;
 use crate::store::InstanceInfo;
 
 /// The `/stats` document.
@@ -23,6 +24,14 @@ pub struct StatsResponse {
     pub unique_processed: u64,
     /// Events dropped as duplicates.
     pub duplicate_dropped: u64,
+    /// Events stored now: `unique_processed - expired - purged`.
+    pub stored_events: u64,
+    /// Stored events deleted because their retention ran out.
+    pub expired: u64,
+    /// Stored events deleted by purges of their topic.
+    pub purged: u64,
+    /// The retention policy in force.
+    pub retention: RetentionDescription,
     /// Topics with at least one stored event, sorted: the first 1,000 (`GET /topics` pages
     /// through all of them).
     pub topics: Vec<String>,
@@ -82,6 +91,13 @@ pub async fn get_stats(
         received: snapshot.totals.received,
         unique_processed: snapshot.totals.unique_processed,
         duplicate_dropped: snapshot.totals.duplicate_dropped,
+        stored_events: snapshot
+            .totals
+            .unique_processed
+            .saturating_sub(snapshot.removals.total()),
+        expired: snapshot.removals.expired,
+        purged: snapshot.removals.purged,
+        retention: state.tree.retention().describe(),
         topics: snapshot.topics,
         topics_total: snapshot.topics_total,
         instances: snapshot.instances,

@@ -36,6 +36,7 @@ async fn spawn_supervisor(
         restart_budget,
         chaos,
         metrics: Metrics::new(shard_count),
+        retention: crate::actors::RetentionConfig::default(),
     };
     Actor::spawn(None, SupervisorActor, args).await.unwrap()
 }

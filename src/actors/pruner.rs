@@ -1,0 +1,271 @@
+//! `PrunerActor`: deletes what the retention policy says has expired, and purges a topic when
+//! an operator asks.
+//!
+//! Every [`RetentionConfig::interval`] it starts a *walk* over every topic the store knows
+//! (a page of topics at a time) unless one is still under way. A walk goes one step per
+//! message, so a purge or a stop never waits behind a whole walk: a step either reads the next
+//! page of topics or deletes up to `batch_rows` expired rows of the current topic
+//! ([`crate::store::Store::remove`]; a topic with nothing due costs one index probe). After a
+//! full batch (more may be due) the next step waits as long as the batch took, so deletion
+//! takes at most about half of one database connection's time and ingest keeps the rest.
+//!
+//! A purge deletes the topic's rows up to its last `seq` at the moment the purge began, in the
+//! same bounded, paced batches, inside the handler (the caller waits for the count). Every
+//! deletion reports the instance's removal counter row to the stats actor, the same way shards
+//! report their counter rows, so `/stats` stays exact. A failed step is logged and the walk
+//! abandoned; the next interval starts a new one.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use super::config::RetentionConfig;
+use super::stats::StatsMsg;
+use crate::metrics::Metrics;
+use crate::retention::{Keep, RetentionPolicy};
+use crate::store::{Removal, RemoveReport, RemoveRequest, SharedStore, StoreError};
+
+/// Topics read per page of a walk.
+const TOPICS_PER_PAGE: u32 = 500;
+/// How long a purge waits before trying a topic that another instance is pruning right now.
+const BUSY_RETRY: Duration = Duration::from_millis(20);
+
+/// The pruner's behaviour.
+pub struct PrunerActor;
+
+/// Messages of the pruner.
+pub enum PrunerMsg {
+    /// The interval passed: start a walk unless one is under way.
+    Tick,
+    /// Take the next step of the walk under way.
+    Step,
+    /// Delete every row of the topic committed before now; answered with the count.
+    Purge(String, RpcReplyPort<Result<PurgeOutcome, StoreError>>),
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeOutcome {
+    /// Rows deleted.
+    pub removed: u64,
+    /// The topic's last `seq` when the purge began: every row at or below it is gone, every
+    /// row above it (committed after) is kept.
+    pub up_to_seq: i64,
+}
+
+/// Start-up arguments.
+pub struct PrunerArgs {
+    /// Where rows are deleted.
+    pub store: SharedStore,
+    /// The policy and the pace.
+    pub retention: RetentionConfig,
+    /// Receives this instance's removal counter row after each deletion.
+    pub stats: ActorRef<StatsMsg>,
+    /// The app's registry (rows deleted, last walk's duration and lag).
+    pub metrics: Metrics,
+}
+
+/// A walk over every topic, under way.
+struct Walk {
+    started: Instant,
+    /// Topics still to visit, the current one first.
+    queue: VecDeque<String>,
+    /// Where the next page of topics starts.
+    after: Option<String>,
+    /// Whether the last page was read.
+    listed_all: bool,
+    /// How far past its deadline the most overdue row deleted so far was.
+    lag: Duration,
+}
+
+/// The pruner's state.
+pub struct PrunerState {
+    store: SharedStore,
+    policy: Arc<RetentionPolicy>,
+    batch_rows: u32,
+    interval: Option<Duration>,
+    stats: ActorRef<StatsMsg>,
+    metrics: Metrics,
+    walk: Option<Walk>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl Actor for PrunerActor {
+    type Msg = PrunerMsg;
+    type State = PrunerState;
+    type Arguments = PrunerArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: PrunerArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(PrunerState {
+            interval: args.retention.interval(),
+            batch_rows: args.retention.batch_rows.max(1),
+            policy: args.retention.policy,
+            store: args.store,
+            stats: args.stats,
+            metrics: args.metrics,
+            walk: None,
+            ticker: None,
+        })
+    }
+
+    /// Nothing expires without a finite retention: no walks then, only purges.
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut PrunerState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(interval) = state.interval {
+            let _ = myself.send_message(PrunerMsg::Tick);
+            state.ticker = Some(myself.send_interval(interval, || PrunerMsg::Tick));
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: PrunerMsg,
+        state: &mut PrunerState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            PrunerMsg::Tick if state.walk.is_none() => {
+                state.walk = Some(Walk {
+                    started: Instant::now(),
+                    queue: VecDeque::new(),
+                    after: None,
+                    listed_all: false,
+                    lag: Duration::ZERO,
+                });
+                let _ = myself.send_message(PrunerMsg::Step);
+            }
+            PrunerMsg::Tick => {}
+            PrunerMsg::Step => match state.step().await {
+                Ok(Some(Duration::ZERO)) => {
+                    let _ = myself.send_message(PrunerMsg::Step);
+                }
+                Ok(Some(pause)) => {
+                    myself.send_after(pause, || PrunerMsg::Step);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    warn!(error = %err, "pruning step failed; the next interval starts over");
+                    state.walk = None;
+                }
+            },
+            PrunerMsg::Purge(topic, reply) => {
+                let _ = reply.send(state.purge(&topic).await);
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut PrunerState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(ticker) = state.ticker.take() {
+            ticker.abort();
+        }
+        Ok(())
+    }
+}
+
+impl PrunerState {
+    /// One step of the walk: `Some(pause)` before the next one, `None` when the walk ended.
+    async fn step(&mut self) -> Result<Option<Duration>, StoreError> {
+        let Some(walk) = self.walk.as_mut() else {
+            return Ok(None);
+        };
+        let Some(topic) = walk.queue.front().cloned() else {
+            if walk.listed_all {
+                let took = walk.started.elapsed();
+                debug!(took = ?took, lag = ?walk.lag, "pruning walk ended");
+                self.metrics
+                    .prune_pass(took.as_secs_f64(), walk.lag.as_secs_f64());
+                self.walk = None;
+                return Ok(None);
+            }
+            let page = self
+                .store
+                .topics_after(walk.after.as_deref(), TOPICS_PER_PAGE)
+                .await?;
+            walk.listed_all = page.len() < TOPICS_PER_PAGE as usize;
+            walk.after = page.last().cloned();
+            walk.queue.extend(page);
+            return Ok(Some(Duration::ZERO));
+        };
+        let Keep::For(older_than) = self.policy.for_topic(&topic) else {
+            walk.queue.pop_front();
+            return Ok(Some(Duration::ZERO));
+        };
+        let began = Instant::now();
+        let request = RemoveRequest {
+            topic: &topic,
+            removal: Removal::Expired { older_than },
+            limit: self.batch_rows,
+        };
+        let report = self.store.remove(request).await?;
+        if let Some(overdue) = report.overdue {
+            walk.lag = walk.lag.max(overdue);
+        }
+        let more = !report.busy && report.removed >= u64::from(self.batch_rows);
+        if !more {
+            walk.queue.pop_front();
+        }
+        self.record(&report, false);
+        Ok(Some(if more {
+            began.elapsed()
+        } else {
+            Duration::ZERO
+        }))
+    }
+
+    /// Deletes the rows of `topic` up to its last `seq` now, in paced batches.
+    async fn purge(&mut self, topic: &str) -> Result<PurgeOutcome, StoreError> {
+        let up_to_seq = self.store.feed_end(Some(topic)).await?.seq;
+        let mut removed = 0;
+        loop {
+            let began = Instant::now();
+            let request = RemoveRequest {
+                topic,
+                removal: Removal::Purged { up_to_seq },
+                limit: self.batch_rows,
+            };
+            let report = self.store.remove(request).await?;
+            self.record(&report, true);
+            removed += report.removed;
+            if report.busy {
+                tokio::time::sleep(BUSY_RETRY).await;
+                continue;
+            }
+            if report.removed < u64::from(self.batch_rows) {
+                return Ok(PurgeOutcome { removed, up_to_seq });
+            }
+            tokio::time::sleep(began.elapsed()).await;
+        }
+    }
+
+    /// Counts a deletion in the metrics and hands the counter row to the stats actor.
+    fn record(&self, report: &RemoveReport, purged: bool) {
+        if report.removed == 0 {
+            return;
+        }
+        if purged {
+            self.metrics.events_removed(0, report.removed);
+        } else {
+            self.metrics.events_removed(report.removed, 0);
+        }
+        if let Some(counters) = report.counters_after {
+            let _ = self.stats.send_message(StatsMsg::Removed(counters));
+        }
+    }
+}

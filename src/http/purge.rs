@@ -1,0 +1,71 @@
+//! `DELETE /topics/{topic}`: purge one topic, answered with how many events went.
+//!
+//! With API keys in force the key needs the `admin` scope and must reach the topic; without
+//! keys only a client on this machine may purge (anybody else could wipe any topic). The
+//! purge deletes the topic's events committed before it began (at or below its last `seq`
+//! then), in the pruner's bounded batches, and counts them as `purged`; events committed
+//! after that are kept. Once answered, a purged key published again is stored again.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::connection::ClientAddr;
+use super::error::{ApiError, ErrorResponse, FieldIssue};
+use super::state::AppState;
+use crate::auth::Caller;
+use crate::event::parse_key_part;
+
+/// The answer to a purge.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurgeResponse {
+    /// The purged topic.
+    pub topic: String,
+    /// Events deleted.
+    pub purged: u64,
+    /// The topic's last `seq` when the purge began: every event at or below it is gone;
+    /// events above it were committed after the purge began and are kept.
+    pub up_to_seq: i64,
+}
+
+/// Delete every event of a topic committed before the purge began.
+#[utoipa::path(
+    delete,
+    path = "/topics/{topic}",
+    tag = "operations",
+    params(("topic" = String, Path, description = "The topic to purge (percent-encoded)")),
+    responses(
+        (status = 200, description = "The topic was purged", body = PurgeResponse),
+        (status = 400, description = "The topic is not a valid topic", body = ErrorResponse),
+        (status = 403, description = "The key lacks `admin` or the topic; or, without keys, the client is not local",
+         body = ErrorResponse),
+        (status = 429, description = "Too many requests in progress; retry later", body = ErrorResponse,
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 503, description = "The store or the actor tree did not answer; retrying is safe",
+         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn purge_topic(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    client: Option<Extension<ClientAddr>>,
+    topic: Result<Path<String>, PathRejection>,
+) -> Result<Json<PurgeResponse>, ApiError> {
+    let Path(topic) = topic.map_err(|rejection| {
+        ApiError::InvalidQuery(vec![FieldIssue::request("topic", rejection.body_text())])
+    })?;
+    let topic = parse_key_part(topic)
+        .map_err(|err| ApiError::InvalidQuery(vec![FieldIssue::request("topic", err)]))?;
+    let from_loopback = client.is_some_and(|Extension(ClientAddr(addr))| addr.ip().is_loopback());
+    caller.require_operator(&topic, from_loopback, "purge a topic")?;
+    let outcome = state.tree.purge(topic.clone()).await?;
+    tracing::info!(topic = %topic, purged = outcome.removed, up_to_seq = outcome.up_to_seq,
+                   key = caller.key_name().unwrap_or("-"), "topic purged");
+    Ok(Json(PurgeResponse {
+        topic,
+        purged: outcome.removed,
+        up_to_seq: outcome.up_to_seq,
+    }))
+}
