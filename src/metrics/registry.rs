@@ -11,6 +11,7 @@
 //!   by outcome per shard once a publish is answered (`ActorTree::ingest`);
 //! - the store wrapper ([`super::instrumented`]): commit batch size, commit latency, errors;
 //! - the supervisor: shard restarts; the shards: fast-path hits ([`Metrics::fastpath_hits`]);
+//! - the pruner: rows expired and purged, the last walk's duration and lag (`retention.rs`);
 //! - `GET /metrics` itself: the in-flight gauge, read from the shards' semaphores at scrape time.
 //!
 //! Label cardinality is bounded: `shard` (at most `--shards`), `status` (HTTP codes), `op`
@@ -58,6 +59,16 @@ pub const KEY_REQUESTS: &str = "aggregator_key_requests_total";
 pub const KEY_EVENTS: &str = "aggregator_key_events_total";
 /// Requests answered `401`, label `reason` (`missing` or `unknown`).
 pub const AUTH_REFUSALS: &str = "aggregator_auth_refusals_total";
+
+/// Rows deleted because their topic's retention ran out (by this instance).
+pub const EVENTS_EXPIRED: &str = "aggregator_events_expired_total";
+/// Rows deleted by purges of their topic (by this instance).
+pub const EVENTS_PURGED: &str = "aggregator_events_purged_total";
+/// Duration of the last complete pruning pass over every topic.
+pub const PRUNE_DURATION: &str = "aggregator_prune_last_duration_seconds";
+/// How far past its deadline the most overdue row of the last pass was when it was deleted (0
+/// when the pass found nothing overdue): the pruner's lag.
+pub const PRUNE_LAG: &str = "aggregator_prune_lag_seconds";
 
 /// Buckets of the latency histograms, in seconds: 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -118,7 +129,7 @@ impl Metrics {
     pub fn new(shard_count: u32) -> Self {
         let recorder = build_recorder();
         describe(&recorder);
-        super::retention::describe(&recorder);
+        describe_retention(&recorder);
         let handle = recorder.handle();
         let shards = (0..shard_count)
             .map(|shard| {
@@ -330,4 +341,36 @@ fn describe(recorder: &PrometheusRecorder) {
     for (name, unit, help) in histograms {
         recorder.describe_histogram(name.into(), Some(unit), help.into());
     }
+}
+
+/// Describes and registers the retention families (at zero).
+fn describe_retention(recorder: &PrometheusRecorder) {
+    recorder.describe_counter(
+        EVENTS_EXPIRED.into(),
+        None,
+        "stored events deleted because their retention ran out".into(),
+    );
+    recorder.describe_counter(
+        EVENTS_PURGED.into(),
+        None,
+        "stored events deleted by purges of their topic".into(),
+    );
+    recorder.describe_gauge(
+        PRUNE_DURATION.into(),
+        Some(::metrics::Unit::Seconds),
+        "duration of the last complete pruning pass".into(),
+    );
+    recorder.describe_gauge(
+        PRUNE_LAG.into(),
+        Some(::metrics::Unit::Seconds),
+        "how far past its deadline the most overdue row of the last pass was".into(),
+    );
+    counter(recorder, EVENTS_EXPIRED, Vec::new()).absolute(0);
+    counter(recorder, EVENTS_PURGED, Vec::new()).absolute(0);
+    recorder
+        .register_gauge(&key(PRUNE_DURATION, Vec::new()), &METADATA)
+        .set(0.0);
+    recorder
+        .register_gauge(&key(PRUNE_LAG, Vec::new()), &METADATA)
+        .set(0.0);
 }

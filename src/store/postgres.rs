@@ -24,8 +24,8 @@ use super::model::{
 };
 use super::removal::{RemoveReport, RemoveRequest};
 use crate::event::{Event, EventKey};
-use cluster::counters_at;
 use notify::CommitFeed;
+use rows::counters_at;
 use sql::{
     COMMIT_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, READ_ONLY_SQL, TOPICS_SQL,
     TOPIC_LOCK_SPACE,
@@ -36,6 +36,7 @@ mod errors;
 mod notify;
 mod reads;
 mod removal;
+mod rows;
 mod sql;
 
 /// Connection settings beyond the URL.

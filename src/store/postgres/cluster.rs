@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, Utc};
 
+use super::rows::counters_at;
 use super::sql::{COUNTERS_SQL, HEARTBEAT_SQL, INSTANCES_SQL, NEW_TOPICS_SQL};
 use super::PostgresStore;
 use crate::store::error::StoreError;
-use crate::store::model::{ClusterView, InstanceInfo, ShardCounters, ShardId, StoredShard};
+use crate::store::model::{ClusterView, InstanceInfo, ShardId, StoredShard};
 
 /// Most new topics read per view; the next view goes on from there.
 const NEW_TOPICS_PER_VIEW: i64 = 10_000;
@@ -82,20 +83,4 @@ impl PostgresStore {
         }
         Ok(shards)
     }
-}
-
-/// Reads three bigint columns starting at `first` as counters.
-pub(super) fn counters_at(
-    row: &tokio_postgres::Row,
-    first: usize,
-) -> Result<ShardCounters, StoreError> {
-    let counter = |index: usize| -> Result<u64, StoreError> {
-        let value: i64 = row.try_get(index)?;
-        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
-    };
-    Ok(ShardCounters {
-        received: counter(first)?,
-        unique_processed: counter(first + 1)?,
-        duplicate_dropped: counter(first + 2)?,
-    })
 }
