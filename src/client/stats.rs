@@ -20,6 +20,16 @@ pub struct ServerStats {
     pub unique_processed: u64,
     /// Events dropped as duplicates.
     pub duplicate_dropped: u64,
+    /// Events stored now (`unique_processed - expired - purged`); `None` from a server older
+    /// than retention.
+    #[serde(default)]
+    pub stored_events: Option<u64>,
+    /// Stored events deleted because their retention ran out.
+    #[serde(default)]
+    pub expired: u64,
+    /// Stored events deleted by purges.
+    #[serde(default)]
+    pub purged: u64,
     /// Topics with at least one stored event, sorted (the first 1,000).
     #[serde(default)]
     pub topics: Vec<String>,

@@ -20,7 +20,8 @@ use crate::store::InstanceInfo;
 pub struct StatsResponse {
     /// Events acknowledged (new + duplicate).
     pub received: u64,
-    /// Distinct events stored.
+    /// Distinct events stored, ever: an event stored again after its row expired or was
+    /// purged counts again.
     pub unique_processed: u64,
     /// Events dropped as duplicates.
     pub duplicate_dropped: u64,
