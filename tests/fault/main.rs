@@ -12,5 +12,6 @@ mod multi_instance;
 mod ordered_paging;
 mod postgres_outage;
 mod process_crash;
+mod prune_crash;
 mod tail_command;
 mod tls_reload;
