@@ -177,7 +177,7 @@ impl RetentionPolicy {
                 kept.push(rule);
             }
         }
-        kept.sort_by(|left, right| right.pattern.specificity().cmp(&left.pattern.specificity()));
+        kept.sort_by_key(|rule| std::cmp::Reverse(rule.pattern.specificity()));
         Self {
             default,
             rules: kept,

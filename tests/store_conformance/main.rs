@@ -68,6 +68,14 @@ conformance_suite!(
     a_filtered_tail_that_matches_nothing_reaches_the_end_in_reads_of_bounded_size,
     matching_events_among_many_that_do_not_match_are_each_followed_once_in_order,
     a_page_cut_by_its_limit_or_byte_budget_resumes_right_after_its_last_event,
+    removal_by_expiry_deletes_only_the_rows_older_than_the_retention,
+    a_removal_deletes_at_most_its_limit_of_the_oldest_rows_per_call,
+    a_removal_skips_a_topic_whose_first_row_is_fresh_and_leaves_other_topics_alone,
+    removal_by_purge_deletes_exactly_the_rows_up_to_its_horizon,
+    after_a_removal_of_the_newest_rows_and_a_reopen_no_seq_is_given_twice,
+    removal_counters_survive_reopening_the_store,
+    a_key_published_again_after_its_removal_is_new_again,
+    the_removal_walk_pages_through_topics_in_byte_order,
 );
 
 /// Cases that hold for one backend only.

@@ -7,6 +7,7 @@ mod feed_scan;
 mod listing;
 mod prefixes;
 mod read_only;
+mod removal;
 
 pub use commits::*;
 pub use errors::*;
@@ -15,3 +16,4 @@ pub use feed_scan::*;
 pub use listing::*;
 pub use prefixes::*;
 pub use read_only::*;
+pub use removal::*;

@@ -2,10 +2,9 @@
 -- Every insert is ON CONFLICT (topic, event_id) DO NOTHING, which makes at-least-once delivery
 -- exactly-once in effect.
 CREATE TABLE IF NOT EXISTS events (
-    -- Commit sequence number (the rowid): max(seq) + 1 at insert time. Rows are never deleted,
-    -- so it only increases; within a topic it follows commit order because one writer
-    -- connection commits one transaction at a time. AUTOINCREMENT would add a write to
-    -- sqlite_sequence per row and buy nothing while nothing is deleted.
+    -- Commit sequence number (the rowid). Since retention (0002) the writer gives it: one more
+    -- than the highest ever given, so it only increases even when rows are deleted; it follows
+    -- commit order because one writer connection commits one transaction at a time.
     seq         INTEGER PRIMARY KEY,
     topic       TEXT    NOT NULL,
     event_id    TEXT    NOT NULL,
