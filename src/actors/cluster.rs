@@ -3,6 +3,10 @@
 //! to the stats actor. So `/stats` on every instance shows the same totals, topics and
 //! instances, at most about one refresh stale.
 //!
+//! It also notices purges made by any instance (the summed `purged` counter grew) and calls
+//! `on_purge`, with which the supervisor makes every shard forget the keys it remembers: a
+//! purge on another instance deleted rows this instance's fast path may still hold.
+//!
 //! A task, not the stats actor itself: a slow or unreachable store then delays the next view,
 //! never a `/stats` answer. The supervisor spawns it beside the stats actor and aborts it when
 //! the tree stops.
@@ -21,16 +25,28 @@ use crate::store::SharedStore;
 pub const CLUSTER_REFRESH: Duration = Duration::from_secs(1);
 
 /// Starts the watcher; it ends when the stats actor is gone.
-pub fn spawn_watcher(store: SharedStore, stats: ActorRef<StatsMsg>) -> JoinHandle<()> {
+pub fn spawn_watcher(
+    store: SharedStore,
+    stats: ActorRef<StatsMsg>,
+    on_purge: impl Fn() + Send + 'static,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(CLUSTER_REFRESH);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut topics_after = 0;
+        let mut purged_seen: Option<u64> = None;
         loop {
             ticks.tick().await;
             match store.cluster_view(topics_after).await {
                 Ok(view) => {
                     topics_after = view.topics_cursor;
+                    let purged = view.removals.total.purged;
+                    // The first view counts as news too: keys may have been remembered before
+                    // it (forgetting them costs a database probe each, nothing more).
+                    if purged_seen.is_none_or(|seen| purged > seen) {
+                        on_purge();
+                    }
+                    purged_seen = Some(purged);
                     if stats.send_message(StatsMsg::Cluster(view)).is_err() {
                         return;
                     }

@@ -107,6 +107,14 @@ impl RecentKeys {
             || (trusted(&self.previous) && self.previous.contains(hash, key))
     }
 
+    /// Drops every key (rows were purged somewhere, which ones is not known).
+    pub fn forget_everything(&mut self) {
+        let forgotten = self.len();
+        self.current = Generation::sized_for(self.generation_capacity);
+        self.previous = Generation::sized_for(0);
+        self.budget.used.fetch_sub(forgotten, Ordering::Relaxed);
+    }
+
     /// Drops every key of `topic` (its rows were purged). O(keys held); purges are rare.
     pub fn forget_topic(&mut self, topic: &str) {
         let forgotten = self.current.forget_topic(topic) + self.previous.forget_topic(topic);

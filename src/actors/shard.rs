@@ -65,6 +65,9 @@ pub enum ShardMsg {
     /// The topic's rows were purged: forget its keys, and do not remember those of commits
     /// that may have started before the purge (answered once done).
     ForgetTopic(String, RpcReplyPort<()>),
+    /// Another instance purged a topic (which one is not known here): forget every key, and
+    /// remember none from commits that may have started before.
+    ForgetEverything,
 }
 
 /// Start-up arguments.
@@ -119,6 +122,8 @@ pub struct ShardState {
     /// `resync_delay` after may have started before the purge, so its keys of the topic are
     /// not remembered (they may be gone).
     purged: HashMap<String, Instant>,
+    /// When this shard last forgot every key, for the same reason.
+    forgot_everything: Option<Instant>,
     metrics: Metrics,
 }
 
@@ -149,6 +154,7 @@ impl Actor for ShardActor {
             resync_scheduled: false,
             recent,
             purged: HashMap::new(),
+            forgot_everything: None,
             metrics: args.metrics,
         })
     }
@@ -182,6 +188,10 @@ impl Actor for ShardActor {
                 state.recent.forget_topic(&topic);
                 state.purged.insert(topic, Instant::now());
                 let _ = reply.send(());
+            }
+            ShardMsg::ForgetEverything => {
+                state.recent.forget_everything();
+                state.forgot_everything = Some(Instant::now());
             }
         }
         state.commit_due(&myself).await;
@@ -300,6 +310,12 @@ impl ShardState {
         // Only now are these keys known to be committed (new or not, they are all stored).
         let window = self.resync_delay;
         self.purged.retain(|_, heard| heard.elapsed() < window);
+        if self
+            .forgot_everything
+            .is_some_and(|heard| heard.elapsed() < window)
+        {
+            return;
+        }
         for event in &outcome.committed {
             if !self.purged.contains_key(&event.topic) {
                 self.recent.insert(event.key());

@@ -58,6 +58,8 @@ pub enum SupervisorMsg {
     /// Tell `shard` that `topic` was purged (its fast path forgets the topic's keys); answered
     /// once the shard has.
     ForgetTopic(ShardId, String, RpcReplyPort<()>),
+    /// Some instance purged a topic: every shard forgets every key it remembers.
+    ForgetEverything,
 }
 
 /// Start-up arguments.
@@ -123,7 +125,10 @@ impl Actor for SupervisorActor {
         };
         let (stats, _) =
             Actor::spawn_linked(None, StatsActor, stats_args, myself.get_cell()).await?;
-        let cluster_watcher = spawn_watcher(args.store.clone(), stats.clone());
+        let purge_seen = myself.clone();
+        let cluster_watcher = spawn_watcher(args.store.clone(), stats.clone(), move || {
+            let _ = purge_seen.send_message(SupervisorMsg::ForgetEverything);
+        });
         let fastpath_budget = KeyBudget::new(args.fastpath_keys);
         let pruner =
             spawn_pruner(&myself, &args.store, &args.retention, &stats, &args.metrics).await?;
@@ -188,6 +193,11 @@ impl Actor for SupervisorActor {
             }
             SupervisorMsg::PrunerRef(reply) => {
                 let _ = reply.send(state.pruner.clone());
+            }
+            SupervisorMsg::ForgetEverything => {
+                for shard in &state.shards {
+                    let _ = shard.send_message(ShardMsg::ForgetEverything);
+                }
             }
             SupervisorMsg::ForgetTopic(shard, topic, reply) => {
                 if let Some(shard_ref) = state.shards.get(shard as usize) {

@@ -11,6 +11,7 @@ use futures::future::try_join_all;
 use ractor::{call_t, Actor, ActorRef};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::cluster::CLUSTER_REFRESH;
 use super::config::TreeConfig;
 use super::error::ActorError;
 use super::pruner::{PrunerMsg, PurgeOutcome};
@@ -42,6 +43,8 @@ pub struct ActorTree {
     metrics: Metrics,
     /// The retention policy in force (shown by `/stats`).
     retention: Arc<RetentionPolicy>,
+    /// Whether other processes share the store (a purge then waits for them to hear of it).
+    store_is_shared: bool,
 }
 
 impl ActorTree {
@@ -51,6 +54,7 @@ impl ActorTree {
         store: SharedStore,
         metrics: Metrics,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), ActorError> {
+        let store_is_shared = store.is_shared();
         let args = SupervisorArgs {
             shard_count: config.shards,
             store,
@@ -76,6 +80,7 @@ impl ActorTree {
             inflight_limit,
             metrics,
             retention: config.retention.policy.clone(),
+            store_is_shared,
         };
         Ok((tree, join))
     }
@@ -235,6 +240,12 @@ impl ActorTree {
             shard,
             topic
         )?;
+        // Other instances sharing the store forget their remembered keys when their next
+        // cluster view shows the purge (one every CLUSTER_REFRESH): wait for two, so that after
+        // this answer a purged key published again on any live instance is stored again.
+        if outcome.removed > 0 && self.store_is_shared {
+            tokio::time::sleep(CLUSTER_REFRESH * 2).await;
+        }
         Ok(outcome)
     }
 

@@ -40,6 +40,10 @@ impl Store for InstrumentedStore {
         self.inner.backend()
     }
 
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
     fn operation_timeout(&self) -> std::time::Duration {
         self.inner.operation_timeout()
     }

@@ -28,6 +28,12 @@ pub trait Store: Send + Sync + 'static {
     /// Short backend name for logs and `/stats`, e.g. `"postgres"`.
     fn backend(&self) -> &'static str;
 
+    /// Whether other processes may write this store too (several aggregators on one
+    /// PostgreSQL database); an embedded store belongs to one process.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// The longest any operation may run, including a statement the server keeps running after
     /// its client gave up. Past twice this, a commit whose outcome was unknown has ended either
     /// way, so its shard can re-read its counter row ([`Store::own_counters`]) and trust it.

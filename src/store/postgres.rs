@@ -302,6 +302,10 @@ impl Store for PostgresStore {
         "postgres"
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn operation_timeout(&self) -> Duration {
         self.timeout
     }

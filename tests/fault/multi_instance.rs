@@ -79,3 +79,61 @@ async fn two_processes_sharing_a_database_store_each_key_once() {
         process.kill9().await;
     }
 }
+
+/// Proves the deduplication horizon across instances: once a purge made on one instance has
+/// answered, a purged key published again on another instance (whose fast path remembered the
+/// key) is stored again, not answered as a duplicate from that instance's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_purged_on_one_instance_is_new_again_on_another() {
+    // Arrange: "west" stores the keys and so remembers them in its fast path.
+    let db = TestDb::create().await;
+    let logs = tempfile::tempdir().unwrap();
+    let processes = start_instances(&db, &["east", "west"], logs.path()).await;
+    let (east, west) = (&processes[0].base_url, &processes[1].base_url);
+    let client = reqwest::Client::new();
+    let events: Vec<_> = (0..20)
+        .map(|n| {
+            serde_json::json!({"topic": "purge.shared", "event_id": format!("k{n}"),
+                "timestamp": "2026-01-01T00:00:00Z", "source": "test", "payload": {}})
+        })
+        .collect();
+    let outcomes = |answer: serde_json::Value| -> Vec<String> {
+        answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|result| result["outcome"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let publish = |base_url: &str| {
+        client
+            .post(format!("{base_url}/publish"))
+            .json(&events)
+            .send()
+    };
+    let first = publish(west).await.unwrap().json().await.unwrap();
+    assert!(outcomes(first).iter().all(|outcome| outcome == "new"));
+    let again = publish(west).await.unwrap().json().await.unwrap();
+    assert!(outcomes(again).iter().all(|outcome| outcome == "duplicate"));
+
+    // Act: purge on "east", then publish the same keys on "west".
+    let purge = client
+        .delete(format!("{east}/topics/purge.shared"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(purge.status(), 200);
+    let purged: serde_json::Value = purge.json().await.unwrap();
+    assert_eq!(purged["purged"], 20);
+    let after: serde_json::Value = publish(west).await.unwrap().json().await.unwrap();
+
+    // Assert
+    assert!(
+        outcomes(after).iter().all(|outcome| outcome == "new"),
+        "a purged key was answered from the other instance's memory"
+    );
+    assert_eq!(db.count_rows().await, 20);
+    for process in processes {
+        process.kill9().await;
+    }
+}
