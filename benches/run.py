@@ -14,11 +14,18 @@ Two rows emulate a disk whose flush takes 2.5 ms longer (PostgreSQL's `commit_de
 scratch database with `commit_siblings = 0`: each WAL flush sleeps that long while holding the WAL
 write lock, as a slow fsync would), once with the default one commit in flight per shard and
 once with two (pipelined), so the run shows what overlapping commits buy on a slow disk.
+Four rows measure ingest beside retention (issue 16): each server starts on a store that
+already holds a backlog of BACKLOG_EVENTS events stored an hour ago (inserted straight into
+the store, not measured), once kept (no retention) and once with `--retention 10m`, so that
+the pruner deletes the backlog flat out while the workload runs; the `pruned` column is how
+many rows it deleted during the workload (a row whose pruner finished early says so).
 Every publisher run verifies the server's counts and the script fails if one does not.
 
 Usage:
   benches/run.py                 full run (minutes; use a release binary)
   benches/run.py --quick         a few seconds: the CI smoke that keeps the script working
+  benches/run.py --only backlog  only the workloads whose names contain one of the words after
+                                 --only (the ceiling and GET /health rows always run)
 
 Environment:
   BIN                  aggregator binary        [target/release/aggregator]
@@ -61,7 +68,18 @@ WORKLOADS = [
      ["--batch-size", "1", "--concurrency", "64"], 50_000),
     ("slow fsync 2 commits/shard", "postgres-slow-fsync",
      ["--batch-size", "1", "--concurrency", "64"], 50_000, ["--commits-in-flight", "2"]),
+    ("batch100 pg backlog kept", "postgres-backlog",
+     ["--batch-size", "100", "--concurrency", "32"], 400_000),
+    ("batch100 pg backlog pruned", "postgres-backlog",
+     ["--batch-size", "100", "--concurrency", "32"], 400_000, ["--retention", "10m"]),
+    ("batch100 emb backlog kept", "embedded-backlog",
+     ["--batch-size", "100", "--concurrency", "32"], 400_000),
+    ("batch100 emb backlog pruned", "embedded-backlog",
+     ["--batch-size", "100", "--concurrency", "32"], 400_000, ["--retention", "10m"]),
 ]
+# Expired events already stored when a "backlog" row starts (see the module doc).
+BACKLOG_EVENTS = 2_000_000
+ONLY = sys.argv[sys.argv.index("--only") + 1:] if "--only" in sys.argv else []
 # Connections of the GET /health reference, as for single events.
 HEALTH_CONNECTIONS = 64
 WRK = os.environ.get("WRK", "wrk")
@@ -171,6 +189,42 @@ def publish(url, args, events, seed, replay=False):
     return report, cpu
 
 
+def backlog_store(backend, log_dir):
+    """A fresh store (migrated by a server started once) holding BACKLOG_EVENTS events stored
+    an hour ago over 10 topics of their own, as server arguments."""
+    events = scaled(BACKLOG_EVENTS)
+    if backend == "postgres-backlog":
+        _, url = scratch_database()
+        Server(["--database-url", url], log_dir).stop()
+        psql(f"""INSERT INTO events (topic, event_id, ts, source, payload, received_at)
+                SELECT 'backlog-' || (i % 10), 'old-' || i, now(), 'bench', json_build_object(
+                           'level', 'info', 'message', repeat('x', 300), 'i', i),
+                       now() - interval '1 hour'
+                FROM generate_series(1, {events}) AS i""", url)
+        psql("INSERT INTO topic_heads (topic) SELECT 'backlog-' || i FROM generate_series(0, 9) "
+             "AS i ON CONFLICT DO NOTHING", url)
+        psql("VACUUM ANALYZE events", url)
+        return ["--database-url", url]
+    import sqlite3
+    data_dir = tempfile.mkdtemp(prefix="aggbench-data-")
+    Server(["--data-dir", data_dir], log_dir).stop()
+    db = sqlite3.connect(os.path.join(data_dir, "aggregator.db"))
+    hour_ago = int((time.time() - 3600) * 1e6)
+    payload = json.dumps({"level": "info", "message": "x" * 300})
+    db.executemany("INSERT INTO events (seq, topic, event_id, ts, source, payload, received_at) "
+                   "VALUES (?, ?, ?, ?, 'bench', ?, ?)",
+                   ((i, f"backlog-{i % 10}", f"old-{i}", hour_ago, payload, hour_ago)
+                    for i in range(1, events + 1)))
+    db.commit()
+    db.close()
+    return ["--data-dir", data_dir]
+
+
+def expired(url):
+    with urllib.request.urlopen(url + "/stats", timeout=10) as r:
+        return json.load(r).get("expired", 0)
+
+
 def ceiling(db_url):
     cmd = [BIN, "bench", "ceiling", "--database-url", db_url, "--events", str(scaled(CEILING_EVENTS)),
            "--batch-size", "1000", "--connections", "4", "--json"]
@@ -226,8 +280,12 @@ def main():
         psql(f'ALTER DATABASE "{slow_name}" SET {setting}')
     resend_seed = 4242
     for name, backend, args, events, *serve_args in WORKLOADS:
+        if ONLY and not any(word in name for word in ONLY):
+            continue
         events = scaled(events)
-        if backend == "embedded":
+        if backend.endswith("-backlog"):
+            store_args = backlog_store(backend, log_dir)
+        elif backend == "embedded":
             store_args = ["--data-dir", tempfile.mkdtemp(prefix="aggbench-data-")]
         elif backend == "postgres-slow-fsync":
             store_args = ["--database-url", slow_url]
@@ -241,10 +299,12 @@ def main():
         seed = resend_seed if backend == "postgres-resend" else int(time.time() * 1000) % 2**31
         cpu_before, _ = proc_stat(server.proc.pid)
         pg_before = postgres_cpu()
+        expired_before = expired(server.url)
         report, publisher_cpu = publish(server.url, args, events, seed,
                                         replay=(backend == "postgres-resend"))
         cpu_after, hwm = proc_stat(server.proc.pid)
         pg_cpu = postgres_cpu() - pg_before
+        pruned = expired(server.url) - expired_before
         server.stop()
         rows.append({
             "workload": name, "events_per_second": report["events_per_second"],
@@ -256,14 +316,14 @@ def main():
             "ratio": report["events_per_second"] / ceiling_eps,
             "health_ratio": (report["events_per_second"] / health["events_per_second"]
                              if health is not None and name.startswith("single") else None),
-            "verified": report["verified"], "events": events,
+            "verified": report["verified"], "events": events, "pruned": pruned,
         })
         if not report["verified"]:
             raise SystemExit(f"{name}: the publisher could not verify the server's counts")
 
     print(f"{'workload':<26} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB':>8} "
           f"{'wall s':>7} {'srv cpu':>8} {'srv us/ev':>9} {'pub cpu':>8} {'pg cpu':>8} "
-          f"{'x ceiling':>9} {'x /health':>9}")
+          f"{'x ceiling':>9} {'x /health':>9} {'pruned':>8}")
     # A missing figure prints as "-" in the column's width ('>8.2f' -> '>8').
     fmt = lambda v, spec: format(v, spec) if v is not None else format("-", spec.split(".")[0])
     for row in rows:
@@ -272,7 +332,8 @@ def main():
               f"{fmt(row['elapsed_s'], '>7.2f')} {fmt(row['server_cpu_s'], '>8.2f')} "
               f"{fmt(row.get('server_us_per_event'), '>9.1f')} "
               f"{fmt(row['publisher_cpu_s'], '>8.2f')} {fmt(row['postgres_cpu_s'], '>8.2f')} "
-              f"{fmt(row['ratio'], '>9.2f')} {fmt(row.get('health_ratio'), '>9.2f')}")
+              f"{fmt(row['ratio'], '>9.2f')} {fmt(row.get('health_ratio'), '>9.2f')} "
+              f"{fmt(row.get('pruned'), '>8')}")
     if os.environ.get("BENCH_RESULTS"):
         with open(os.environ["BENCH_RESULTS"], "a") as f:
             for row in rows:

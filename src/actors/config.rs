@@ -112,7 +112,7 @@ impl Default for RestartBudget {
 }
 
 /// Default rows deleted by one statement of the pruner.
-pub const DEFAULT_PRUNE_BATCH_ROWS: u32 = 2_000;
+pub const DEFAULT_PRUNE_BATCH_ROWS: u32 = 1_000;
 
 /// Retention: the policy, and the pruner's pace.
 #[derive(Debug, Clone, PartialEq)]

@@ -31,6 +31,10 @@ use crate::store::{Removal, RemoveReport, RemoveRequest, SharedStore, StoreError
 
 /// Topics read per page of a walk.
 const TOPICS_PER_PAGE: u32 = 500;
+/// After a full batch, the pruner waits this many times as long as the batch took: deleting
+/// then takes at most `1 / (1 + PAUSE_FACTOR)` of one connection (of the embedded store's one
+/// writer), and ingest keeps the rest (measured in `benches/run.py`, DESIGN.md "Retention").
+const PAUSE_FACTOR: u32 = 4;
 /// How long a purge waits before trying a topic that another instance is pruning right now.
 const BUSY_RETRY: Duration = Duration::from_millis(20);
 
@@ -223,7 +227,7 @@ impl PrunerState {
         }
         self.record(&report, false);
         Ok(Some(if more {
-            began.elapsed()
+            began.elapsed() * PAUSE_FACTOR
         } else {
             Duration::ZERO
         }))
@@ -250,7 +254,7 @@ impl PrunerState {
             if report.removed < u64::from(self.batch_rows) {
                 return Ok(PurgeOutcome { removed, up_to_seq });
             }
-            tokio::time::sleep(began.elapsed()).await;
+            tokio::time::sleep(began.elapsed() * PAUSE_FACTOR).await;
         }
     }
 
