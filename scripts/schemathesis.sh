@@ -27,8 +27,9 @@ VENV=target/schemathesis-venv
 BIN=target/debug/aggregator
 
 # Every check that applies to this API. Left out: use_after_free and
-# ensure_resource_availability (they need resources that are created and then deleted; nothing
-# here is ever deleted) and object_level_authorization (keys grant topics, not objects; the
+# ensure_resource_availability (they follow OpenAPI links from a creating operation to one that
+# deletes what it created; the only deletion here, DELETE /topics/{topic}, purges events that
+# POST /publish stored, with no link between them: tests/api/purge.rs covers it) and object_level_authorization (keys grant topics, not objects; the
 # route x key tests in tests/api/auth_matrix.rs cover them). The servers run with a keys file
 # and schemathesis sends a key with every scope; ignored_auth checks that each operation the
 # document declares as needing a key refuses requests without one, or with a wrong one.

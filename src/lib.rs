@@ -18,6 +18,7 @@
 //!   (SQLite) backends.
 //! - [`client`]: the HTTP client side: a retrying client, the workload generator, background
 //!   streams, the `/stats` decoder and the `publish` run with its report.
+//! - [`retention`]: the retention policy (how long each topic's events are kept), parsed.
 //! - [`event`]: the domain types, parsed and validated.
 //! - [`telemetry`]: logging setup (text or JSON).
 //!
@@ -30,7 +31,8 @@
 //!                              │  restarts dead shards                 │ group commit:
 //!                              │                                       │ rows + counters,
 //!                              ├── StatsActor ◀──── delta per commit ──┤ one transaction
-//!                              └── ShardActor 0..N-1                   ▼
+//!                              ├── ShardActor 0..N-1                   ▼
+//!                              └── PrunerActor (retention, purges)
 //!                                                              reply per event
 //! ```
 

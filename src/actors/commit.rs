@@ -79,8 +79,10 @@ pub(super) struct GroupCommit {
 
 /// What a group commit came to, for the shard.
 pub struct CommitOutcome {
-    /// The candidates now known to be stored (new or not), for the fast path.
-    pub(super) committed: Vec<Event>,
+    /// The candidates now known to be stored, for the fast path, each with whether this
+    /// commit inserted it (`false`: it was stored before, maybe long before, which matters
+    /// when rows expire: see `ShardState::committed`).
+    pub(super) committed: Vec<(Event, bool)>,
     /// Whether some commit's outcome is unknown (it may have landed): the shard then resyncs
     /// its counters.
     pub(super) uncertain: bool,
@@ -146,7 +148,7 @@ impl Committer {
         plan: BatchPlan,
         received: u64,
         panic_after_commit: bool,
-    ) -> Result<Vec<Event>, (StoreError, Vec<PendingRequest>)> {
+    ) -> Result<Vec<(Event, bool)>, (StoreError, Vec<PendingRequest>)> {
         let shard = self.shard;
         let BatchPlan {
             candidates: candidate_positions,
@@ -221,7 +223,7 @@ impl Committer {
                 };
                 outcomes.push(outcome);
                 if matches!(source, OutcomeSource::Candidate(_)) {
-                    committed.push(event);
+                    committed.push((event, outcome == Outcome::New));
                 }
             }
             let _ = request.reply.send(Ok(outcomes));

@@ -36,6 +36,10 @@ pub enum ActorError {
     /// The store can never hold the request's events; the request is at fault.
     #[error("the store refused the events: {0}")]
     Rejected(String),
+    /// A store operation of a control request (a purge) failed; its meaning decides the
+    /// answer, in the HTTP layer.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl<T> From<RactorErr<T>> for ActorError {
@@ -55,12 +59,5 @@ impl From<IngestError> for ActorError {
                 Self::Unavailable(err.to_string())
             }
         }
-    }
-}
-
-impl From<StoreError> for ActorError {
-    /// A store failure of a control operation (a purge): the operation may be retried.
-    fn from(err: StoreError) -> Self {
-        Self::Unavailable(err.to_string())
     }
 }

@@ -38,6 +38,32 @@ const BLOOM_PROBES: u64 = 7;
 /// budget is spent: rotating tiny generations would forget everything and free nothing.
 const MIN_GENERATION: usize = 4_096;
 
+/// The shortest trust window worth a fast path: below it, generations would rotate on almost
+/// every insert for next to no hits.
+const MIN_TRUST: Duration = Duration::from_secs(1);
+/// Allowance for clocks: the store's, which stamps `received_at`, against this process's.
+const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(1);
+
+/// How long a shard's fast path may trust a key it saw inserted, given the shortest retention
+/// in force (`None`: nothing expires, always) and the store timeout: the retention less what a
+/// commit may take (a row's `received_at` may precede its key's arrival in memory by up to two
+/// store timeouts, counting a resync) and the clocks' skew. Zero turns the fast path off.
+pub fn trust_window(
+    shortest_retention: Option<Duration>,
+    store_timeout: Duration,
+) -> Option<Duration> {
+    let margin = store_timeout * 2 + CLOCK_SKEW_ALLOWANCE;
+    shortest_retention
+        .map(|shortest| shortest.saturating_sub(margin))
+        .map(|trust| {
+            if trust < MIN_TRUST {
+                Duration::ZERO
+            } else {
+                trust
+            }
+        })
+}
+
 /// The process-wide key budget of the fast path, shared by every shard (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct KeyBudget {
@@ -105,6 +131,11 @@ impl RecentKeys {
         };
         (trusted(&self.current) && self.current.contains(hash, key))
             || (trusted(&self.previous) && self.previous.contains(hash, key))
+    }
+
+    /// Whether what it remembers is trusted only for a while (rows expire).
+    pub fn trusts_for_a_while(&self) -> bool {
+        self.trust.is_some()
     }
 
     /// Drops every key (rows were purged somewhere, which ones is not known).

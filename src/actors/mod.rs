@@ -1,5 +1,5 @@
-//! The actor tree: a supervisor, a stats actor and N shard actors that turn ingest requests
-//! into group commits.
+//! The actor tree: a supervisor, a stats actor, N shard actors that turn ingest requests into
+//! group commits, and a pruner that deletes what retention lets go.
 //!
 //! ```text
 //!                 SupervisorActor            (supervisor.rs: routing, restarts, chaos kills)

@@ -6,20 +6,21 @@
 //! message, so a purge or a stop never waits behind a whole walk: a step either reads the next
 //! page of topics or deletes up to `batch_rows` expired rows of the current topic
 //! ([`crate::store::Store::remove`]; a topic with nothing due costs one index probe). After a
-//! full batch (more may be due) the next step waits as long as the batch took, so deletion
-//! takes at most about half of one database connection's time and ingest keeps the rest.
+//! full batch (more may be due) the next step waits [`PAUSE_FACTOR`] times as long as the batch
+//! took, so deletion takes at most a fifth of one database connection's time (of the embedded
+//! store's one writer).
 //!
 //! A purge deletes the topic's rows up to its last `seq` at the moment the purge began, in the
 //! same bounded, paced batches, inside the handler (the caller waits for the count). Every
 //! deletion reports the instance's removal counter row to the stats actor, the same way shards
-//! report their counter rows, so `/stats` stays exact. A failed step is logged and the walk
-//! abandoned; the next interval starts a new one.
+//! report their counter rows, so `/stats` stays exact. A deletion that fails is logged and its
+//! topic skipped until the next walk; a failure to list topics ends the walk.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -75,6 +76,7 @@ pub struct PrunerArgs {
 
 /// A walk over every topic, under way.
 struct Walk {
+    /// When it began, for its duration.
     started: Instant,
     /// Topics still to visit, the current one first.
     queue: VecDeque<String>,
@@ -90,11 +92,15 @@ struct Walk {
 pub struct PrunerState {
     store: SharedStore,
     policy: Arc<RetentionPolicy>,
+    /// Most rows one deletion removes.
     batch_rows: u32,
+    /// How often a walk starts (`None`: nothing expires, no walks).
     interval: Option<Duration>,
     stats: ActorRef<StatsMsg>,
     metrics: Metrics,
+    /// The walk under way, if any.
     walk: Option<Walk>,
+    /// Sends [`PrunerMsg::Tick`] every interval; aborted when the pruner stops.
     ticker: Option<JoinHandle<()>>,
 }
 
@@ -151,7 +157,7 @@ impl Actor for PrunerActor {
                 let _ = myself.send_message(PrunerMsg::Step);
             }
             PrunerMsg::Tick => {}
-            PrunerMsg::Step => match state.step().await {
+            PrunerMsg::Step => match state.step_or_skip().await {
                 Ok(Some(Duration::ZERO)) => {
                     let _ = myself.send_message(PrunerMsg::Step);
                 }
@@ -183,7 +189,45 @@ impl Actor for PrunerActor {
     }
 }
 
+/// Spawns the pruner, linked to `supervisor`, which restarts it when it dies.
+pub async fn spawn_pruner(
+    supervisor: ActorCell,
+    store: &SharedStore,
+    retention: &RetentionConfig,
+    stats: &ActorRef<StatsMsg>,
+    metrics: &Metrics,
+) -> Result<ActorRef<PrunerMsg>, ActorProcessingErr> {
+    let args = PrunerArgs {
+        store: store.clone(),
+        retention: retention.clone(),
+        stats: stats.clone(),
+        metrics: metrics.clone(),
+    };
+    let (pruner, _) = Actor::spawn_linked(None, PrunerActor, args, supervisor).await?;
+    Ok(pruner)
+}
+
 impl PrunerState {
+    /// [`PrunerState::step`]; a deletion that fails skips its topic for this walk (logged),
+    /// so that one topic the store cannot prune does not stop the others from expiring. Only a
+    /// failure to list topics ends the walk.
+    async fn step_or_skip(&mut self) -> Result<Option<Duration>, StoreError> {
+        match self.step().await {
+            Err(err)
+                if self
+                    .walk
+                    .as_ref()
+                    .is_some_and(|walk| !walk.queue.is_empty()) =>
+            {
+                if let Some(topic) = self.walk.as_mut().and_then(|walk| walk.queue.pop_front()) {
+                    warn!(topic = %topic, error = %err, "pruning a topic failed; skipped until the next walk");
+                }
+                Ok(Some(Duration::ZERO))
+            }
+            other => other,
+        }
+    }
+
     /// One step of the walk: `Some(pause)` before the next one, `None` when the walk ended.
     async fn step(&mut self) -> Result<Option<Duration>, StoreError> {
         let Some(walk) = self.walk.as_mut() else {
@@ -225,7 +269,7 @@ impl PrunerState {
         if !more {
             walk.queue.pop_front();
         }
-        self.record(&report, false);
+        self.record(&report, request.removal);
         Ok(Some(if more {
             began.elapsed() * PAUSE_FACTOR
         } else {
@@ -245,7 +289,7 @@ impl PrunerState {
                 limit: self.batch_rows,
             };
             let report = self.store.remove(request).await?;
-            self.record(&report, true);
+            self.record(&report, request.removal);
             removed += report.removed;
             if report.busy {
                 tokio::time::sleep(BUSY_RETRY).await;
@@ -259,14 +303,13 @@ impl PrunerState {
     }
 
     /// Counts a deletion in the metrics and hands the counter row to the stats actor.
-    fn record(&self, report: &RemoveReport, purged: bool) {
+    fn record(&self, report: &RemoveReport, removal: Removal) {
         if report.removed == 0 {
             return;
         }
-        if purged {
-            self.metrics.events_removed(0, report.removed);
-        } else {
-            self.metrics.events_removed(report.removed, 0);
+        match removal {
+            Removal::Expired { .. } => self.metrics.events_removed(report.removed, 0),
+            Removal::Purged { .. } => self.metrics.events_removed(0, report.removed),
         }
         if let Some(counters) = report.counters_after {
             let _ = self.stats.send_message(StatsMsg::Removed(counters));

@@ -316,8 +316,12 @@ impl ShardState {
         {
             return;
         }
-        for event in &outcome.committed {
-            if !self.purged.contains_key(&event.topic) {
+        // With retention, a key the store already held may have been stored as long ago as
+        // the retention: its row can go at any moment, so only keys inserted now (their row
+        // younger than the fast path's trust window) are remembered.
+        let expires = self.recent.trusts_for_a_while();
+        for (event, inserted_now) in &outcome.committed {
+            if (*inserted_now || !expires) && !self.purged.contains_key(&event.topic) {
                 self.recent.insert(event.key());
             }
         }

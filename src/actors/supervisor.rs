@@ -28,8 +28,8 @@ use super::cluster::spawn_watcher;
 use super::commit::IngestReply;
 use super::config::{BatchingConfig, RestartBudget, RetentionConfig};
 use super::error::IngestError;
-use super::fastpath::KeyBudget;
-use super::pruner::{PrunerActor, PrunerArgs, PrunerMsg};
+use super::fastpath::{trust_window, KeyBudget};
+use super::pruner::{spawn_pruner, PrunerMsg};
 use super::shard::{ShardActor, ShardArgs, ShardMsg};
 use super::slots::CommitSlots;
 use super::stats::{StatsActor, StatsArgs, StatsMsg};
@@ -130,8 +130,14 @@ impl Actor for SupervisorActor {
             let _ = purge_seen.send_message(SupervisorMsg::ForgetEverything);
         });
         let fastpath_budget = KeyBudget::new(args.fastpath_keys);
-        let pruner =
-            spawn_pruner(&myself, &args.store, &args.retention, &stats, &args.metrics).await?;
+        let pruner = spawn_pruner(
+            myself.get_cell(),
+            &args.store,
+            &args.retention,
+            &stats,
+            &args.metrics,
+        )
+        .await?;
         let mut state = SupervisorState {
             pruner,
             retention: args.retention,
@@ -229,7 +235,7 @@ impl Actor for SupervisorActor {
             state.charge_restart()?;
             warn!(reason = %reason, "pruner died, restarting");
             state.pruner = spawn_pruner(
-                &myself,
+                myself.get_cell(),
                 &state.store,
                 &state.retention,
                 &state.stats,
@@ -282,37 +288,7 @@ impl Actor for SupervisorActor {
     }
 }
 
-/// Spawns the pruner, linked to the supervisor.
-async fn spawn_pruner(
-    myself: &ActorRef<SupervisorMsg>,
-    store: &SharedStore,
-    retention: &RetentionConfig,
-    stats: &ActorRef<StatsMsg>,
-    metrics: &Metrics,
-) -> Result<ActorRef<PrunerMsg>, ActorProcessingErr> {
-    let args = PrunerArgs {
-        store: store.clone(),
-        retention: retention.clone(),
-        stats: stats.clone(),
-        metrics: metrics.clone(),
-    };
-    let (pruner, _) = Actor::spawn_linked(None, PrunerActor, args, myself.get_cell()).await?;
-    Ok(pruner)
-}
-
-/// Allowance for clocks: the store's, which stamps `received_at`, against this process's.
-const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(1);
-
 impl SupervisorState {
-    /// How long a shard's fast path may trust a key it saw committed: the shortest retention
-    /// in force, less what a commit may take (its row's `received_at` can precede the key's
-    /// arrival in memory by that much) and the clocks' skew. Zero turns the fast path off.
-    fn fastpath_trust(&self) -> Option<Duration> {
-        let shortest = self.retention.policy.shortest()?;
-        let margin = self.store.operation_timeout() * 2 + CLOCK_SKEW_ALLOWANCE;
-        Some(shortest.saturating_sub(margin))
-    }
-
     async fn spawn_shard(
         &self,
         myself: &ActorRef<SupervisorMsg>,
@@ -334,7 +310,10 @@ impl SupervisorState {
             resync_delay: self.store.operation_timeout() * 2,
             metrics: self.metrics.clone(),
             fastpath_budget: self.fastpath_budget.clone(),
-            fastpath_trust: self.fastpath_trust(),
+            fastpath_trust: trust_window(
+                self.retention.policy.shortest(),
+                self.store.operation_timeout(),
+            ),
         };
         let (shard_ref, _) = Actor::spawn_linked(None, ShardActor, args, myself.get_cell()).await?;
         Ok(shard_ref)

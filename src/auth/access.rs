@@ -65,7 +65,7 @@ pub enum Denied {
 /// Who sent a request.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    /// No keys are configured: anyone may do anything.
+    /// No keys are configured: anyone may do anything (a purge only from a loopback address).
     Anyone,
     /// A key from the keys file.
     Key(Arc<Grant>),

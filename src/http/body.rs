@@ -252,7 +252,7 @@ fn empty_object() -> Box<RawValue> {
 }
 
 mod schema;
-pub use schema::{PayloadValue, PublishBody, PublishLines};
+pub use schema::{topic_schema, PayloadValue, PublishBody, PublishLines};
 
 #[cfg(test)]
 mod proptests;

@@ -108,6 +108,9 @@ pub enum ApiError {
     /// Query parameters are invalid (400).
     #[error("invalid query parameters")]
     InvalidQuery(Vec<FieldIssue>),
+    /// A parameter in the path is invalid (400).
+    #[error("invalid path parameter")]
+    InvalidPath(Vec<FieldIssue>),
     /// The store can never process this request's input, e.g. a value it cannot hold (400).
     #[error("the store refused the request: {0}")]
     StoreRejected(String),
@@ -219,6 +222,7 @@ impl From<ActorError> for ApiError {
                 format!("the store cannot hold this request's events: {reason}"),
             )]),
             ActorError::Timeout | ActorError::Unavailable(_) => Self::Unavailable(err.to_string()),
+            ActorError::Store(err) => Self::from(err),
         }
     }
 }
@@ -256,7 +260,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::BAD_REQUEST, message, None)
             }
             Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, message, Some(issues)),
-            Self::InvalidQuery(issues) => (StatusCode::BAD_REQUEST, message, Some(issues)),
+            Self::InvalidQuery(issues) | Self::InvalidPath(issues) => {
+                (StatusCode::BAD_REQUEST, message, Some(issues))
+            }
             Self::StoreRejected(_) => (StatusCode::BAD_REQUEST, message, None),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, message, None),
             Self::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, message, None),

@@ -9,14 +9,24 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::body::topic_schema;
 use super::connection::ClientAddr;
 use super::error::{ApiError, ErrorResponse, FieldIssue};
 use super::state::AppState;
 use crate::auth::Caller;
 use crate::event::parse_key_part;
+
+/// The path parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PurgePath {
+    /// The topic to purge, percent-encoded (described in `topic_schema`).
+    #[param(schema_with = topic_schema)]
+    topic: String,
+}
 
 /// The answer to a purge.
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,7 +45,7 @@ pub struct PurgeResponse {
     delete,
     path = "/topics/{topic}",
     tag = "operations",
-    params(("topic" = String, Path, description = "The topic to purge (percent-encoded)")),
+    params(PurgePath),
     responses(
         (status = 200, description = "The topic was purged", body = PurgeResponse),
         (status = 400, description = "The topic is not a valid topic", body = ErrorResponse),
@@ -43,7 +53,7 @@ pub struct PurgeResponse {
          body = ErrorResponse),
         (status = 429, description = "Too many requests in progress; retry later", body = ErrorResponse,
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
-        (status = 503, description = "The store or the actor tree did not answer; retrying is safe",
+        (status = 503, description = "The store or the actor tree did not answer; a retry purges again, up to the topic's last event then",
          body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
@@ -51,13 +61,13 @@ pub async fn purge_topic(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     client: Option<Extension<ClientAddr>>,
-    topic: Result<Path<String>, PathRejection>,
+    path: Result<Path<PurgePath>, PathRejection>,
 ) -> Result<Json<PurgeResponse>, ApiError> {
-    let Path(topic) = topic.map_err(|rejection| {
-        ApiError::InvalidQuery(vec![FieldIssue::request("topic", rejection.body_text())])
+    let Path(PurgePath { topic }) = path.map_err(|rejection| {
+        ApiError::InvalidPath(vec![FieldIssue::request("topic", rejection.body_text())])
     })?;
     let topic = parse_key_part(topic)
-        .map_err(|err| ApiError::InvalidQuery(vec![FieldIssue::request("topic", err)]))?;
+        .map_err(|err| ApiError::InvalidPath(vec![FieldIssue::request("topic", err)]))?;
     let from_loopback = client.is_some_and(|Extension(ClientAddr(addr))| addr.ip().is_loopback());
     caller.require_operator(&topic, from_loopback, "purge a topic")?;
     let outcome = state.tree.purge(topic.clone()).await?;

@@ -34,7 +34,8 @@ pub struct StatsResponse {
     /// The retention policy in force.
     pub retention: RetentionDescription,
     /// Topics with at least one stored event, sorted: the first 1,000 (`GET /topics` pages
-    /// through all of them).
+    /// through all of them). A topic whose events all expired or were purged stays listed
+    /// until the process restarts.
     pub topics: Vec<String>,
     /// How many topics have at least one stored event.
     pub topics_total: usize,

@@ -319,7 +319,10 @@ impl Store for MemoryStore {
         let (deadline, up_to_seq) = match request.removal {
             Removal::Expired { older_than } => {
                 let age = chrono::TimeDelta::from_std(older_than).unwrap_or(chrono::TimeDelta::MAX);
-                (Some(now - age), i64::MAX)
+                let deadline = now
+                    .checked_sub_signed(age)
+                    .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+                (Some(deadline), i64::MAX)
             }
             Removal::Purged { up_to_seq } => (None, up_to_seq),
         };

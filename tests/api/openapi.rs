@@ -22,6 +22,7 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
     ("post", "/_bulk"),
     ("post", "/{index}/_bulk"),
     ("get", "/"),
+    ("delete", "/topics/{topic}"),
 ];
 
 async fn openapi(app: &TestApp) -> Value {

@@ -44,7 +44,8 @@ fn text_schema(excluded: &str, example: &str, description: &str) -> Schema {
         .into()
 }
 
-fn topic_schema() -> Schema {
+/// The schema of a topic (also the path parameter of `DELETE /topics/{topic}`).
+pub fn topic_schema() -> Schema {
     text_schema(
         KEY_EXCLUDED,
         "orders",

@@ -9,6 +9,7 @@ use crate::store::error::StoreError;
 use crate::store::removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
 
 impl PostgresStore {
+    /// One `REMOVE_SQL`, unbounded by the store timeout (the caller bounds it).
     pub(super) async fn remove_unbounded(
         &self,
         request: RemoveRequest<'_>,
@@ -55,6 +56,7 @@ impl PostgresStore {
         })
     }
 
+    /// One page of `topic_heads`, unbounded by the store timeout (the caller bounds it).
     pub(super) async fn topics_after_unbounded(
         &self,
         after: Option<&str>,
