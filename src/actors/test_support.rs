@@ -64,8 +64,19 @@ pub struct ShardHarness {
 }
 
 impl ShardHarness {
-    /// Spawns shard 0 with `batching` and a fast path of `fastpath_keys` keys.
+    /// Spawns shard 0 with `batching` and a fast path of `fastpath_keys` keys, trusted forever
+    /// (nothing expires).
     pub async fn spawn(store: MemoryStore, batching: BatchingConfig, fastpath_keys: usize) -> Self {
+        Self::spawn_trusting(store, batching, fastpath_keys, None).await
+    }
+
+    /// [`ShardHarness::spawn`] with a fast path trusted for `fastpath_trust` (rows expire).
+    pub async fn spawn_trusting(
+        store: MemoryStore,
+        batching: BatchingConfig,
+        fastpath_keys: usize,
+        fastpath_trust: Option<Duration>,
+    ) -> Self {
         let stats_args = StatsArgs {
             store: Arc::new(store.clone()),
             shard_count: 1,
@@ -84,7 +95,7 @@ impl ShardHarness {
             resync_delay: RESYNC_DELAY,
             metrics: Metrics::new(1),
             fastpath_budget: KeyBudget::new(fastpath_keys),
-            fastpath_trust: None,
+            fastpath_trust,
         };
         let (shard, _) = Actor::spawn(None, ShardActor, args)
             .await

@@ -249,6 +249,40 @@ async fn a_resent_committed_key_is_answered_from_the_fast_path_without_a_store_p
     assert_eq!(stats.totals.duplicate_dropped, 1);
 }
 
+/// With retention, a key the store already held may be as old as the retention and its row go
+/// at any moment: only keys a commit inserted are remembered, so a re-send of an old key keeps
+/// asking the store (which answers `new` once the row has expired).
+#[tokio::test(start_paused = true)]
+async fn with_retention_a_key_the_store_already_held_is_not_remembered() {
+    let store = MemoryStore::new();
+    let earlier = ShardHarness::spawn(store.clone(), batching(1), 1_000).await;
+    let stored = earlier.ingest(vec![event("t", "old")]);
+    assert_eq!(stored.await.unwrap().unwrap(), vec![Outcome::New]);
+    let trust = Some(Duration::from_secs(3_600));
+    let harness = ShardHarness::spawn_trusting(store.clone(), batching(1), 1_000, trust).await;
+
+    for _ in 0..2 {
+        let resent = harness.ingest(vec![event("t", "old")]);
+        assert_eq!(resent.await.unwrap().unwrap(), vec![Outcome::Duplicate]);
+    }
+    let inserted = harness.ingest(vec![event("t", "new")]);
+    assert_eq!(inserted.await.unwrap().unwrap(), vec![Outcome::New]);
+    let again = harness.ingest(vec![event("t", "new")]);
+    assert_eq!(again.await.unwrap().unwrap(), vec![Outcome::Duplicate]);
+
+    let commits = store.commits();
+    assert_eq!(commits.len(), 5);
+    assert_eq!(
+        commits[2].candidates.len(),
+        1,
+        "the old key was answered from memory"
+    );
+    assert!(
+        commits[4].candidates.is_empty(),
+        "a key inserted now is remembered"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn repeats_inside_one_batch_reach_the_store_once() {
     let harness = ShardHarness::spawn(MemoryStore::new(), batching(3), 0).await;
