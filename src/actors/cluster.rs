@@ -35,15 +35,21 @@ pub fn spawn_watcher(
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut topics_after = 0;
         let mut purged_seen: Option<u64> = None;
+        let mut views_failed = false;
         loop {
             ticks.tick().await;
             match store.cluster_view(topics_after).await {
                 Ok(view) => {
                     topics_after = view.topics_cursor;
                     let purged = view.removals.total.purged;
-                    // The first view counts as news too: keys may have been remembered before
-                    // it (forgetting them costs a database probe each, nothing more).
-                    if purged_seen.is_none_or(|seen| purged > seen) {
+                    // The first view is the baseline: it comes at start, before this instance
+                    // remembers any key worth mentioning. Unless views failed until now: keys
+                    // remembered meanwhile may have been purged elsewhere.
+                    let news = match purged_seen {
+                        Some(seen) => purged > seen,
+                        None => views_failed,
+                    };
+                    if news {
                         on_purge();
                     }
                     purged_seen = Some(purged);
@@ -51,7 +57,10 @@ pub fn spawn_watcher(
                         return;
                     }
                 }
-                Err(err) => warn!(error = %err, "cannot read the cluster's counters"),
+                Err(err) => {
+                    views_failed = true;
+                    warn!(error = %err, "cannot read the cluster's counters");
+                }
             }
         }
     })
