@@ -132,6 +132,21 @@ impl EmbeddedStore {
     async fn send(&self, job: Job) -> Result<(), StoreError> {
         self.jobs.send(job).await.map_err(|_| writer_stopped())
     }
+
+    /// Queues the job `make` builds around a reply port and waits for the writer's answer,
+    /// queueing included, within the store timeout.
+    async fn ask_writer<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = make(reply);
+        self.bounded(async {
+            self.send(job).await?;
+            answer.await.map_err(|_| writer_stopped())?
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -158,16 +173,13 @@ impl Store for EmbeddedStore {
                 payload: event.payload.get().to_owned(),
             })
             .collect();
-        let (reply, answer) = oneshot::channel();
-        let job = Job::Commit(CommitJob {
-            shard: i64::from(batch.shard),
-            received,
-            candidates,
-            reply,
-        });
-        self.bounded(async {
-            self.send(job).await?;
-            answer.await.map_err(|_| writer_stopped())?
+        self.ask_writer(|reply| {
+            Job::Commit(CommitJob {
+                shard: i64::from(batch.shard),
+                received,
+                candidates,
+                reply,
+            })
         })
         .await
     }
@@ -244,16 +256,13 @@ impl Store for EmbeddedStore {
     }
 
     async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job::Remove(RemoveJob {
-            topic: request.topic.to_owned(),
-            removal: request.removal,
-            limit: request.limit,
-            reply,
-        });
-        self.bounded(async {
-            self.send(job).await?;
-            answer.await.map_err(|_| writer_stopped())?
+        self.ask_writer(|reply| {
+            Job::Remove(RemoveJob {
+                topic: request.topic.to_owned(),
+                removal: request.removal,
+                limit: request.limit,
+                reply,
+            })
         })
         .await
     }
@@ -277,17 +286,12 @@ impl Store for EmbeddedStore {
     }
 }
 
-/// A counter column, which can never be negative.
-fn counter(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
-}
-
 /// Reads three counter columns starting at `first`.
 fn counters_at(row: &rusqlite::Row<'_>, first: usize) -> Result<ShardCounters, StoreError> {
     Ok(ShardCounters {
-        received: counter(row.get(first)?)?,
-        unique_processed: counter(row.get(first + 1)?)?,
-        duplicate_dropped: counter(row.get(first + 2)?)?,
+        received: StoreError::counter(row.get(first)?)?,
+        unique_processed: StoreError::counter(row.get(first + 1)?)?,
+        duplicate_dropped: StoreError::counter(row.get(first + 2)?)?,
     })
 }
 

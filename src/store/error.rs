@@ -82,6 +82,11 @@ impl StoreError {
         Self::fatal(format!("unexpected data in store: {what}"))
     }
 
+    /// A counter read back from the store, which can never be negative.
+    pub fn counter(value: i64) -> Result<u64, StoreError> {
+        u64::try_from(value).map_err(|_| Self::corrupt(format!("negative counter {value}")))
+    }
+
     /// Whether retrying the same operation later is safe and may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transient(_))

@@ -142,11 +142,8 @@ pub(super) fn remove(
 
 /// The counter row's two columns, which can never be negative.
 pub(super) fn counters((expired, purged): (i64, i64)) -> Result<RemovalCounters, StoreError> {
-    let count = |value: i64| {
-        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
-    };
     Ok(RemovalCounters {
-        expired: count(expired)?,
-        purged: count(purged)?,
+        expired: StoreError::counter(expired)?,
+        purged: StoreError::counter(purged)?,
     })
 }

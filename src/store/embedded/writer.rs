@@ -233,9 +233,7 @@ fn apply(
         params![job.shard, job.received, new_count, job.received - new_count],
         |row| Ok([row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?]),
     )?;
-    let [received, unique_processed, duplicate_dropped] = counters_after.map(|value| {
-        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
-    });
+    let [received, unique_processed, duplicate_dropped] = counters_after.map(StoreError::counter);
     let counters_after = ShardCounters {
         received: received?,
         unique_processed: unique_processed?,

@@ -41,13 +41,13 @@ impl PostgresStore {
         let purged: Option<i64> = row.try_get(4)?;
         let counters_after = match (expired, purged) {
             (Some(expired), Some(purged)) => Some(RemovalCounters {
-                expired: counter(expired)?,
-                purged: counter(purged)?,
+                expired: StoreError::counter(expired)?,
+                purged: StoreError::counter(purged)?,
             }),
             _ => None,
         };
         Ok(RemoveReport {
-            removed: counter(removed)?,
+            removed: StoreError::counter(removed)?,
             overdue: overdue
                 .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
                 .map(Duration::from_secs_f64),
@@ -79,7 +79,7 @@ impl PostgresStore {
     ) -> Result<RemovalTotals, StoreError> {
         let statement = client.prepare_cached(REMOVAL_COUNTERS_SQL).await?;
         let row = client.query_one(&statement, &[&self.instance_id]).await?;
-        let at = |index: usize| -> Result<u64, StoreError> { counter(row.try_get(index)?) };
+        let at = |index: usize| StoreError::counter(row.try_get(index)?);
         Ok(RemovalTotals {
             total: RemovalCounters {
                 expired: at(0)?,
@@ -91,9 +91,4 @@ impl PostgresStore {
             },
         })
     }
-}
-
-/// A count, which can never be negative.
-fn counter(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative count {value}")))
 }

@@ -8,10 +8,7 @@ pub(super) fn counters_at(
     row: &tokio_postgres::Row,
     first: usize,
 ) -> Result<ShardCounters, StoreError> {
-    let counter = |index: usize| -> Result<u64, StoreError> {
-        let value: i64 = row.try_get(index)?;
-        u64::try_from(value).map_err(|_| StoreError::corrupt(format!("negative counter {value}")))
-    };
+    let counter = |index: usize| StoreError::counter(row.try_get(index)?);
     Ok(ShardCounters {
         received: counter(first)?,
         unique_processed: counter(first + 1)?,
