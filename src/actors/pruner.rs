@@ -189,6 +189,24 @@ impl Actor for PrunerActor {
     }
 }
 
+/// One bounded deletion, and the pause owed after it should another follow: [`PAUSE_FACTOR`]
+/// times as long as it took.
+async fn remove_batch(
+    store: &SharedStore,
+    topic: &str,
+    removal: Removal,
+    limit: u32,
+) -> Result<(RemoveReport, Duration), StoreError> {
+    let began = Instant::now();
+    let request = RemoveRequest {
+        topic,
+        removal,
+        limit,
+    };
+    let report = store.remove(request).await?;
+    Ok((report, began.elapsed() * PAUSE_FACTOR))
+}
+
 /// Spawns the pruner, linked to `supervisor`, which restarts it when it dies.
 pub async fn spawn_pruner(
     supervisor: ActorCell,
@@ -255,13 +273,8 @@ impl PrunerState {
             walk.queue.pop_front();
             return Ok(Some(Duration::ZERO));
         };
-        let began = Instant::now();
-        let request = RemoveRequest {
-            topic: &topic,
-            removal: Removal::Expired { older_than },
-            limit: self.batch_rows,
-        };
-        let report = self.store.remove(request).await?;
+        let removal = Removal::Expired { older_than };
+        let (report, pause) = remove_batch(&self.store, &topic, removal, self.batch_rows).await?;
         if let Some(overdue) = report.overdue {
             walk.lag = walk.lag.max(overdue);
         }
@@ -269,27 +282,19 @@ impl PrunerState {
         if !more {
             walk.queue.pop_front();
         }
-        self.record(&report, request.removal);
-        Ok(Some(if more {
-            began.elapsed() * PAUSE_FACTOR
-        } else {
-            Duration::ZERO
-        }))
+        self.record(&report, removal);
+        Ok(Some(if more { pause } else { Duration::ZERO }))
     }
 
     /// Deletes the rows of `topic` up to its last `seq` now, in paced batches.
     async fn purge(&mut self, topic: &str) -> Result<PurgeOutcome, StoreError> {
         let up_to_seq = self.store.feed_end(Some(topic)).await?.seq;
+        let removal = Removal::Purged { up_to_seq };
         let mut removed = 0;
         loop {
-            let began = Instant::now();
-            let request = RemoveRequest {
-                topic,
-                removal: Removal::Purged { up_to_seq },
-                limit: self.batch_rows,
-            };
-            let report = self.store.remove(request).await?;
-            self.record(&report, request.removal);
+            let (report, pause) =
+                remove_batch(&self.store, topic, removal, self.batch_rows).await?;
+            self.record(&report, removal);
             removed += report.removed;
             if report.busy {
                 tokio::time::sleep(BUSY_RETRY).await;
@@ -298,7 +303,7 @@ impl PrunerState {
             if report.removed < u64::from(self.batch_rows) {
                 return Ok(PurgeOutcome { removed, up_to_seq });
             }
-            tokio::time::sleep(began.elapsed() * PAUSE_FACTOR).await;
+            tokio::time::sleep(pause).await;
         }
     }
 

@@ -139,7 +139,7 @@ impl Metrics {
                     new: counter(&recorder, EVENTS_NEW, labels()),
                     duplicate: counter(&recorder, EVENTS_DUPLICATE, labels()),
                     fastpath_hits: counter(&recorder, FASTPATH_HITS, labels()),
-                    inflight: recorder.register_gauge(&key(SHARD_INFLIGHT, labels()), &METADATA),
+                    inflight: gauge(&recorder, SHARD_INFLIGHT, labels()),
                     restarts: counter(&recorder, SHARD_RESTARTS, labels()),
                 }
             })
@@ -277,6 +277,15 @@ pub(super) fn counter(
     recorder.register_counter(&key(name, labels), &METADATA)
 }
 
+/// A gauge handle on `recorder` (registered on first use).
+pub(super) fn gauge(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+    labels: Vec<Label>,
+) -> Gauge {
+    recorder.register_gauge(&key(name, labels), &METADATA)
+}
+
 fn build_recorder() -> PrometheusRecorder {
     let with_buckets = |builder: PrometheusBuilder, name: &str, buckets: &[f64]| {
         builder.set_buckets_for_metric(Matcher::Full(name.into()), buckets)
@@ -367,10 +376,6 @@ fn describe_retention(recorder: &PrometheusRecorder) {
     );
     counter(recorder, EVENTS_EXPIRED, Vec::new()).absolute(0);
     counter(recorder, EVENTS_PURGED, Vec::new()).absolute(0);
-    recorder
-        .register_gauge(&key(PRUNE_DURATION, Vec::new()), &METADATA)
-        .set(0.0);
-    recorder
-        .register_gauge(&key(PRUNE_LAG, Vec::new()), &METADATA)
-        .set(0.0);
+    gauge(recorder, PRUNE_DURATION, Vec::new()).set(0.0);
+    gauge(recorder, PRUNE_LAG, Vec::new()).set(0.0);
 }
