@@ -50,17 +50,9 @@ pub const DATABASE_FILE: &str = "aggregator.db";
 /// The instance name an embedded store reports: one process owns the file.
 const EMBEDDED_INSTANCE: &str = "embedded";
 
-/// Distinct topics by a loose index scan over `UNIQUE (topic, event_id)`: one index probe per
-/// topic instead of a scan of every row, so start-up stays fast with millions of events.
-const TOPICS_SQL: &str = "\
-WITH RECURSIVE t(topic) AS (
-    SELECT min(topic) FROM events
-    UNION ALL
-    SELECT (SELECT min(topic) FROM events WHERE topic > t.topic) FROM t WHERE t.topic IS NOT NULL
-)
-SELECT topic FROM t WHERE topic IS NOT NULL";
-
-/// Topics after `?1`, `?2` at most, by the same loose index scan as [`TOPICS_SQL`].
+/// Distinct topics after `?1`, `?2` at most, by a loose index scan over
+/// `UNIQUE (topic, event_id)`: one index probe per topic instead of a scan of every row, so
+/// start-up (every topic: after `''`, no limit) stays fast with millions of events.
 const TOPICS_AFTER_SQL: &str = "\
 WITH RECURSIVE t(topic, n) AS (
     SELECT (SELECT min(topic) FROM events WHERE topic > ?1), 1
@@ -329,8 +321,8 @@ fn load_removals(conn: &Connection) -> Result<RemovalTotals, StoreError> {
 fn load_totals(conn: &Connection) -> Result<StoredTotals, StoreError> {
     let shards = load_shards(conn)?;
     let mut topics = Vec::new();
-    let mut statement = conn.prepare_cached(TOPICS_SQL)?;
-    let mut rows = statement.query([])?;
+    let mut statement = conn.prepare_cached(TOPICS_AFTER_SQL)?;
+    let mut rows = statement.query(rusqlite::params!["", u32::MAX])?;
     while let Some(row) = rows.next()? {
         topics.push(row.get(0)?);
     }

@@ -9,14 +9,8 @@ use aggregator::client::{RetryPolicy, Stream, StreamConfig};
 
 use crate::support::{
     assert_every_batch_acknowledged_cleanly, assert_stats_exact, assert_stream_stored_exactly_once,
-    free_port, get_stats, keys_via_events, wait_until, AggregatorProcess, Key, TestDb,
+    free_port, get_stats, keys_via_events, wait_until, AggregatorProcess, Backend, Key, TestDb,
 };
-
-/// The store the binary runs on.
-enum Backend {
-    Postgres(TestDb),
-    Embedded(tempfile::TempDir),
-}
 
 const KILLS: usize = 3;
 const STORE_TIMEOUT_MS: u64 = 500;
@@ -46,17 +40,12 @@ async fn kill_nine_mid_stream_loses_no_acknowledged_event(backend: Backend) {
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("aggregator.log");
     let port = free_port();
-    let args: Vec<String> = match &backend {
-        // A short store timeout bounds how long a commit orphaned by the kill can still run in
-        // PostgreSQL, and with it how soon the restarted shards resync their counters.
-        Backend::Postgres(db) => vec![
-            "--database-url".into(),
-            db.url.clone(),
-            "--store-timeout-ms".into(),
-            STORE_TIMEOUT_MS.to_string(),
-        ],
-        Backend::Embedded(dir) => vec!["--data-dir".into(), dir.path().display().to_string()],
-    };
+    let mut args = backend.store_args();
+    // A short store timeout bounds how long a commit orphaned by the kill can still run in
+    // PostgreSQL, and with it how soon the restarted shards resync their counters.
+    if let Backend::Postgres(_) = &backend {
+        args.extend(["--store-timeout-ms".into(), STORE_TIMEOUT_MS.to_string()]);
+    }
     let mut process = AggregatorProcess::start(port, &args, &log).await;
     let workload = WorkloadOptions {
         events: 40_000,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::{
-    free_port, get_stats, keys_via_events, wait_until, AggregatorProcess, TestDb,
+    free_port, get_stats, keys_via_events, wait_until, AggregatorProcess, Backend, TestDb,
 };
 
 /// Events stored before the pruning run.
@@ -16,21 +16,6 @@ const EVENTS: u64 = 40_000;
 /// Events per publish request.
 const BATCH: u64 = 1_000;
 const TOPICS: u64 = 4;
-
-/// The store the binary runs on.
-enum Backend {
-    Postgres(TestDb),
-    Embedded(tempfile::TempDir),
-}
-
-impl Backend {
-    fn args(&self) -> Vec<String> {
-        match self {
-            Self::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
-            Self::Embedded(dir) => vec!["--data-dir".into(), dir.path().display().to_string()],
-        }
-    }
-}
 
 /// Proves the counter rule of retention across `kill -9` on PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,13 +35,13 @@ async fn kill_nine_mid_prune_leaves_counters_exact(backend: Backend) {
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("aggregator.log");
     let port = free_port();
-    let keep = AggregatorProcess::start(port, &backend.args(), &log).await;
+    let keep = AggregatorProcess::start(port, &backend.store_args(), &log).await;
     publish(&keep.base_url).await;
     stop(keep).await;
 
     // Act: restart with a retention they are all past, in small paced batches, and kill -9
     // once some but not all are deleted.
-    let mut pruning_args = backend.args();
+    let mut pruning_args = backend.store_args();
     pruning_args.extend(
         [
             "--retention",
@@ -93,7 +78,7 @@ async fn kill_nine_mid_prune_leaves_counters_exact(backend: Backend) {
     );
 
     // Assert: restarted with nothing expiring, the counters match the rows left.
-    let keep = AggregatorProcess::start(port, &backend.args(), &log).await;
+    let keep = AggregatorProcess::start(port, &backend.store_args(), &log).await;
     let stats = get_stats(&keep.base_url).await;
     let rows = keys_via_events(&keep.base_url).await.len() as u64;
     assert_eq!(

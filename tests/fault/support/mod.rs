@@ -34,6 +34,24 @@ pub fn rss_mib() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The store a real binary runs on in a crash test, kept alive with it.
+pub enum Backend {
+    /// A fresh PostgreSQL database.
+    Postgres(TestDb),
+    /// An embedded store in a temporary directory.
+    Embedded(tempfile::TempDir),
+}
+
+impl Backend {
+    /// The `serve` arguments that select this store.
+    pub fn store_args(&self) -> Vec<String> {
+        match self {
+            Self::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
+            Self::Embedded(dir) => vec!["--data-dir".into(), dir.path().display().to_string()],
+        }
+    }
+}
+
 /// Every acknowledged key is stored, and the store holds exactly the distinct keys of a stream
 /// that was acknowledged in full: none lost, none stored twice, nothing foreign.
 pub fn assert_stream_stored_exactly_once(report: &StreamReport, stored: &HashSet<Key>, rows: u64) {
