@@ -202,10 +202,37 @@ impl RetentionPolicy {
 
     /// How long `topic`'s events are kept.
     pub fn for_topic(&self, topic: &str) -> Keep {
+        self.rule_for(topic).unwrap_or(self.default)
+    }
+
+    /// How long `topic`'s events are kept, when a rule (not the default) decides it.
+    pub fn rule_for(&self, topic: &str) -> Option<Keep> {
         self.rules
             .iter()
             .find(|rule| rule.pattern.matches(topic))
-            .map_or(self.default, |rule| rule.keep)
+            .map(|rule| rule.keep)
+    }
+
+    /// Whether some rule's topics expire (not only the default's).
+    pub fn rules_expire_anything(&self) -> bool {
+        self.rules.iter().any(|rule| rule.keep != Keep::Forever)
+    }
+
+    /// How long the events of topics no rule covers are kept.
+    pub fn default_keep(&self) -> Keep {
+        self.default
+    }
+
+    /// The topics some rule covers: those the default does not apply to.
+    pub fn ruled_topics(&self) -> RuledTopics {
+        let mut ruled = RuledTopics::default();
+        for rule in &self.rules {
+            match &rule.pattern {
+                TopicPattern::Exact(name) => ruled.exact.push(name.clone()),
+                TopicPattern::Prefix(prefix) => ruled.prefixes.push(prefix.clone()),
+            }
+        }
+        ruled
     }
 
     /// Whether any event can ever expire.
@@ -234,6 +261,27 @@ impl RetentionPolicy {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The topics the rules of a policy cover, as plain lists (what a store's sweep of the default
+/// retention leaves alone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuledTopics {
+    /// Topics named exactly by a rule.
+    pub exact: Vec<String>,
+    /// Prefixes of the `prefix*` rules (an empty one covers every topic).
+    pub prefixes: Vec<String>,
+}
+
+impl RuledTopics {
+    /// Whether a rule covers `topic`.
+    pub fn contains(&self, topic: &str) -> bool {
+        self.exact.iter().any(|name| name == topic)
+            || self
+                .prefixes
+                .iter()
+                .any(|prefix| topic.starts_with(prefix.as_str()))
     }
 }
 

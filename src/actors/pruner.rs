@@ -1,12 +1,17 @@
 //! `PrunerActor`: deletes what the retention policy says has expired, and purges a topic when
 //! an operator asks.
 //!
-//! Every [`RetentionConfig::interval`] it starts a *walk* over every topic the store knows
-//! (a page of topics at a time) unless one is still under way. A walk goes one step per
-//! message, so a purge or a stop never waits behind a whole walk: a step either reads the next
-//! page of topics or deletes up to `batch_rows` expired rows of the current topic
-//! ([`crate::store::Store::remove`]; a topic with nothing due costs one index probe). After a
-//! full batch (more may be due) the next step waits [`PAUSE_FACTOR`] times as long as the batch
+//! Every [`RetentionConfig::interval`] it starts a *walk* unless one is still under way. A walk
+//! goes one step per message, so a purge or a stop never waits behind a whole walk. It first
+//! *sweeps* the default retention: each step examines the next `batch_rows` rows in commit
+//! order from where the last sweep stopped and deletes the expired ones whose topic no rule
+//! covers ([`crate::store::Store::sweep`]), until it meets a row not yet due. Then, when some
+//! rule expires anything, it visits every topic the store knows (a page of topics at a time)
+//! and deletes up to `batch_rows` expired rows of each topic a rule covers per step
+//! ([`crate::store::Store::remove`]; a topic with nothing due costs one index probe). The
+//! sweep exists because rows of one topic are spread over the whole table: deleting them topic
+//! by topic dirtied a page for every one or two rows (DESIGN.md "Retention"). After a full
+//! batch (more may be due) the next step waits [`PAUSE_FACTOR`] times as long as the batch
 //! took, so deletion takes at most a fifth of one database connection's time (of the embedded
 //! store's one writer).
 //!
@@ -27,8 +32,10 @@ use tracing::{debug, warn};
 use super::config::RetentionConfig;
 use super::stats::StatsMsg;
 use crate::metrics::Metrics;
-use crate::retention::{Keep, RetentionPolicy};
-use crate::store::{Removal, RemoveReport, RemoveRequest, SharedStore, StoreError};
+use crate::retention::{Keep, RetentionPolicy, RuledTopics};
+use crate::store::{
+    FeedPosition, Removal, RemoveReport, RemoveRequest, SharedStore, StoreError, SweepRequest,
+};
 
 /// Topics read per page of a walk.
 const TOPICS_PER_PAGE: u32 = 500;
@@ -74,10 +81,14 @@ pub struct PrunerArgs {
     pub metrics: Metrics,
 }
 
-/// A walk over every topic, under way.
+/// A walk, under way.
 struct Walk {
     /// When it began, for its duration.
     started: Instant,
+    /// Whether the sweep of the default retention is still under way (it comes first).
+    sweeping: bool,
+    /// Whether topics are visited after the sweep (some rule expires something).
+    by_topic: bool,
     /// Topics still to visit, the current one first.
     queue: VecDeque<String>,
     /// Where the next page of topics starts.
@@ -92,7 +103,12 @@ struct Walk {
 pub struct PrunerState {
     store: SharedStore,
     policy: Arc<RetentionPolicy>,
-    /// Most rows one deletion removes.
+    /// The topics a rule covers: the sweep leaves them to the visits of topics.
+    ruled: RuledTopics,
+    /// Where the next sweep starts: every row before it is gone or covered by a rule. From
+    /// the start after a restart (the first sweep then passes over the rules' rows again).
+    sweep_from: FeedPosition,
+    /// Most rows one deletion removes (one sweep examines).
     batch_rows: u32,
     /// How often a walk starts (`None`: nothing expires, no walks).
     interval: Option<Duration>,
@@ -117,6 +133,8 @@ impl Actor for PrunerActor {
         Ok(PrunerState {
             interval: args.retention.interval(),
             batch_rows: args.retention.batch_rows.max(1),
+            ruled: args.retention.policy.ruled_topics(),
+            sweep_from: FeedPosition::START,
             policy: args.retention.policy,
             store: args.store,
             stats: args.stats,
@@ -149,6 +167,8 @@ impl Actor for PrunerActor {
             PrunerMsg::Tick if state.walk.is_none() => {
                 state.walk = Some(Walk {
                     started: Instant::now(),
+                    sweeping: state.policy.default_keep() != Keep::Forever,
+                    by_topic: state.policy.rules_expire_anything(),
                     queue: VecDeque::new(),
                     after: None,
                     listed_all: false,
@@ -226,11 +246,19 @@ pub async fn spawn_pruner(
 }
 
 impl PrunerState {
-    /// [`PrunerState::step`]; a deletion that fails skips its topic for this walk (logged),
-    /// so that one topic the store cannot prune does not stop the others from expiring. Only a
-    /// failure to list topics ends the walk.
+    /// [`PrunerState::step`]; a deletion that fails skips its topic for this walk (a sweep
+    /// that fails, the rest of this walk's sweep), logged, so that one topic the store cannot
+    /// prune does not stop the others from expiring. Only a failure to list topics ends the
+    /// walk.
     async fn step_or_skip(&mut self) -> Result<Option<Duration>, StoreError> {
         match self.step().await {
+            Err(err) if self.walk.as_ref().is_some_and(|walk| walk.sweeping) => {
+                warn!(error = %err, "sweeping the default retention failed; resumed next walk");
+                if let Some(walk) = self.walk.as_mut() {
+                    walk.sweeping = false;
+                }
+                Ok(Some(Duration::ZERO))
+            }
             Err(err)
                 if self
                     .walk
@@ -251,8 +279,11 @@ impl PrunerState {
         let Some(walk) = self.walk.as_mut() else {
             return Ok(None);
         };
+        if walk.sweeping {
+            return self.sweep().await;
+        }
         let Some(topic) = walk.queue.front().cloned() else {
-            if walk.listed_all {
+            if walk.listed_all || !walk.by_topic {
                 let took = walk.started.elapsed();
                 debug!(took = ?took, lag = ?walk.lag, "pruning walk ended");
                 self.metrics
@@ -269,7 +300,7 @@ impl PrunerState {
             walk.queue.extend(page);
             return Ok(Some(Duration::ZERO));
         };
-        let Keep::For(older_than) = self.policy.for_topic(&topic) else {
+        let Some(Keep::For(older_than)) = self.policy.rule_for(&topic) else {
             walk.queue.pop_front();
             return Ok(Some(Duration::ZERO));
         };
@@ -283,6 +314,37 @@ impl PrunerState {
             walk.queue.pop_front();
         }
         self.record(&report, removal);
+        Ok(Some(if more { pause } else { Duration::ZERO }))
+    }
+
+    /// One sweep of the default retention from where the last one stopped.
+    async fn sweep(&mut self) -> Result<Option<Duration>, StoreError> {
+        let Keep::For(older_than) = self.policy.default_keep() else {
+            if let Some(walk) = self.walk.as_mut() {
+                walk.sweeping = false;
+            }
+            return Ok(Some(Duration::ZERO));
+        };
+        let request = SweepRequest {
+            after: self.sweep_from,
+            older_than,
+            except: &self.ruled,
+            limit: self.batch_rows,
+        };
+        let began = Instant::now();
+        let report = self.store.sweep(request).await?;
+        let pause = began.elapsed() * PAUSE_FACTOR;
+        self.sweep_from = report.next;
+        self.record(&report.removal, Removal::Expired { older_than });
+        let Some(walk) = self.walk.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(overdue) = report.removal.overdue {
+            walk.lag = walk.lag.max(overdue);
+        }
+        // Another instance sweeping right now covers the same rows.
+        let more = !report.finished && !report.removal.busy;
+        walk.sweeping = more;
         Ok(Some(if more { pause } else { Duration::ZERO }))
     }
 

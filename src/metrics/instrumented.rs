@@ -11,7 +11,7 @@ use super::registry::{Metrics, StoreOp};
 use crate::store::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, FeedPosition, FollowPage,
     FollowQuery, RemoveReport, RemoveRequest, ShardCounters, ShardId, SharedStore, Store,
-    StoreError, StoredTotals,
+    StoreError, StoredTotals, SweepReport, SweepRequest,
 };
 
 /// A store that reports to a [`Metrics`] registry and otherwise behaves as the one it wraps.
@@ -93,6 +93,11 @@ impl Store for InstrumentedStore {
 
     async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
         let result = self.inner.remove(request).await;
+        self.count_error(StoreOp::Remove, result)
+    }
+
+    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
+        let result = self.inner.sweep(request).await;
         self.count_error(StoreOp::Remove, result)
     }
 

@@ -17,7 +17,8 @@ pub enum StoreOp {
     ClusterView,
     /// A live tail reading what is new (or where the feed ends).
     Follow,
-    /// A bounded deletion by the pruner (expiry or purge).
+    /// A bounded deletion by the pruner (expiry of a topic, a sweep of the default retention,
+    /// or a purge).
     Remove,
     /// The pruner listing topics.
     TopicsAfter,

@@ -87,3 +87,21 @@ fn a_rules_file_skips_comments_and_names_the_bad_line() {
     let err = RetentionPolicy::parse_rules("a=1d\nb=soon\n").unwrap_err();
     assert!(err.starts_with("line 2:"), "{err}");
 }
+
+#[test]
+fn ruled_topics_are_exactly_those_a_rule_decides() {
+    let policy = RetentionPolicy::new(
+        Keep::For(Duration::from_secs(86_400)),
+        vec![rule("debug.*=1h"), rule("audit=forever")],
+    );
+    let ruled = policy.ruled_topics();
+    for topic in ["debug.web", "debug.", "audit"] {
+        assert!(ruled.contains(topic), "{topic}");
+        assert!(policy.rule_for(topic).is_some(), "{topic}");
+    }
+    for topic in ["debugger", "audit.x", "orders"] {
+        assert!(!ruled.contains(topic), "{topic}");
+        assert_eq!(policy.rule_for(topic), None, "{topic}");
+        assert_eq!(policy.for_topic(topic), policy.default_keep(), "{topic}");
+    }
+}

@@ -12,7 +12,7 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredTotals,
 };
-use super::removal::{RemoveReport, RemoveRequest};
+use super::removal::{RemoveReport, RemoveRequest, SweepReport, SweepRequest};
 
 /// The storage contract shared by every backend. Implementations are cheap to share (`Arc`).
 ///
@@ -76,6 +76,10 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes some of the oldest rows of one topic (see [`RemoveRequest`]) and counts them in
     /// this instance's removal counter row, atomically.
     async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError>;
+
+    /// Deletes the expired rows among the next ones in commit order (see [`SweepRequest`]) and
+    /// counts them in this instance's removal counter row, atomically.
+    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError>;
 
     /// Up to `limit` topics that may hold events, sorted, after `after` (from the first when
     /// `None`): what the pruner walks. May include topics whose events are all gone.

@@ -39,10 +39,10 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ShardCounters,
     ShardId, StoredShard, StoredTotals,
 };
-use super::removal::{RemovalTotals, RemoveReport, RemoveRequest};
+use super::removal::{RemovalTotals, RemoveReport, RemoveRequest, SweepReport, SweepRequest};
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
-use removal::RemoveJob;
+use removal::{RemoveJob, SweepJob};
 use writer::{CommitJob, Job, OwnedEvent};
 
 /// File name of the database inside the data directory.
@@ -252,6 +252,19 @@ impl Store for EmbeddedStore {
             Job::Remove(RemoveJob {
                 topic: request.topic.to_owned(),
                 removal: request.removal,
+                limit: request.limit,
+                reply,
+            })
+        })
+        .await
+    }
+
+    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
+        self.ask_writer(|reply| {
+            Job::Sweep(SweepJob {
+                after: request.after.seq,
+                older_than: request.older_than,
+                except: request.except.clone(),
                 limit: request.limit,
                 reply,
             })

@@ -19,7 +19,11 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredEvent, StoredShard, StoredTotals,
 };
-use super::removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
+use super::removal::{
+    RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest, SweepReport, SweepRequest,
+};
+
+mod removal;
 
 /// What one commit asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,53 +315,12 @@ impl Store for MemoryStore {
         Ok(FeedPosition { tx: 0, seq })
     }
 
-    /// The same rows as the SQL backends: the first `limit` of the topic in `seq` order, none
-    /// when the first is not due, and of those the due ones.
     async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
-        let mut contents = self.contents();
-        let now = Utc::now();
-        let (deadline, up_to_seq) = match request.removal {
-            Removal::Expired { older_than } => {
-                let age = chrono::TimeDelta::from_std(older_than).unwrap_or(chrono::TimeDelta::MAX);
-                let deadline = now
-                    .checked_sub_signed(age)
-                    .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-                (Some(deadline), i64::MAX)
-            }
-            Removal::Purged { up_to_seq } => (None, up_to_seq),
-        };
-        let mut head: Vec<&StoredEvent> = contents
-            .rows
-            .values()
-            .filter(|event| event.topic == request.topic && event.seq <= up_to_seq)
-            .collect();
-        head.sort_by_key(|event| event.seq);
-        let first_due = head
-            .first()
-            .is_some_and(|first| deadline.is_none_or(|deadline| first.received_at < deadline));
-        let doomed: Vec<(String, String)> = head
-            .into_iter()
-            .take(if first_due { request.limit as usize } else { 0 })
-            .filter(|event| deadline.is_none_or(|deadline| event.received_at < deadline))
-            .map(|event| (event.topic.clone(), event.event_id.clone()))
-            .collect();
-        if doomed.is_empty() {
-            return Ok(RemoveReport::default());
-        }
-        for key in &doomed {
-            contents.rows.remove(key);
-        }
-        let removed = doomed.len() as u64;
-        match request.removal {
-            Removal::Expired { .. } => contents.removals.expired += removed,
-            Removal::Purged { .. } => contents.removals.purged += removed,
-        }
-        Ok(RemoveReport {
-            removed,
-            overdue: None,
-            counters_after: Some(contents.removals),
-            busy: false,
-        })
+        Ok(self.contents().remove(request))
+    }
+
+    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
+        Ok(self.contents().sweep(request))
     }
 
     async fn topics_after(

@@ -38,4 +38,6 @@ pub use model::{
     ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals,
 };
 pub use options::{open, StoreOptions};
-pub use removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
+pub use removal::{
+    Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest, SweepReport, SweepRequest,
+};

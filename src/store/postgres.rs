@@ -22,7 +22,7 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredTotals,
 };
-use super::removal::{RemoveReport, RemoveRequest};
+use super::removal::{RemoveReport, RemoveRequest, SweepReport, SweepRequest};
 use crate::event::{Event, EventKey};
 use notify::CommitFeed;
 use rows::counters_at;
@@ -360,6 +360,10 @@ impl Store for PostgresStore {
 
     async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
         self.bounded(self.remove_unbounded(request)).await
+    }
+
+    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
+        self.bounded(self.sweep_unbounded(request)).await
     }
 
     async fn topics_after(

@@ -76,6 +76,8 @@ conformance_suite!(
     removal_counters_survive_reopening_the_store,
     a_key_published_again_after_its_removal_is_new_again,
     the_removal_walk_pages_through_topics_in_byte_order,
+    a_sweep_deletes_the_due_rows_of_every_topic_and_stops_before_the_first_fresh_one,
+    a_sweep_leaves_the_topics_a_rule_covers_and_moves_past_them,
 );
 
 /// Cases that hold for one backend only.

@@ -27,7 +27,7 @@ use crate::store::error::StoreError;
 use crate::store::feed::CommitSignal;
 use crate::store::model::{CommitReport, ShardCounters};
 
-use super::removal::{self, RemoveJob};
+use super::removal::{self, RemoveJob, SweepJob};
 
 /// Most events written in one transaction; a larger queue is written in several.
 const MAX_GROUP_EVENTS: usize = 8_192;
@@ -82,6 +82,8 @@ pub(super) enum Job {
     Ping(oneshot::Sender<()>),
     /// Delete some of a topic's oldest rows and count them, in a transaction of its own.
     Remove(RemoveJob),
+    /// Sweep the default retention and count what went, in a transaction of its own.
+    Sweep(SweepJob),
 }
 
 /// What the writer thread keeps between jobs.
@@ -115,6 +117,7 @@ pub(super) fn spawn(
 fn run(mut writer: Writer, mut queue: mpsc::Receiver<Job>, signal: &CommitSignal) {
     while let Some(first) = queue.blocking_recv() {
         let mut group = Vec::new();
+        // Deletions, run after the group's commit.
         let mut removals = Vec::new();
         let mut events = 0;
         let mut next = Some(first);
@@ -130,7 +133,7 @@ fn run(mut writer: Writer, mut queue: mpsc::Receiver<Job>, signal: &CommitSignal
                     events += commit.candidates.len();
                     group.push(commit);
                 }
-                Job::Remove(removal) => removals.push(removal),
+                job @ (Job::Remove(_) | Job::Sweep(_)) => removals.push(job),
             }
             if events < MAX_GROUP_EVENTS {
                 next = queue.try_recv().ok();
@@ -141,12 +144,18 @@ fn run(mut writer: Writer, mut queue: mpsc::Receiver<Job>, signal: &CommitSignal
         }
         // After the commits queued with them: a deletion never holds up a commit for long.
         for job in removals {
-            if job.reply.is_closed() {
-                continue;
-            }
             let last_seq = writer.next_seq - 1;
-            let outcome = removal::remove(&mut writer.conn, &job, last_seq, writer.reclaim);
-            let _ = job.reply.send(outcome);
+            match job {
+                Job::Remove(job) if !job.reply.is_closed() => {
+                    let outcome = removal::remove(&mut writer.conn, &job, last_seq, writer.reclaim);
+                    let _ = job.reply.send(outcome);
+                }
+                Job::Sweep(job) if !job.reply.is_closed() => {
+                    let outcome = removal::sweep(&mut writer.conn, &job, last_seq, writer.reclaim);
+                    let _ = job.reply.send(outcome);
+                }
+                _ => {}
+            }
         }
     }
     debug!("embedded store writer stopped");

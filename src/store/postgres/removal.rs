@@ -1,12 +1,21 @@
 //! Deletions of the PostgreSQL store: one bounded `DELETE` per call, counted in the same
-//! statement (`REMOVE_SQL`), the topics the pruner walks, and the removal counters read back.
+//! statement (`REMOVE_SQL` for one topic, `SWEEP_SQL` for the default retention), the topics
+//! the pruner walks, and the removal counters read back.
 
 use std::time::Duration;
 
-use super::sql::{PRUNE_LOCK_SPACE, REMOVAL_COUNTERS_SQL, REMOVE_SQL, TOPICS_AFTER_SQL};
+use tokio_postgres::Row;
+
+use super::sql::{
+    PRUNE_LOCK_SPACE, REMOVAL_COUNTERS_SQL, REMOVE_SQL, SWEEP_LOCK_SPACE, SWEEP_SQL,
+    TOPICS_AFTER_SQL,
+};
 use super::PostgresStore;
 use crate::store::error::StoreError;
-use crate::store::removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
+use crate::store::feed::FeedPosition;
+use crate::store::removal::{
+    Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest, SweepReport, SweepRequest,
+};
 
 impl PostgresStore {
     /// One `REMOVE_SQL`, unbounded by the store timeout (the caller bounds it).
@@ -34,25 +43,42 @@ impl PostgresStore {
                 ],
             )
             .await?;
-        let removed: i64 = row.try_get(0)?;
-        let overdue: Option<f64> = row.try_get(1)?;
-        let held: bool = row.try_get(2)?;
-        let expired: Option<i64> = row.try_get(3)?;
-        let purged: Option<i64> = row.try_get(4)?;
-        let counters_after = match (expired, purged) {
-            (Some(expired), Some(purged)) => Some(RemovalCounters {
-                expired: StoreError::counter(expired)?,
-                purged: StoreError::counter(purged)?,
-            }),
-            _ => None,
-        };
-        Ok(RemoveReport {
-            removed: StoreError::counter(removed)?,
-            overdue: overdue
-                .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
-                .map(Duration::from_secs_f64),
-            counters_after,
-            busy: !held,
+        removal_report(&row)
+    }
+
+    /// One `SWEEP_SQL`, unbounded by the store timeout (the caller bounds it).
+    pub(super) async fn sweep_unbounded(
+        &self,
+        request: SweepRequest<'_>,
+    ) -> Result<SweepReport, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(SWEEP_SQL).await?;
+        let row = client
+            .query_one(
+                &statement,
+                &[
+                    &request.after.tx,
+                    &request.after.seq,
+                    &request.older_than.as_secs_f64(),
+                    &request.except.exact,
+                    &request.except.prefixes,
+                    &i64::from(request.limit),
+                    &self.instance_id,
+                    &SWEEP_LOCK_SPACE,
+                ],
+            )
+            .await?;
+        let reached_tx: Option<i64> = row.try_get(5)?;
+        let reached_seq: Option<i64> = row.try_get(6)?;
+        let scanned: i64 = row.try_get(7)?;
+        let stopped: bool = row.try_get(8)?;
+        Ok(SweepReport {
+            removal: removal_report(&row)?,
+            next: match reached_tx.zip(reached_seq) {
+                Some((tx, seq)) => FeedPosition { tx, seq },
+                None => request.after,
+            },
+            finished: stopped || scanned < i64::from(request.limit),
         })
     }
 
@@ -91,4 +117,29 @@ impl PostgresStore {
             },
         })
     }
+}
+
+/// The first five columns of `REMOVE_SQL` and `SWEEP_SQL`: rows deleted, how far past its
+/// deadline the oldest was, whether the try-lock was taken, and the counter row after.
+fn removal_report(row: &Row) -> Result<RemoveReport, StoreError> {
+    let removed: i64 = row.try_get(0)?;
+    let overdue: Option<f64> = row.try_get(1)?;
+    let held: bool = row.try_get(2)?;
+    let expired: Option<i64> = row.try_get(3)?;
+    let purged: Option<i64> = row.try_get(4)?;
+    let counters_after = match (expired, purged) {
+        (Some(expired), Some(purged)) => Some(RemovalCounters {
+            expired: StoreError::counter(expired)?,
+            purged: StoreError::counter(purged)?,
+        }),
+        _ => None,
+    };
+    Ok(RemoveReport {
+        removed: StoreError::counter(removed)?,
+        overdue: overdue
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+            .map(Duration::from_secs_f64),
+        counters_after,
+        busy: !held,
+    })
 }

@@ -27,6 +27,10 @@ pub(super) const TOPIC_LOCK_SPACE: i32 = 0x6167_6774;
 /// topic; the others skip it (a try-lock) rather than wait on its rows.
 pub(super) const PRUNE_LOCK_SPACE: i32 = 0x6167_6770;
 
+/// Key space of the pruners' sweep lock (key 0): one instance at a time sweeps the default
+/// retention; the others leave it to that one for the walk.
+pub(super) const SWEEP_LOCK_SPACE: i32 = 0x6167_6777;
+
 /// One group commit in one statement. `locks` takes a transaction-level advisory lock per
 /// topic of the commit, in lock-key order (so two commits cannot deadlock), before anything is
 /// written: the `WHERE`s of `heads` and `inserted` read `locks` through a sub-query that
@@ -233,6 +237,58 @@ WITH lock AS (
 SELECT tally.n,
        extract(epoch FROM (SELECT deadline FROM settings) - tally.oldest)::float8,
        (SELECT held FROM lock), counted.expired, counted.purged
+FROM tally LEFT JOIN counted ON true";
+
+/// One bounded sweep of the default retention, counted in the same statement. `$1, $2` the
+/// position after which it starts (`(tx, seq)`, the order of [`FOLLOW_ALL_SQL`]), `$3` the
+/// retention in seconds, `$4` and `$5` the exact topics and the prefixes rules cover (left
+/// alone), `$6` most rows examined, `$7` this instance, `$8` [`SWEEP_LOCK_SPACE`].
+///
+/// `scanned` reads the next rows in commit order below the visibility horizon (a position it
+/// passes can never later have a row appear behind it); `stop` is the first swept row not yet
+/// due, and `reached` the last row before it: the next sweep starts there, so it never passes a
+/// row that is to expire later. `gone` deletes every due, swept row scanned. Rows committed
+/// together sit together in the heap, so a sweep's deletions share pages (per topic they would
+/// touch a page per row or two: DESIGN.md "Retention").
+pub(super) const SWEEP_SQL: &str = "\
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock($8, 0) AS held
+), settings AS (
+    SELECT now() - make_interval(secs => $3::float8) AS deadline
+), scanned AS MATERIALIZED (
+    SELECT tx, seq, topic, received_at,
+           NOT (topic = ANY($4::text[]) OR topic ^@ ANY($5::text[])) AS swept
+    FROM events
+    WHERE (tx, seq) > ($1, $2)
+      AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+      AND (SELECT held FROM lock)
+    ORDER BY tx, seq LIMIT $6
+), stop AS (
+    SELECT tx, seq FROM scanned
+    WHERE swept AND received_at >= (SELECT deadline FROM settings)
+    ORDER BY tx, seq LIMIT 1
+), reached AS (
+    SELECT tx, seq FROM scanned
+    WHERE NOT EXISTS (SELECT 1 FROM stop) OR (tx, seq) < (SELECT tx, seq FROM stop)
+    ORDER BY tx DESC, seq DESC LIMIT 1
+), gone AS (
+    DELETE FROM events AS e USING scanned AS d
+    WHERE d.swept AND d.received_at < (SELECT deadline FROM settings)
+      AND e.topic = d.topic AND e.seq = d.seq
+    RETURNING e.received_at
+), tally AS (
+    SELECT count(*) AS n, min(received_at) AS oldest FROM gone
+), counted AS (
+    INSERT INTO removal_counters AS c (instance, expired, purged)
+    SELECT $7, n, 0 FROM tally WHERE n > 0
+    ON CONFLICT (instance) DO UPDATE SET expired = c.expired + excluded.expired
+    RETURNING expired, purged
+)
+SELECT tally.n,
+       extract(epoch FROM (SELECT deadline FROM settings) - tally.oldest)::float8,
+       (SELECT held FROM lock), counted.expired, counted.purged,
+       (SELECT tx FROM reached), (SELECT seq FROM reached),
+       (SELECT count(*) FROM scanned), EXISTS (SELECT 1 FROM stop)
 FROM tally LEFT JOIN counted ON true";
 
 /// Topics in byte order after `$1`, `$2` at most: every topic ever committed (`topic_heads`),

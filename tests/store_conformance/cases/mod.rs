@@ -8,6 +8,7 @@ mod listing;
 mod prefixes;
 mod read_only;
 mod removal;
+mod sweep;
 
 pub use commits::*;
 pub use errors::*;
@@ -17,3 +18,4 @@ pub use listing::*;
 pub use prefixes::*;
 pub use read_only::*;
 pub use removal::*;
+pub use sweep::*;

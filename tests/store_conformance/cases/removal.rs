@@ -16,7 +16,7 @@ use crate::backends::Backend;
 use crate::fixtures::{commit, event, everything, list_all, total};
 
 /// The retention of every expiry in these cases.
-const RETENTION: Duration = Duration::from_secs(1);
+pub(super) const RETENTION: Duration = Duration::from_secs(1);
 
 /// How long rows are left to age: past [`RETENTION`] with a margin, so that rows committed
 /// before the wait are due and rows committed after it are not.
@@ -24,12 +24,12 @@ const AGE: Duration = Duration::from_millis(1_200);
 
 /// Ages the rows committed so far past [`RETENTION`]. Expiry reads the store's clock, which
 /// only real time moves: this is the one wait on time rather than on a condition.
-async fn age_past_retention() {
+pub(super) async fn age_past_retention() {
     tokio::time::sleep(AGE).await;
 }
 
 /// `n` events of `topic` with ids `{prefix}0`, `{prefix}1`, ...
-fn batch(topic: &str, prefix: &str, n: usize) -> Vec<Event> {
+pub(super) fn batch(topic: &str, prefix: &str, n: usize) -> Vec<Event> {
     (0..n)
         .map(|i| event(topic, &format!("{prefix}{i}")))
         .collect()
@@ -65,7 +65,7 @@ async fn end_of(store: &SharedStore, topic: &str) -> i64 {
 }
 
 /// Event ids of `topic`, in listing (`seq`) order.
-async fn ids(store: &SharedStore, topic: &str) -> Vec<String> {
+pub(super) async fn ids(store: &SharedStore, topic: &str) -> Vec<String> {
     let query = EventQuery {
         topic: Some(topic.into()),
         ..everything(100)
@@ -74,12 +74,12 @@ async fn ids(store: &SharedStore, topic: &str) -> Vec<String> {
     events.into_iter().map(|e| e.event_id).collect()
 }
 
-fn removed(expired: u64, purged: u64) -> RemovalCounters {
+pub(super) fn removed(expired: u64, purged: u64) -> RemovalCounters {
     RemovalCounters { expired, purged }
 }
 
 /// The store's invariant: rows stored = unique_processed - expired - purged.
-async fn assert_rows_balance(store: &SharedStore) {
+pub(super) async fn assert_rows_balance(store: &SharedStore) {
     let totals = store.load_counters().await.expect("load_counters");
     let stored = list_all(store, everything(100)).await.len() as u64;
     let unique = total(&totals).unique_processed;
