@@ -28,7 +28,8 @@ pub struct RetentionArgs {
     /// A file of retention rules, one `PATTERN = DURATION` per line (`#` starts a comment).
     #[arg(long, env = "AGG_RETENTION_FILE", value_parser = rules_file)]
     pub retention_file: Option<RulesFile>,
-    /// Most rows one deletion statement of the pruner removes.
+    /// Most rows one deletion statement of the pruner removes (one sweep of the default
+    /// retention examines).
     #[arg(long, env = "AGG_PRUNE_BATCH_ROWS", default_value_t = DEFAULT_PRUNE_BATCH_ROWS,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub prune_batch_rows: u32,

@@ -44,6 +44,10 @@ impl Store for InstrumentedStore {
         self.inner.is_shared()
     }
 
+    fn has_one_writer(&self) -> bool {
+        self.inner.has_one_writer()
+    }
+
     fn operation_timeout(&self) -> std::time::Duration {
         self.inner.operation_timeout()
     }

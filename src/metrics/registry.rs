@@ -64,7 +64,7 @@ pub const AUTH_REFUSALS: &str = "aggregator_auth_refusals_total";
 pub const EVENTS_EXPIRED: &str = "aggregator_events_expired_total";
 /// Rows deleted by purges of their topic (by this instance).
 pub const EVENTS_PURGED: &str = "aggregator_events_purged_total";
-/// Duration of the last complete pruning pass over every topic.
+/// Duration of the last complete pruning walk (the sweep and the visits of topics).
 pub const PRUNE_DURATION: &str = "aggregator_prune_last_duration_seconds";
 /// How far past its deadline the most overdue row of the last pass was when it was deleted (0
 /// when the pass found nothing overdue): the pruner's lag.

@@ -14,7 +14,7 @@ impl Metrics {
         counter(self.recorder(), EVENTS_PURGED, Vec::new()).increment(purged);
     }
 
-    /// A pruning pass over every topic ended after `took` seconds, its most overdue row
+    /// A pruning walk ended after `took` seconds, its most overdue row
     /// `lag` seconds past its deadline.
     pub fn prune_pass(&self, took: f64, lag: f64) {
         gauge(self.recorder(), PRUNE_DURATION, Vec::new()).set(took);

@@ -12,7 +12,8 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredTotals,
 };
-use super::removal::{RemoveReport, RemoveRequest, SweepReport, SweepRequest};
+use super::removal::{RemoveReport, RemoveRequest};
+use super::sweep::{SweepReport, SweepRequest};
 
 /// The storage contract shared by every backend. Implementations are cheap to share (`Arc`).
 ///
@@ -31,6 +32,12 @@ pub trait Store: Send + Sync + 'static {
     /// Whether other processes may write this store too (several aggregators on one
     /// PostgreSQL database); an embedded store belongs to one process.
     fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Whether every write goes through one writer (the embedded store's thread), so that any
+    /// time a deletion takes is time commits wait; PostgreSQL writes on several connections.
+    fn has_one_writer(&self) -> bool {
         false
     }
 

@@ -39,7 +39,8 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ShardCounters,
     ShardId, StoredShard, StoredTotals,
 };
-use super::removal::{RemovalTotals, RemoveReport, RemoveRequest, SweepReport, SweepRequest};
+use super::removal::{RemovalTotals, RemoveReport, RemoveRequest};
+use super::sweep::{SweepReport, SweepRequest};
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
 use removal::{RemoveJob, SweepJob};
@@ -145,6 +146,10 @@ impl EmbeddedStore {
 impl Store for EmbeddedStore {
     fn backend(&self) -> &'static str {
         "embedded"
+    }
+
+    fn has_one_writer(&self) -> bool {
+        true
     }
 
     fn operation_timeout(&self) -> Duration {

@@ -19,9 +19,8 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredEvent, StoredShard, StoredTotals,
 };
-use super::removal::{
-    RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest, SweepReport, SweepRequest,
-};
+use super::removal::{RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
+use super::sweep::{SweepReport, SweepRequest};
 
 mod removal;
 

@@ -27,6 +27,7 @@ pub mod options;
 pub mod postgres;
 pub mod removal;
 mod span;
+pub mod sweep;
 
 pub use contract::{SharedStore, Store};
 pub use error::{Cause, StoreError};
@@ -38,6 +39,5 @@ pub use model::{
     ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals,
 };
 pub use options::{open, StoreOptions};
-pub use removal::{
-    Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest, SweepReport, SweepRequest,
-};
+pub use removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
+pub use sweep::{SweepReport, SweepRequest};

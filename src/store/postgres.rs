@@ -22,7 +22,8 @@ use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
     StoredTotals,
 };
-use super::removal::{RemoveReport, RemoveRequest, SweepReport, SweepRequest};
+use super::removal::{RemoveReport, RemoveRequest};
+use super::sweep::{SweepReport, SweepRequest};
 use crate::event::{Event, EventKey};
 use notify::CommitFeed;
 use rows::counters_at;

@@ -6,7 +6,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::Contents;
 use crate::store::feed::FeedPosition;
 use crate::store::model::StoredEvent;
-use crate::store::removal::{Removal, RemoveReport, RemoveRequest, SweepReport, SweepRequest};
+use crate::store::removal::{Removal, RemoveReport, RemoveRequest};
+use crate::store::sweep::{SweepReport, SweepRequest};
 
 /// Now minus `older_than`.
 fn deadline(older_than: std::time::Duration) -> DateTime<Utc> {

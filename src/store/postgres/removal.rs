@@ -13,9 +13,8 @@ use super::sql::{
 use super::PostgresStore;
 use crate::store::error::StoreError;
 use crate::store::feed::FeedPosition;
-use crate::store::removal::{
-    Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest, SweepReport, SweepRequest,
-};
+use crate::store::removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
+use crate::store::sweep::{SweepReport, SweepRequest};
 
 impl PostgresStore {
     /// One `REMOVE_SQL`, unbounded by the store timeout (the caller bounds it).
