@@ -11,10 +11,11 @@
 //! ([`crate::store::Store::remove`]; a topic with nothing due costs one index probe). The
 //! sweep exists because rows of one topic are spread over the whole table: deleting them topic
 //! by topic dirtied a page for every one or two rows (DESIGN.md "Retention"). After a full
-//! batch (more may be due) the next step waits [`PAUSE_FACTOR`] times as long as the batch
-//! took ([`PAUSE_FACTOR`]), so deletion takes at most a fifth of one database connection's time;
-//! on the embedded store, whose one writer also makes every commit, nine times as long
-//! ([`ONE_WRITER_PAUSE_FACTOR`]): a tenth of that writer.
+//! batch (more may be due) the next step waits four times as long as the batch took when
+//! something was committed meanwhile, so deletion takes at most a fifth of one database
+//! connection's time while ingest goes on; on the embedded store, whose one writer also makes
+//! every commit, nine times as long: a tenth of that writer. With nothing committed it does
+//! not wait at all: an idle store is pruned at full speed (`pruner/pace.rs`).
 //!
 //! A purge deletes the topic's rows up to its last `seq` at the moment the purge began, in the
 //! same bounded, paced batches, inside the handler (the caller waits for the count). Every
@@ -27,6 +28,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tracing::warn;
 
+mod pace;
 mod state;
 
 pub use state::{PrunerState, PurgeOutcome};

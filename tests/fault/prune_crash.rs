@@ -39,15 +39,17 @@ async fn kill_nine_mid_prune_leaves_counters_exact(backend: Backend) {
     publish(&keep.base_url).await;
     stop(keep).await;
 
-    // Act: restart with a retention they are all past, in small paced batches, and kill -9
-    // once some but not all are deleted.
+    // Act: restart with a retention they are all past, and kill -9 once some but not all are
+    // deleted. Nothing is published meanwhile, so the pruner does not pause between batches:
+    // batches of 20 rows make the run last thousands of statements, long enough to be caught
+    // in the middle (polled every 10 ms).
     let mut pruning_args = backend.store_args();
     pruning_args.extend(
         [
             "--retention",
             "1s",
             "--prune-batch-rows",
-            "200",
+            "20",
             "--prune-interval",
             "200ms",
         ]

@@ -9,6 +9,7 @@ use ractor::ActorRef;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use super::pace::Pace;
 use crate::actors::config::RetentionConfig;
 use crate::actors::stats::StatsMsg;
 use crate::metrics::Metrics;
@@ -17,14 +18,6 @@ use crate::store::{
     FeedPosition, Removal, RemoveReport, RemoveRequest, SharedStore, StoreError, SweepRequest,
 };
 
-/// After a full batch, the pruner waits this many times as long as the batch took: deleting
-/// then takes at most `1 / (1 + PAUSE_FACTOR)` of one connection, and ingest keeps the rest
-/// and the other connections (measured in `benches/run.py`, DESIGN.md "Retention").
-const PAUSE_FACTOR: u32 = 4;
-/// The same on a store with one writer ([`crate::store::Store::has_one_writer`]): its share
-/// of that writer is what ingest loses, so it is held to a tenth (measured as above: a fifth
-/// cost the embedded store 13-17% of its ingest).
-const ONE_WRITER_PAUSE_FACTOR: u32 = 9;
 /// How long a purge waits before trying a topic that another instance is pruning right now.
 const BUSY_RETRY: Duration = Duration::from_millis(20);
 
@@ -85,8 +78,8 @@ pub struct PrunerState {
     sweep_from: FeedPosition,
     /// Most rows one deletion removes (one sweep examines).
     batch_rows: u32,
-    /// How many times as long as a full batch took the next step waits.
-    pause_factor: u32,
+    /// How long to wait after a full batch.
+    pace: Pace,
     /// How often a walk starts (`None`: nothing expires, no walks).
     pub(super) interval: Option<Duration>,
     stats: ActorRef<StatsMsg>,
@@ -108,11 +101,7 @@ impl PrunerState {
         Self {
             interval: retention.interval(),
             batch_rows: retention.batch_rows.max(1),
-            pause_factor: if store.has_one_writer() {
-                ONE_WRITER_PAUSE_FACTOR
-            } else {
-                PAUSE_FACTOR
-            },
+            pace: Pace::new(store.has_one_writer(), store.commit_signal()),
             ruled: retention.policy.ruled_topics(),
             sweep_from: FeedPosition::START,
             policy: retention.policy,
@@ -191,14 +180,10 @@ impl PrunerState {
             return Ok(Some(Duration::ZERO));
         };
         let removal = Removal::Expired { older_than };
-        let (report, pause) = remove_batch(
-            &self.store,
-            &topic,
-            removal,
-            self.batch_rows,
-            self.pause_factor,
-        )
-        .await?;
+        let (report, pause) = self.remove_batch(&topic, removal).await?;
+        let Some(walk) = self.walk.as_mut() else {
+            return Ok(None);
+        };
         if let Some(overdue) = report.overdue {
             walk.lag = walk.lag.max(overdue);
         }
@@ -226,7 +211,7 @@ impl PrunerState {
         };
         let began = Instant::now();
         let report = self.store.sweep(request).await?;
-        let pause = began.elapsed() * self.pause_factor;
+        let pause = self.pace.pause_after(began.elapsed());
         self.sweep_from = report.next;
         self.record(&report.removal, Removal::Expired { older_than });
         let Some(walk) = self.walk.as_mut() else {
@@ -247,14 +232,7 @@ impl PrunerState {
         let removal = Removal::Purged { up_to_seq };
         let mut removed = 0;
         loop {
-            let (report, pause) = remove_batch(
-                &self.store,
-                topic,
-                removal,
-                self.batch_rows,
-                self.pause_factor,
-            )
-            .await?;
+            let (report, pause) = self.remove_batch(topic, removal).await?;
             self.record(&report, removal);
             removed += report.removed;
             if report.busy {
@@ -266,6 +244,22 @@ impl PrunerState {
             }
             tokio::time::sleep(pause).await;
         }
+    }
+
+    /// One bounded deletion, and the pause owed after it should another follow.
+    async fn remove_batch(
+        &mut self,
+        topic: &str,
+        removal: Removal,
+    ) -> Result<(RemoveReport, Duration), StoreError> {
+        let began = Instant::now();
+        let request = RemoveRequest {
+            topic,
+            removal,
+            limit: self.batch_rows,
+        };
+        let report = self.store.remove(request).await?;
+        Ok((report, self.pace.pause_after(began.elapsed())))
     }
 
     /// Counts a deletion in the metrics and hands the counter row to the stats actor.
@@ -281,23 +275,4 @@ impl PrunerState {
             let _ = self.stats.send_message(StatsMsg::Removed(counters));
         }
     }
-}
-
-/// One bounded deletion, and the pause owed after it should another follow: `pause_factor`
-/// times as long as it took.
-async fn remove_batch(
-    store: &SharedStore,
-    topic: &str,
-    removal: Removal,
-    limit: u32,
-    pause_factor: u32,
-) -> Result<(RemoveReport, Duration), StoreError> {
-    let began = Instant::now();
-    let request = RemoveRequest {
-        topic,
-        removal,
-        limit,
-    };
-    let report = store.remove(request).await?;
-    Ok((report, began.elapsed() * pause_factor))
 }
