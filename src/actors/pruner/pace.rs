@@ -1,7 +1,8 @@
 //! How long the pruner waits after a full batch ([`Pace`]): in proportion to the batch's time
 //! while ingest is committing, not at all while nothing is committed.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -32,6 +33,17 @@ impl Pace {
             PAUSE_FACTOR
         };
         Self { factor, commits }
+    }
+
+    /// Runs one batch and returns what it did with the pause owed after it
+    /// ([`Pace::pause_after`] the batch's time); a failed batch owes nothing.
+    pub(super) async fn time<T, E>(
+        &mut self,
+        batch: impl Future<Output = Result<T, E>>,
+    ) -> Result<(T, Duration), E> {
+        let began = Instant::now();
+        let done = batch.await?;
+        Ok((done, self.pause_after(began.elapsed())))
     }
 
     /// The pause owed after a full batch that took `took`: `factor` times as long when

@@ -55,6 +55,13 @@ impl Walk {
             lag: Duration::ZERO,
         }
     }
+
+    /// Keeps the lag of the most overdue row deleted so far, `report`'s included.
+    fn note_lag(&mut self, report: &RemoveReport) {
+        if let Some(overdue) = report.overdue {
+            self.lag = self.lag.max(overdue);
+        }
+    }
 }
 
 /// What a purge did.
@@ -184,9 +191,7 @@ impl PrunerState {
         let Some(walk) = self.walk.as_mut() else {
             return Ok(None);
         };
-        if let Some(overdue) = report.overdue {
-            walk.lag = walk.lag.max(overdue);
-        }
+        walk.note_lag(&report);
         let more = !report.busy && report.removed >= u64::from(self.batch_rows);
         if !more {
             walk.queue.pop_front();
@@ -209,17 +214,13 @@ impl PrunerState {
             except: &self.ruled,
             limit: self.batch_rows,
         };
-        let began = Instant::now();
-        let report = self.store.sweep(request).await?;
-        let pause = self.pace.pause_after(began.elapsed());
+        let (report, pause) = self.pace.time(self.store.sweep(request)).await?;
         self.sweep_from = report.next;
         self.record(&report.removal, Removal::Expired { older_than });
         let Some(walk) = self.walk.as_mut() else {
             return Ok(None);
         };
-        if let Some(overdue) = report.removal.overdue {
-            walk.lag = walk.lag.max(overdue);
-        }
+        walk.note_lag(&report.removal);
         // Another instance sweeping right now covers the same rows.
         let more = !report.finished && !report.removal.busy;
         walk.sweeping = more;
@@ -252,14 +253,12 @@ impl PrunerState {
         topic: &str,
         removal: Removal,
     ) -> Result<(RemoveReport, Duration), StoreError> {
-        let began = Instant::now();
         let request = RemoveRequest {
             topic,
             removal,
             limit: self.batch_rows,
         };
-        let report = self.store.remove(request).await?;
-        Ok((report, self.pace.pause_after(began.elapsed())))
+        self.pace.time(self.store.remove(request)).await
     }
 
     /// Counts a deletion in the metrics and hands the counter row to the stats actor.
