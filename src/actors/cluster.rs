@@ -5,7 +5,9 @@
 //!
 //! It also notices purges made by any instance (the summed `purged` counter grew) and calls
 //! `on_purge`, with which the supervisor makes every shard forget the keys it remembers: a
-//! purge on another instance deleted rows this instance's fast path may still hold.
+//! purge on another instance deleted rows this instance's fast path may still hold. Then it
+//! records in the store the `purged` total it has acted on ([`crate::store::Store::acknowledge_purges`]):
+//! the instance that purged waits for every live instance to have done so before it answers.
 //!
 //! A task, not the stats actor itself: a slow or unreachable store then delays the next view,
 //! never a `/stats` answer. The supervisor spawns it beside the stats actor and aborts it when
@@ -36,6 +38,8 @@ pub fn spawn_watcher(
         let mut topics_after = 0;
         let mut purged_seen: Option<u64> = None;
         let mut views_failed = false;
+        // The `purged` total last recorded as acted on.
+        let mut acknowledged: Option<u64> = None;
         loop {
             ticks.tick().await;
             match store.cluster_view(topics_after).await {
@@ -53,6 +57,16 @@ pub fn spawn_watcher(
                         on_purge();
                     }
                     purged_seen = Some(purged);
+                    // After `on_purge` has queued the forgetting: a publish that reaches this
+                    // instance once a purge has seen this acknowledgement is handled after it.
+                    if acknowledged != Some(purged) {
+                        match store.acknowledge_purges(purged).await {
+                            Ok(()) => acknowledged = Some(purged),
+                            Err(err) => {
+                                warn!(error = %err, "cannot acknowledge purges; tried again after the next view");
+                            }
+                        }
+                    }
                     if stats.send_message(StatsMsg::Cluster(view)).is_err() {
                         return;
                     }

@@ -27,6 +27,11 @@ use crate::store::{ShardId, SharedStore};
 pub const CONTROL_RPC_TIMEOUT_MS: u64 = 2_000;
 /// Longest a purge may take before its caller stops waiting (the purge itself goes on).
 pub const PURGE_TIMEOUT_MS: u64 = 600_000;
+/// Longest a purge waits for the other live instances to acknowledge it: an instance that is
+/// alive does within a view or two, one that died stops looking alive within five seconds.
+const PURGE_ACKNOWLEDGE_WAIT: Duration = Duration::from_secs(CLUSTER_REFRESH.as_secs() * 10);
+/// How often a purge asks whether the other instances have acknowledged it.
+const PURGE_ACKNOWLEDGE_POLL: Duration = Duration::from_millis(50);
 
 /// A running actor tree: cheap to clone, shared by every HTTP handler.
 #[derive(Clone)]
@@ -43,8 +48,8 @@ pub struct ActorTree {
     metrics: Metrics,
     /// The retention policy in force (shown by `/stats`).
     retention: Arc<RetentionPolicy>,
-    /// Whether other processes share the store (a purge then waits for them to hear of it).
-    store_is_shared: bool,
+    /// The store, which a purge asks whether the other instances sharing it heard of it.
+    store: SharedStore,
 }
 
 impl ActorTree {
@@ -54,10 +59,9 @@ impl ActorTree {
         store: SharedStore,
         metrics: Metrics,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), ActorError> {
-        let store_is_shared = store.is_shared();
         let args = SupervisorArgs {
             shard_count: config.shards,
-            store,
+            store: store.clone(),
             batching: config.batching,
             fastpath_keys: config.fastpath_keys,
             started_at: Instant::now(),
@@ -80,7 +84,7 @@ impl ActorTree {
             inflight_limit,
             metrics,
             retention: config.retention.policy.clone(),
-            store_is_shared,
+            store,
         };
         Ok((tree, join))
     }
@@ -244,13 +248,39 @@ impl ActorTree {
         ) {
             tracing::warn!(shard, error = %err, "the purged topic's shard did not answer; its restart forgets everything");
         }
-        // Other instances sharing the store forget their remembered keys when their next
-        // cluster view shows the purge (one every CLUSTER_REFRESH): wait for two, so that after
-        // this answer a purged key published again on any live instance is stored again.
-        if outcome.removed > 0 && self.store_is_shared {
-            tokio::time::sleep(CLUSTER_REFRESH * 2).await;
+        if outcome.removed > 0 {
+            self.await_purge_acknowledged().await;
         }
         Ok(outcome)
+    }
+
+    /// Other instances sharing the store forget their remembered keys when their next
+    /// cluster view shows the purge (one every `CLUSTER_REFRESH`), then acknowledge it in the
+    /// store: wait until every live one has, so that after the purge's answer a purged key
+    /// published again on any live instance is stored again. An instance that died stops
+    /// looking alive within a few views; past [`PURGE_ACKNOWLEDGE_WAIT`] the purge answers
+    /// anyway (an instance that cannot reach the store that long may still answer a purged
+    /// key from memory until it can).
+    async fn await_purge_acknowledged(&self) {
+        let deadline = Instant::now() + PURGE_ACKNOWLEDGE_WAIT;
+        loop {
+            let behind = self.store.instances_behind_on_purges().await;
+            match behind {
+                Ok(behind) if behind.is_empty() => return,
+                Ok(behind) if Instant::now() >= deadline => {
+                    tracing::warn!(
+                        ?behind,
+                        "instances did not acknowledge a purge in time; answering anyway"
+                    );
+                    return;
+                }
+                Err(err) if Instant::now() >= deadline => {
+                    tracing::warn!(error = %err, "cannot tell whether other instances heard of a purge; answering anyway");
+                    return;
+                }
+                _ => tokio::time::sleep(PURGE_ACKNOWLEDGE_POLL).await,
+            }
+        }
     }
 
     /// Graceful stop: shards commit what they buffer, then the tree exits.

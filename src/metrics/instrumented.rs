@@ -40,10 +40,6 @@ impl Store for InstrumentedStore {
         self.inner.backend()
     }
 
-    fn is_shared(&self) -> bool {
-        self.inner.is_shared()
-    }
-
     fn has_one_writer(&self) -> bool {
         self.inner.has_one_writer()
     }
@@ -77,6 +73,16 @@ impl Store for InstrumentedStore {
 
     async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
         let result = self.inner.cluster_view(topics_after).await;
+        self.count_error(StoreOp::ClusterView, result)
+    }
+
+    async fn acknowledge_purges(&self, seen: u64) -> Result<(), StoreError> {
+        let result = self.inner.acknowledge_purges(seen).await;
+        self.count_error(StoreOp::ClusterView, result)
+    }
+
+    async fn instances_behind_on_purges(&self) -> Result<Vec<String>, StoreError> {
+        let result = self.inner.instances_behind_on_purges().await;
         self.count_error(StoreOp::ClusterView, result)
     }
 

@@ -29,12 +29,6 @@ pub trait Store: Send + Sync + 'static {
     /// Short backend name for logs and `/stats`, e.g. `"postgres"`.
     fn backend(&self) -> &'static str;
 
-    /// Whether other processes may write this store too (several aggregators on one
-    /// PostgreSQL database); an embedded store belongs to one process.
-    fn is_shared(&self) -> bool {
-        false
-    }
-
     /// Whether every write goes through one writer (the embedded store's thread), so that any
     /// time a deletion takes is time commits wait; PostgreSQL writes on several connections.
     fn has_one_writer(&self) -> bool {
@@ -65,6 +59,22 @@ pub trait Store: Send + Sync + 'static {
     /// committed: counters per shard, topics first committed after `topics_after` (the
     /// `topics_cursor` of the previous view; 0 the first time), and the instances.
     async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError>;
+
+    /// Records that this instance's shards have forgotten every key they remembered as of
+    /// the summed `purged` counter `seen` (read by its last cluster view), so that a purge on
+    /// another instance can tell it has heard. Nothing to do for a store no other process
+    /// shares.
+    async fn acknowledge_purges(&self, _seen: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The other instances that look alive and have not yet acknowledged every purge counted
+    /// so far: a purge answers once none is left, so that after its answer a purged key
+    /// published again on any live instance is stored again. None for a store no other
+    /// process shares.
+    async fn instances_behind_on_purges(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Succeeds when the store can serve reads and writes right now.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -303,10 +303,6 @@ impl Store for PostgresStore {
         "postgres"
     }
 
-    fn is_shared(&self) -> bool {
-        true
-    }
-
     fn operation_timeout(&self) -> Duration {
         self.timeout
     }
@@ -332,6 +328,14 @@ impl Store for PostgresStore {
     async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
         self.bounded(self.cluster_view_unbounded(topics_after))
             .await
+    }
+
+    async fn acknowledge_purges(&self, seen: u64) -> Result<(), StoreError> {
+        self.bounded(self.acknowledge_purges_unbounded(seen)).await
+    }
+
+    async fn instances_behind_on_purges(&self) -> Result<Vec<String>, StoreError> {
+        self.bounded(self.behind_on_purges_unbounded()).await
     }
 
     /// Ready means writable: a connection that reached a read-only node (a standby, or a

@@ -5,7 +5,10 @@
 use chrono::{DateTime, Utc};
 
 use super::rows::counters_at;
-use super::sql::{COUNTERS_SQL, HEARTBEAT_SQL, INSTANCES_SQL, NEW_TOPICS_SQL};
+use super::sql::{
+    ACKNOWLEDGE_PURGES_SQL, BEHIND_ON_PURGES_SQL, COUNTERS_SQL, HEARTBEAT_SQL, INSTANCES_SQL,
+    NEW_TOPICS_SQL,
+};
 use super::PostgresStore;
 use crate::store::error::StoreError;
 use crate::store::model::{ClusterView, InstanceInfo, ShardId, StoredShard};
@@ -63,6 +66,30 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
+    /// `ACKNOWLEDGE_PURGES_SQL` for this instance.
+    pub(super) async fn acknowledge_purges_unbounded(&self, seen: u64) -> Result<(), StoreError> {
+        let seen = i64::try_from(seen).unwrap_or(i64::MAX);
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(ACKNOWLEDGE_PURGES_SQL).await?;
+        client
+            .execute(&statement, &[&self.instance_id, &seen])
+            .await?;
+        Ok(())
+    }
+
+    /// `BEHIND_ON_PURGES_SQL`: the other live instances still to forget purged keys.
+    pub(super) async fn behind_on_purges_unbounded(&self) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(BEHIND_ON_PURGES_SQL).await?;
+        let alive_within = ALIVE_WITHIN.as_seconds_f64();
+        let rows = client
+            .query(&statement, &[&self.instance_id, &alive_within])
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(StoreError::from))
+            .collect()
+    }
+
     /// Every shard's counters: summed over the instances, and this instance's own row
     /// (`COUNTERS_SQL`). Read at start and by every cluster view.
     pub(super) async fn shard_rows(

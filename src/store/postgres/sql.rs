@@ -2,7 +2,7 @@
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
 /// so that several aggregators starting together do not race.
-pub(super) const MIGRATIONS: [(i32, &str); 5] = [
+pub(super) const MIGRATIONS: [(i32, &str); 6] = [
     (1, include_str!("../migrations/postgres/0001_events.sql")),
     (
         2,
@@ -14,6 +14,10 @@ pub(super) const MIGRATIONS: [(i32, &str); 5] = [
         include_str!("../migrations/postgres/0004_feed_order.sql"),
     ),
     (5, include_str!("../migrations/postgres/0005_removals.sql")),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_purge_acknowledgements.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.
@@ -108,6 +112,18 @@ WHERE instance = $1 AND shard = $2";
 pub(super) const HEARTBEAT_SQL: &str = "\
 INSERT INTO instances (instance, started_at, heartbeat_at) VALUES ($1, $2, now())
 ON CONFLICT (instance) DO UPDATE SET started_at = excluded.started_at, heartbeat_at = now()";
+
+/// Records the summed `purged` counter this instance's shards have forgotten keys for.
+pub(super) const ACKNOWLEDGE_PURGES_SQL: &str =
+    "UPDATE instances SET purges_seen = greatest(purges_seen, $2) WHERE instance = $1";
+
+/// Other instances that look alive (a heartbeat within `$2` seconds) and have not yet
+/// acknowledged every purge counted so far.
+pub(super) const BEHIND_ON_PURGES_SQL: &str = "\
+SELECT instance FROM instances
+WHERE instance <> $1 AND heartbeat_at > now() - make_interval(secs => $2)
+  AND purges_seen < (SELECT coalesce(sum(purged), 0) FROM removal_counters)
+ORDER BY instance";
 
 /// Topics first committed after a position, in that order, a bounded number at a time.
 pub(super) const NEW_TOPICS_SQL: &str =
