@@ -79,18 +79,27 @@ fn split_lines(body: &[u8]) -> Result<Vec<WireItem<'_>>, ApiError> {
     let mut items = Vec::new();
     for (line_number, line) in non_blank_lines(body) {
         let raw: &RawValue = serde_json::from_slice(line).map_err(|err| {
-            // serde_json places the error in the line alone ("at line 1 column 7"): say which
-            // line of the body, and keep its column.
-            let text = err.to_string();
-            let reason = text.split(" at line ").next().unwrap_or_default();
+            // serde_json places the error in the line alone: say which line of the body, and
+            // keep its column.
             ApiError::MalformedJson(format!(
-                "line {line_number}, column {}: {reason}",
-                err.column()
+                "line {line_number}, column {}: {}",
+                err.column(),
+                json_reason(&err)
             ))
         })?;
         items.push(parse_wire_event(items.len(), raw));
     }
     Ok(items)
+}
+
+/// serde_json's reason without the position it gives ("at line 1 column 7"), which is the
+/// position in one line of a body of many. Shared with the bulk API's reader.
+pub(super) fn json_reason(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    text.split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Checks the number of events, then every field of every event; every problem is reported.
@@ -205,12 +214,19 @@ fn parse_event(
     }
 }
 
-fn is_null(raw: &RawValue) -> bool {
+/// Whether a raw value is JSON's `null`. Shared with the bulk API's reader.
+pub(super) fn is_null(raw: &RawValue) -> bool {
     raw.get().trim() == "null"
 }
 
 fn string_field(raw: Option<&RawValue>) -> Result<String, FieldError> {
     let raw = raw.filter(|raw| !is_null(raw)).ok_or(FieldError::Missing)?;
+    string_value(raw)
+}
+
+/// A raw value that must be a string, decoded; a string that does not decode (a lone
+/// surrogate escape) is refused saying so. Shared with the bulk API's reader.
+pub(super) fn string_value(raw: &RawValue) -> Result<String, FieldError> {
     serde_json::from_str(raw.get()).map_err(|_| {
         // A JSON string that does not decode holds a lone surrogate escape: say so.
         match check_payload(raw, usize::MAX) {

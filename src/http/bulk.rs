@@ -1,7 +1,8 @@
 //! `POST /_bulk` and `POST /{index}/_bulk`: the Elasticsearch bulk API, so that the log shippers
 //! people already run (rsyslog's `omelasticsearch`, tested in `tests/shipper`; Fluent Bit's
 //! `es` and Vector's `elasticsearch`, configured in README) can ship to the aggregator without
-//! glue; and `GET /`, which shippers probe at start. Compressed bodies are not taken.
+//! glue; and `GET /`, which shippers probe at start. Compressed bodies (`Content-Encoding`
+//! `gzip`, `deflate`, `zstd`) are decoded before the handler runs (`intake.rs`).
 //!
 //! Unlike `/publish`, a bulk request is judged per item, as shippers expect: valid documents are
 //! stored even when others are refused, and each item's answer carries its own status (`201`
@@ -48,13 +49,15 @@ enum BulkAnswers {
     /// Every item answered; `errors` tells whether one was refused.
     #[response(status = 200)]
     Answered(BulkResponse),
-    /// An action line is not a JSON object with one known action, or an action has no document.
+    /// An action line is not a JSON object with one known action, an action has no document,
+    /// or the body is not what its `Content-Encoding` says.
     #[response(status = 400)]
     Unpaired(ErrorResponse),
-    /// The body exceeds `--max-body-bytes`.
+    /// The body exceeds `--max-body-bytes`, as sent or once decoded.
     #[response(status = 413)]
     TooLarge(ErrorResponse),
-    /// Not declared `application/json` or `application/x-ndjson`.
+    /// Not declared `application/json` or `application/x-ndjson`, or a `Content-Encoding`
+    /// other than `gzip`, `deflate` or `zstd`.
     #[response(status = 415)]
     NotNdjson(ErrorResponse),
     /// More items than `--max-events-per-request`, or none.

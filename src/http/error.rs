@@ -12,6 +12,7 @@ use serde::Serialize;
 use tracing::{error, warn};
 use utoipa::ToSchema;
 
+use super::encoding::EncodingError;
 use crate::actors::ActorError;
 use crate::auth::{Denied, QuotaExceeded, Unauthenticated};
 use crate::store::StoreError;
@@ -123,6 +124,10 @@ pub enum ApiError {
     /// The body did not arrive within the body read timeout (408).
     #[error("the request body did not arrive within {0:?}")]
     BodyTimeout(std::time::Duration),
+    /// The body's `Content-Encoding` is not supported (415), its bytes are not what the
+    /// label says (400), or it decodes past the body limit (413).
+    #[error(transparent)]
+    Encoding(EncodingError),
     /// The body is not declared as JSON or NDJSON (415).
     #[error(
         "unsupported content type {0}: send the body with Content-Type: application/json \
@@ -267,6 +272,15 @@ impl IntoResponse for ApiError {
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, message, None),
             Self::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, message, None),
             Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, message, None),
+            Self::Encoding(refused) => {
+                let status = match refused {
+                    EncodingError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    EncodingError::Mismatch { .. } => StatusCode::BAD_REQUEST,
+                    EncodingError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    EncodingError::OverBudget => StatusCode::TOO_MANY_REQUESTS,
+                };
+                (status, message, None)
+            }
             Self::NotFound => (StatusCode::NOT_FOUND, message, None),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, message, None),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, message, None),

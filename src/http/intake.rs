@@ -7,7 +7,12 @@
 //! 2. the body's bytes are reserved from a process-wide budget (`--max-buffered-body-bytes`):
 //!    the declared length, or the whole per-request limit for a chunked body; past the budget
 //!    the request gets `429`, so half-sent bodies cannot grow memory without bound;
-//! 3. the body is read within `--body-read-timeout`; a slower client gets `408`.
+//! 3. the body is read within `--body-read-timeout`; a slower client gets `408`;
+//! 4. a body with a `Content-Encoding` is decoded (`encoding.rs`): an unsupported coding gets
+//!    `415` before any byte is read, bytes that are not what the label says get `400`, and a
+//!    body that decodes past `--max-body-bytes` gets `413` once the limit is reached, never
+//!    inflated whole. Decoded bytes are reserved from the same budget as they appear (a small
+//!    compressed body may decode to the whole limit), and handlers see only decoded bytes.
 //!
 //! Only then is the request admitted: refused at once with `429` when
 //! `--max-concurrent-requests` are already in progress (queued requests would hold memory and
@@ -19,12 +24,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::encoding::{self, ContentCoding, EncodingError};
 use super::error::ApiError;
 
 /// Budget bookkeeping is in KiB: a semaphore counts at most `u32::MAX` permits per request.
@@ -81,13 +87,11 @@ pub async fn receive_and_admit(
     if expected == 0 {
         return admit(&intake, request, next).await;
     }
-    let units = u32::try_from(expected.div_ceil(BUDGET_UNIT).max(1)).unwrap_or(u32::MAX);
-    let Ok(_reservation) = intake.budget.clone().try_acquire_many_owned(units) else {
-        return Err(ApiError::TooManyRequests(
-            "the server is buffering as many request bodies as it may".into(),
-        ));
+    let coding = encoding::declared_coding(request.headers()).map_err(ApiError::Encoding)?;
+    let Some(reservation) = reserve(&intake.budget, expected) else {
+        return Err(over_budget());
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let read = Limited::new(body, limit).collect();
     let bytes = match tokio::time::timeout(intake.read_timeout, read).await {
         Err(_elapsed) => return Err(ApiError::BodyTimeout(intake.read_timeout)),
@@ -97,7 +101,60 @@ pub async fn receive_and_admit(
         Ok(Err(err)) => return Err(ApiError::MalformedJson(format!("unreadable body: {err}"))),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    admit(&intake, Request::from_parts(parts, Body::from(bytes)), next).await
+    if coding == ContentCoding::Identity || bytes.is_empty() {
+        return admit(&intake, Request::from_parts(parts, Body::from(bytes)), next).await;
+    }
+    let (decoded, _reservation) = decode_body(&intake, coding, bytes, reservation).await?;
+    // Handlers see the body as if it had been sent plain.
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(decoded.len()));
+    let request = Request::from_parts(parts, Body::from(decoded));
+    admit(&intake, request, next).await
+}
+
+/// Reserves room for `bytes` in `budget`, or `None` when it is spent.
+fn reserve(budget: &Arc<Semaphore>, bytes: usize) -> Option<OwnedSemaphorePermit> {
+    let units = u32::try_from(bytes.div_ceil(BUDGET_UNIT).max(1)).unwrap_or(u32::MAX);
+    budget.clone().try_acquire_many_owned(units).ok()
+}
+
+fn over_budget() -> ApiError {
+    ApiError::TooManyRequests("the server is buffering as many request bodies as it may".into())
+}
+
+/// Decodes `encoded` on a blocking thread (a large body takes milliseconds of CPU), growing
+/// `reservation` by each decoded chunk; returns the decoded body and the grown reservation,
+/// which the caller holds until its answer.
+async fn decode_body(
+    intake: &Intake,
+    coding: ContentCoding,
+    encoded: axum::body::Bytes,
+    mut reservation: OwnedSemaphorePermit,
+) -> Result<(Vec<u8>, OwnedSemaphorePermit), ApiError> {
+    let budget = intake.budget.clone();
+    let limit = intake.max_body_bytes;
+    let decoding = tokio::task::spawn_blocking(move || {
+        let decoded = encoding::decode(coding, &encoded, limit, |chunk| {
+            match reserve(&budget, chunk) {
+                Some(more) => {
+                    reservation.merge(more);
+                    true
+                }
+                None => false,
+            }
+        });
+        (decoded, reservation)
+    });
+    let (decoded, reservation) = decoding
+        .await
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("body decoding failed: {err}")))?;
+    match decoded {
+        Ok(decoded) => Ok((decoded, reservation)),
+        Err(EncodingError::OverBudget) => Err(over_budget()),
+        Err(refused) => Err(ApiError::Encoding(refused)),
+    }
 }
 
 async fn admit(intake: &Intake, request: Request, next: Next) -> Result<Response, ApiError> {

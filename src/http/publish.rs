@@ -64,10 +64,11 @@ pub struct EventResult {
                                 `application/x-ndjson`, one event object per line"),
     responses(
         (status = 200, description = "Every event committed (new or duplicate)", body = PublishResponse),
-        (status = 400, description = "The body is not JSON", body = ErrorResponse),
+        (status = 400, description = "The body is not JSON, or not what its `Content-Encoding` says", body = ErrorResponse),
         (status = 408, description = "The body did not arrive within `--body-read-timeout`", body = ErrorResponse),
-        (status = 413, description = "The body exceeds `--max-body-bytes`", body = ErrorResponse),
-        (status = 415, description = "The body is not declared `application/json` or `application/x-ndjson`", body = ErrorResponse),
+        (status = 413, description = "The body exceeds `--max-body-bytes`, as sent or once decoded", body = ErrorResponse),
+        (status = 415, description = "The body is not declared `application/json` or `application/x-ndjson`, \
+                                      or its `Content-Encoding` is not `gzip`, `deflate` or `zstd`", body = ErrorResponse),
         (status = 422, description = "Invalid events, an empty batch, too many events, or more \
                                       events than the key's quota burst; \
                                       `details` names the index, field and reason of each problem",

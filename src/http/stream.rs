@@ -17,8 +17,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Extension;
@@ -28,9 +27,13 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::IntoParams;
 
 use super::connection::ConnectionClosing;
+use super::cursor::{
+    decode_feed_cursor, decode_topic_cursor, encode_feed_cursor, encode_topic_cursor,
+};
 use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
-use super::events::{decode_cursor, encode_cursor, filter_schema, parse_filter, source_schema};
+use super::events::{filter_schema, parse_filter, source_schema};
 use super::follow::Follower;
+use super::params::Params;
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
 use crate::store::{FeedPosition, FollowQuery, FollowedEvent, PagePosition};
@@ -42,8 +45,6 @@ const LAST_EVENT_ID: &str = "last-event-id";
 /// The type of the SSE event that opens every tail: its `id` is where the tail starts, its
 /// data `{}`. Stored events have the default type (`message`).
 const POSITION_EVENT: &str = "position";
-/// Prefix of the cursors of a tail across every topic.
-const ALL_TOPICS_PREFIX: &str = "all.";
 
 /// Query parameters of the live tail, still raw. An empty value means the parameter was not
 /// given.
@@ -126,12 +127,10 @@ pub async fn stream_events(
     Extension(caller): Extension<Caller>,
     closing: Option<Extension<ConnectionClosing>>,
     headers: HeaderMap,
-    params: Result<Query<StreamParams>, QueryRejection>,
+    params: Result<Params<StreamParams>, ApiError>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require(&[Scope::Read])?;
-    let Query(params) = params.map_err(|rejection| {
-        ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
-    })?;
+    let Params(params) = params?;
     let last_event_id = headers
         .get(LAST_EVENT_ID)
         .map(|value| value.to_str().map(str::to_owned))
@@ -242,51 +241,28 @@ fn parse_params(
     }
 }
 
-/// A tail's cursor: with a topic, the `/events` cursor of that topic; without, `all.<tx>.<seq>`.
+/// A tail's cursor: with a topic, a topic cursor of that topic (the cursors of `/events`);
+/// without, a feed cursor (see `cursor.rs`).
 fn decode_stream_cursor(raw: &str, topic: Option<&str>) -> Result<Start, String> {
-    let position = match (topic, raw.strip_prefix(ALL_TOPICS_PREFIX)) {
-        (None, Some(rest)) => {
-            let invalid = || "is not a cursor of a tail across every topic".to_string();
-            let (tx, seq) = rest.split_once('.').ok_or_else(invalid)?;
-            FeedPosition {
-                tx: tx.parse().map_err(|_| invalid())?,
-                seq: seq.parse().map_err(|_| invalid())?,
-            }
-        }
-        (Some(topic), None) => {
-            let position = decode_cursor(raw)?;
-            if position.topic != topic {
-                return Err(format!("is a cursor of another topic than {topic:?}"));
-            }
-            FeedPosition {
-                tx: 0,
-                seq: position.seq,
-            }
-        }
-        (Some(_), Some(_)) => {
-            return Err("is a cursor of a tail across every topic, not of one topic".into())
-        }
-        (None, None) => {
-            decode_cursor(raw)?;
-            return Err(
-                "is a cursor of one topic: pass that topic too, or follow every \
-                        topic with an `all.` cursor"
-                    .into(),
-            );
-        }
+    let position = match topic {
+        None => decode_feed_cursor(raw)?,
+        Some(topic) => FeedPosition {
+            tx: 0,
+            seq: decode_topic_cursor(raw, Some(topic))?.seq,
+        },
     };
     Ok(Start::After(position))
 }
 
-/// The cursor of `position`: `/events`' cursor in a tail of one topic, `all.<tx>.<seq>` across
+/// The cursor of `position`: a topic cursor in a tail of one topic, a feed cursor across
 /// topics.
 fn stream_cursor(position: FeedPosition, topic: Option<&str>) -> String {
     match topic {
-        Some(topic) => encode_cursor(&PagePosition {
+        Some(topic) => encode_topic_cursor(&PagePosition {
             topic: topic.to_owned(),
             seq: position.seq,
         }),
-        None => format!("{ALL_TOPICS_PREFIX}{}.{}", position.tx, position.seq),
+        None => encode_feed_cursor(position),
     }
 }
 

@@ -2,8 +2,7 @@
 //! `/stats` lists only the first 1,000 (and `topics_total`), so that it stays small. With API
 //! keys in force the key needs the `read` scope and sees only the topics inside its prefixes.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Schema;
@@ -11,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorResponse, FieldIssue};
 use super::paging;
+use super::params::Params;
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
 
@@ -65,12 +65,10 @@ pub struct TopicsResponse {
 pub async fn list_topics(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    params: Result<Query<TopicsParams>, QueryRejection>,
+    params: Result<Params<TopicsParams>, ApiError>,
 ) -> Result<Json<TopicsResponse>, ApiError> {
     caller.require(&[Scope::Read])?;
-    let Query(params) = params.map_err(|rejection| {
-        ApiError::InvalidQuery(vec![FieldIssue::request("query", rejection.body_text())])
-    })?;
+    let Params(params) = params?;
     let limit = paging::parse_limit(
         params.limit.as_deref(),
         DEFAULT_TOPICS_PAGE,

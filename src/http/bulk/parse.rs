@@ -6,15 +6,21 @@
 //! `{"delete": {...}}` or `{"update": {...}}`), then, except for `delete`, one document line.
 //! An action line that is not a JSON object naming one known action, or an action without its
 //! document, breaks the pairing of every line after it, so it fails the whole request (`400`),
-//! as in Elasticsearch. Everything else is judged per item: a document that is not JSON or not
-//! valid, a missing index or an unsupported action is that item's `400`, and the request's
-//! other items are stored.
+//! as in Elasticsearch. Everything else is judged per item, since the pairing stays known: the
+//! action's metadata (not an object, an `_index` or `_id` of the wrong type or holding what no
+//! topic or id may hold: a lone surrogate escape, a control character, too many characters),
+//! a document that is not JSON or not valid, a missing index or an unsupported action is that
+//! item's `400` naming the field, and the request's other items are stored as if sent alone.
+//! So the action line is read in two steps: its one key (which decides the pairing), then its
+//! metadata, each field on its own, from the raw text.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::event::{self, Event, FieldError};
-use crate::http::body::{non_blank_lines, payload_object};
+use crate::http::body::{is_null, json_reason, non_blank_lines, payload_object, string_value};
 
 /// One item of a bulk request, in request order.
 #[derive(Debug)]
@@ -31,21 +37,73 @@ pub struct BulkItem {
 }
 
 /// The part of an action's metadata the aggregator reads (`_type`, `routing` and the like are
-/// tolerated and ignored).
+/// tolerated and ignored), each field still raw so that it is judged on its own.
 #[derive(Deserialize)]
+struct RawActionMeta<'a> {
+    #[serde(rename = "_index", borrow)]
+    index: Option<&'a RawValue>,
+    #[serde(rename = "_id", borrow)]
+    id: Option<&'a RawValue>,
+}
+
+/// An action's metadata, read: what is valid of it, and the first problem found, which
+/// refuses the item.
+#[derive(Debug, Default)]
 struct ActionMeta {
-    #[serde(rename = "_index")]
     index: Option<String>,
-    #[serde(rename = "_id")]
-    id: Option<IdValue>,
+    /// `_index` was given but is not a valid string.
+    index_refused: bool,
+    id: Option<String>,
+    problem: Option<String>,
+}
+
+impl ActionMeta {
+    /// Reads the metadata of action `name`; a problem refuses the item, never the request.
+    fn read(name: &str, raw: &RawValue) -> Self {
+        let meta: RawActionMeta<'_> = match serde_json::from_str(raw.get()) {
+            Ok(meta) => meta,
+            Err(err) => {
+                return Self {
+                    problem: Some(format!(
+                        "the {name} action's metadata must be an object such as \
+                         {{\"_index\":\"logs\"}}: {}",
+                        json_reason(&err)
+                    )),
+                    ..Self::default()
+                }
+            }
+        };
+        let mut read = Self::default();
+        match meta.index.filter(|raw| !is_null(raw)).map(string_value) {
+            None => {}
+            Some(Ok(index)) => read.index = Some(index),
+            Some(Err(err)) => {
+                read.index_refused = true;
+                read.problem = Some(format!("_index {err}"));
+            }
+        }
+        match meta.id.filter(|raw| !is_null(raw)).map(id_value) {
+            None => {}
+            Some(Ok(id)) => read.id = Some(id),
+            Some(Err(err)) => {
+                read.problem.get_or_insert(format!("_id {err}"));
+            }
+        }
+        read
+    }
 }
 
 /// Elasticsearch takes a number as an id too.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum IdValue {
-    Text(String),
-    Number(serde_json::Number),
+fn id_value(raw: &RawValue) -> Result<String, FieldError> {
+    match serde_json::from_str::<serde_json::Number>(raw.get()) {
+        Ok(number) => Ok(number.to_string()),
+        Err(_) => string_value(raw).map_err(|err| match err {
+            FieldError::WrongType { .. } => FieldError::WrongType {
+                expected: "a string or a number",
+            },
+            other => other,
+        }),
+    }
 }
 
 /// The document fields the mapping reads; every other field is only payload.
@@ -78,36 +136,56 @@ pub fn parse_bulk(
     let mut lines = non_blank_lines(body);
     let mut items = Vec::new();
     while let Some((number, line)) = lines.next() {
-        let (action, meta) = read_action(number, line)?;
-        let id = meta.id.map(|id| match id {
-            IdValue::Text(text) => text,
-            IdValue::Number(number) => number.to_string(),
-        });
-        let index = meta.index.or_else(|| path_index.map(str::to_owned));
-        if action == "delete" {
-            items.push(refused(action, index, id, "delete is not supported"));
-            continue;
-        }
-        let Some((_, document)) = lines.next() else {
-            return Err(Unpaired(format!(
-                "line {number}: the {action} action has no document line after it"
-            )));
+        let (action, raw_meta) = read_action(number, line)?;
+        let meta = ActionMeta::read(&action, raw_meta);
+        let document = if action == "delete" {
+            None
+        } else {
+            let Some((_, document)) = lines.next() else {
+                return Err(Unpaired(format!(
+                    "line {number}: the {action} action has no document line after it"
+                )));
+            };
+            Some(document)
         };
-        let item = match action.as_str() {
-            "index" | "create" => {
-                document_item(action, index, id, document, received_at, max_payload_depth)
-            }
-            _ => refused(action, index, id, "only index and create are supported"),
+        // A refused `_index` is not replaced by the path's.
+        let index = match meta.index_refused {
+            true => None,
+            false => meta.index.or_else(|| path_index.map(str::to_owned)),
+        };
+        let item = match (action.as_str(), meta.problem, document) {
+            (_, Some(problem), _) => refused(action, index, meta.id, &problem),
+            ("index" | "create", None, Some(document)) => document_item(
+                action,
+                index,
+                meta.id,
+                document,
+                received_at,
+                max_payload_depth,
+            ),
+            ("delete", None, _) => refused(action, index, meta.id, "delete is not supported"),
+            (_, None, _) => refused(
+                action,
+                index,
+                meta.id,
+                "only index and create are supported",
+            ),
         };
         items.push(item);
     }
     Ok(items)
 }
 
-fn read_action(number: usize, line: &[u8]) -> Result<(String, ActionMeta), Unpaired> {
+/// Reads an action line as far as the pairing needs: a JSON object with exactly one key, a
+/// known action. Its metadata is returned raw, to be judged as part of the item.
+fn read_action(number: usize, line: &[u8]) -> Result<(String, &RawValue), Unpaired> {
     let unpaired = |reason: &str| Unpaired(format!("line {number}: {reason}"));
-    let action: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line)
-        .map_err(|_| unpaired("an action line must be a JSON object such as {\"index\":{}}"))?;
+    let action: BTreeMap<String, &RawValue> = serde_json::from_slice(line).map_err(|err| {
+        unpaired(&format!(
+            "an action line must be a JSON object such as {{\"index\":{{}}}}: {}",
+            json_reason(&err)
+        ))
+    })?;
     let mut entries = action.into_iter();
     let (Some((name, meta)), None) = (entries.next(), entries.next()) else {
         return Err(unpaired("an action line must hold exactly one action"));
@@ -117,8 +195,6 @@ fn read_action(number: usize, line: &[u8]) -> Result<(String, ActionMeta), Unpai
             "unknown action {name:?} (index, create, delete or update)"
         )));
     }
-    let meta: ActionMeta = serde_json::from_value(meta)
-        .map_err(|err| unpaired(&format!("the {name} action's metadata: {err}")))?;
     Ok((name, meta))
 }
 
