@@ -26,6 +26,10 @@ pub const SUPPORTED: &str = "gzip, deflate (zlib), zstd, identity";
 /// that the per-chunk bookkeeping costs nothing.
 const CHUNK_BYTES: usize = 64 * 1024;
 
+/// The most address space set aside for a decoded body before it is decoded; past it (an
+/// unusually high `--max-body-bytes`) the buffer grows as it fills.
+const PREALLOCATE_AT_MOST: usize = 64 * 1024 * 1024;
+
 /// The largest zstd window accepted (`2^23` = 8 MiB, what `zstd -19` uses). A frame may declare
 /// a window of up to 2 GiB, which the decoder would allocate before producing a byte; longer
 /// windows (`zstd --long`) are refused as undecodable.
@@ -177,7 +181,9 @@ fn read_bounded(
     limit: usize,
     mut reserve: impl FnMut(usize) -> bool,
 ) -> Result<Vec<u8>, EncodingError> {
-    let mut decoded = Vec::new();
+    // Room for the whole limit at once: memory only counts once written, and a buffer that
+    // grew by doubling would copy itself, holding up to twice the limit for a moment.
+    let mut decoded = Vec::with_capacity(limit.min(PREALLOCATE_AT_MOST));
     let mut chunk = vec![0u8; CHUNK_BYTES];
     loop {
         let read = match decoder.read(&mut chunk) {

@@ -1,7 +1,7 @@
-//! Support shared by every integration-test binary: fresh PostgreSQL databases ([`db`]), a
-//! cuttable TCP proxy in front of PostgreSQL ([`proxy`]), polling ([`wait`]), the app in the
-//! test process ([`app`]), the real binary as a child process ([`process`]) and the checks on
-//! a client stream's report ([`checks`]).
+//! Support shared by every integration-test binary: fresh PostgreSQL databases ([`db`]), either
+//! store for a real binary ([`backend`]), a cuttable TCP proxy in front of PostgreSQL
+//! ([`proxy`]), polling ([`wait`]), the app in the test process ([`app`]), the real binary as a
+//! child process ([`process`]) and the checks on a client stream's report ([`checks`]).
 //!
 //! Each binary includes this module with `#[path = "../common/mod.rs"] mod common;` (or
 //! `#[path = "common/mod.rs"]` from a top-level test file). Binary-specific helpers stay in
@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod backend;
 pub mod checks;
 pub mod db;
 pub mod process;

@@ -297,4 +297,6 @@ fn string_of(raw: &RawValue) -> Option<String> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

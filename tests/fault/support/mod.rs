@@ -13,6 +13,7 @@ use aggregator::client::workload::WorkloadSpec;
 use aggregator::client::{RetryPolicy, ServerStats, Stream, StreamConfig, StreamReport};
 
 pub use crate::common::app::{get_stats, spawn_app_on, spawn_app_with, wait_for_ready_status};
+pub use crate::common::backend::Backend;
 pub use crate::common::checks::assert_every_batch_acknowledged_cleanly;
 pub use crate::common::db::{Key, TestDb};
 pub use crate::common::process::{free_port, AggregatorProcess};
@@ -32,24 +33,6 @@ pub fn rss_mib() -> (f64, f64) {
         kib / 1024.0
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// The store a real binary runs on in a crash test, kept alive with it.
-pub enum Backend {
-    /// A fresh PostgreSQL database.
-    Postgres(TestDb),
-    /// An embedded store in a temporary directory.
-    Embedded(tempfile::TempDir),
-}
-
-impl Backend {
-    /// The `serve` arguments that select this store.
-    pub fn store_args(&self) -> Vec<String> {
-        match self {
-            Self::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
-            Self::Embedded(dir) => vec!["--data-dir".into(), dir.path().display().to_string()],
-        }
-    }
 }
 
 /// Every acknowledged key is stored, and the store holds exactly the distinct keys of a stream
