@@ -104,16 +104,18 @@ pub fn decode_feed_cursor(raw: &str) -> Result<FeedPosition, String> {
 
 /// A position's number: digits only (no sign), within what a store can give.
 fn position_number(digits: &str) -> Result<i64, String> {
-    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Err(
-            "is not a cursor returned by this server (positions are whole numbers \
-                    of at least 0)"
-                .into(),
-        );
+    let invalid = "is not a cursor returned by this server";
+    let all_digits =
+        |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    if digits.strip_prefix('-').is_some_and(all_digits) {
+        return Err(format!("{invalid} (its position is negative)"));
+    }
+    if !all_digits(digits) {
+        return Err(invalid.into());
     }
     digits
         .parse()
-        .map_err(|_| format!("is not a cursor returned by this server ({digits} is out of range)"))
+        .map_err(|_| format!("{invalid} (its position is out of range)"))
 }
 
 #[cfg(test)]
