@@ -26,6 +26,17 @@ pub fn aggregator_command() -> std::process::Command {
     command
 }
 
+/// A memory figure of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), in MiB; `pid` may be `self`.
+pub fn proc_status_mib(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with(field))
+        .unwrap_or_else(|| panic!("{field} missing from /proc/{pid}/status"));
+    let kib: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib / 1024.0
+}
+
 /// A port that was free a moment ago (for the real binary, which must be told its port).
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::backend::Backend;
+use crate::common::process::proc_status_mib;
 use crate::{event, gzip, zlib, Server};
 
 const NDJSON: &str = "application/x-ndjson";
@@ -213,20 +214,10 @@ async fn a_gzip_bomb_is_refused_with_413_before_it_inflates(backend: Backend) {
 /// that RSS, in MiB.
 fn reset_peak_rss(pid: u32) -> f64 {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs is writable");
-    proc_status_mib(pid, "VmRSS:")
+    proc_status_mib(&pid.to_string(), "VmRSS:")
 }
 
 /// The peak RSS of `pid` since the last reset, in MiB.
 fn peak_rss_mib(pid: u32) -> f64 {
-    proc_status_mib(pid, "VmHWM:")
-}
-
-fn proc_status_mib(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with(field))
-        .unwrap_or_else(|| panic!("{field} missing from /proc/{pid}/status"));
-    let kib: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib / 1024.0
+    proc_status_mib(&pid.to_string(), "VmHWM:")
 }

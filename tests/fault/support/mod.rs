@@ -16,23 +16,17 @@ pub use crate::common::app::{get_stats, spawn_app_on, spawn_app_with, wait_for_r
 pub use crate::common::backend::Backend;
 pub use crate::common::checks::assert_every_batch_acknowledged_cleanly;
 pub use crate::common::db::{Key, TestDb};
-pub use crate::common::process::{free_port, AggregatorProcess};
+pub use crate::common::process::{free_port, proc_status_mib, AggregatorProcess};
 pub use crate::common::proxy::TcpProxy;
 pub use crate::common::wait::wait_until;
 pub use events::{keys_via_events, Listed, Page};
 
 /// The resident set size of this process, in MiB, and its peak (`VmRSS`, `VmHWM`).
 pub fn rss_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let field = |name: &str| -> f64 {
-        let line = status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .unwrap_or_else(|| panic!("{name} missing from /proc/self/status"));
-        let kib: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib / 1024.0
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    (
+        proc_status_mib("self", "VmRSS:"),
+        proc_status_mib("self", "VmHWM:"),
+    )
 }
 
 /// Every acknowledged key is stored, and the store holds exactly the distinct keys of a stream
