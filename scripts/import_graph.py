@@ -18,7 +18,7 @@ from collections import defaultdict
 SRC = pathlib.Path(__file__).resolve().parent.parent / "src"
 # Top to bottom: a module may import only modules after it (main is the binary's root).
 LAYERS = ["main", "cli", "demo", "bench", "app", "http", "auth", "actors", "metrics", "store",
-          "client", "publisher", "retention", "event", "telemetry"]
+          "client", "publisher", "retention", "query", "event", "telemetry"]
 
 
 def module_path(file):

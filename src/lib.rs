@@ -19,6 +19,7 @@
 //! - [`client`]: the HTTP client side: a retrying client, the workload generator, background
 //!   streams, the `/stats` decoder and the `publish` run with its report.
 //! - [`retention`]: the retention policy (how long each topic's events are kept), parsed.
+//! - [`query`]: the search language: parsed, printed, evaluated in memory; no I/O.
 //! - [`event`]: the domain types, parsed and validated.
 //! - [`telemetry`]: logging setup (text or JSON).
 //!
@@ -46,6 +47,7 @@ pub mod demo;
 pub mod event;
 pub mod http;
 pub mod metrics;
+pub mod query;
 pub mod retention;
 pub mod store;
 pub mod telemetry;
