@@ -20,6 +20,8 @@ use super::params::Params;
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
 use crate::event;
+use crate::query::parse::DEFAULT_MAX_QUERY_CHARS;
+use crate::query::{self, ParseError, Query};
 use crate::store::{EventQuery, StoredEvent};
 
 /// Page size when `limit` is absent.
@@ -51,6 +53,23 @@ pub struct EventsParams {
     /// Where the previous page ended.
     #[param(schema_with = cursor_schema)]
     cursor: Option<String>,
+    /// A search query.
+    #[param(schema_with = q_schema)]
+    q: Option<String>,
+}
+
+fn q_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(DEFAULT_MAX_QUERY_CHARS))
+        .pattern(Some(r"^[^\u0000]*$"))
+        .description(Some(
+            "Only events matching this search query (README, \"Searching\"): words and \
+             \"phrases\", field:value, field:prefix*, field:*, ranges, AND, OR, NOT, \
+             parentheses. A query that cannot be read is refused with 400 naming its position \
+             and token. Empty means every event.",
+        ))
+        .into()
 }
 
 fn topic_schema() -> Schema {
@@ -150,6 +169,7 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
     let until = log.check("until", parse_time(params.until));
     let limit = log.check("limit", parse_limit(params.limit.as_deref()));
     let topic = log.check("topic", parse_filter(params.topic));
+    let filter = log.check("q", parse_search(params.q.as_deref()));
     let source = log.check("source", parse_filter(params.source));
     // An empty parameter means "not given", for `cursor` as for the filters.
     let topic_filter = topic.as_ref().and_then(Option::as_deref);
@@ -162,19 +182,26 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
             .map(|cursor| decode_topic_cursor(cursor, topic_filter))
             .transpose(),
     );
-    match (since, until, limit, after, topic, source) {
-        (Some(since), Some(until), Some(limit), Some(after), Some(topic), Some(source)) => {
-            Ok(EventQuery {
-                topic,
-                topic_prefixes: Default::default(),
-                source,
-                since,
-                until,
-                after,
-                limit,
-                max_bytes: 0,
-            })
-        }
+    match (since, until, limit, after, topic, source, filter) {
+        (
+            Some(since),
+            Some(until),
+            Some(limit),
+            Some(after),
+            Some(topic),
+            Some(source),
+            Some(filter),
+        ) => Ok(EventQuery {
+            topic,
+            topic_prefixes: Default::default(),
+            source,
+            since,
+            until,
+            filter,
+            after,
+            limit,
+            max_bytes: 0,
+        }),
         _ => Err(ApiError::InvalidQuery(log.into_issues())),
     }
 }
@@ -186,6 +213,14 @@ pub(super) fn parse_filter(raw: Option<String>) -> Result<Option<String>, String
     match raw.filter(|raw| !raw.is_empty()) {
         Some(raw) if raw.contains('\0') => Err("must not contain the NUL character".into()),
         filter => Ok(filter),
+    }
+}
+
+/// A search query: `None` for an empty one (every event), which keeps the plain listing.
+pub(super) fn parse_search(raw: Option<&str>) -> Result<Option<Query>, ParseError> {
+    match query::parse(raw.unwrap_or_default())? {
+        Query::All => Ok(None),
+        search => Ok(Some(search)),
     }
 }
 
@@ -219,6 +254,7 @@ mod tests {
             until: None,
             limit: None,
             cursor: Some(cursor.into()),
+            q: None,
         }
     }
 
@@ -249,7 +285,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_parameters_parse_or_are_refused(
-            raw in proptest::collection::vec(proptest::option::of(".{0,30}"), 6),
+            raw in proptest::collection::vec(proptest::option::of(".{0,30}"), 7),
         ) {
             let params = EventsParams {
                 topic: raw[0].clone(),
@@ -258,6 +294,7 @@ mod tests {
                 until: raw[3].clone(),
                 limit: raw[4].clone(),
                 cursor: raw[5].clone(),
+                q: raw[6].clone(),
             };
             match parse_params(params) {
                 Ok(query) => proptest::prop_assert!((1..=MAX_PAGE_SIZE).contains(&query.limit)),

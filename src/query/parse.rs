@@ -144,6 +144,13 @@ fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
     while at < chars.len() {
         let c = chars[at];
         let position = at + 1;
+        if c == '\0' {
+            return Err(ParseError {
+                position,
+                token: c.to_string(),
+                reason: "a query must not contain the NUL character".into(),
+            });
+        }
         if c.is_whitespace() {
             spaced = true;
             at += 1;
@@ -583,9 +590,16 @@ impl RangeValue {
     }
 }
 
+/// An instant, at most to the microsecond: the precision stored timestamps have.
 fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
-    event::parse_timestamp(text)
-        .map_err(|_| format!("{text:?} is not an RFC 3339 instant such as 2026-12-01T00:00:00Z"))
+    let instant = event::parse_timestamp(text)
+        .map_err(|_| format!("{text:?} is not an RFC 3339 instant such as 2026-12-01T00:00:00Z"))?;
+    if instant.timestamp_subsec_nanos() % 1_000 != 0 {
+        return Err(format!(
+            "{text:?} is finer than a microsecond, the precision of stored timestamps"
+        ));
+    }
+    Ok(instant)
 }
 
 /// A number as JSON writes one (`-12`, `0.5`, `1e3`), finite; anything else (`inf`, `0x10`,

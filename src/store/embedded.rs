@@ -20,6 +20,8 @@ mod options;
 mod prefix_filter;
 mod removal;
 mod rows;
+mod search;
+mod words;
 mod writer;
 
 use std::path::PathBuf;
@@ -41,6 +43,7 @@ use super::model::{
 };
 use super::removal::{RemovalTotals, RemoveReport, RemoveRequest};
 use super::sweep::{SweepReport, SweepRequest};
+use crate::query::words::payload_words;
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
 use removal::{RemoveJob, SweepJob};
@@ -168,6 +171,7 @@ impl Store for EmbeddedStore {
                 ts_micros: event.timestamp.timestamp_micros(),
                 source: event.source.clone(),
                 payload: event.payload.get().to_owned(),
+                words: payload_words(event.payload.get()),
             })
             .collect();
         self.ask_writer(|reply| {

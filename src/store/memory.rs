@@ -209,6 +209,7 @@ impl Store for MemoryStore {
             .filter(|event| query.source.as_ref().is_none_or(|s| *s == event.source))
             .filter(|event| query.since.is_none_or(|since| event.timestamp >= since))
             .filter(|event| query.until.is_none_or(|until| event.timestamp < until))
+            .filter(|event| query.filter.as_ref().is_none_or(|q| event.matches(q)))
             .filter(|event| {
                 query.after.as_ref().is_none_or(|after| {
                     (event.topic.as_str(), event.seq) > (after.topic.as_str(), after.seq)

@@ -12,7 +12,8 @@
 //! retention and purges delete and count), [`feed`] (the live tail's
 //! order and wake-up signal), [`error`], [`options`]
 //! (settings and `open`), [`bounded`] (the timeout every backend applies), `span` (the range
-//! of topics a prefix-restricted listing seeks to), the two backends, and, for unit tests of
+//! of topics a prefix-restricted listing seeks to), `search` (what both backends' lowering of
+//! a search query shares), the two backends, and, for unit tests of
 //! the actors, an in-memory store.
 
 pub mod bounded;
@@ -26,6 +27,7 @@ pub mod model;
 pub mod options;
 pub mod postgres;
 pub mod removal;
+mod search;
 mod span;
 pub mod sweep;
 

@@ -7,6 +7,8 @@ use serde_json::value::RawValue;
 
 use super::removal::RemovalTotals;
 use crate::event::{Event, TopicPrefixes};
+use crate::query::words::payload_words;
+use crate::query::{EventView, Query};
 
 /// Index of a shard actor; also the key of its counter row.
 pub type ShardId = u32;
@@ -103,7 +105,7 @@ pub struct StoredTotals {
 }
 
 /// Filters and page position for `GET /events`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventQuery {
     /// Only this topic.
     pub topic: Option<String>,
@@ -116,6 +118,8 @@ pub struct EventQuery {
     pub since: Option<DateTime<Utc>>,
     /// Only events whose timestamp is before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// Only events that match this search query (`q`); every event when `None`.
+    pub filter: Option<Query>,
     /// Resume strictly after this position.
     pub after: Option<PagePosition>,
     /// Page size, already clamped by the HTTP layer.
@@ -162,6 +166,28 @@ pub struct StoredEvent {
     pub payload: Box<RawValue>,
     /// When the aggregator committed it.
     pub received_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    /// Whether the event matches `query`, evaluated in memory (`query/eval.rs`): what a live
+    /// tail keeps, and the model of every store's search.
+    pub fn matches(&self, query: &Query) -> bool {
+        if matches!(query, Query::All) {
+            return true;
+        }
+        let text = self.payload.get();
+        // A stored payload is valid JSON; were it not, it would hold no field.
+        let payload = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+        let words = payload_words(text);
+        query.matches(&EventView {
+            topic: &self.topic,
+            event_id: &self.event_id,
+            source: &self.source,
+            timestamp: self.timestamp,
+            payload: &payload,
+            words: &words,
+        })
+    }
 }
 
 /// One page of events.

@@ -25,6 +25,7 @@ use super::model::{
 use super::removal::{RemoveReport, RemoveRequest};
 use super::sweep::{SweepReport, SweepRequest};
 use crate::event::{Event, EventKey};
+use crate::query::words::payload_words;
 use notify::CommitFeed;
 use rows::counters_at;
 use sql::{
@@ -38,7 +39,9 @@ mod notify;
 mod reads;
 mod removal;
 mod rows;
+mod search;
 mod sql;
+mod words;
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
@@ -143,6 +146,7 @@ impl PostgresStore {
             hosts,
         };
         store.migrate().await?;
+        tokio::spawn(words::fill_missing(store.pool.clone()));
         Ok(store)
     }
 
@@ -208,6 +212,7 @@ impl PostgresStore {
         let timestamps: Vec<DateTime<Utc>> = in_key_order.iter().map(|e| e.timestamp).collect();
         let sources: Vec<&str> = in_key_order.iter().map(|e| e.source.as_str()).collect();
         let payloads: Vec<&str> = in_key_order.iter().map(|e| e.payload.get()).collect();
+        let words: Vec<String> = payloads.iter().map(|p| payload_words(p)).collect();
         let shard = i32::try_from(batch.shard)
             .map_err(|_| StoreError::corrupt(format!("shard id {} too large", batch.shard)))?;
         let received = i64::try_from(batch.received)
@@ -225,6 +230,7 @@ impl PostgresStore {
                     &shard,
                     &received,
                     &TOPIC_LOCK_SPACE,
+                    &words,
                 ],
             )
             .await;

@@ -25,6 +25,7 @@ mod request_id;
 mod restart;
 mod retention;
 mod retention_support;
+mod search;
 mod stats;
 mod stream;
 mod stream_limits;

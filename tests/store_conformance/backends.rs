@@ -65,4 +65,20 @@ impl Backend {
             }
         }
     }
+
+    /// Runs `sql` on the database directly, behind the store's back (to set up what an older
+    /// version would have left).
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            Self::Postgres { url } => {
+                let client = crate::common::db::connect(url).await;
+                client.batch_execute(sql).await.expect("the statement runs");
+            }
+            Self::Embedded { dir } => {
+                let conn = rusqlite::Connection::open(dir.path().join("aggregator.db"))
+                    .expect("the file opens");
+                conn.execute_batch(sql).expect("the statement runs");
+            }
+        }
+    }
 }

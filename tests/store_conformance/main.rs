@@ -40,6 +40,8 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite!(
+    a_search_lists_exactly_the_events_the_model_matches,
+    rows_stored_before_the_searchable_text_existed_are_found_after_a_reopen,
     a_key_is_new_once_and_duplicate_after,
     a_batch_reports_exactly_the_absent_keys_as_new,
     counters_are_exact_per_shard_and_summed_over_commits,

@@ -17,9 +17,13 @@ use crate::store::error::StoreError;
 /// Ordered schema migrations. The applied version is the database's `PRAGMA user_version`,
 /// written in the same transaction as the migration, so a crash mid-migration leaves the
 /// previous version intact and the migration runs again at the next start.
-const MIGRATIONS: [(i32, &str); 2] = [
+const MIGRATIONS: [(i32, &str); 3] = [
     (1, include_str!("../migrations/embedded/0001_events.sql")),
     (2, include_str!("../migrations/embedded/0002_removals.sql")),
+    (
+        3,
+        include_str!("../migrations/embedded/0003_search_words.sql"),
+    ),
 ];
 
 /// Read connections kept open between requests; more are opened on demand and closed after use.
@@ -53,6 +57,7 @@ pub(super) fn open_writer(
     }
     conn.pragma_update(None, "synchronous", sync.pragma_value())?;
     migrate(&mut conn)?;
+    super::words::fill_missing(&mut conn)?;
     Ok(conn)
 }
 

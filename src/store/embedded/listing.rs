@@ -4,7 +4,7 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
-use super::{prefix_filter, rows};
+use super::{prefix_filter, rows, search};
 use crate::store::error::StoreError;
 use crate::store::model::{EventPage, EventQuery};
 
@@ -18,6 +18,10 @@ pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<Even
         format!("?{}", params.len())
     };
     let mut filters = String::new();
+    if let Some(filter) = &query.filter {
+        let condition = search::condition(filter, &mut bind);
+        filters.push_str(&format!(" AND ({condition})"));
+    }
     if let Some(topic) = &query.topic {
         filters.push_str(&format!(
             " AND topic = {}",
@@ -63,7 +67,19 @@ pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<Even
     let fetch = bind(Value::Integer(i64::from(query.limit) + 1));
     sql.push_str(&format!(" ORDER BY topic, seq LIMIT {fetch}"));
 
-    let mut statement = conn.prepare_cached(&sql)?;
+    // A search makes a statement of its own shape: not kept in the connection's cache, where
+    // it would push out the listing's own statements.
+    let (mut cached, mut fresh);
+    let statement: &mut rusqlite::Statement<'_> = match query.filter {
+        None => {
+            cached = conn.prepare_cached(&sql)?;
+            &mut cached
+        }
+        Some(_) => {
+            fresh = conn.prepare(&sql)?;
+            &mut fresh
+        }
+    };
     let mut rows = statement.query(params_from_iter(params))?;
     let mut events = Vec::new();
     let mut bytes = 0usize;

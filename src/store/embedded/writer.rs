@@ -37,8 +37,8 @@ pub(super) const QUEUE_CAPACITY: usize = 64;
 
 /// `seq` is given by the writer (see `removal.rs`): the next after the highest ever given.
 const INSERT_SQL: &str = "\
-INSERT INTO events (seq, topic, event_id, ts, source, payload, received_at)
-VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)
+INSERT INTO events (seq, topic, event_id, ts, source, payload, received_at, words)
+VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?8)
 ON CONFLICT (topic, event_id) DO NOTHING";
 
 const COUNTERS_SQL: &str = "\
@@ -59,6 +59,8 @@ pub(super) struct OwnedEvent {
     pub(super) ts_micros: i64,
     pub(super) source: String,
     pub(super) payload: String,
+    /// The payload's searchable text (`query::words::payload_words`).
+    pub(super) words: String,
 }
 
 /// One shard's group commit.
@@ -224,6 +226,7 @@ fn apply(
                 event.payload,
                 received_at,
                 *next_seq,
+                event.words,
             ])?;
             if changed == 1 {
                 *next_seq += 1;

@@ -8,6 +8,7 @@
 use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
 
+use super::search::{self, Param};
 use super::sql::{FOLLOW_ALL_SQL, FOLLOW_TOPIC_SQL, HORIZON_SQL, TOPIC_END_SQL};
 use super::PostgresStore;
 use crate::store::error::StoreError;
@@ -30,10 +31,17 @@ impl PostgresStore {
                 FROM (SELECT seq, topic, event_id, ts, source, payload::text AS payload_text,
                              received_at FROM events WHERE true",
         );
-        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-        let mut bind = |sql: &mut String, clause: &str, value: Box<dyn ToSql + Sync + Send>| {
+        let mut params: Vec<Param> = Vec::new();
+        let mut placeholder = |value: Param| {
             params.push(value);
-            sql.push_str(&clause.replace('?', &format!("${}", params.len())));
+            format!("${}", params.len())
+        };
+        if let Some(filter) = &query.filter {
+            let condition = search::condition(filter, &mut placeholder);
+            sql.push_str(&format!(" AND ({condition})"));
+        }
+        let mut bind = |sql: &mut String, clause: &str, value: Param| {
+            sql.push_str(&clause.replace('?', &placeholder(value)));
         };
         if let Some(topic) = &query.topic {
             bind(&mut sql, " AND topic = ?", Box::new(topic.clone()));
@@ -85,7 +93,12 @@ impl PostgresStore {
         sql.push_str(" ORDER BY topic, seq");
 
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(&sql).await?;
+        // A search makes a statement of its own shape: not kept in the connection's cache,
+        // which would grow with every distinct query.
+        let statement = match query.filter {
+            None => client.prepare_cached(&sql).await?,
+            Some(_) => client.prepare(&sql).await?,
+        };
         let param_refs: Vec<&(dyn ToSql + Sync)> = params
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))

@@ -2,7 +2,7 @@
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
 /// so that several aggregators starting together do not race.
-pub(super) const MIGRATIONS: [(i32, &str); 6] = [
+pub(super) const MIGRATIONS: [(i32, &str); 7] = [
     (1, include_str!("../migrations/postgres/0001_events.sql")),
     (
         2,
@@ -17,6 +17,10 @@ pub(super) const MIGRATIONS: [(i32, &str); 6] = [
     (
         6,
         include_str!("../migrations/postgres/0006_purge_acknowledgements.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_search_words.sql"),
     ),
 ];
 
@@ -47,8 +51,9 @@ pub(super) const SWEEP_LOCK_SPACE: i32 = 0x6167_6777;
 /// (the column's default, for other writers).
 pub(super) const COMMIT_SQL: &str = "\
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
-        AS i(topic, event_id, ts, source, payload)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                         $10::text[])
+        AS i(topic, event_id, ts, source, payload, words)
 ), locks AS (
     SELECT pg_advisory_xact_lock($9, k.key) FROM (
         SELECT DISTINCT hashtext(topic) AS key FROM input ORDER BY key
@@ -60,8 +65,8 @@ WITH input AS (
     ON CONFLICT (topic) DO NOTHING
     RETURNING topic
 ), inserted AS (
-    INSERT INTO events (topic, event_id, ts, source, payload, tx)
-    SELECT topic, event_id, ts, source, payload::json,
+    INSERT INTO events (topic, event_id, ts, source, payload, words, tx)
+    SELECT topic, event_id, ts, source, payload::json, words,
            (SELECT pg_current_xact_id()::text::bigint) FROM input
     WHERE (SELECT count(*) FROM locks) >= 0
     ON CONFLICT (topic, event_id) DO NOTHING

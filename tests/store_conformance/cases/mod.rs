@@ -8,6 +8,7 @@ mod listing;
 mod prefixes;
 mod read_only;
 mod removal;
+mod search;
 mod sweep;
 
 pub use commits::*;
@@ -18,4 +19,5 @@ pub use listing::*;
 pub use prefixes::*;
 pub use read_only::*;
 pub use removal::*;
+pub use search::*;
 pub use sweep::*;

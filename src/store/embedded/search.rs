@@ -1,0 +1,115 @@
+//! A search query ([`Query`]) lowered to an SQLite condition on `events`, every value bound
+//! as a parameter (never written into the SQL). The condition is never NULL, so `NOT` means
+//! what it means in the in-memory evaluation (`query/eval.rs`), which is the model this
+//! lowering is tested against, rule by rule:
+//! - words and phrases: `instr(words, ' w1 w2 ')` in the searchable text the commit wrote;
+//! - event fields: `=` and a byte-wise prefix test, `ts` in microseconds;
+//! - a payload path: SQLite's JSON functions with a path of quoted names (`$."a"."b"`), which
+//!   walks objects only, as the model does; a value equals a term by its JSON type (`text`,
+//!   `integer`/`real`, `true`/`false`), or an array holds such an element.
+
+use rusqlite::types::Value as Sql;
+
+use crate::query::words::phrase_needle;
+use crate::query::{Condition, Field, FieldQuery, Query, RangeValue, Value};
+use crate::store::search::{junction, range_condition};
+
+/// The condition for `query`; `bind` binds a value and returns its placeholder.
+pub(super) fn condition(query: &Query, bind: &mut impl FnMut(Sql) -> String) -> String {
+    match query {
+        Query::All => "1".into(),
+        Query::Text(phrase) => {
+            let needle = bind(Sql::Text(phrase_needle(&phrase.words)));
+            format!("coalesce(instr(words, {needle}) > 0, 0)")
+        }
+        Query::Field(field) => field_condition(field, bind),
+        Query::And(children) => junction(children, " AND ", |child| condition(child, bind)),
+        Query::Or(children) => junction(children, " OR ", |child| condition(child, bind)),
+        Query::Not(child) => format!("NOT ({})", condition(child, bind)),
+    }
+}
+
+fn field_condition(query: &FieldQuery, bind: &mut impl FnMut(Sql) -> String) -> String {
+    let column = match &query.field {
+        Field::Topic => "topic",
+        Field::Source => "source",
+        Field::EventId => "event_id",
+        Field::Timestamp => return timestamp_condition(&query.condition, bind),
+        Field::Payload(path) => {
+            let predicate = payload_condition(path, &query.condition, bind);
+            return format!("coalesce(({predicate}), 0)");
+        }
+    };
+    match &query.condition {
+        Condition::Equals(value) => format!("{column} = {}", bind(Sql::Text(value.text.clone()))),
+        Condition::Prefix(prefix) => starts_with(column, prefix, bind),
+        Condition::Exists => "1".into(),
+        Condition::Range(_) => "0".into(),
+    }
+}
+
+/// Byte-wise, as Rust's `str::starts_with`: on blobs SQLite's `substr` and `length` count bytes
+/// (see `prefix_filter.rs`).
+fn starts_with(expression: &str, prefix: &str, bind: &mut impl FnMut(Sql) -> String) -> String {
+    let prefix = bind(Sql::Blob(prefix.as_bytes().to_vec()));
+    format!("substr(CAST({expression} AS BLOB), 1, length({prefix})) = {prefix}")
+}
+
+fn timestamp_condition(condition: &Condition, bind: &mut impl FnMut(Sql) -> String) -> String {
+    match condition {
+        Condition::Equals(Value {
+            instant: Some(instant),
+            ..
+        }) => format!("ts = {}", bind(Sql::Integer(instant.timestamp_micros()))),
+        Condition::Range(range) => range_condition(range, "ts", |value| match value {
+            RangeValue::Instant(at) => Some(bind(Sql::Integer(at.timestamp_micros()))),
+            RangeValue::Number(_) => None,
+        }),
+        Condition::Exists => "1".into(),
+        Condition::Equals(_) | Condition::Prefix(_) => "0".into(),
+    }
+}
+
+fn payload_condition(
+    path: &[String],
+    condition: &Condition,
+    bind: &mut impl FnMut(Sql) -> String,
+) -> String {
+    let json_path: String = std::iter::once("$".to_owned())
+        .chain(path.iter().map(|name| format!(".\"{name}\"")))
+        .collect();
+    let at = bind(Sql::Text(json_path));
+    let kind = format!("json_type(payload, {at})");
+    let found = format!("json_extract(payload, {at})");
+    match condition {
+        Condition::Exists => format!("{kind} IS NOT NULL"),
+        Condition::Equals(value) => {
+            let text = bind(Sql::Text(value.text.clone()));
+            let number = bind(value.number.map_or(Sql::Null, Sql::Real));
+            let element = |kind: &str, found: &str| {
+                format!(
+                    "({kind} = 'text' AND {found} = {text}) \
+                     OR ({kind} IN ('integer', 'real') AND {found} = {number}) \
+                     OR ({kind} = 'true' AND {text} = 'true') \
+                     OR ({kind} = 'false' AND {text} = 'false')"
+                )
+            };
+            format!(
+                "({}) OR ({kind} = 'array' AND EXISTS (SELECT 1 FROM json_each(payload, {at}) \
+                 AS element WHERE {}))",
+                element(&kind, &found),
+                element("element.type", "element.value"),
+            )
+        }
+        Condition::Prefix(prefix) => {
+            format!("{kind} = 'text' AND {}", starts_with(&found, prefix, bind))
+        }
+        Condition::Range(range) => {
+            let bounds = range_condition(range, &found, |value| match value {
+                RangeValue::Number(number) => Some(bind(Sql::Real(*number))),
+                RangeValue::Instant(_) => None,
+            });
+            format!("{kind} IN ('integer', 'real') AND {bounds}")
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! A search query ([`Query`]) lowered to a PostgreSQL condition on `events`, every value bound
+//! as a parameter (never written into the SQL). The condition is never NULL, so `NOT` means
+//! what it means in the in-memory evaluation (`query/eval.rs`), which is the model this
+//! lowering is tested against, rule by rule:
+//! - words and phrases: `strpos(words, ' w1 w2 ')` in the searchable text the commit wrote;
+//! - event fields: `=` and `^@` (starts with), `ts` compared as an instant;
+//! - a payload path: equality as JSON containment (`@>`) of the value, or of an array holding
+//!   it, at that path, as a string, a number and a boolean where the term reads as one
+//!   (containment walks objects only, as the model does); a prefix, a range or `*` reads the
+//!   value with `#>` after checking that every step before the last is an object (`#>` would
+//!   index into an array with a numeric name, which the model never does).
+
+use serde_json::{json, Value as Json};
+use tokio_postgres::types::ToSql;
+
+use crate::query::words::phrase_needle;
+use crate::query::{Condition, Field, FieldQuery, Query, RangeValue, Value};
+use crate::store::search::{junction, range_condition};
+
+/// A bound parameter.
+pub(super) type Param = Box<dyn ToSql + Sync + Send>;
+
+/// The condition for `query`; `bind` binds a value and returns its placeholder.
+pub(super) fn condition(query: &Query, bind: &mut impl FnMut(Param) -> String) -> String {
+    match query {
+        Query::All => "true".into(),
+        Query::Text(phrase) => {
+            let needle = bind(Box::new(phrase_needle(&phrase.words)));
+            format!("COALESCE(strpos(words, {needle}) > 0, false)")
+        }
+        Query::Field(field) => field_condition(field, bind),
+        Query::And(children) => junction(children, " AND ", |child| condition(child, bind)),
+        Query::Or(children) => junction(children, " OR ", |child| condition(child, bind)),
+        Query::Not(child) => format!("NOT ({})", condition(child, bind)),
+    }
+}
+
+fn field_condition(query: &FieldQuery, bind: &mut impl FnMut(Param) -> String) -> String {
+    let column = match &query.field {
+        Field::Topic => "topic",
+        Field::Source => "source",
+        Field::EventId => "event_id",
+        Field::Timestamp => return timestamp_condition(&query.condition, bind),
+        Field::Payload(path) => {
+            let predicate = payload_condition(path, &query.condition, bind);
+            return format!("COALESCE(({predicate}), false)");
+        }
+    };
+    match &query.condition {
+        Condition::Equals(value) => format!("{column} = {}", bind(Box::new(value.text.clone()))),
+        Condition::Prefix(prefix) => format!("{column} ^@ {}", bind(Box::new(prefix.clone()))),
+        Condition::Exists => "true".into(),
+        Condition::Range(_) => "false".into(),
+    }
+}
+
+fn timestamp_condition(condition: &Condition, bind: &mut impl FnMut(Param) -> String) -> String {
+    match condition {
+        Condition::Equals(Value {
+            instant: Some(instant),
+            ..
+        }) => format!("ts = {}", bind(Box::new(*instant))),
+        Condition::Range(range) => range_condition(range, "ts", |value| match value {
+            RangeValue::Instant(at) => Some(bind(Box::new(*at))),
+            RangeValue::Number(_) => None,
+        }),
+        Condition::Exists => "true".into(),
+        Condition::Equals(_) | Condition::Prefix(_) => "false".into(),
+    }
+}
+
+fn payload_condition(
+    path: &[String],
+    condition: &Condition,
+    bind: &mut impl FnMut(Param) -> String,
+) -> String {
+    match condition {
+        Condition::Equals(value) => {
+            let documents: Vec<String> = leaf_values(value)
+                .into_iter()
+                .flat_map(|leaf| [leaf.clone(), Json::Array(vec![leaf])])
+                .map(|leaf| {
+                    let document = nest(path, leaf);
+                    format!("payload::jsonb @> {}::jsonb", bind(Box::new(document)))
+                })
+                .collect();
+            documents.join(" OR ")
+        }
+        Condition::Exists => {
+            let (objects, value) = walk(path, bind);
+            format!("{objects}jsonb_typeof({value}) IS NOT NULL")
+        }
+        Condition::Prefix(prefix) => {
+            let (objects, value) = walk(path, bind);
+            let prefix = bind(Box::new(prefix.clone()));
+            format!(
+                "{objects}jsonb_typeof({value}) = 'string' AND ({value} #>> '{{}}') ^@ {prefix}"
+            )
+        }
+        Condition::Range(range) => {
+            let (objects, value) = walk(path, bind);
+            // Compared as numeric, exactly: a cast to float8 would fail on a stored number
+            // beyond its range. The bound is Rust's shortest text of the f64 the model uses.
+            // CASE, because only it fixes the order of evaluation: the cast must never meet
+            // a value that is not a number.
+            let bounds =
+                range_condition(range, &format!("({value})::numeric"), |bound| match bound {
+                    RangeValue::Number(number) => Some(format!(
+                        "{}::text::numeric",
+                        bind(Box::new(format!("{number:?}")))
+                    )),
+                    RangeValue::Instant(_) => None,
+                });
+            format!(
+                "CASE WHEN {objects}jsonb_typeof({value}) = 'number' THEN {bounds} ELSE false END"
+            )
+        }
+    }
+}
+
+/// `jsonb_typeof(...) = 'object' AND ` for every step before the last (nothing for a path of
+/// one name), and the expression of the value at `path`.
+fn walk(path: &[String], bind: &mut impl FnMut(Param) -> String) -> (String, String) {
+    let mut objects = String::new();
+    for depth in 1..path.len() {
+        let prefix = bind(Box::new(path[..depth].to_vec()));
+        objects.push_str(&format!(
+            "jsonb_typeof(payload::jsonb #> {prefix}::text[]) = 'object' AND "
+        ));
+    }
+    let whole = bind(Box::new(path.to_vec()));
+    (objects, format!("payload::jsonb #> {whole}::text[]"))
+}
+
+/// The JSON values a term equals: its text, and its number or boolean when it reads as one.
+fn leaf_values(value: &Value) -> Vec<Json> {
+    let mut leaves = vec![Json::String(value.text.clone())];
+    if let Some(number) = value.number.and_then(serde_json::Number::from_f64) {
+        leaves.push(Json::Number(number));
+    }
+    match value.text.as_str() {
+        "true" => leaves.push(json!(true)),
+        "false" => leaves.push(json!(false)),
+        _ => {}
+    }
+    leaves
+}
+
+/// `{"a": {"b": leaf}}` for the path `a.b`.
+fn nest(path: &[String], leaf: Json) -> Json {
+    path.iter()
+        .rev()
+        .fold(leaf, |inner, name| json!({ name: inner }))
+}

@@ -1,0 +1,140 @@
+//! `GET /events?q=`: a search across topics returns exactly the matching events, a query that
+//! cannot be read is a 400 naming its position and token, and a key limited to topic prefixes
+//! finds nothing outside them.
+
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::auth_support::{bearer, get_as, publish_ok_as, spawn_keyed_app, KeysFile};
+use crate::helpers::{event, spawn_app, ApiApp};
+use aggregator::auth::Scope;
+
+/// An event of `topic` whose payload is `payload`.
+fn event_with(topic: &str, id: &str, source: &str, payload: Value) -> Value {
+    let mut event = event(topic, id);
+    event["source"] = json!(source);
+    event["payload"] = payload;
+    event
+}
+
+fn ids(page: &Value) -> Vec<&str> {
+    page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["event_id"].as_str().unwrap())
+        .collect()
+}
+
+fn search(q: &str) -> String {
+    format!("q={}", utf8_percent_encode(q, NON_ALPHANUMERIC))
+}
+
+/// Proves words, fields, ranges and boolean operators select across topics exactly the events
+/// they describe.
+#[tokio::test]
+async fn a_search_returns_exactly_the_matching_events_across_topics() {
+    // Arrange
+    let app = spawn_app().await;
+    app.publish_ok(&json!([
+        event_with(
+            "checkout",
+            "c1",
+            "web",
+            json!({"level": "error", "message": "Payment TIMEOUT", "latency_ms": 900})
+        ),
+        event_with(
+            "checkout",
+            "c2",
+            "web",
+            json!({"level": "info", "message": "order paid", "latency_ms": 120})
+        ),
+        event_with(
+            "billing",
+            "b1",
+            "cron",
+            json!({"level": "error", "message": "invoice failed", "http": {"status": 502}})
+        ),
+        event_with(
+            "billing",
+            "b2",
+            "cron",
+            json!({"level": "warn", "message": "retry timeout"})
+        ),
+    ]))
+    .await;
+
+    for (q, expected) in [
+        ("level:error", vec!["b1", "c1"]),
+        ("timeout", vec!["b2", "c1"]),
+        ("\"payment timeout\"", vec!["c1"]),
+        ("level:error AND source:web", vec!["c1"]),
+        (
+            "latency_ms:>500 OR http.status:[500 TO 599]",
+            vec!["b1", "c1"],
+        ),
+        ("-level:error topic:check*", vec!["c2"]),
+        ("NOT (timeout OR paid)", vec!["b1"]),
+    ] {
+        // Act
+        let (status, page) = app.events(&search(q)).await;
+
+        // Assert
+        assert_eq!(status, StatusCode::OK, "{q}: {page}");
+        assert_eq!(ids(&page), expected, "{q}");
+    }
+}
+
+/// Proves a query that cannot be read is a 400 whose details name `q`, the position and the
+/// token.
+#[tokio::test]
+async fn a_query_that_cannot_be_read_is_a_400_naming_its_position_and_token() {
+    let app = spawn_app().await;
+    for (q, position, token) in [
+        ("level:error OR", "position 15", "\"\""),
+        ("(level:error", "position 1", "\"(\""),
+        ("status:[1 TO x]", "position 14", "\"x]\""),
+    ] {
+        let (status, body) = app.events(&search(q)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}: {body}");
+        assert_eq!(body["details"][0]["field"], "q", "{q}: {body}");
+        let reason = body["details"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(position) && reason.contains(token),
+            "{q}: {reason}"
+        );
+    }
+}
+
+/// Proves a key limited to `orders.` finds only `orders.*` events, whatever it searches for.
+#[tokio::test]
+async fn a_key_limited_to_a_prefix_searches_only_its_topics() {
+    // Arrange
+    let file = KeysFile::new();
+    let publisher = bearer(&file.add("publisher", &[Scope::Publish], &[], None));
+    let reader = bearer(&file.add("orders-reader", &[Scope::Read], &["orders."], None));
+    let app = spawn_keyed_app(&file).await;
+    let stored = [
+        event_with("orders.eu", "o1", "web", json!({"level": "error"})),
+        event_with("payments", "p1", "web", json!({"level": "error"})),
+    ];
+    publish_ok_as(&app, &publisher, &stored).await;
+
+    for q in [
+        "level:error",
+        "topic:payments",
+        "topic:*",
+        "-topic:orders.*",
+    ] {
+        // Act
+        let (status, page) = get_as(&app, &format!("/events?{}", search(q)), &reader).await;
+
+        // Assert
+        assert_eq!(status, StatusCode::OK, "{q}: {page}");
+        assert!(
+            ids(&page).iter().all(|id| id.starts_with('o')),
+            "{q}: {page}"
+        );
+    }
+}
