@@ -1,6 +1,7 @@
 """Schemathesis hooks of scripts/schemathesis.sh.
 
-GET /events takes a cursor only with the topic it came from (see map_query below).
+GET /events takes a cursor only with the topic it came from, and a search query in a language
+of its own (see map_query below).
 
 POST /publish also takes NDJSON (application/x-ndjson): one event object per line. The OpenAPI
 document states such a body as the array of the events its lines hold (OpenAPI cannot say
@@ -29,6 +30,19 @@ def ndjson(ctx, value):
 TOPIC_CURSOR = re.compile(r"^[0-9]{1,18}\.(?:[0-9a-f]{2})*$")
 
 
+# A search query (`q`) is a language no JSON Schema can state: the document gives only its length
+# and that it holds no NUL, and the parser's own property tests cover the rest. A generated `q`
+# within those bounds becomes the words it holds (ASCII letters and digits, lowercase, so that
+# no word reads as AND, OR or NOT), which is always a valid query; without such words it is
+# dropped (an empty query matches every event). A `q` outside the bounds is left to be refused.
+SEARCH_WORD = re.compile(r"[A-Za-z0-9]+")
+MAX_SEARCH_CHARS = 4096
+
+
+def search_words(q):
+    return " ".join(word.lower() for word in SEARCH_WORD.findall(q)[:20])
+
+
 @schemathesis.hook
 def map_query(ctx, query):
     operation = getattr(ctx, "operation", None)
@@ -38,4 +52,7 @@ def map_query(ctx, query):
     if isinstance(topic, str) and topic and isinstance(cursor, str) and TOPIC_CURSOR.match(cursor):
         seq = cursor.split(".", 1)[0]
         query = dict(query, cursor=f"{seq}.{topic.encode('utf-8').hex()}")
+    q = query.get("q")
+    if isinstance(q, str) and "\0" not in q and len(q) <= MAX_SEARCH_CHARS:
+        query = dict(query, q=search_words(q))
     return query

@@ -138,19 +138,20 @@ impl Token {
 /// Splits `text` into words, phrases, parentheses and leading minus signs.
 fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
     let chars: Vec<char> = text.chars().collect();
+    // No stored text holds a NUL, and PostgreSQL cannot even compare one.
+    if let Some(at) = chars.iter().position(|c| *c == '\0') {
+        return Err(ParseError {
+            position: at + 1,
+            token: "\0".into(),
+            reason: "a query must not contain the NUL character".into(),
+        });
+    }
     let mut tokens = Vec::new();
     let mut at = 0;
     let mut spaced = true;
     while at < chars.len() {
         let c = chars[at];
         let position = at + 1;
-        if c == '\0' {
-            return Err(ParseError {
-                position,
-                token: c.to_string(),
-                reason: "a query must not contain the NUL character".into(),
-            });
-        }
         if c.is_whitespace() {
             spaced = true;
             at += 1;
