@@ -156,7 +156,7 @@ fn mistakes_are_reported_at_their_position_with_their_token() {
         ("!!!", 1, "!!!", "no letter or digit"),
         ("payload:x", 1, "payload:x", "inside the payload"),
         ("n:[* TO *]", 1, "n:[*", "open at both ends"),
-        ("ok \"a\0b\"", 5, "\0", "NUL"),
+        ("ok \"a\0b\"", 6, "\0", "NUL"),
     ];
     for (text, position, token, reason) in cases {
         let error = refused(text);
