@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
     let options = EmbeddedOptions {
         timeout: std::time::Duration::from_secs(30),
         sync,
+        query_timeout: std::time::Duration::from_secs(30),
     };
     let store: SharedStore =
         Arc::new(EmbeddedStore::open(dir.path().join("bench.db"), options).await?);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
 use crate::actors::{ActorTree, TreeConfig};
@@ -115,6 +116,7 @@ impl App {
             limits: config.limits,
             metrics,
             tails: TailSlots::new(config.limits.max_subscribers),
+            searches: Semaphore::new(config.limits.max_concurrent_queries),
             access: access.clone(),
         }));
         let scheme = if tls.is_some() { "https" } else { "http" };

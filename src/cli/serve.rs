@@ -96,6 +96,15 @@ pub struct StoreArgs {
     /// Name of this process's counter rows; give each aggregator sharing a database its own.
     #[arg(long, env = "AGG_INSTANCE_ID", default_value = store::DEFAULT_INSTANCE_ID)]
     pub instance_id: String,
+    /// Time limit of one search (`GET /events?q=`, e.g. 10s); past it the search is refused
+    /// with a 400 that says how to narrow it.
+    #[arg(long, env = "AGG_QUERY_TIMEOUT", default_value = "10s", value_parser = parse::period)]
+    pub query_timeout: Duration,
+    /// Searches run at once; past it a search gets 429. On PostgreSQL they have this many
+    /// connections of their own, so they never take a connection ingest needs.
+    #[arg(long, env = "AGG_MAX_CONCURRENT_QUERIES",
+          default_value_t = store::DEFAULT_MAX_CONCURRENT_QUERIES, value_parser = parse::positive)]
+    pub max_concurrent_queries: usize,
 }
 
 /// Group-commit knobs of the shard actors, and the fast path's budget.
@@ -279,6 +288,7 @@ impl ServeArgs {
                 body_read_timeout: self.limits.body_read_timeout,
                 max_subscribers: self.limits.max_subscribers,
                 stream_heartbeat: self.limits.stream_heartbeat,
+                max_concurrent_queries: self.store.max_concurrent_queries,
                 connections: ConnectionLimits {
                     max_connections: self.limits.max_connections,
                     reserved_connections: self.limits.reserved_connections,
@@ -320,6 +330,8 @@ impl StoreArgs {
             pool_size: self.db_pool_size,
             timeout: Duration::from_millis(self.store_timeout_ms),
             instance_id: self.instance_id.clone(),
+            query_timeout: self.query_timeout,
+            max_concurrent_queries: self.max_concurrent_queries,
         }
     }
 }

@@ -1,8 +1,12 @@
-//! `GET /events?topic=&source=&since=&until=&limit=&cursor=`: stored events, paginated.
+//! `GET /events?topic=&source=&since=&until=&q=&limit=&cursor=`: stored events, paginated.
 //!
 //! Events are listed in `(topic, seq)` order: within a topic, commit order (guarantee 8).
 //! Pagination is keyset-based: `next_cursor` encodes the position of the last event returned,
 //! so pages neither skip nor repeat events even while new ones arrive.
+//!
+//! `q` is a search query (`crate::query`), lowered by the store to its own SQL. A search may
+//! read much of the store, so at most `--max-concurrent-queries` run at once (past it, `429`)
+//! and each within `--query-timeout` (past it, a `400` saying how to narrow it).
 //!
 //! With API keys in force the key needs the `read` scope; a listing shows only the topics
 //! inside the key's prefixes, and a `topic` outside them is `403`.
@@ -130,8 +134,12 @@ pub struct EventsResponse {
     params(EventsParams),
     responses(
         (status = 200, description = "One page of events", body = EventsResponse),
-        (status = 400, description = "Invalid parameters; `details` names each", body = ErrorResponse),
-        (status = 429, description = "Too many requests in progress; retry later", body = ErrorResponse,
+        (status = 400, description = "Invalid parameters (`details` names each; for `q`, the \
+                                      position and token), or a search that ran past \
+                                      `--query-timeout` (the message says how to narrow it)",
+         body = ErrorResponse),
+        (status = 429, description = "Too many requests, or more than `--max-concurrent-queries` \
+                                      searches, in progress; retry later", body = ErrorResponse,
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 503, description = "Store unreachable or slow", body = ErrorResponse,
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
@@ -150,6 +158,16 @@ pub async fn list_events(
     }
     query.topic_prefixes = caller.topics();
     query.max_bytes = state.limits.max_page_bytes;
+    // A search may read much of the store: a few at a time, the others told to come back.
+    let _search = match query.filter {
+        None => None,
+        Some(_) => Some(state.searches.try_acquire().map_err(|_| {
+            ApiError::TooManyRequests(format!(
+                "{} searches are running, the most this server runs at once",
+                state.limits.max_concurrent_queries
+            ))
+        })?),
+    };
     let page = state.store.query(&query).await?;
     Ok(Json(EventsResponse {
         count: page.events.len(),

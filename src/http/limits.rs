@@ -23,6 +23,9 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_SUBSCRIBERS: usize = 1000;
 /// Default interval of the keep-alive comments of an idle live tail.
 pub const DEFAULT_STREAM_HEARTBEAT: Duration = Duration::from_secs(15);
+/// Default number of searches run at once.
+pub const DEFAULT_MAX_CONCURRENT_QUERIES: usize =
+    crate::store::options::DEFAULT_MAX_CONCURRENT_QUERIES;
 /// Default cap on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default number of connections, within the cap, kept for `/health` and `/ready`.
@@ -56,6 +59,8 @@ pub struct Limits {
     /// Interval of the keep-alive comments a live tail sends while idle (shorter than the
     /// idle timeout, and than proxies' read timeouts).
     pub stream_heartbeat: Duration,
+    /// Searches (`GET /events?q=`) run at once; past it, `429`.
+    pub max_concurrent_queries: usize,
     /// Connection-level limits.
     pub connections: ConnectionLimits,
 }
@@ -99,6 +104,7 @@ impl Default for Limits {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
             stream_heartbeat: DEFAULT_STREAM_HEARTBEAT,
+            max_concurrent_queries: DEFAULT_MAX_CONCURRENT_QUERIES,
             connections: ConnectionLimits::default(),
         }
     }

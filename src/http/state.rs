@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use super::follow::TailSlots;
 use super::limits::Limits;
 use crate::actors::ActorTree;
@@ -42,6 +44,8 @@ pub struct AppParts {
     pub metrics: Metrics,
     /// One slot per live tail that may be open (`Limits::max_subscribers`).
     pub tails: TailSlots,
+    /// One permit per search that may run (`Limits::max_concurrent_queries`).
+    pub searches: Semaphore,
     /// The API keys in force (or none: every caller may do everything).
     pub access: Arc<AccessControl>,
 }

@@ -78,6 +78,8 @@ pub struct EmbeddedStore {
     jobs: mpsc::Sender<Job>,
     readers: Arc<ReadPool>,
     timeout: Duration,
+    /// Time limit of one search.
+    query_timeout: Duration,
     /// When this store was opened (the one instance's start, for `/stats`).
     started_at: DateTime<Utc>,
     /// Fired by the writer thread after each commit.
@@ -102,6 +104,7 @@ impl EmbeddedStore {
             jobs,
             readers: Arc::new(ReadPool::new(path, options.timeout)),
             timeout: options.timeout,
+            query_timeout: options.query_timeout,
             started_at: Utc::now(),
             signal,
         })
@@ -200,8 +203,21 @@ impl Store for EmbeddedStore {
 
     async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let query = query.clone();
-        self.read(move |conn| listing::query_events(conn, &query))
-            .await
+        if query.filter.is_none() {
+            return self
+                .read(move |conn| listing::query_events(conn, &query))
+                .await;
+        }
+        // SQLite interrupts a search past its limit (a progress handler); the caller waits a
+        // little longer, so that the interruption is what it sees.
+        let limit = self.query_timeout;
+        let readers = Arc::clone(&self.readers);
+        let search = blocking(move || {
+            readers.with_reader(|conn| {
+                search::within(conn, limit, |conn| listing::query_events(conn, &query))
+            })
+        });
+        bounded(limit + search::GRACE, search).await
     }
 
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {

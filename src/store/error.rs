@@ -76,6 +76,15 @@ impl StoreError {
         Self::transient(format!("store operation timed out after {timeout:?}"))
     }
 
+    /// A search ran past its time limit: it is too costly as asked (retrying it the same
+    /// way is useless), so the caller is told how to narrow it.
+    pub fn too_costly(limit: Duration) -> Self {
+        Self::Rejected(Cause::message(format!(
+            "the search did not finish within --query-timeout ({limit:?}): narrow it with \
+             since and until, a topic, or rarer words and fields"
+        )))
+    }
+
     /// Data read back from the store makes no sense (a negative counter, a payload that is not
     /// JSON): a bug or a damaged store.
     pub fn corrupt(what: impl fmt::Display) -> Self {

@@ -19,6 +19,10 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_POOL_SIZE: usize = 8;
 /// Default upper bound on one store operation.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time limit of one search.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of searches run at once.
+pub const DEFAULT_MAX_CONCURRENT_QUERIES: usize = 4;
 /// Default name of this process's counter rows.
 pub const DEFAULT_INSTANCE_ID: &str = "default";
 
@@ -35,6 +39,11 @@ pub struct StoreOptions {
     pub timeout: Duration,
     /// Name of this process's counter rows; each aggregator sharing a database needs its own.
     pub instance_id: String,
+    /// Time limit of one search (`GET /events?q=`); past it the search is refused as too
+    /// costly.
+    pub query_timeout: Duration,
+    /// Searches run at once; PostgreSQL gives them connections of their own, this many.
+    pub max_concurrent_queries: usize,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +54,8 @@ impl Default for StoreOptions {
             pool_size: DEFAULT_POOL_SIZE,
             timeout: DEFAULT_TIMEOUT,
             instance_id: DEFAULT_INSTANCE_ID.into(),
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
+            max_concurrent_queries: DEFAULT_MAX_CONCURRENT_QUERIES,
         }
     }
 }
@@ -56,6 +67,8 @@ impl StoreOptions {
             pool_size: self.pool_size.max(1),
             timeout: self.timeout,
             instance_id: self.instance_id.clone(),
+            query_timeout: self.query_timeout,
+            search_pool_size: self.max_concurrent_queries.max(1),
         }
     }
 
@@ -64,6 +77,7 @@ impl StoreOptions {
         EmbeddedOptions {
             timeout: self.timeout,
             sync: SyncMode::default(),
+            query_timeout: self.query_timeout,
         }
     }
 }

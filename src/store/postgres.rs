@@ -52,6 +52,10 @@ pub struct PostgresOptions {
     pub timeout: Duration,
     /// Names this process's counter rows; distinct per aggregator sharing the database.
     pub instance_id: String,
+    /// Time limit of one search; the server cancels the statement past it.
+    pub query_timeout: Duration,
+    /// Connections of the searches' own pool.
+    pub search_pool_size: usize,
 }
 
 /// The PostgreSQL [`Store`].
@@ -68,6 +72,11 @@ pub struct PostgresStore {
     /// The live tails' reads: a pool of their own, so that any number of tails never takes a
     /// connection a commit needs; they queue among themselves instead.
     tail_pool: Pool,
+    /// Searches: a pool of their own for the same reason, whose sessions cancel a statement
+    /// past `query_timeout`.
+    search_pool: Pool,
+    /// Time limit of one search.
+    query_timeout: Duration,
 }
 
 /// `host:port` of every host of `config`, comma-separated (a port given once applies to all).
@@ -87,6 +96,12 @@ fn hosts_of(config: &tokio_postgres::Config) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// How much longer than a search's limit the client waits for the server's cancellation.
+const SEARCH_GRACE: Duration = Duration::from_secs(1);
+
+/// SQLSTATE of a statement cancelled by its `statement_timeout`.
+const QUERY_CANCELED: &str = "57014";
 
 /// Connections of the live tails' pool.
 const TAIL_POOL_SIZE: usize = 2;
@@ -135,10 +150,20 @@ impl PostgresStore {
         let hosts = hosts_of(&pg_config);
         let feed = CommitFeed::start(pg_config.clone(), options.instance_id.clone());
         let tail_pool = build_pool(pg_config.clone(), TAIL_POOL_SIZE, options.timeout)?;
+        let mut search_config = pg_config.clone();
+        let session_options = search_config.get_options().unwrap_or_default().to_owned();
+        // A later `-c` of the same setting wins: the search sessions' own statement timeout.
+        search_config.options(format!(
+            "{session_options} -c statement_timeout={}",
+            options.query_timeout.as_millis()
+        ));
+        let search_pool = build_pool(search_config, options.search_pool_size, options.timeout)?;
         let pool = build_pool(pg_config, options.pool_size, options.timeout)?;
         let store = Self {
             pool,
             tail_pool,
+            search_pool,
+            query_timeout: options.query_timeout,
             timeout: options.timeout,
             instance_id: options.instance_id.clone(),
             started_at: Utc::now(),
@@ -324,7 +349,19 @@ impl Store for PostgresStore {
     }
 
     async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        self.bounded(self.query_unbounded(query)).await
+        if query.filter.is_none() {
+            return self.bounded(self.query_unbounded(query, &self.pool)).await;
+        }
+        // The server cancels a search past its limit (the search sessions' statement timeout);
+        // the client waits a little longer, so that the cancellation is what it sees.
+        let limit = self.query_timeout;
+        let search = self.query_unbounded(query, &self.search_pool);
+        match bounded(limit + SEARCH_GRACE, search).await {
+            Err(StoreError::Transient(cause)) if cause.code.as_deref() == Some(QUERY_CANCELED) => {
+                Err(StoreError::too_costly(limit))
+            }
+            other => other.map_err(|err| err.at(&self.hosts)),
+        }
     }
 
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::auth_support::{bearer, get_as, publish_ok_as, spawn_keyed_app, KeysFile};
-use crate::helpers::{event, spawn_app, ApiApp};
+use crate::helpers::{event, spawn_app, spawn_app_with, ApiApp};
 use aggregator::auth::Scope;
 
 /// An event of `topic` whose payload is `payload`.
@@ -137,4 +137,28 @@ async fn a_key_limited_to_a_prefix_searches_only_its_topics() {
             "{q}: {page}"
         );
     }
+}
+
+/// Proves a search past `--max-concurrent-queries` is a 429 with `Retry-After`, while a plain
+/// listing is still served.
+#[tokio::test]
+async fn a_search_past_the_concurrent_limit_is_a_429_and_listings_go_on() {
+    // Arrange: no search may run at all.
+    let app = spawn_app_with(|config| config.limits.max_concurrent_queries = 0).await;
+    app.publish_ok(&json!([event("t", "1")])).await;
+
+    // Act
+    let searched = app
+        .client
+        .get(app.url(&format!("/events?{}", search("t"))))
+        .send()
+        .await
+        .unwrap();
+    let (listed_status, listed) = app.events("topic=t").await;
+
+    // Assert
+    assert_eq!(searched.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(searched.headers().contains_key("retry-after"));
+    assert_eq!(listed_status, StatusCode::OK);
+    assert_eq!(listed["count"], 1);
 }

@@ -12,6 +12,7 @@ use tempfile::TempDir;
 use crate::common::db::TestDb;
 
 const STORE_TIMEOUT: Duration = Duration::from_secs(10);
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An isolated database of one backend.
 pub enum Backend {
@@ -38,12 +39,19 @@ impl Backend {
 
     /// Opens (and migrates) the store; every call opens the same database.
     pub async fn open(&self) -> SharedStore {
+        self.open_with_query_timeout(QUERY_TIMEOUT).await
+    }
+
+    /// [`Self::open`] with searches limited to `query_timeout`.
+    pub async fn open_with_query_timeout(&self, query_timeout: Duration) -> SharedStore {
         match self {
             Self::Postgres { url } => {
                 let options = PostgresOptions {
                     pool_size: 8,
                     timeout: STORE_TIMEOUT,
                     instance_id: "conformance".into(),
+                    query_timeout,
+                    search_pool_size: 2,
                 };
                 Arc::new(
                     PostgresStore::connect(url, &options)
@@ -55,6 +63,7 @@ impl Backend {
                 let options = EmbeddedOptions {
                     timeout: STORE_TIMEOUT,
                     sync: SyncMode::default(),
+                    query_timeout,
                 };
                 let path = dir.path().join("aggregator.db");
                 Arc::new(

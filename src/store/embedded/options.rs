@@ -30,4 +30,6 @@ pub struct EmbeddedOptions {
     pub timeout: Duration,
     /// Durability of a commit; see DESIGN.md "Embedded store" for the measured trade-off.
     pub sync: SyncMode,
+    /// Time limit of one search; past it SQLite interrupts the statement.
+    pub query_timeout: Duration,
 }

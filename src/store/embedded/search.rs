@@ -8,11 +8,45 @@
 //!   walks objects only, as the model does; a value equals a term by its JSON type (`text`,
 //!   `integer`/`real`, `true`/`false`), or an array holds such an element.
 
+use std::time::{Duration, Instant};
+
 use rusqlite::types::Value as Sql;
+use rusqlite::Connection;
+
+use crate::store::error::StoreError;
 
 use crate::query::words::phrase_needle;
 use crate::query::{Condition, Field, FieldQuery, Query, RangeValue, Value};
 use crate::store::search::{junction, range_condition};
+
+/// How much longer than a search's limit its caller waits for SQLite's interruption.
+pub(super) const GRACE: Duration = Duration::from_secs(1);
+
+/// SQLite virtual machine steps between two looks at the clock (about a millisecond).
+const STEPS_BETWEEN_CHECKS: i32 = 10_000;
+
+/// Runs `search` on `conn`, interrupted once it has run for `limit`: then it is refused as too
+/// costly ([`StoreError::too_costly`]).
+pub(super) fn within<T>(
+    conn: &Connection,
+    limit: Duration,
+    search: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let deadline = Instant::now() + limit;
+    conn.progress_handler(
+        STEPS_BETWEEN_CHECKS,
+        Some(move || Instant::now() >= deadline),
+    );
+    let result = search(conn);
+    // The connection goes back to the pool: its next user must not be interrupted.
+    conn.progress_handler(0, None::<fn() -> bool>);
+    match result {
+        Err(err) if err.cause().code.as_deref() == Some("OperationInterrupted") => {
+            Err(StoreError::too_costly(limit))
+        }
+        other => other,
+    }
+}
 
 /// The condition for `query`; `bind` binds a value and returns its placeholder.
 pub(super) fn condition(query: &Query, bind: &mut impl FnMut(Sql) -> String) -> String {

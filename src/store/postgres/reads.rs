@@ -17,9 +17,11 @@ use crate::store::model::{EventPage, EventQuery, StoredEvent};
 use crate::store::span::TopicSpan;
 
 impl PostgresStore {
+    /// A page of `GET /events`, read through `pool` (the searches have their own).
     pub(super) async fn query_unbounded(
         &self,
         query: &EventQuery,
+        pool: &deadpool_postgres::Pool,
     ) -> Result<EventPage, StoreError> {
         // The page is first cut by count (`LIMIT n + 1`), then by payload bytes: rows past the
         // budget (the first row excepted) never leave the server, so a page of huge payloads
@@ -92,7 +94,7 @@ impl PostgresStore {
         );
         sql.push_str(" ORDER BY topic, seq");
 
-        let client = self.pool.get().await?;
+        let client = pool.get().await?;
         // A search makes a statement of its own shape: not kept in the connection's cache,
         // which would grow with every distinct query.
         let statement = match query.filter {

@@ -326,6 +326,8 @@ pub async fn a_commit_changes_the_commit_signal_of_another_instance(backend: Bac
         pool_size: 2,
         timeout: WAIT,
         instance_id: "another".into(),
+        query_timeout: WAIT,
+        search_pool_size: 1,
     };
     let another = PostgresStore::connect(url, &options)
         .await

@@ -268,3 +268,48 @@ pub async fn rows_stored_before_the_searchable_text_existed_are_found_after_a_re
         [("old".to_owned(), "1".to_owned())]
     );
 }
+
+/// Proves a search past its time limit is refused as too costly (a rejection that says how to
+/// narrow it, never a transient failure to retry), and that the store serves the next read.
+pub async fn a_search_past_its_time_limit_is_refused_as_too_costly(backend: Backend) {
+    // Arrange: enough rows that scanning them all takes well over a millisecond.
+    let store = backend.open().await;
+    let events: Vec<Event> = (0..20_000)
+        .map(|n| {
+            let payload = format!(r#"{{"message":"line {n} of the log","n":{n}}}"#);
+            event_with("slow", &format!("s{n}"), base_time(), "svc", &payload)
+        })
+        .collect();
+    for chunk in events.chunks(2_000) {
+        commit(&store, 0, chunk).await;
+    }
+    drop(store);
+    let store = backend
+        .open_with_query_timeout(Duration::from_millis(1))
+        .await;
+    let expensive = query::parse("n:>19999 OR nothing OR \"of the line\"").unwrap();
+
+    // Act
+    let refused = store
+        .query(&EventQuery {
+            filter: Some(expensive),
+            limit: 10,
+            ..EventQuery::default()
+        })
+        .await;
+    let listed = store
+        .query(&EventQuery {
+            limit: 10,
+            ..EventQuery::default()
+        })
+        .await;
+
+    // Assert
+    match refused {
+        Err(aggregator::store::StoreError::Rejected(cause)) => {
+            assert!(cause.message.contains("narrow it"), "{cause}")
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(listed.expect("a plain listing").events.len(), 10);
+}
