@@ -21,6 +21,9 @@ pub struct TailArgs {
     /// Only events from this source.
     #[arg(long)]
     pub source: Option<String>,
+    /// Only events matching this search query, e.g. 'level:error "payment timeout"'.
+    #[arg(long, short = 'q')]
+    pub query: Option<String>,
     /// Print every stored event first, then follow.
     #[arg(long, conflicts_with = "cursor")]
     pub from_start: bool,
@@ -50,6 +53,7 @@ impl TailArgs {
             urls: self.urls.clone(),
             topic: self.topic.clone(),
             source: self.source.clone(),
+            query: self.query.clone(),
             start,
             access: self.access.access(),
         }

@@ -46,6 +46,8 @@ pub struct TailConfig {
     pub topic: Option<String>,
     /// Only this source.
     pub source: Option<String>,
+    /// Only events matching this search query (README, "Searching").
+    pub query: Option<String>,
     /// Where to start.
     pub start: TailStart,
     /// The API key sent and the CA certificate trusted.
@@ -215,6 +217,9 @@ impl Tail {
         }
         if let Some(source) = &self.config.source {
             query.push(("source", source));
+        }
+        if let Some(search) = &self.config.query {
+            query.push(("q", search));
         }
         let url = format!("{}/events/stream", base.trim_end_matches('/'));
         let mut request = self.http.get(url);

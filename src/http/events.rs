@@ -62,7 +62,7 @@ pub struct EventsParams {
     q: Option<String>,
 }
 
-fn q_schema() -> Schema {
+pub(super) fn q_schema() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .max_length(Some(DEFAULT_MAX_QUERY_CHARS))

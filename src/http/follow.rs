@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::auth::{AccessControl, Caller};
+use crate::query::Query;
 use crate::store::{FollowQuery, FollowedEvent, SharedStore, StoreError};
 
 /// Longest a caught-up follower waits before it looks again without a signal: the bound on a
@@ -89,6 +90,9 @@ pub struct Follower {
     /// Who opened the tail, checked before each read: the tail ends once its key is revoked
     /// or changed. `None` checks nothing.
     grant: Option<(Caller, Arc<AccessControl>)>,
+    /// Only events matching this search query are sent, evaluated in memory on each page
+    /// read (the store's reads stay the plain follow order); `None` sends every event.
+    filter: Option<Query>,
 }
 
 impl Follower {
@@ -108,7 +112,14 @@ impl Follower {
             slot,
             last_read: Instant::now(),
             grant: None,
+            filter: None,
         }
+    }
+
+    /// Sends only the events that match `filter`.
+    pub fn matching(mut self, filter: Option<Query>) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// Ends the tail before the first read after `access` stops granting what `caller` had.
@@ -155,10 +166,14 @@ impl Follower {
             let read = self.store.follow(&self.query).await;
             self.last_read = Instant::now();
             let next = match read {
-                Ok(page) => {
+                Ok(mut page) => {
                     debug_assert!(page.scanned_to >= self.query.after);
                     let moved = page.scanned_to > self.query.after;
                     self.query.after = page.scanned_to.max(self.query.after);
+                    if let Some(filter) = &self.filter {
+                        page.events
+                            .retain(|followed| followed.event.matches(filter));
+                    }
                     if !page.events.is_empty() {
                         return Some(page.events);
                     }

@@ -31,11 +31,12 @@ use super::cursor::{
     decode_feed_cursor, decode_topic_cursor, encode_feed_cursor, encode_topic_cursor,
 };
 use super::error::{ApiError, ErrorResponse, FieldIssue, IssueLog};
-use super::events::{filter_schema, parse_filter, source_schema};
+use super::events::{filter_schema, parse_filter, parse_search, q_schema, source_schema};
 use super::follow::Follower;
 use super::params::Params;
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
+use crate::query::Query;
 use crate::store::{FeedPosition, FollowQuery, FollowedEvent, PagePosition};
 
 /// Events read from the store at a time by one tail.
@@ -63,6 +64,9 @@ pub struct StreamParams {
     /// Where to start without a cursor.
     #[param(schema_with = from_schema)]
     from: Option<String>,
+    /// A search query.
+    #[param(schema_with = q_schema)]
+    q: Option<String>,
 }
 
 fn topic_schema() -> Schema {
@@ -171,7 +175,8 @@ pub async fn stream_events(
         .data("{}");
     let closing = closing.map(|Extension(ConnectionClosing(closing))| closing);
     let follower = Follower::new(state.store.clone(), query, closing, slot)
-        .while_granted(caller, state.access.clone());
+        .while_granted(caller, state.access.clone())
+        .matching(request.filter);
     let pages = futures::stream::unfold(follower, |mut follower| async move {
         let page = follower.next_page().await?;
         Some((page, follower))
@@ -202,6 +207,7 @@ enum Start {
 struct StreamRequest {
     topic: Option<String>,
     source: Option<String>,
+    filter: Option<Query>,
     start: Start,
 }
 
@@ -212,6 +218,7 @@ fn parse_params(
     let mut log = IssueLog::new(None);
     let topic = log.check("topic", parse_filter(params.topic));
     let source = log.check("source", parse_filter(params.source));
+    let filter = log.check("q", parse_search(params.q.as_deref()));
     let from = log.check(
         "from",
         match params.from.as_deref() {
@@ -224,7 +231,8 @@ fn parse_params(
         Some(id) => ("Last-Event-ID", Some(id)),
         None => ("cursor", params.cursor.filter(|cursor| !cursor.is_empty())),
     };
-    let (Some(topic), Some(source), Some(from)) = (topic, source, from) else {
+    let (Some(topic), Some(source), Some(from), Some(filter)) = (topic, source, from, filter)
+    else {
         return Err(ApiError::InvalidQuery(log.into_issues()));
     };
     let start = match cursor {
@@ -235,6 +243,7 @@ fn parse_params(
         Some(start) => Ok(StreamRequest {
             topic,
             source,
+            filter,
             start,
         }),
         None => Err(ApiError::InvalidQuery(log.into_issues())),
@@ -285,6 +294,7 @@ mod tests {
             source: None,
             cursor: cursor.map(str::to_owned),
             from: from.map(str::to_owned),
+            q: None,
         }
     }
 

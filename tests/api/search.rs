@@ -162,3 +162,43 @@ async fn a_search_past_the_concurrent_limit_is_a_429_and_listings_go_on() {
     assert_eq!(listed_status, StatusCode::OK);
     assert_eq!(listed["count"], 1);
 }
+
+/// Proves a live tail with `q` sends exactly the matching events, in commit order, and that a
+/// query it cannot read is a 400 naming `q`.
+#[tokio::test]
+async fn a_live_tail_with_a_query_sends_only_matching_events() {
+    // Arrange
+    let app = spawn_app().await;
+    let mut tail = crate::stream_support::open(&app, &search("level:error OR timeout")).await;
+    let published = [
+        event_with("a", "1", "web", json!({"level": "info", "message": "fine"})),
+        event_with("a", "2", "web", json!({"level": "error"})),
+        event_with(
+            "b",
+            "3",
+            "web",
+            json!({"level": "info", "message": "disk timeout"}),
+        ),
+        event_with("a", "4", "web", json!({"level": "warn"})),
+        event_with("b", "5", "web", json!({"level": "error"})),
+    ];
+
+    // Act
+    for event in &published {
+        app.publish_ok(&json!([event])).await;
+    }
+    let received = tail.take(3).await;
+    let refused = app
+        .client
+        .get(app.url(&format!("/events/stream?{}", search("a OR"))))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    let ids: Vec<String> = received.iter().map(|r| r.key().1).collect();
+    assert_eq!(ids, ["2", "3", "5"]);
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["details"][0]["field"], "q", "{body}");
+}

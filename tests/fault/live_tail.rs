@@ -75,6 +75,7 @@ impl Drop for Collector {
 
 fn tail_of(urls: &[&AggregatorProcess]) -> TailConfig {
     TailConfig {
+        query: None,
         urls: urls
             .iter()
             .map(|process| process.base_url.clone())
