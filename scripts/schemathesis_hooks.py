@@ -55,4 +55,29 @@ def map_query(ctx, query):
     q = query.get("q")
     if isinstance(q, str) and "\0" not in q and len(q) <= MAX_SEARCH_CHARS:
         query = dict(query, q=search_words(q))
-    return query
+    return with_order_of_cursor(query)
+
+
+# A cursor continues only the order it came from: a time cursor (`n.` newest, `o.` oldest first)
+# its time order, a topic cursor the order by topic. The order in force is `order`, or, when it is
+# empty, newest first for a search without `topic` and by topic otherwise. A generated request
+# whose well-formed cursor belongs to another order than the one in force asks for its order.
+TIME_CURSOR = re.compile(r"^([no])\.-?[0-9]{1,18}\.[0-9]{1,18}$")
+ORDERS = ("newest", "oldest", "topic")
+
+
+def with_order_of_cursor(query):
+    order, cursor = query.get("order"), query.get("cursor")
+    if not isinstance(cursor, str) or (order not in (None, "") + ORDERS):
+        return query
+    searching = isinstance(query.get("q"), str) and query.get("q") != ""
+    one_topic = isinstance(query.get("topic"), str) and query.get("topic") != ""
+    in_force = order or ("newest" if searching and not one_topic else "topic")
+    time = TIME_CURSOR.match(cursor)
+    if time:
+        wanted = "newest" if time.group(1) == "n" else "oldest"
+    elif TOPIC_CURSOR.match(cursor):
+        wanted = "topic"
+    else:
+        return query
+    return query if wanted == in_force else dict(query, order=wanted)

@@ -7,21 +7,26 @@
 //! - a **feed cursor**, `all.<tx>.<seq>`: a position in commit order across every topic, given
 //!   by a live tail without `topic`.
 //!
-//! Positions are never negative. A route filtered to one topic takes only that topic's
+//! - a **time cursor**, `n.<µs>.<seq>` (newest first) or `o.<µs>.<seq>` (oldest first): a
+//!   position in time order `(timestamp, seq)`, given by a listing in that order.
+//!
+//! Positions are never negative (a timestamp may be: it is not a position). A route filtered to one topic takes only that topic's
 //! cursors: another topic's cursor would silently start at its beginning or past its end (a
 //! pager would conclude it had read everything), so it is refused, naming the parameter.
 
-use crate::store::{FeedPosition, PagePosition};
+use chrono::DateTime;
+
+use crate::store::{FeedPosition, ListingOrder, PagePosition, TimePosition};
 
 /// Prefix of a feed cursor.
 const FEED_PREFIX: &str = "all.";
 
-/// Every text [`decode_topic_cursor`] accepts, as far as a regular expression can say it: a
-/// sequence number (18 digits reach far beyond any real one), a dot, and the topic's bytes in
-/// lowercase hex, which must be well-formed UTF-8 without NUL; or empty, for no cursor. Stated
-/// so that a client can tell a damaged cursor from the document; a cursor is still only meant
-/// to be passed back.
-pub const TOPIC_CURSOR_PATTERN: &str = concat!(
+/// Every text a listing's cursor may be, as far as a regular expression can say it: a topic
+/// cursor (a sequence number, 18 digits reaching far beyond any real one, a dot, and the
+/// topic's bytes in lowercase hex, which must be well-formed UTF-8 without NUL), a time cursor,
+/// or empty, for no cursor. Stated so that a client can tell a damaged cursor from the
+/// document; a cursor is still only meant to be passed back.
+pub const LISTING_CURSOR_PATTERN: &str = concat!(
     r"^([0-9]{1,18}\.(?:",
     r"0[1-9a-f]|[1-7][0-9a-f]",                // U+0001..U+007F (no NUL)
     r"|(?:c[2-9a-f]|d[0-9a-f])[89ab][0-9a-f]", // U+0080..U+07FF
@@ -31,7 +36,8 @@ pub const TOPIC_CURSOR_PATTERN: &str = concat!(
     r"|f0(?:9[0-9a-f]|[ab][0-9a-f])(?:[89ab][0-9a-f]){2}", // U+10000..U+3FFFF
     r"|f[1-3](?:[89ab][0-9a-f]){3}",           // U+40000..U+FFFFF
     r"|f48[0-9a-f](?:[89ab][0-9a-f]){2}",      // U+100000..U+10FFFF
-    r")*)?$",
+    r")*",
+    r"|[no]\.-?[0-9]{1,18}\.[0-9]{1,18})?$", // a time cursor
 );
 
 /// The text of a topic cursor.
@@ -54,6 +60,9 @@ pub fn decode_topic_cursor(raw: &str, topic: Option<&str>) -> Result<PagePositio
                     or of a listing"
                 .into(),
         );
+    }
+    if raw.starts_with("n.") || raw.starts_with("o.") {
+        return Err("is a cursor of a listing in time order: pass the same order".into());
     }
     let invalid = || "is not a cursor returned by this server".to_string();
     let (seq, hex) = raw.split_once('.').ok_or_else(invalid)?;
@@ -81,6 +90,70 @@ pub fn decode_topic_cursor(raw: &str, topic: Option<&str>) -> Result<PagePositio
         topic: cursor_topic,
         seq,
     })
+}
+
+/// The text of a time cursor of a listing in `order` (`None` for the topic order).
+pub fn encode_time_cursor(order: ListingOrder, position: TimePosition) -> Option<String> {
+    let direction = match order {
+        ListingOrder::Newest => "n",
+        ListingOrder::Oldest => "o",
+        ListingOrder::ByTopic => return None,
+    };
+    Some(format!(
+        "{direction}.{}.{}",
+        position.timestamp.timestamp_micros(),
+        position.seq
+    ))
+}
+
+/// Reads a time cursor of a listing in `order` (newest or oldest first); a cursor of the other
+/// direction, or of another kind, is refused.
+pub fn decode_time_cursor(raw: &str, order: ListingOrder) -> Result<TimePosition, String> {
+    let expected = match order {
+        ListingOrder::Newest => "n",
+        ListingOrder::Oldest => "o",
+        ListingOrder::ByTopic => {
+            return Err("is a cursor of a listing in time order: pass the same order".into())
+        }
+    };
+    let mut parts = raw.splitn(3, '.');
+    let (Some(direction), Some(micros), Some(seq)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(another_kind(raw));
+    };
+    if !matches!(direction, "n" | "o") {
+        return Err(another_kind(raw));
+    }
+    if direction != expected {
+        return Err(
+            "is a cursor of the other time order: pass the same order as the request \
+                    that returned it"
+                .into(),
+        );
+    }
+    let digits = micros.strip_prefix('-').unwrap_or(micros);
+    let micros: i64 = match digits.bytes().all(|byte| byte.is_ascii_digit()) && !digits.is_empty() {
+        true => micros.parse().map_err(|_| another_kind(raw))?,
+        false => return Err(another_kind(raw)),
+    };
+    let timestamp = DateTime::from_timestamp_micros(micros).ok_or_else(|| another_kind(raw))?;
+    Ok(TimePosition {
+        timestamp,
+        seq: position_number(seq)?,
+    })
+}
+
+/// Why `raw` cannot be a time cursor.
+fn another_kind(raw: &str) -> String {
+    if raw.starts_with(FEED_PREFIX) {
+        "is a cursor of a live tail across every topic (`all.`), not of a listing".into()
+    } else if decode_topic_cursor(raw, None).is_ok() {
+        "is a cursor of a listing by topic: without `q`, or with `topic`, or with \
+         `order=topic`"
+            .into()
+    } else {
+        "is not a cursor returned by this server".into()
+    }
 }
 
 /// Reads a feed cursor (`all.<tx>.<seq>`).
@@ -193,6 +266,36 @@ mod tests {
         assert!(feed.contains("across every topic"), "{feed}");
         let one_topic = decode_feed_cursor(&cursor_of_u).unwrap_err();
         assert!(one_topic.contains("pass that topic"), "{one_topic}");
+    }
+
+    #[test]
+    fn a_time_cursor_round_trips_and_continues_only_its_own_order() {
+        let position = TimePosition {
+            timestamp: DateTime::from_timestamp_micros(-62_135_596_800_000_000).unwrap(),
+            seq: 7,
+        };
+        for order in [ListingOrder::Newest, ListingOrder::Oldest] {
+            let text = encode_time_cursor(order, position).unwrap();
+            assert_eq!(decode_time_cursor(&text, order), Ok(position));
+        }
+        let newest = encode_time_cursor(ListingOrder::Newest, position).unwrap();
+        assert!(newest.starts_with("n.-62135596800000000.7"), "{newest}");
+        let other = decode_time_cursor(&newest, ListingOrder::Oldest).unwrap_err();
+        assert!(other.contains("other time order"), "{other}");
+        let topic = decode_topic_cursor(&newest, None).unwrap_err();
+        assert!(topic.contains("time order"), "{topic}");
+        let of_topic = encode_topic_cursor(&page("a", 3));
+        let kind = decode_time_cursor(&of_topic, ListingOrder::Newest).unwrap_err();
+        assert!(kind.contains("by topic"), "{kind}");
+        for raw in [
+            "n.1", "n.x.1", "n.1.-1", "x.1.1", "n..1", "n.--1.1", "o.1.1.1",
+        ] {
+            assert!(
+                decode_time_cursor(raw, ListingOrder::Newest).is_err(),
+                "{raw}"
+            );
+        }
+        assert_eq!(encode_time_cursor(ListingOrder::ByTopic, position), None);
     }
 
     proptest::proptest! {

@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
-use super::cursor::{decode_topic_cursor, encode_topic_cursor, TOPIC_CURSOR_PATTERN};
+use super::cursor::{
+    decode_time_cursor, decode_topic_cursor, encode_time_cursor, encode_topic_cursor,
+    LISTING_CURSOR_PATTERN,
+};
 use super::error::{ApiError, ErrorResponse, IssueLog};
 use super::paging;
 use super::params::Params;
@@ -26,7 +29,7 @@ use crate::auth::{Caller, Scope};
 use crate::event;
 use crate::query::parse::DEFAULT_MAX_QUERY_CHARS;
 use crate::query::{self, ParseError, Query};
-use crate::store::{EventQuery, StoredEvent};
+use crate::store::{EventQuery, ListingOrder, StoredEvent, TimePosition};
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -60,6 +63,21 @@ pub struct EventsParams {
     /// A search query.
     #[param(schema_with = q_schema)]
     q: Option<String>,
+    /// The order of the events.
+    #[param(schema_with = order_schema)]
+    order: Option<String>,
+}
+
+fn order_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["", "newest", "oldest", "topic"]))
+        .description(Some(
+            "`newest` or `oldest` first by timestamp, or `topic` (by topic, then commit order). \
+             Empty means `newest` for a search (`q`) without `topic`, else `topic`. A cursor \
+             continues only the order it came from.",
+        ))
+        .into()
 }
 
 pub(super) fn q_schema() -> Schema {
@@ -169,10 +187,18 @@ pub async fn list_events(
         })?),
     };
     let page = state.store.query(&query).await?;
+    let next_cursor = match (query.order, &page.next) {
+        (_, None) => None,
+        (ListingOrder::ByTopic, Some(next)) => Some(encode_topic_cursor(next)),
+        (order, Some(_)) => page
+            .events
+            .last()
+            .and_then(|last| encode_time_cursor(order, TimePosition::of(last))),
+    };
     Ok(Json(EventsResponse {
         count: page.events.len(),
         events: page.events,
-        next_cursor: page.next.as_ref().map(encode_topic_cursor),
+        next_cursor,
     }))
 }
 
@@ -189,26 +215,45 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
     let topic = log.check("topic", parse_filter(params.topic));
     let filter = log.check("q", parse_search(params.q.as_deref()));
     let source = log.check("source", parse_filter(params.source));
-    // An empty parameter means "not given", for `cursor` as for the filters.
     let topic_filter = topic.as_ref().and_then(Option::as_deref);
-    let after = log.check(
-        "cursor",
-        params
-            .cursor
-            .as_deref()
-            .filter(|cursor| !cursor.is_empty())
-            .map(|cursor| decode_topic_cursor(cursor, topic_filter))
-            .transpose(),
+    let searching = matches!(filter, Some(Some(_)));
+    let order = log.check(
+        "order",
+        match params.order.as_deref() {
+            None | Some("") if searching && topic_filter.is_none() => Ok(ListingOrder::Newest),
+            None | Some("") | Some("topic") => Ok(ListingOrder::ByTopic),
+            Some("newest") => Ok(ListingOrder::Newest),
+            Some("oldest") => Ok(ListingOrder::Oldest),
+            Some(_) => Err("must be newest, oldest or topic"),
+        },
     );
-    match (since, until, limit, after, topic, source, filter) {
+    // An empty parameter means "not given", for `cursor` as for the filters.
+    let cursor = params.cursor.as_deref().filter(|cursor| !cursor.is_empty());
+    let (after, after_time) = match (cursor, order) {
+        (None, _) => (Some(None), Some(None)),
+        (Some(cursor), Some(ListingOrder::ByTopic)) => (
+            log.check(
+                "cursor",
+                decode_topic_cursor(cursor, topic_filter).map(Some),
+            ),
+            Some(None),
+        ),
+        (Some(cursor), Some(order)) => (
+            Some(None),
+            log.check("cursor", decode_time_cursor(cursor, order).map(Some)),
+        ),
+        // The order is refused: the cursor cannot be read against it.
+        (Some(_), None) => (Some(None), Some(None)),
+    };
+    match (
+        (since, until, limit),
+        (after, after_time, order),
+        (topic, source, filter),
+    ) {
         (
-            Some(since),
-            Some(until),
-            Some(limit),
-            Some(after),
-            Some(topic),
-            Some(source),
-            Some(filter),
+            (Some(since), Some(until), Some(limit)),
+            (Some(after), Some(after_time), Some(order)),
+            (Some(topic), Some(source), Some(filter)),
         ) => Ok(EventQuery {
             topic,
             topic_prefixes: Default::default(),
@@ -216,6 +261,8 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
             since,
             until,
             filter,
+            order,
+            after_time,
             after,
             limit,
             max_bytes: 0,
@@ -252,11 +299,11 @@ fn cursor_schema() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some(
-            "The previous page's `next_cursor`, with the same `topic`. Opaque: pass it back \
-             unchanged; any other value, or a cursor of another topic, is refused with 400. \
-             Empty means the first page.",
+            "The previous page's `next_cursor`, with the same `topic`, `q` and `order`. \
+             Opaque: pass it back unchanged; any other value, a cursor of another topic or of \
+             another order, is refused with 400. Empty means the first page.",
         ))
-        .pattern(Some(TOPIC_CURSOR_PATTERN))
+        .pattern(Some(LISTING_CURSOR_PATTERN))
         .into()
 }
 
@@ -273,6 +320,7 @@ mod tests {
             limit: None,
             cursor: Some(cursor.into()),
             q: None,
+            order: None,
         }
     }
 
@@ -303,7 +351,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_parameters_parse_or_are_refused(
-            raw in proptest::collection::vec(proptest::option::of(".{0,30}"), 7),
+            raw in proptest::collection::vec(proptest::option::of(".{0,30}"), 8),
         ) {
             let params = EventsParams {
                 topic: raw[0].clone(),
@@ -313,6 +361,7 @@ mod tests {
                 limit: raw[4].clone(),
                 cursor: raw[5].clone(),
                 q: raw[6].clone(),
+                order: raw[7].clone(),
             };
             match parse_params(params) {
                 Ok(query) => proptest::prop_assert!((1..=MAX_PAGE_SIZE).contains(&query.limit)),

@@ -16,8 +16,8 @@ use super::contract::Store;
 use super::error::{Cause, StoreError};
 use super::feed::{CommitSignal, FeedPosition, FollowPage, FollowQuery, FollowScan, FollowedEvent};
 use super::model::{
-    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
-    StoredEvent, StoredShard, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ListingOrder, ShardCounters,
+    ShardId, StoredEvent, StoredShard, StoredTotals,
 };
 use super::removal::{RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
 use super::sweep::{SweepReport, SweepRequest};
@@ -210,14 +210,29 @@ impl Store for MemoryStore {
             .filter(|event| query.since.is_none_or(|since| event.timestamp >= since))
             .filter(|event| query.until.is_none_or(|until| event.timestamp < until))
             .filter(|event| query.filter.as_ref().is_none_or(|q| event.matches(q)))
-            .filter(|event| {
-                query.after.as_ref().is_none_or(|after| {
+            .filter(|event| match query.order {
+                ListingOrder::ByTopic => query.after.as_ref().is_none_or(|after| {
                     (event.topic.as_str(), event.seq) > (after.topic.as_str(), after.seq)
-                })
+                }),
+                ListingOrder::Oldest => query.after_time.is_none_or(|after| {
+                    (event.timestamp, event.seq) > (after.timestamp, after.seq)
+                }),
+                ListingOrder::Newest => query.after_time.is_none_or(|after| {
+                    (event.timestamp, event.seq) < (after.timestamp, after.seq)
+                }),
             })
             .cloned()
             .collect();
-        events.sort_by(|left, right| (&left.topic, left.seq).cmp(&(&right.topic, right.seq)));
+        match query.order {
+            ListingOrder::ByTopic => events
+                .sort_by(|left, right| (&left.topic, left.seq).cmp(&(&right.topic, right.seq))),
+            ListingOrder::Oldest => {
+                events.sort_by_key(|event| (event.timestamp, event.seq));
+            }
+            ListingOrder::Newest => {
+                events.sort_by_key(|event| std::cmp::Reverse((event.timestamp, event.seq)));
+            }
+        }
         events.truncate(query.limit as usize + 1);
         Ok(EventPage::from_fetched(
             events,

@@ -37,8 +37,8 @@ pub use feed::{
     CommitSignal, FeedPosition, FollowPage, FollowQuery, FollowedEvent, FOLLOW_SCAN_FACTOR,
 };
 pub use model::{
-    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, PagePosition,
-    ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals,
+    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ListingOrder,
+    PagePosition, ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals, TimePosition,
 };
 pub use options::{open, StoreOptions};
 pub use removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};

@@ -120,6 +120,10 @@ pub struct EventQuery {
     pub until: Option<DateTime<Utc>>,
     /// Only events that match this search query (`q`); every event when `None`.
     pub filter: Option<Query>,
+    /// The order of the listing, and so of its positions.
+    pub order: ListingOrder,
+    /// In time order: resume strictly after this position (`after` is for topic order).
+    pub after_time: Option<TimePosition>,
     /// Resume strictly after this position.
     pub after: Option<PagePosition>,
     /// Page size, already clamped by the HTTP layer.
@@ -127,6 +131,38 @@ pub struct EventQuery {
     /// Page budget in payload bytes: a page ends before the event that would take it past
     /// this (it always holds at least one event). `0` means no byte budget.
     pub max_bytes: usize,
+}
+
+/// The order of a listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListingOrder {
+    /// By topic, and within a topic in commit order: `(topic, seq)` (positions:
+    /// [`PagePosition`]).
+    #[default]
+    ByTopic,
+    /// Oldest timestamp first: `(ts, seq)` (positions: [`TimePosition`]).
+    Oldest,
+    /// Newest timestamp first: `(ts, seq)` descending (positions: [`TimePosition`]).
+    Newest,
+}
+
+/// A position in time order `(ts, seq)` (`seq` is unique across topics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimePosition {
+    /// Timestamp of the last event of the previous page.
+    pub timestamp: DateTime<Utc>,
+    /// Its commit sequence number.
+    pub seq: i64,
+}
+
+impl TimePosition {
+    /// The position of `event`.
+    pub fn of(event: &StoredEvent) -> Self {
+        Self {
+            timestamp: event.timestamp,
+            seq: event.seq,
+        }
+    }
 }
 
 /// A position in the listing order `(topic, seq)`: what an opaque cursor decodes to.

@@ -32,7 +32,7 @@ fn search(q: &str) -> String {
 }
 
 /// Proves words, fields, ranges and boolean operators select across topics exactly the events
-/// they describe.
+/// they describe (listed by topic, so that the order does not depend on commit order).
 #[tokio::test]
 async fn a_search_returns_exactly_the_matching_events_across_topics() {
     // Arrange
@@ -78,7 +78,7 @@ async fn a_search_returns_exactly_the_matching_events_across_topics() {
         ("NOT (timeout OR paid)", vec!["b1"]),
     ] {
         // Act
-        let (status, page) = app.events(&search(q)).await;
+        let (status, page) = app.events(&format!("{}&order=topic", search(q))).await;
 
         // Assert
         assert_eq!(status, StatusCode::OK, "{q}: {page}");
@@ -201,4 +201,67 @@ async fn a_live_tail_with_a_query_sends_only_matching_events() {
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["details"][0]["field"], "q", "{body}");
+}
+
+/// Every page of `/events?<query>`, 2 events a page, following `next_cursor`.
+async fn every_page(app: &crate::helpers::TestApp, query: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = app
+            .events(&format!("{query}&limit=2&cursor={cursor}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        found.extend(ids(&page).into_iter().map(str::to_owned));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return found,
+        }
+    }
+}
+
+/// Proves a search across topics lists newest first by default, `order=oldest` and
+/// `order=topic` list as they say, pages follow their cursors without skip or repeat, and a
+/// cursor of another order is a 400 naming `cursor`.
+#[tokio::test]
+async fn a_search_lists_newest_first_by_default_and_in_the_order_asked() {
+    // Arrange: timestamps out of publishing and topic order; one request each, so that commit
+    // order (which breaks ties in time) is publishing order.
+    let app = spawn_app().await;
+    let at = |minute: u32| format!("2026-12-07T10:{minute:02}:00Z");
+    for (topic, id, minute) in [
+        ("b", "b1", 5),
+        ("a", "a1", 1),
+        ("b", "b2", 3),
+        ("a", "a2", 9),
+        ("c", "c1", 3),
+    ] {
+        let mut event = event_with(topic, id, "web", json!({"level": "error"}));
+        event["timestamp"] = json!(at(minute));
+        app.publish_ok(&json!([event])).await;
+    }
+    let q = search("level:error");
+
+    // Act
+    let newest = every_page(&app, &q).await;
+    let oldest = every_page(&app, &format!("{q}&order=oldest")).await;
+    let by_topic = every_page(&app, &format!("{q}&order=topic")).await;
+    let one_topic = every_page(&app, &format!("{q}&topic=b")).await;
+    let (_, first) = app.events(&format!("{q}&limit=2")).await;
+    let newest_cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (wrong_order, body) = app
+        .events(&format!("{q}&order=oldest&cursor={newest_cursor}"))
+        .await;
+    let (wrong_kind, _) = app
+        .events(&format!("{q}&order=topic&cursor={newest_cursor}"))
+        .await;
+
+    // Assert: ties in time (b2, c1 at :03) are broken by commit order, newest last committed first.
+    assert_eq!(newest, ["a2", "b1", "c1", "b2", "a1"]);
+    assert_eq!(oldest, ["a1", "b2", "c1", "b1", "a2"]);
+    assert_eq!(by_topic, ["a1", "a2", "b1", "b2", "c1"]);
+    assert_eq!(one_topic, ["b1", "b2"]);
+    assert_eq!(wrong_order, StatusCode::BAD_REQUEST);
+    assert_eq!(body["details"][0]["field"], "cursor", "{body}");
+    assert_eq!(wrong_kind, StatusCode::BAD_REQUEST);
 }

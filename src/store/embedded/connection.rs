@@ -20,10 +20,7 @@ use crate::store::error::StoreError;
 const MIGRATIONS: [(i32, &str); 3] = [
     (1, include_str!("../migrations/embedded/0001_events.sql")),
     (2, include_str!("../migrations/embedded/0002_removals.sql")),
-    (
-        3,
-        include_str!("../migrations/embedded/0003_search_words.sql"),
-    ),
+    (3, include_str!("../migrations/embedded/0003_search.sql")),
 ];
 
 /// Read connections kept open between requests; more are opened on demand and closed after use.

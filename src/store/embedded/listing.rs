@@ -6,7 +6,7 @@ use rusqlite::{params_from_iter, Connection};
 
 use super::{prefix_filter, rows, search};
 use crate::store::error::StoreError;
-use crate::store::model::{EventPage, EventQuery};
+use crate::store::model::{EventPage, EventQuery, ListingOrder};
 
 const SELECT_EVENTS: &str =
     "SELECT seq, topic, event_id, ts, source, payload, received_at FROM events WHERE 1";
@@ -48,7 +48,28 @@ pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<Even
         let until = bind(Value::Integer(until.timestamp_micros()));
         filters.push_str(&format!(" AND ts < {until}"));
     }
-    let mut sql = match &query.after {
+    let order_by = match query.order {
+        ListingOrder::ByTopic => "topic, seq",
+        ListingOrder::Oldest => "ts, seq",
+        ListingOrder::Newest => "ts DESC, seq DESC",
+    };
+    let after = match query.order {
+        ListingOrder::ByTopic => query.after.as_ref(),
+        ListingOrder::Oldest | ListingOrder::Newest => None,
+    };
+    if let (ListingOrder::Oldest | ListingOrder::Newest, Some(after)) =
+        (query.order, query.after_time)
+    {
+        let beyond = if query.order == ListingOrder::Newest {
+            "<"
+        } else {
+            ">"
+        };
+        let ts = bind(Value::Integer(after.timestamp.timestamp_micros()));
+        let seq = bind(Value::Integer(after.seq));
+        filters.push_str(&format!(" AND (ts, seq) {beyond} ({ts}, {seq})"));
+    }
+    let mut sql = match after {
         None => format!("{SELECT_EVENTS}{filters}"),
         // `(topic, seq) > (?, ?)` is correct but SQLite does not seek the (topic, seq) index on
         // both columns with it: it scans the cursor's topic from its start (measured: 400 ms
@@ -65,7 +86,7 @@ pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<Even
     };
     // One row more than asked tells whether a next page exists without a count query.
     let fetch = bind(Value::Integer(i64::from(query.limit) + 1));
-    sql.push_str(&format!(" ORDER BY topic, seq LIMIT {fetch}"));
+    sql.push_str(&format!(" ORDER BY {order_by} LIMIT {fetch}"));
 
     // A search makes a statement of its own shape: not kept in the connection's cache, where
     // it would push out the listing's own statements.

@@ -13,8 +13,17 @@ use super::sql::{FOLLOW_ALL_SQL, FOLLOW_TOPIC_SQL, HORIZON_SQL, TOPIC_END_SQL};
 use super::PostgresStore;
 use crate::store::error::StoreError;
 use crate::store::feed::{FeedPosition, FollowPage, FollowQuery, FollowedEvent};
-use crate::store::model::{EventPage, EventQuery, StoredEvent};
+use crate::store::model::{EventPage, EventQuery, ListingOrder, StoredEvent};
 use crate::store::span::TopicSpan;
+
+/// The `ORDER BY` of a listing in `order`.
+fn order_by(order: ListingOrder) -> &'static str {
+    match order {
+        ListingOrder::ByTopic => "topic, seq",
+        ListingOrder::Oldest => "ts, seq",
+        ListingOrder::Newest => "ts DESC, seq DESC",
+    }
+}
 
 impl PostgresStore {
     /// A page of `GET /events`, read through `pool` (the searches have their own).
@@ -68,31 +77,40 @@ impl PostgresStore {
         if let Some(until) = query.until {
             bind(&mut sql, " AND ts < ?", Box::new(until));
         }
-        if let Some(after) = &query.after {
-            bind(
-                &mut sql,
-                " AND (topic, seq) > (?",
-                Box::new(after.topic.clone()),
-            );
-            bind(&mut sql, ", ?)", Box::new(after.seq));
+        let order_by = order_by(query.order);
+        match (query.order, &query.after, &query.after_time) {
+            (ListingOrder::ByTopic, Some(after), _) => {
+                bind(
+                    &mut sql,
+                    " AND (topic, seq) > (?",
+                    Box::new(after.topic.clone()),
+                );
+                bind(&mut sql, ", ?)", Box::new(after.seq));
+            }
+            (ListingOrder::Oldest | ListingOrder::Newest, _, Some(after)) => {
+                let beyond = match query.order {
+                    ListingOrder::Newest => "<",
+                    _ => ">",
+                };
+                let clause = format!(" AND (ts, seq) {beyond} (?");
+                bind(&mut sql, &clause, Box::new(after.timestamp));
+                bind(&mut sql, ", ?)", Box::new(after.seq));
+            }
+            _ => {}
         }
         // One row more than asked tells whether a next page exists without a count query.
         let fetch = i64::from(query.limit) + 1;
-        bind(
-            &mut sql,
-            " ORDER BY topic, seq LIMIT ?) AS page",
-            Box::new(fetch),
-        );
+        let limit_clause = format!(" ORDER BY {order_by} LIMIT ?) AS page");
+        bind(&mut sql, &limit_clause, Box::new(fetch));
         let budget = match query.max_bytes {
             0 => i64::MAX,
             bytes => i64::try_from(bytes).unwrap_or(i64::MAX),
         };
-        bind(
-            &mut sql,
-            " WINDOW w AS (ORDER BY topic, seq)) AS sized WHERE position = 1 OR running <= ?",
-            Box::new(budget),
+        let window = format!(
+            " WINDOW w AS (ORDER BY {order_by})) AS sized WHERE position = 1 OR running <= ?"
         );
-        sql.push_str(" ORDER BY topic, seq");
+        bind(&mut sql, &window, Box::new(budget));
+        sql.push_str(&format!(" ORDER BY {order_by}"));
 
         let client = pool.get().await?;
         // A search makes a statement of its own shape: not kept in the connection's cache,

@@ -18,10 +18,7 @@ pub(super) const MIGRATIONS: [(i32, &str); 7] = [
         6,
         include_str!("../migrations/postgres/0006_purge_acknowledgements.sql"),
     ),
-    (
-        7,
-        include_str!("../migrations/postgres/0007_search_words.sql"),
-    ),
+    (7, include_str!("../migrations/postgres/0007_search.sql")),
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.

@@ -8,3 +8,7 @@ ALTER TABLE events ADD COLUMN IF NOT EXISTS words TEXT;
 -- background at start, in (topic, seq) order. This index holds only those rows, so finding
 -- them costs nothing once they are done.
 CREATE INDEX IF NOT EXISTS events_words_missing ON events (topic, seq) WHERE words IS NULL;
+
+-- Serves searches in time order (`order=newest|oldest`, the default of a search across
+-- topics) and time-bounded searches: keyset pages on (ts, seq), seq being unique.
+CREATE INDEX IF NOT EXISTS events_ts_seq ON events (ts, seq);

@@ -5,3 +5,7 @@
 -- opens, before it serves (the index below finds them).
 ALTER TABLE events ADD COLUMN words TEXT;
 CREATE INDEX IF NOT EXISTS events_words_missing ON events (seq) WHERE words IS NULL;
+
+-- Serves searches in time order (`order=newest|oldest`, the default of a search across
+-- topics) and time-bounded searches: keyset pages on (ts, seq), seq being unique.
+CREATE INDEX IF NOT EXISTS events_ts_seq ON events (ts, seq);
