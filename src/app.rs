@@ -102,10 +102,10 @@ impl App {
             .transpose()
             .context("failed to load the TLS certificate")?;
         let metrics = Metrics::new(config.tree.shards);
-        let backend = store::open(&config.store)
+        let opened = store::open(&config.store)
             .await
             .context("failed to open the store")?;
-        let store: SharedStore = Arc::new(InstrumentedStore::new(backend, metrics.clone()));
+        let store: SharedStore = Arc::new(InstrumentedStore::new(opened.store, metrics.clone()));
         let (tree, tree_join) = ActorTree::spawn(&config.tree, store.clone(), metrics.clone())
             .await
             .context("failed to start the actor tree")?;
@@ -117,6 +117,7 @@ impl App {
             metrics,
             tails: TailSlots::new(config.limits.max_subscribers),
             searches: Semaphore::new(config.limits.max_concurrent_queries),
+            queries: opened.queries,
             access: access.clone(),
         }));
         let scheme = if tls.is_some() { "https" } else { "http" };

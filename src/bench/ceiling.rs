@@ -52,7 +52,8 @@ pub struct CeilingReport {
 pub async fn run(args: CeilingConfig) -> anyhow::Result<CeilingReport> {
     let store = store::open(&args.store)
         .await
-        .context("failed to open the store")?;
+        .context("failed to open the store")?
+        .store;
     let batches = Arc::new(generate(&args.workload)?);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();

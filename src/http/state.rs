@@ -10,7 +10,7 @@ use super::limits::Limits;
 use crate::actors::ActorTree;
 use crate::auth::AccessControl;
 use crate::metrics::Metrics;
-use crate::store::SharedStore;
+use crate::store::{SharedQueries, SharedStore};
 
 /// What every handler can reach: one `Arc`, because axum clones the state for every request
 /// and cloning (then dropping) each part separately showed up at 3% of the server's CPU.
@@ -46,6 +46,8 @@ pub struct AppParts {
     pub tails: TailSlots,
     /// One permit per search that may run (`Limits::max_concurrent_queries`).
     pub searches: Semaphore,
+    /// Counts and rankings of searches.
+    pub queries: SharedQueries,
     /// The API keys in force (or none: every caller may do everything).
     pub access: Arc<AccessControl>,
 }

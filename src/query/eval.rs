@@ -76,7 +76,7 @@ impl FieldQuery {
 }
 
 /// The value at `path`, through objects only.
-pub(super) fn at_path<'a>(payload: &'a Json, path: &[String]) -> Option<&'a Json> {
+pub fn at_path<'a>(payload: &'a Json, path: &[String]) -> Option<&'a Json> {
     let mut here = payload;
     for name in path {
         here = here.as_object()?.get(name)?;

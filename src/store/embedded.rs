@@ -18,6 +18,7 @@ mod feed;
 mod listing;
 mod options;
 mod prefix_filter;
+mod queries;
 mod removal;
 mod rows;
 mod search;
@@ -208,16 +209,8 @@ impl Store for EmbeddedStore {
                 .read(move |conn| listing::query_events(conn, &query))
                 .await;
         }
-        // SQLite interrupts a search past its limit (a progress handler); the caller waits a
-        // little longer, so that the interruption is what it sees.
-        let limit = self.query_timeout;
-        let readers = Arc::clone(&self.readers);
-        let search = blocking(move || {
-            readers.with_reader(|conn| {
-                search::within(conn, limit, |conn| listing::query_events(conn, &query))
-            })
-        });
-        bounded(limit + search::GRACE, search).await
+        self.search(move |conn| listing::query_events(conn, &query))
+            .await
     }
 
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {

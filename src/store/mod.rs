@@ -26,6 +26,7 @@ pub mod memory;
 pub mod model;
 pub mod options;
 pub mod postgres;
+pub mod queries;
 pub mod removal;
 mod search;
 mod span;
@@ -40,6 +41,10 @@ pub use model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, InstanceInfo, ListingOrder,
     PagePosition, ShardCounters, ShardId, StoredEvent, StoredShard, StoredTotals, TimePosition,
 };
-pub use options::{open, StoreOptions};
+pub use options::{open, OpenedStore, StoreOptions};
+pub use queries::{
+    CountRequest, Counts, Queries, SearchScope, SharedQueries, ValueCount, ValueSeries,
+    ValuesRequest,
+};
 pub use removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
 pub use sweep::{SweepReport, SweepRequest};

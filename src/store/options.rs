@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use tracing::info;
 
-use super::contract::SharedStore;
+use super::contract::{SharedStore, Store};
 use super::embedded::{EmbeddedOptions, EmbeddedStore, SyncMode, DATABASE_FILE};
 use super::error::StoreError;
 use super::postgres::{PostgresOptions, PostgresStore};
+use super::queries::{Queries, SharedQueries};
 
 /// Default directory of the embedded store.
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -82,11 +83,29 @@ impl StoreOptions {
     }
 }
 
+/// The two ports of one opened backend.
+pub struct OpenedStore {
+    /// Ingest, listing, the live tail, retention and the cluster view.
+    pub store: SharedStore,
+    /// Counts and rankings of searches.
+    pub queries: SharedQueries,
+}
+
+impl OpenedStore {
+    fn of<B: Store + Queries>(backend: B) -> Self {
+        let backend = Arc::new(backend);
+        Self {
+            store: backend.clone(),
+            queries: backend,
+        }
+    }
+}
+
 /// Opens the backend `options` name and brings its schema up to date.
-pub async fn open(options: &StoreOptions) -> Result<SharedStore, StoreError> {
+pub async fn open(options: &StoreOptions) -> Result<OpenedStore, StoreError> {
     if let Some(url) = &options.database_url {
         let store = PostgresStore::connect(url, &options.postgres()).await?;
-        return Ok(Arc::new(store));
+        return Ok(OpenedStore::of(store));
     }
     let dir = &options.data_dir;
     tokio::fs::create_dir_all(dir).await.map_err(|err| {
@@ -98,5 +117,5 @@ pub async fn open(options: &StoreOptions) -> Result<SharedStore, StoreError> {
     let path = dir.join(DATABASE_FILE);
     info!(path = %path.display(), "opening embedded store");
     let store = EmbeddedStore::open(path, options.embedded()).await?;
-    Ok(Arc::new(store))
+    Ok(OpenedStore::of(store))
 }

@@ -36,6 +36,7 @@ use sql::{
 mod cluster;
 mod errors;
 mod notify;
+mod queries;
 mod reads;
 mod removal;
 mod rows;
@@ -128,6 +129,22 @@ fn build_pool(
 }
 
 impl PostgresStore {
+    /// Runs a search (on the searches' pool): the server cancels it past `query_timeout` (the
+    /// search sessions' statement timeout), which is answered as too costly; the client waits
+    /// a little longer, so that the cancellation is what it sees.
+    async fn within_search_limit<T>(
+        &self,
+        search: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let limit = self.query_timeout;
+        match bounded(limit + SEARCH_GRACE, search).await {
+            Err(StoreError::Transient(cause)) if cause.code.as_deref() == Some(QUERY_CANCELED) => {
+                Err(StoreError::too_costly(limit))
+            }
+            other => other.map_err(|err| err.at(&self.hosts)),
+        }
+    }
+
     /// Connects, checks the server answers, and applies pending migrations.
     pub async fn connect(url: &str, options: &PostgresOptions) -> Result<Self, StoreError> {
         let mut pg_config: tokio_postgres::Config = url
@@ -352,16 +369,8 @@ impl Store for PostgresStore {
         if query.filter.is_none() {
             return self.bounded(self.query_unbounded(query, &self.pool)).await;
         }
-        // The server cancels a search past its limit (the search sessions' statement timeout);
-        // the client waits a little longer, so that the cancellation is what it sees.
-        let limit = self.query_timeout;
-        let search = self.query_unbounded(query, &self.search_pool);
-        match bounded(limit + SEARCH_GRACE, search).await {
-            Err(StoreError::Transient(cause)) if cause.code.as_deref() == Some(QUERY_CANCELED) => {
-                Err(StoreError::too_costly(limit))
-            }
-            other => other.map_err(|err| err.at(&self.hosts)),
-        }
+        self.within_search_limit(self.query_unbounded(query, &self.search_pool))
+            .await
     }
 
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aggregator::store::embedded::{EmbeddedOptions, EmbeddedStore, SyncMode};
 use aggregator::store::postgres::{PostgresOptions, PostgresStore};
-use aggregator::store::SharedStore;
+use aggregator::store::{SharedQueries, SharedStore};
 use tempfile::TempDir;
 
 use crate::common::db::TestDb;
@@ -44,6 +44,15 @@ impl Backend {
 
     /// [`Self::open`] with searches limited to `query_timeout`.
     pub async fn open_with_query_timeout(&self, query_timeout: Duration) -> SharedStore {
+        self.open_both(query_timeout).await.0
+    }
+
+    /// Opens the store and its query port (the same backend behind both).
+    pub async fn open_with_queries(&self) -> (SharedStore, SharedQueries) {
+        self.open_both(QUERY_TIMEOUT).await
+    }
+
+    async fn open_both(&self, query_timeout: Duration) -> (SharedStore, SharedQueries) {
         match self {
             Self::Postgres { url } => {
                 let options = PostgresOptions {
@@ -53,11 +62,12 @@ impl Backend {
                     query_timeout,
                     search_pool_size: 2,
                 };
-                Arc::new(
+                let store = Arc::new(
                     PostgresStore::connect(url, &options)
                         .await
                         .expect("open postgres store"),
-                )
+                );
+                (store.clone(), store)
             }
             Self::Embedded { dir } => {
                 let options = EmbeddedOptions {
@@ -66,11 +76,12 @@ impl Backend {
                     query_timeout,
                 };
                 let path = dir.path().join("aggregator.db");
-                Arc::new(
+                let store = Arc::new(
                     EmbeddedStore::open(path, options)
                         .await
                         .expect("open embedded store"),
-                )
+                );
+                (store.clone(), store)
             }
         }
     }

@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite!(
+    counts_and_top_values_equal_the_model,
     a_search_past_its_time_limit_is_refused_as_too_costly,
     a_search_lists_exactly_the_events_the_model_matches,
     rows_stored_before_the_searchable_text_existed_are_found_after_a_reopen,

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use rusqlite::types::Value as Sql;
 use rusqlite::Connection;
 
+use super::prefix_filter;
 use crate::store::error::StoreError;
+use crate::store::queries::SearchScope;
 
 use crate::query::words::phrase_needle;
 use crate::query::{Condition, Field, FieldQuery, Query, RangeValue, Value};
@@ -109,10 +111,7 @@ fn payload_condition(
     condition: &Condition,
     bind: &mut impl FnMut(Sql) -> String,
 ) -> String {
-    let json_path: String = std::iter::once("$".to_owned())
-        .chain(path.iter().map(|name| format!(".\"{name}\"")))
-        .collect();
-    let at = bind(Sql::Text(json_path));
+    let at = bind(Sql::Text(json_path(path)));
     let kind = format!("json_type(payload, {at})");
     let found = format!("json_extract(payload, {at})");
     match condition {
@@ -146,4 +145,57 @@ fn payload_condition(
             format!("{kind} IN ('integer', 'real') AND {bounds}")
         }
     }
+}
+
+/// The condition of a count's or ranking's scope: the search, the event filters, a key's topic
+/// prefixes and the time range.
+pub(super) fn scope_condition(scope: &SearchScope, bind: &mut impl FnMut(Sql) -> String) -> String {
+    let mut sql = String::from("1");
+    if let Some(filter) = &scope.filter {
+        sql.push_str(&format!(" AND ({})", condition(filter, bind)));
+    }
+    if let Some(topic) = &scope.topic {
+        sql.push_str(&format!(" AND topic = {}", bind(Sql::Text(topic.clone()))));
+    }
+    sql.push_str(&prefix_filter::topic_prefixes(&scope.topic_prefixes, bind));
+    if let Some(source) = &scope.source {
+        sql.push_str(&format!(
+            " AND source = {}",
+            bind(Sql::Text(source.clone()))
+        ));
+    }
+    let since = bind(Sql::Integer(scope.since.timestamp_micros()));
+    let until = bind(Sql::Integer(scope.until.timestamp_micros()));
+    sql.push_str(&format!(" AND ts >= {since} AND ts < {until}"));
+    sql
+}
+
+/// The text of `field` in a row, for counting its values: an event field as is, a payload
+/// field when it holds a string, a number or a boolean (NULL otherwise). `None` for a field
+/// without values to count (`timestamp`).
+pub(super) fn value_expression(
+    field: &Field,
+    bind: &mut impl FnMut(Sql) -> String,
+) -> Option<String> {
+    let path = match field {
+        Field::Topic => return Some("topic".into()),
+        Field::Source => return Some("source".into()),
+        Field::EventId => return Some("event_id".into()),
+        Field::Timestamp => return None,
+        Field::Payload(path) => path,
+    };
+    let at = bind(Sql::Text(json_path(path)));
+    Some(format!(
+        "CASE json_type(payload, {at}) WHEN 'text' THEN json_extract(payload, {at}) \
+         WHEN 'integer' THEN CAST(json_extract(payload, {at}) AS TEXT) \
+         WHEN 'real' THEN CAST(json_extract(payload, {at}) AS TEXT) \
+         WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END"
+    ))
+}
+
+/// SQLite's JSON path of a payload path: each name quoted, so that it never indexes an array.
+fn json_path(path: &[String]) -> String {
+    std::iter::once("$".to_owned())
+        .chain(path.iter().map(|name| format!(".\"{name}\"")))
+        .collect()
 }

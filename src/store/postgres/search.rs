@@ -15,6 +15,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::query::words::phrase_needle;
 use crate::query::{Condition, Field, FieldQuery, Query, RangeValue, Value};
+use crate::store::queries::SearchScope;
 use crate::store::search::{junction, range_condition};
 
 /// A bound parameter.
@@ -120,7 +121,7 @@ fn payload_condition(
 
 /// `jsonb_typeof(...) = 'object' AND ` for every step before the last (nothing for a path of
 /// one name), and the expression of the value at `path`.
-fn walk(path: &[String], bind: &mut impl FnMut(Param) -> String) -> (String, String) {
+pub(super) fn walk(path: &[String], bind: &mut impl FnMut(Param) -> String) -> (String, String) {
     let mut objects = String::new();
     for depth in 1..path.len() {
         let prefix = bind(Box::new(path[..depth].to_vec()));
@@ -151,4 +152,55 @@ fn nest(path: &[String], leaf: Json) -> Json {
     path.iter()
         .rev()
         .fold(leaf, |inner, name| json!({ name: inner }))
+}
+
+/// The condition of a count's or ranking's scope: the search, the event filters, a key's topic
+/// prefixes and the time range.
+pub(super) fn scope_condition(
+    scope: &SearchScope,
+    bind: &mut impl FnMut(Param) -> String,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(filter) = &scope.filter {
+        parts.push(format!("({})", condition(filter, bind)));
+    }
+    if let Some(topic) = &scope.topic {
+        parts.push(format!("topic = {}", bind(Box::new(topic.clone()))));
+    }
+    if !scope.topic_prefixes.is_any() {
+        let prefixes = scope.topic_prefixes.as_slice().to_vec();
+        parts.push(format!(
+            "topic ^@ ANY({}::text[])",
+            bind(Box::new(prefixes))
+        ));
+    }
+    if let Some(source) = &scope.source {
+        parts.push(format!("source = {}", bind(Box::new(source.clone()))));
+    }
+    parts.push(format!("ts >= {}", bind(Box::new(scope.since))));
+    parts.push(format!("ts < {}", bind(Box::new(scope.until))));
+    parts.join(" AND ")
+}
+
+/// The text of `field` in a row, for counting its values: an event field as is, a payload
+/// field when it holds a string, a number or a boolean (NULL otherwise), in byte order.
+/// `None` for a field without values to count (`timestamp`).
+pub(super) fn value_expression(
+    field: &Field,
+    bind: &mut impl FnMut(Param) -> String,
+) -> Option<String> {
+    let expression = match field {
+        Field::Topic => "topic".to_owned(),
+        Field::Source => "source".to_owned(),
+        Field::EventId => "event_id".to_owned(),
+        Field::Timestamp => return None,
+        Field::Payload(path) => {
+            let (objects, value) = walk(path, bind);
+            format!(
+                "CASE WHEN {objects}jsonb_typeof({value}) IN ('string', 'number', 'boolean') \
+                 THEN {value} #>> '{{}}' END"
+            )
+        }
+    };
+    Some(format!("({expression}) COLLATE \"C\""))
 }

@@ -8,8 +8,13 @@
 use std::time::Duration;
 
 use aggregator::event::Event;
-use aggregator::query::{self, Query};
-use aggregator::store::{EventQuery, ListingOrder, SharedStore, StoredEvent, TimePosition};
+use aggregator::query::eval::at_path;
+use aggregator::query::{self, Field, Query};
+use aggregator::store::queries::bucket_of;
+use aggregator::store::{
+    CountRequest, EventQuery, ListingOrder, SearchScope, SharedStore, StoredEvent, TimePosition,
+    ValueCount, ValueSeries, ValuesRequest,
+};
 use chrono::Duration as Span;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -362,4 +367,153 @@ pub async fn a_search_past_its_time_limit_is_refused_as_too_costly(backend: Back
         other => panic!("expected a rejection, got {other:?}"),
     }
     assert_eq!(listed.expect("a plain listing").events.len(), 10);
+}
+
+/// The text of `field` in `event` as the query port counts it: an event field as is, a payload
+/// field when it holds a string, a number or a boolean.
+fn value_text(event: &StoredEvent, field: &Field) -> Option<String> {
+    match field {
+        Field::Topic => Some(event.topic.clone()),
+        Field::Source => Some(event.source.clone()),
+        Field::EventId => Some(event.event_id.clone()),
+        Field::Timestamp => None,
+        Field::Payload(path) => {
+            let payload: Value = serde_json::from_str(event.payload.get()).ok()?;
+            match at_path(&payload, path)? {
+                Value::String(text) => Some(text.clone()),
+                Value::Number(number) => Some(number.to_string()),
+                Value::Bool(flag) => Some(flag.to_string()),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// `(bucket, events)` of `events`, in bucket order.
+fn model_buckets(events: &[&StoredEvent], interval: i64) -> Vec<(i64, u64)> {
+    let mut buckets = std::collections::BTreeMap::new();
+    for event in events {
+        *buckets
+            .entry(bucket_of(event.timestamp, interval))
+            .or_insert(0u64) += 1;
+    }
+    buckets.into_iter().collect()
+}
+
+/// Proves each store's counts per bucket, its series by value and its top values equal the
+/// model's on 150 random searches, fields, intervals and time ranges.
+pub async fn counts_and_top_values_equal_the_model(backend: Backend) {
+    // Arrange
+    let (store, queries) = backend.open_with_queries().await;
+    let mut runner = TestRunner::deterministic();
+    let events = draw(events(), &mut runner);
+    commit(&store, 0, &events).await;
+    let stored = list_all(
+        &store,
+        EventQuery {
+            limit: 1000,
+            ..EventQuery::default()
+        },
+    )
+    .await;
+    let fields = [
+        "level",
+        "status",
+        "http.status",
+        "latency_ms",
+        "tags",
+        "topic",
+        "source",
+    ];
+
+    let mut checked = 0;
+    for _ in 0..150 {
+        let text = draw(query_text(), &mut runner);
+        let Ok(filter) = query::parse(&text) else {
+            continue;
+        };
+        let field = query::parse(&format!(
+            "{}:*",
+            draw(prop::sample::select(fields.to_vec()), &mut runner)
+        ))
+        .ok()
+        .and_then(|parsed| match parsed {
+            Query::Field(field) => Some(field.field),
+            _ => None,
+        })
+        .expect("a field");
+        let interval = draw(
+            prop::sample::select(vec![60i64, 300, 420, 3600]),
+            &mut runner,
+        ) * 1_000_000;
+        let (from, to) = draw((-10i64..30, 5i64..60), &mut runner);
+        let scope = SearchScope {
+            filter: Some(filter.clone()),
+            topic: None,
+            source: None,
+            topic_prefixes: Default::default(),
+            since: base_time() + Span::minutes(from),
+            until: base_time() + Span::minutes(from + to),
+        };
+        let request = CountRequest {
+            scope: scope.clone(),
+            interval_micros: interval,
+            by: Some(field.clone()),
+            top: 3,
+        };
+
+        // Act
+        let counts = queries.count(&request).await.expect("counts");
+        let top = queries
+            .top_values(&ValuesRequest {
+                scope: scope.clone(),
+                field: field.clone(),
+                limit: 4,
+            })
+            .await
+            .expect("top values");
+
+        // Assert
+        let in_scope: Vec<&StoredEvent> = stored
+            .iter()
+            .filter(|event| event.timestamp >= scope.since && event.timestamp < scope.until)
+            .filter(|event| event.matches(&filter))
+            .collect();
+        let context = format!("query {text:?} by {} every {interval} µs", field.name());
+        assert_eq!(counts.total, in_scope.len() as u64, "{context}");
+        assert_eq!(
+            counts.buckets,
+            model_buckets(&in_scope, interval),
+            "{context}"
+        );
+        let mut tally: std::collections::BTreeMap<String, Vec<&StoredEvent>> = Default::default();
+        for event in &in_scope {
+            if let Some(value) = value_text(event, &field) {
+                tally.entry(value).or_default().push(event);
+            }
+        }
+        let mut ranked: Vec<(String, Vec<&StoredEvent>)> = tally.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+        let expected_top: Vec<ValueCount> = ranked
+            .iter()
+            .take(4)
+            .map(|(value, events)| ValueCount {
+                value: value.clone(),
+                count: events.len() as u64,
+            })
+            .collect();
+        assert_eq!(top, expected_top, "{context}");
+        let expected_series: Vec<ValueSeries> = ranked
+            .iter()
+            .take(3)
+            .map(|(value, events)| ValueSeries {
+                value: value.clone(),
+                total: events.len() as u64,
+                buckets: model_buckets(events, interval),
+            })
+            .collect();
+        assert_eq!(counts.series, expected_series, "{context}");
+        checked += usize::from(!expected_top.is_empty());
+    }
+    assert!(checked >= 50, "only {checked} rankings had a value");
 }

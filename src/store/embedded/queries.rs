@@ -1,0 +1,152 @@
+//! The query port ([`Queries`]) on the embedded store: counts per time bucket and top values,
+//! each one statement over the rows of the search's scope (see `search.rs`), run like every
+//! search on a read connection, off the async executor, within `--query-timeout`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, Connection};
+
+use super::search::{self, scope_condition, value_expression};
+use super::{blocking, EmbeddedStore};
+use crate::store::bounded::bounded;
+use crate::store::error::StoreError;
+use crate::store::queries::{
+    CountRequest, Counts, Queries, ValueCount, ValueSeries, ValuesRequest,
+};
+
+/// The bucket number of `ts` (microseconds): floor division, also for instants before 1970
+/// (SQLite's `/` and `%` truncate toward zero).
+fn bucket_expression(interval: &str) -> String {
+    format!("((ts - (((ts % {interval}) + {interval}) % {interval})) / {interval})")
+}
+
+fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError> {
+    let mut params: Vec<Sql> = Vec::new();
+    let mut bind = |value: Sql| {
+        params.push(value);
+        format!("?{}", params.len())
+    };
+    let interval = bind(Sql::Integer(request.interval_micros));
+    let scope = scope_condition(&request.scope, &mut bind);
+    let sql = format!(
+        "SELECT {} AS bucket, count(*) FROM events WHERE {scope} GROUP BY bucket \
+         ORDER BY bucket",
+        bucket_expression(&interval)
+    );
+    let mut counts = Counts::default();
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query(params_from_iter(params))?;
+    while let Some(row) = rows.next()? {
+        let events = StoreError::counter(row.get(1)?)?;
+        counts.buckets.push((row.get(0)?, events));
+        counts.total += events;
+    }
+    let Some(by) = &request.by else {
+        return Ok(counts);
+    };
+    let values = ValuesRequest {
+        scope: request.scope.clone(),
+        field: by.clone(),
+        limit: request.top,
+    };
+    let top = top_values(conn, &values)?;
+    let mut params: Vec<Sql> = Vec::new();
+    let mut bind = |value: Sql| {
+        params.push(value);
+        format!("?{}", params.len())
+    };
+    let interval = bind(Sql::Integer(request.interval_micros));
+    let Some(value) = value_expression(by, &mut bind) else {
+        return Ok(counts);
+    };
+    if top.is_empty() {
+        return Ok(counts);
+    }
+    let wanted: Vec<String> = top
+        .iter()
+        .map(|value| bind(Sql::Text(value.value.clone())))
+        .collect();
+    let scope = scope_condition(&request.scope, &mut bind);
+    let sql = format!(
+        "SELECT value, bucket, count(*) FROM (SELECT {value} AS value, {} AS bucket \
+         FROM events WHERE {scope}) WHERE value IN ({}) GROUP BY value, bucket \
+         ORDER BY bucket",
+        bucket_expression(&interval),
+        wanted.join(", ")
+    );
+    counts.series = top
+        .into_iter()
+        .map(|top| ValueSeries {
+            value: top.value,
+            total: top.count,
+            buckets: Vec::new(),
+        })
+        .collect();
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query(params_from_iter(params))?;
+    while let Some(row) = rows.next()? {
+        let value: String = row.get(0)?;
+        let events = StoreError::counter(row.get(2)?)?;
+        if let Some(series) = counts.series.iter_mut().find(|s| s.value == value) {
+            series.buckets.push((row.get(1)?, events));
+        }
+    }
+    Ok(counts)
+}
+
+fn top_values(conn: &Connection, request: &ValuesRequest) -> Result<Vec<ValueCount>, StoreError> {
+    let mut params: Vec<Sql> = Vec::new();
+    let mut bind = |value: Sql| {
+        params.push(value);
+        format!("?{}", params.len())
+    };
+    let Some(value) = value_expression(&request.field, &mut bind) else {
+        return Ok(Vec::new());
+    };
+    let scope = scope_condition(&request.scope, &mut bind);
+    let limit = bind(Sql::Integer(i64::from(request.limit)));
+    let sql = format!(
+        "SELECT value, count(*) AS events FROM (SELECT {value} AS value FROM events \
+         WHERE {scope}) WHERE value IS NOT NULL GROUP BY value \
+         ORDER BY events DESC, value LIMIT {limit}"
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query(params_from_iter(params))?;
+    let mut values = Vec::new();
+    while let Some(row) = rows.next()? {
+        values.push(ValueCount {
+            value: row.get(0)?,
+            count: StoreError::counter(row.get(1)?)?,
+        });
+    }
+    Ok(values)
+}
+
+impl EmbeddedStore {
+    /// Runs `read` as a search: on a read connection, interrupted past `--query-timeout`.
+    pub(super) async fn search<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let limit = self.query_timeout;
+        let readers = Arc::clone(&self.readers);
+        let search =
+            blocking(move || readers.with_reader(|conn| search::within(conn, limit, read)));
+        bounded(limit + search::GRACE, search).await
+    }
+}
+
+#[async_trait]
+impl Queries for EmbeddedStore {
+    async fn count(&self, request: &CountRequest) -> Result<Counts, StoreError> {
+        let request = request.clone();
+        self.search(move |conn| count(conn, &request)).await
+    }
+
+    async fn top_values(&self, request: &ValuesRequest) -> Result<Vec<ValueCount>, StoreError> {
+        let request = request.clone();
+        self.search(move |conn| top_values(conn, &request)).await
+    }
+}

@@ -1,0 +1,108 @@
+//! The query port: counts over time and top values of a search, beside the [`super::Store`]
+//! that ingest, listing and the live tail use. A port of its own, so that reads which may scan
+//! much of the store are one concern in one place, with their own connections and time limit
+//! (see each backend), and `Store` does not grow with every question a console asks.
+//!
+//! Both backends implement it with the same semantics; the in-memory evaluation of a search
+//! (`StoredEvent::matches`) is the model their answers are tested against.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::error::StoreError;
+use crate::event::TopicPrefixes;
+use crate::query::{Field, Query};
+
+/// Which events a count or a ranking covers: a search within a time range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchScope {
+    /// Only events matching this search; every event when `None`.
+    pub filter: Option<Query>,
+    /// Only this topic.
+    pub topic: Option<String>,
+    /// Only this source.
+    pub source: Option<String>,
+    /// Only topics inside these prefixes (a key's; every topic when empty).
+    pub topic_prefixes: TopicPrefixes,
+    /// Only events at or after this instant.
+    pub since: DateTime<Utc>,
+    /// Only events before this instant.
+    pub until: DateTime<Utc>,
+}
+
+/// Counts of a search per time bucket, optionally split by the values of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountRequest {
+    /// The events counted.
+    pub scope: SearchScope,
+    /// Bucket width in microseconds; bucket `n` holds timestamps in
+    /// `[n × interval, (n + 1) × interval)` since the Unix epoch.
+    pub interval_micros: i64,
+    /// Also count separately for the most frequent values of this field.
+    pub by: Option<Field>,
+    /// How many values of `by` get a series of their own.
+    pub top: u32,
+}
+
+/// The answer to a [`CountRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Events in the scope.
+    pub total: u64,
+    /// `(bucket number, events)`, in bucket order, empty buckets left out.
+    pub buckets: Vec<(i64, u64)>,
+    /// The most frequent values of `by`, most frequent first (ties by value, byte order).
+    pub series: Vec<ValueSeries>,
+}
+
+/// The counts of one value of a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValueSeries {
+    /// The value, as text (a string as is, a number or boolean as JSON writes it).
+    pub value: String,
+    /// Events with this value in the scope.
+    pub total: u64,
+    /// `(bucket number, events)`, in bucket order, empty buckets left out.
+    pub buckets: Vec<(i64, u64)>,
+}
+
+/// The most frequent values of a field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValuesRequest {
+    /// The events looked at.
+    pub scope: SearchScope,
+    /// The field; a payload field counts only when it holds a string, a number or a boolean.
+    pub field: Field,
+    /// How many values.
+    pub limit: u32,
+}
+
+/// One value of a field and how many events hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueCount {
+    /// The value, as text.
+    pub value: String,
+    /// Events holding it.
+    pub count: u64,
+}
+
+/// Counts and rankings of searches (see the module documentation).
+#[async_trait]
+pub trait Queries: Send + Sync + 'static {
+    /// Counts per bucket, and per value of `by` for its most frequent values.
+    async fn count(&self, request: &CountRequest) -> Result<Counts, StoreError>;
+
+    /// The most frequent values of a field, with exact counts, most frequent first (ties by
+    /// value, byte order).
+    async fn top_values(&self, request: &ValuesRequest) -> Result<Vec<ValueCount>, StoreError>;
+}
+
+/// The query port shared by the HTTP layer.
+pub type SharedQueries = Arc<dyn Queries>;
+
+/// The bucket of an instant: floor division of its microseconds since the epoch.
+pub fn bucket_of(instant: DateTime<Utc>, interval_micros: i64) -> i64 {
+    instant.timestamp_micros().div_euclid(interval_micros)
+}
