@@ -45,14 +45,17 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
                        `/health`, `/ready`, `GET /` and the documentation needs an API key \
                        (`Authorization: Bearer <key>`, `X-API-Key`, or the password of \
                        `Authorization: Basic`, as log shippers send it) with the route's scope: \
-                       `publish` for `/publish` and the bulk API; `read` for `/events`, `/events/stream` and \
-                       `/topics` (limited to the key's topic prefixes); `read` or `admin` for \
+                       `publish` for `/publish` and the bulk API; `read` for `/events`, `/events/stream`, \
+                       `/events/count`, `/events/values` and `/topics` (limited to the key's \
+                       topic prefixes); `read` or `admin` for \
                        `/stats`; `admin`, or `read` on every topic, for `/metrics`.",
     ),
     // Referenced by the publish body's payload schema, which utoipa cannot register itself.
     components(schemas(PayloadValue)),
     tags(
         (name = "events", description = "Publish and list events"),
+        (name = "search", description = "Count the events a search matches over time, and rank \
+                                         the values of a field"),
         (name = "operations", description = "Counters, health, readiness and metrics"),
         (name = "shippers", description = "The Elasticsearch bulk API, for log shippers such as \
                                            rsyslog, Fluent Bit and Vector"),

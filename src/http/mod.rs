@@ -8,6 +8,7 @@ mod auth;
 pub mod body;
 mod bulk;
 mod connection;
+mod counts;
 mod cursor;
 mod docs;
 mod encoding;

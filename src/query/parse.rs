@@ -520,7 +520,7 @@ fn text_query(token: &Token, text: &str) -> Result<Query, ParseError> {
 }
 
 /// `topic`, `source`, `event_id`, `timestamp`, or a payload path (`payload.` optional).
-fn parse_field(name: &str) -> Result<Field, String> {
+pub fn parse_field(name: &str) -> Result<Field, String> {
     let segments: Vec<&str> = name.split('.').collect();
     let valid_segment = |segment: &&str| {
         !segment.is_empty()

@@ -265,3 +265,105 @@ async fn a_search_lists_newest_first_by_default_and_in_the_order_asked() {
     assert_eq!(body["details"][0]["field"], "cursor", "{body}");
     assert_eq!(wrong_kind, StatusCode::BAD_REQUEST);
 }
+
+/// Proves `/events/count` lists every bucket of the range (zeros included) with the series of
+/// the most frequent values of `by`, `/events/values` ranks a field's values, a key limited to
+/// a prefix counts only its topics, and bad parameters are 400s naming them.
+#[tokio::test]
+async fn counts_over_time_and_top_values_answer_what_the_events_hold() {
+    // Arrange
+    let file = KeysFile::new();
+    let publisher = bearer(&file.add("publisher", &[Scope::Publish], &[], None));
+    let reader = bearer(&file.add("reader", &[Scope::Read], &[], None));
+    let orders_reader = bearer(&file.add("orders-reader", &[Scope::Read], &["orders."], None));
+    let app = spawn_keyed_app(&file).await;
+    let mut stored = Vec::new();
+    for (n, (topic, level, minute)) in [
+        ("orders.eu", "error", 0),
+        ("orders.eu", "info", 0),
+        ("orders.eu", "error", 2),
+        ("payments", "error", 2),
+        ("payments", "warn", 4),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut event = event_with(topic, &format!("e{n}"), "web", json!({"level": level}));
+        event["timestamp"] = json!(format!("2026-12-07T10:{minute:02}:30Z"));
+        stored.push(event);
+    }
+    publish_ok_as(&app, &publisher, &stored).await;
+    let range = "since=2026-12-07T10:00:00Z&until=2026-12-07T10:05:00Z";
+
+    // Act
+    let (status, counts) = get_as(
+        &app,
+        &format!("/events/count?{range}&interval=1m&by=level&top=2"),
+        &reader,
+    )
+    .await;
+    let (_, limited) = get_as(
+        &app,
+        &format!("/events/count?{range}&interval=1m"),
+        &orders_reader,
+    )
+    .await;
+    let (_, values) = get_as(
+        &app,
+        &format!("/events/values?{range}&field=level"),
+        &reader,
+    )
+    .await;
+    let (_, searched) = get_as(
+        &app,
+        &format!(
+            "/events/values?{range}&field=topic&{}",
+            search("level:error")
+        ),
+        &reader,
+    )
+    .await;
+    let (bad_status, bad) = get_as(
+        &app,
+        &format!(
+            "/events/count?{range}&interval=5x&by=timestamp&{}",
+            search("a OR")
+        ),
+        &reader,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    assert_eq!(counts["total"], 5);
+    assert_eq!(counts["interval_seconds"], 60.0);
+    let per_minute: Vec<u64> = counts["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|bucket| bucket["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_minute, [2, 0, 2, 0, 1]);
+    assert_eq!(counts["series"][0]["value"], "error");
+    assert_eq!(counts["series"][0]["total"], 3);
+    assert_eq!(counts["series"][0]["buckets"][2]["count"], 2);
+    assert_eq!(counts["series"][1]["value"], "info");
+    assert_eq!(counts["series"].as_array().unwrap().len(), 2);
+    assert_eq!(limited["total"], 3, "{limited}");
+    assert_eq!(
+        values["values"],
+        json!([{"value": "error", "count": 3}, {"value": "info", "count": 1}, {"value": "warn", "count": 1}])
+    );
+    assert_eq!(
+        searched["values"],
+        json!([{"value": "orders.eu", "count": 2}, {"value": "payments", "count": 1}])
+    );
+    assert_eq!(bad_status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = bad["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|issue| issue["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["q", "interval", "by"], "{bad}");
+}
