@@ -46,16 +46,38 @@ def search_words(q):
 @schemathesis.hook
 def map_query(ctx, query):
     operation = getattr(ctx, "operation", None)
-    if operation is None or operation.path != "/events" or not isinstance(query, dict):
+    if operation is None or not isinstance(query, dict):
         return query
+    if operation.path in ("/events/count", "/events/values"):
+        return with_countable_field(with_search_words(query))
+    if operation.path != "/events":
+        return query
+    query = with_search_words(query)
     topic, cursor = query.get("topic"), query.get("cursor")
     if isinstance(topic, str) and topic and isinstance(cursor, str) and TOPIC_CURSOR.match(cursor):
         seq = cursor.split(".", 1)[0]
         query = dict(query, cursor=f"{seq}.{topic.encode('utf-8').hex()}")
+    return with_order_of_cursor(query)
+
+
+def with_search_words(query):
     q = query.get("q")
     if isinstance(q, str) and "\0" not in q and len(q) <= MAX_SEARCH_CHARS:
         query = dict(query, q=search_words(q))
-    return with_order_of_cursor(query)
+    return query
+
+
+# `by` and `field` name a field whose values can be counted: any name of the pattern but
+# `timestamp` (which has no values to count) and a bare `payload` (which names no field inside the
+# payload), which become `level`.
+UNCOUNTABLE = ("timestamp", "payload")
+
+
+def with_countable_field(query):
+    for name in ("by", "field"):
+        if query.get(name) in UNCOUNTABLE:
+            query = dict(query, **{name: "level"})
+    return query
 
 
 # A cursor continues only the order it came from: a time cursor (`n.` newest, `o.` oldest first)

@@ -67,8 +67,8 @@ const LADDER: [i64; 20] = [
 /// Every text an `interval` may be: empty or `auto`, or a whole number of at least 1 and a
 /// unit.
 const INTERVAL_PATTERN: &str = r"^(auto|[1-9][0-9]{0,5}(ms|s|m|h|d))?$";
-/// Every text a field name may be: names of letters, digits, `_`, `-`, `@`, dots between.
-const FIELD_PATTERN: &str = r"^[\w@-]+(\.[\w@-]+){0,15}$";
+/// Every text `by` may be: empty, or names of letters, digits, `_`, `-`, `@`, dots between.
+const BY_PATTERN: &str = r"^([\w@-]+(\.[\w@-]+){0,15})?$";
 
 /// Query parameters of `GET /events/count`, still raw.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -119,8 +119,9 @@ pub struct ValuesParams {
     /// End of the range.
     #[param(schema_with = until_schema)]
     until: Option<String>,
-    /// The field whose values are counted.
-    #[param(schema_with = field_schema)]
+    /// The field: `topic`, `source`, `event_id` or a payload path (`level`, `http.status`); a
+    /// payload field counts when it holds a string, a number or a boolean.
+    #[param(pattern = r"^[\w@-]+(\.[\w@-]+){0,15}$")]
     field: String,
     /// How many values.
     #[param(schema_with = values_limit_schema)]
@@ -153,26 +154,15 @@ fn interval_schema() -> Schema {
         .into()
 }
 
-fn field_schema_described(description: &str) -> Schema {
+fn by_schema() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(FIELD_PATTERN))
-        .description(Some(description))
+        .pattern(Some(BY_PATTERN))
+        .description(Some(
+            "Split the counts by the most frequent values of this field: `topic`, `source`, \
+             `event_id` or a payload path (`level`, `http.status`). Empty means no split.",
+        ))
         .into()
-}
-
-fn by_schema() -> Schema {
-    field_schema_described(
-        "Split the counts by the most frequent values of this field: `topic`, `source`, \
-         `event_id` or a payload path (`level`, `http.status`). Empty means no split.",
-    )
-}
-
-fn field_schema() -> Schema {
-    field_schema_described(
-        "The field: `topic`, `source`, `event_id` or a payload path (`level`, `http.status`); \
-         a payload field counts when it holds a string, a number or a boolean. Required.",
-    )
 }
 
 fn top_schema() -> Schema {
@@ -213,7 +203,8 @@ pub struct CountResponse {
 /// Events in one bucket.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Bucket {
-    /// When the bucket starts.
+    /// When the bucket starts (aligned on multiples of the interval since the Unix epoch; the
+    /// first one shown from `since` when it starts earlier).
     pub start: DateTime<Utc>,
     /// Events in it.
     pub count: u64,
@@ -554,8 +545,11 @@ fn every_bucket(scope: &SearchScope, width: i64, counted: &[(i64, u64)]) -> Vec<
                 }
                 counted.next();
             }
+            // The first bucket may start before the range (buckets are aligned on the epoch):
+            // it is shown from where the range starts.
+            let aligned = DateTime::from_timestamp_micros(bucket * width).unwrap_or(scope.since);
             Bucket {
-                start: DateTime::from_timestamp_micros(bucket * width).unwrap_or(scope.since),
+                start: aligned.max(scope.since),
                 count,
             }
         })
@@ -616,7 +610,7 @@ mod tests {
         assert_eq!(
             listed,
             [
-                ("2026-12-01T00:00:00+00:00".to_owned(), 0),
+                ("2026-12-01T00:02:30+00:00".to_owned(), 0),
                 ("2026-12-01T00:05:00+00:00".to_owned(), 7)
             ]
         );
