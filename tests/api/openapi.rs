@@ -14,6 +14,8 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
     ("post", "/publish"),
     ("get", "/events"),
     ("get", "/events/stream"),
+    ("get", "/events/count"),
+    ("get", "/events/values"),
     ("get", "/stats"),
     ("get", "/topics"),
     ("get", "/health"),
@@ -177,7 +179,7 @@ async fn the_document_describes_bodies_answers_and_parameters() {
         .collect();
     assert_eq!(
         parameters,
-        BTreeSet::from(["topic", "source", "since", "until", "limit", "cursor"])
+        BTreeSet::from(["topic", "source", "since", "until", "limit", "cursor", "q", "order"])
     );
     let error = &document["components"]["schemas"]["ErrorResponse"]["properties"];
     assert!(
