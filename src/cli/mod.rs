@@ -16,6 +16,7 @@ pub mod keys;
 mod parse;
 pub mod publish;
 pub mod retention;
+pub mod search;
 pub mod serve;
 pub mod tail;
 #[cfg(test)]
@@ -30,6 +31,7 @@ use bench::BenchCommand;
 use demo::DemoArgs;
 use keys::KeysCommand;
 use publish::PublishArgs;
+use search::SearchArgs;
 use serve::ServeArgs;
 use tail::TailArgs;
 
@@ -59,6 +61,8 @@ pub enum Command {
     Publish(PublishArgs),
     /// Follow the events an aggregator stores, as they are committed (Ctrl-C stops).
     Tail(TailArgs),
+    /// Print the events a search matches (or how many): `search 'level:error' --since 1h`.
+    Search(SearchArgs),
     /// Start an aggregator in-process, publish a verified workload to it, keep serving.
     Demo(DemoArgs),
     /// Measurements (not tests): e.g. the storage ceiling.
@@ -81,6 +85,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Tail(args)) => {
             telemetry::init_for_client();
             tail::run(&args).await
+        }
+        Some(Command::Search(args)) => {
+            telemetry::init_for_client();
+            search::run(&args).await
         }
         Some(Command::Demo(args)) => {
             telemetry::init_for_client();

@@ -83,8 +83,9 @@ pub async fn run(args: &TailArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One event, as JSON or as `timestamp topic [source] event_id payload`.
-fn line(tailed: &Tailed, json: bool) -> String {
+/// One event, as JSON or as `timestamp topic [source] event_id payload` (also how
+/// `aggregator search` prints).
+pub(super) fn line(tailed: &Tailed, json: bool) -> String {
     if json {
         return tailed.json.clone();
     }

@@ -34,6 +34,7 @@ pub mod progress;
 pub mod report;
 pub mod retry;
 mod run;
+pub mod search;
 pub mod stats;
 pub mod stream;
 pub mod tail;

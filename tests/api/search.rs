@@ -367,3 +367,53 @@ async fn counts_over_time_and_top_values_answer_what_the_events_hold() {
         .collect();
     assert_eq!(fields, ["q", "interval", "by"], "{bad}");
 }
+
+/// Proves `aggregator search` prints the matching events as `tail` does, `--count` prints
+/// their number, and a query the server refuses fails the command with the server's words.
+#[tokio::test]
+async fn the_search_command_prints_matches_their_count_and_refusals() {
+    // Arrange
+    let app = spawn_app().await;
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut stored = Vec::new();
+    for (id, level) in [("1", "error"), ("2", "info"), ("3", "error")] {
+        let mut event = event_with("cli", id, "web", json!({"level": level}));
+        event["timestamp"] = json!(now);
+        stored.push(event);
+    }
+    app.publish_ok(&json!(stored)).await;
+    let run = |args: &[&str]| {
+        let mut command = crate::common::process::aggregator_command();
+        command
+            .arg("search")
+            .args(args)
+            .arg("--url")
+            .arg(app.url(""));
+        async move {
+            tokio::process::Command::from(command)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+
+    // Act
+    let listed = run(&["level:error", "--order", "oldest"]).await;
+    let counted = run(&["level:error", "--count", "--since", "1h"]).await;
+    let refused = run(&["level:error OR"]).await;
+
+    // Assert
+    let lines: Vec<String> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines
+        .iter()
+        .all(|line| line.contains(" cli [web] ") && line.contains("error")));
+    assert_eq!(String::from_utf8(counted.stdout).unwrap().trim(), "2");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(stderr.contains("expected a term"), "{stderr}");
+}
