@@ -304,7 +304,7 @@ pub async fn count_events(
     };
     authorize(&caller, &mut scope)?;
     let interval_micros = bucket_width(&scope, interval);
-    let _search = reserve_search(&state)?;
+    let _search = state.reserve_search()?;
     let request = CountRequest {
         scope,
         interval_micros,
@@ -388,7 +388,7 @@ pub async fn field_values(
         return Err(ApiError::InvalidQuery(log.into_issues()));
     };
     authorize(&caller, &mut scope)?;
-    let _search = reserve_search(&state)?;
+    let _search = state.reserve_search()?;
     let request = ValuesRequest {
         scope,
         field,
@@ -455,16 +455,6 @@ fn authorize(caller: &Caller, scope: &mut SearchScope) -> Result<(), ApiError> {
     }
     scope.topic_prefixes = caller.topics();
     Ok(())
-}
-
-/// A search slot, or `429`.
-fn reserve_search(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-    state.searches.try_acquire().map_err(|_| {
-        ApiError::TooManyRequests(format!(
-            "{} searches are running, the most this server runs at once",
-            state.limits.max_concurrent_queries
-        ))
-    })
 }
 
 /// A field whose values can be counted.

@@ -179,12 +179,7 @@ pub async fn list_events(
     // A search may read much of the store: a few at a time, the others told to come back.
     let _search = match query.filter {
         None => None,
-        Some(_) => Some(state.searches.try_acquire().map_err(|_| {
-            ApiError::TooManyRequests(format!(
-                "{} searches are running, the most this server runs at once",
-                state.limits.max_concurrent_queries
-            ))
-        })?),
+        Some(_) => Some(state.reserve_search()?),
     };
     let page = state.store.query(&query).await?;
     let next_cursor = match (query.order, &page.next) {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::error::ApiError;
 
 use super::follow::TailSlots;
 use super::limits::Limits;
@@ -29,6 +31,19 @@ impl std::ops::Deref for AppState {
 
     fn deref(&self) -> &AppParts {
         &self.0
+    }
+}
+
+impl AppParts {
+    /// A slot for one search (a listing with `q`, a count, a ranking), held until its answer:
+    /// `429` once `--max-concurrent-queries` are running.
+    pub fn reserve_search(&self) -> Result<SemaphorePermit<'_>, ApiError> {
+        self.searches.try_acquire().map_err(|_| {
+            ApiError::TooManyRequests(format!(
+                "{} searches are running, the most this server runs at once",
+                self.limits.max_concurrent_queries
+            ))
+        })
     }
 }
 
