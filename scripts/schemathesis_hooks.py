@@ -50,6 +50,8 @@ def map_query(ctx, query):
         return query
     if operation.path in ("/events/count", "/events/values"):
         return with_countable_field(with_search_words(query))
+    if operation.path == "/fields":
+        return with_search_words(query)
     if operation.path != "/events":
         return query
     query = with_search_words(query)

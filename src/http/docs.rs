@@ -46,7 +46,7 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
                        (`Authorization: Bearer <key>`, `X-API-Key`, or the password of \
                        `Authorization: Basic`, as log shippers send it) with the route's scope: \
                        `publish` for `/publish` and the bulk API; `read` for `/events`, `/events/stream`, \
-                       `/events/count`, `/events/values` and `/topics` (limited to the key's \
+                       `/events/count`, `/events/values`, `/fields` and `/topics` (limited to the key's \
                        topic prefixes); `read` or `admin` for \
                        `/stats`; `admin`, or `read` on every topic, for `/metrics`.",
     ),

@@ -14,6 +14,7 @@ mod docs;
 mod encoding;
 pub mod error;
 mod events;
+mod fields;
 mod follow;
 mod health;
 mod intake;

@@ -21,7 +21,8 @@ use super::error::ApiError;
 use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
 use super::{
-    bulk, counts, docs, events, health, metrics, publish, purge, stats, stream, telemetry, topics,
+    bulk, counts, docs, events, fields, health, metrics, publish, purge, stats, stream, telemetry,
+    topics,
 };
 
 /// Every documented route, in four groups: the API proper, which needs a key and sits behind
@@ -43,6 +44,7 @@ fn documented_routes() -> DocumentedRoutes {
             .routes(routes!(events::list_events))
             .routes(routes!(counts::count_events))
             .routes(routes!(counts::field_values))
+            .routes(routes!(fields::list_fields))
             .routes(routes!(stream::stream_events))
             .routes(routes!(stats::get_stats))
             .routes(routes!(topics::list_topics))

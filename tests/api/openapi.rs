@@ -16,6 +16,7 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
     ("get", "/events/stream"),
     ("get", "/events/count"),
     ("get", "/events/values"),
+    ("get", "/fields"),
     ("get", "/stats"),
     ("get", "/topics"),
     ("get", "/health"),

@@ -417,3 +417,74 @@ async fn the_search_command_prints_matches_their_count_and_refusals() {
     let stderr = String::from_utf8(refused.stderr).unwrap();
     assert!(stderr.contains("expected a term"), "{stderr}");
 }
+
+/// Proves `/fields` lists the payload fields of the events a search matches, most frequent
+/// first, and that a key limited to a prefix never sees another topic's field names.
+#[tokio::test]
+async fn fields_list_what_the_matching_events_hold_and_only_the_keys_topics() {
+    // Arrange
+    let file = KeysFile::new();
+    let publisher = bearer(&file.add("publisher", &[Scope::Publish], &[], None));
+    let reader = bearer(&file.add("reader", &[Scope::Read], &[], None));
+    let orders_reader = bearer(&file.add("orders-reader", &[Scope::Read], &["orders."], None));
+    let app = spawn_keyed_app(&file).await;
+    publish_ok_as(
+        &app,
+        &publisher,
+        &[
+            event_with(
+                "orders.eu",
+                "1",
+                "web",
+                json!({"level": "error", "http": {"status": 500}}),
+            ),
+            event_with("orders.eu", "2", "web", json!({"level": "info"})),
+            event_with(
+                "payments",
+                "3",
+                "web",
+                json!({"level": "error", "card_secret": "x"}),
+            ),
+        ],
+    )
+    .await;
+
+    // Act
+    let (status, all) = get_as(&app, "/fields", &reader).await;
+    let (_, errors) = get_as(&app, &format!("/fields?{}", search("level:error")), &reader).await;
+    let (_, limited) = get_as(&app, "/fields", &orders_reader).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let names = |answer: &Value| -> Vec<(String, u64)> {
+        answer["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|field| {
+                (
+                    field["field"].as_str().unwrap().to_owned(),
+                    field["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        names(&all),
+        [
+            ("level".to_owned(), 3),
+            ("card_secret".to_owned(), 1),
+            ("http".to_owned(), 1),
+            ("http.status".to_owned(), 1)
+        ]
+    );
+    assert_eq!(all["sampled"], 3);
+    assert_eq!(all["complete"], true);
+    assert_eq!(names(&errors).first(), Some(&("level".to_owned(), 2)));
+    assert!(
+        names(&limited)
+            .iter()
+            .all(|(name, _)| name != "card_secret"),
+        "{limited}"
+    );
+}
