@@ -12,20 +12,51 @@
 //! in document order: `" w1 w2 w3 \n w4 \n"`, each word between spaces. A phrase of words
 //! `a b` is then found by looking for `" a b "` ([`phrase_needle`]): only within one value,
 //! never across two.
+//!
+//! Two bounds keep the text, and the work of making it, small whatever a payload holds: a word
+//! longer than [`MAX_WORD_BYTES`] (a digest, a base64 blob) is not a word, and the searchable
+//! text of one event stops at [`MAX_SEARCHABLE_BYTES`]: words past it cannot be found. Both
+//! hold for every store and for the model alike, since all use this file.
 
 use std::fmt::Write as _;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// The words of `text`, lowercase, in order. The text is lowercased before it is split, so
-/// that the words of the words are the words themselves (lowercasing can turn a letter into a
-/// letter and a combining mark: `İ` is `i` and U+0307).
-pub fn words_of(text: &str) -> Vec<String> {
-    text.to_lowercase()
+/// Longest word, in bytes (Elasticsearch's standard tokenizer cuts at 255 characters).
+pub const MAX_WORD_BYTES: usize = 255;
+/// Most bytes of searchable text kept for one event.
+pub const MAX_SEARCHABLE_BYTES: usize = 64 * 1024;
+
+/// Calls `each` with the words of `text`, in order, while it returns `true`; tells whether it
+/// saw them all. Each run of letters and digits is lowercased, then split again (lowercasing can
+/// turn a letter into a letter and a combining mark: `İ` is `i` and U+0307), so that the words
+/// of the words are the words themselves.
+fn each_word(text: &str, mut each: impl FnMut(&str) -> bool) -> bool {
+    let runs = text
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(str::to_owned)
-        .collect()
+        .filter(|run| !run.is_empty() && run.len() <= MAX_WORD_BYTES);
+    for run in runs {
+        let lower = run.to_lowercase();
+        let words = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty() && word.len() <= MAX_WORD_BYTES);
+        for word in words {
+            if !each(word) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The words of `text`, lowercase, in order.
+pub fn words_of(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    each_word(text, |word| {
+        words.push(word.to_owned());
+        true
+    });
+    words
 }
 
 /// What the searchable text holds for a phrase of `words`: the words between spaces.
@@ -41,46 +72,70 @@ pub fn phrase_needle(words: &[String]) -> String {
 /// The searchable text of a payload given as JSON text (see the module documentation). Text
 /// that is not JSON has no words.
 pub fn payload_words(payload_json: &str) -> String {
-    let mut searchable = String::new();
+    let mut collector = StringCollector {
+        searchable: String::new(),
+        full: false,
+    };
     let mut deserializer = serde_json::Deserializer::from_str(payload_json);
     // A payload the stores hold is valid JSON within the depth limit; anything else has no
-    // words rather than an error, since searching must never fail on a stored row.
-    if deserializer
-        .deserialize_any(StringCollector(&mut searchable))
-        .is_err()
-    {
-        searchable.clear();
+    // words rather than an error, since searching must never fail on a stored row. A full text
+    // stops the walk with an error of its own.
+    let walked = (&mut collector).deserialize(&mut deserializer);
+    if walked.is_err() && !collector.full {
+        return String::new();
     }
-    searchable
+    collector.searchable
 }
 
-/// Appends the line of one string value to `searchable`, when it holds a word.
-fn push_value_line(searchable: &mut String, value: &str) {
-    let words = words_of(value);
-    if words.is_empty() {
-        return;
-    }
-    searchable.push(' ');
-    for word in words {
-        // cannot fail: writing to a String
-        let _ = write!(searchable, "{word} ");
-    }
-    searchable.push('\n');
+/// The searchable text being written, and whether it reached its bound.
+struct StringCollector {
+    searchable: String,
+    full: bool,
 }
 
-/// Walks a JSON document and writes the line of every string value, skipping keys.
-struct StringCollector<'a>(&'a mut String);
+impl StringCollector {
+    /// Appends the line of one string value, when it holds a word; `false` once the text is
+    /// full.
+    fn push_value_line(&mut self, value: &str) -> bool {
+        let start = self.searchable.len();
+        let searchable = &mut self.searchable;
+        let mut full = false;
+        each_word(value, |word| {
+            // The space before the first word, the word, its space, and room for the newline.
+            let opening = usize::from(searchable.len() == start);
+            if searchable.len() + opening + word.len() + 2 > MAX_SEARCHABLE_BYTES {
+                full = true;
+                return false;
+            }
+            if opening == 1 {
+                searchable.push(' ');
+            }
+            // cannot fail: writing to a String
+            let _ = write!(searchable, "{word} ");
+            true
+        });
+        if self.searchable.len() > start {
+            self.searchable.push('\n');
+        }
+        self.full = full;
+        !full
+    }
+}
 
-impl<'de> Visitor<'de> for StringCollector<'_> {
+/// Walks a JSON document and writes the line of every string value, skipping keys; stops with
+/// an error once the text is full.
+impl<'de> Visitor<'de> for &mut StringCollector {
     type Value = ();
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("any JSON value")
     }
 
-    fn visit_str<E>(self, value: &str) -> Result<(), E> {
-        push_value_line(self.0, value);
-        Ok(())
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<(), E> {
+        match self.push_value_line(value) {
+            true => Ok(()),
+            false => Err(E::custom("searchable text full")),
+        }
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<(), E> {
@@ -104,22 +159,19 @@ impl<'de> Visitor<'de> for StringCollector<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq
-            .next_element_seed(StringCollector(&mut *self.0))?
-            .is_some()
-        {}
+        while seq.next_element_seed(&mut *self)?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while map.next_key::<IgnoredAny>()?.is_some() {
-            map.next_value_seed(StringCollector(&mut *self.0))?;
+            map.next_value_seed(&mut *self)?;
         }
         Ok(())
     }
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for StringCollector<'_> {
+impl<'de> DeserializeSeed<'de> for &mut StringCollector {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -159,6 +211,27 @@ mod tests {
         assert!(searchable.contains(&needle("TIMEOUT")));
         assert!(!searchable.contains(&needle("timeout retry")));
         assert!(!searchable.contains(&needle("time")));
+    }
+
+    #[test]
+    fn long_runs_are_not_words_and_the_text_stops_at_its_bound() {
+        let long = "x".repeat(MAX_WORD_BYTES + 1);
+        assert_eq!(words_of(&format!("a {long} b")), ["a", "b"]);
+        let many: Vec<String> = (0..20_000).map(|n| format!("w{n}")).collect();
+        let payload = serde_json::json!({"a": many.join(" "), "b": "after"}).to_string();
+        let searchable = payload_words(&payload);
+        assert!(
+            searchable.len() <= MAX_SEARCHABLE_BYTES,
+            "{}",
+            searchable.len()
+        );
+        assert!(searchable.starts_with(" w0 w1 "));
+        assert!(
+            !searchable.contains(" after "),
+            "a word past the bound is not searchable"
+        );
+        let huge = serde_json::json!({"pad": "y ".repeat(1_000_000)}).to_string();
+        assert!(payload_words(&huge).len() <= MAX_SEARCHABLE_BYTES);
     }
 
     #[test]
