@@ -512,9 +512,9 @@ fn single_or(mut children: Vec<Query>, several: fn(Vec<Query>) -> Query) -> Quer
 fn text_query(token: &Token, text: &str) -> Result<Query, ParseError> {
     let words = words_of(text);
     if words.is_empty() {
-        return Err(
-            token.error("no letter or digit to search for (words are runs of letters and digits)")
-        );
+        return Err(token.error(
+            "no word to search for (words are runs of letters and digits, at most 255 bytes)",
+        ));
     }
     Ok(Query::Text(Phrase { words }))
 }

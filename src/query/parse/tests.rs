@@ -153,7 +153,7 @@ fn mistakes_are_reported_at_their_position_with_their_token() {
         ("timestamp:yesterday", 1, "timestamp:yesterday", "RFC 3339"),
         ("a*b:c", 1, "a*b:c", "not a field name"),
         ("x:a*b", 1, "x:a*b", "may only end"),
-        ("!!!", 1, "!!!", "no letter or digit"),
+        ("!!!", 1, "!!!", "no word to search for"),
         ("payload:x", 1, "payload:x", "inside the payload"),
         ("n:[* TO *]", 1, "n:[*", "open at both ends"),
         ("ok \"a\0b\"", 6, "\0", "NUL"),
