@@ -171,8 +171,7 @@ impl Follower {
                     let moved = page.scanned_to > self.query.after;
                     self.query.after = page.scanned_to.max(self.query.after);
                     if let Some(filter) = &self.filter {
-                        page.events
-                            .retain(|followed| followed.event.matches(filter));
+                        page.events = matching(page.events, filter).await;
                     }
                     if !page.events.is_empty() {
                         return Some(page.events);
@@ -244,6 +243,20 @@ enum Next {
     Paced,
     /// A commit signal (then its turn), or this long.
     Signalled(Duration),
+}
+
+/// The events of `events` that match `filter`, judged on a blocking thread: a page may hold
+/// megabytes of payloads to walk, and the executor's threads also answer health checks.
+async fn matching(events: Vec<FollowedEvent>, filter: &Query) -> Vec<FollowedEvent> {
+    let filter = filter.clone();
+    let judged = tokio::task::spawn_blocking(move || {
+        events
+            .into_iter()
+            .filter(|followed| followed.event.matches(&filter))
+            .collect()
+    });
+    // A cancelled judgement (the runtime shutting down) sends nothing rather than everything.
+    judged.await.unwrap_or_default()
 }
 
 /// Resolves when `closing` turns `true` or its sender is dropped (a closed connection too);

@@ -43,8 +43,8 @@ use super::model::{
     ShardId, StoredShard, StoredTotals,
 };
 use super::removal::{RemovalTotals, RemoveReport, RemoveRequest};
+use super::searchable::searchable_texts;
 use super::sweep::{SweepReport, SweepRequest};
-use crate::query::words::payload_words;
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
 use removal::{RemoveJob, SweepJob};
@@ -166,16 +166,19 @@ impl Store for EmbeddedStore {
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
         let received = i64::try_from(batch.received)
             .map_err(|_| StoreError::corrupt(format!("batch of {} events", batch.received)))?;
+        let payloads: Vec<&str> = batch.candidates.iter().map(|e| e.payload.get()).collect();
+        let words = searchable_texts(&payloads).await?;
         let candidates = batch
             .candidates
             .iter()
-            .map(|event| OwnedEvent {
+            .zip(words)
+            .map(|(event, words)| OwnedEvent {
                 topic: event.topic.clone(),
                 event_id: event.event_id.clone(),
                 ts_micros: event.timestamp.timestamp_micros(),
                 source: event.source.clone(),
                 payload: event.payload.get().to_owned(),
-                words: payload_words(event.payload.get()),
+                words,
             })
             .collect();
         self.ask_writer(|reply| {

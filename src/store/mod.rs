@@ -29,6 +29,7 @@ pub mod postgres;
 pub mod queries;
 pub mod removal;
 mod search;
+mod searchable;
 mod span;
 pub mod sweep;
 

@@ -23,9 +23,9 @@ use super::model::{
     StoredTotals,
 };
 use super::removal::{RemoveReport, RemoveRequest};
+use super::searchable::searchable_texts;
 use super::sweep::{SweepReport, SweepRequest};
 use crate::event::{Event, EventKey};
-use crate::query::words::payload_words;
 use notify::CommitFeed;
 use rows::counters_at;
 use sql::{
@@ -254,7 +254,7 @@ impl PostgresStore {
         let timestamps: Vec<DateTime<Utc>> = in_key_order.iter().map(|e| e.timestamp).collect();
         let sources: Vec<&str> = in_key_order.iter().map(|e| e.source.as_str()).collect();
         let payloads: Vec<&str> = in_key_order.iter().map(|e| e.payload.get()).collect();
-        let words: Vec<String> = payloads.iter().map(|p| payload_words(p)).collect();
+        let words = searchable_texts(&payloads).await?;
         let shard = i32::try_from(batch.shard)
             .map_err(|_| StoreError::corrupt(format!("shard id {} too large", batch.shard)))?;
         let received = i64::try_from(batch.received)

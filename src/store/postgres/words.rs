@@ -9,8 +9,8 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use tracing::{info, warn};
 
-use crate::query::words::payload_words;
 use crate::store::error::StoreError;
+use crate::store::searchable::searchable_texts;
 
 /// Rows read and updated per statement.
 const BATCH_ROWS: i64 = 500;
@@ -60,12 +60,13 @@ async fn fill_batch(pool: &Pool) -> Result<u64, StoreError> {
     let rows = client.query(MISSING_SQL, &[&BATCH_ROWS]).await?;
     let mut topics = Vec::with_capacity(rows.len());
     let mut seqs = Vec::with_capacity(rows.len());
-    let mut words = Vec::with_capacity(rows.len());
+    let mut payloads = Vec::with_capacity(rows.len());
     for row in &rows {
         topics.push(row.try_get::<_, String>(0)?);
         seqs.push(row.try_get::<_, i64>(1)?);
-        words.push(payload_words(row.try_get::<_, &str>(2)?));
+        payloads.push(row.try_get::<_, &str>(2)?);
     }
+    let words = searchable_texts(&payloads).await?;
     if !rows.is_empty() {
         client.execute(FILL_SQL, &[&topics, &seqs, &words]).await?;
     }
