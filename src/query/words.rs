@@ -18,8 +18,6 @@
 //! text of one event stops at [`MAX_SEARCHABLE_BYTES`]: words past it cannot be found. Both
 //! hold for every store and for the model alike, since all use this file.
 
-use std::fmt::Write as _;
-
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// Longest word, in bytes (Elasticsearch's standard tokenizer cuts at 255 characters).
@@ -30,12 +28,28 @@ pub const MAX_SEARCHABLE_BYTES: usize = 64 * 1024;
 /// Calls `each` with the words of `text`, in order, while it returns `true`; tells whether it
 /// saw them all. Each run of letters and digits is lowercased, then split again (lowercasing can
 /// turn a letter into a letter and a combining mark: `İ` is `i` and U+0307), so that the words
-/// of the words are the words themselves.
+/// of the words are the words themselves. An ASCII run (most log text) is its own word, passed
+/// as it is when already lowercase; only other runs take `str::to_lowercase`.
 fn each_word(text: &str, mut each: impl FnMut(&str) -> bool) -> bool {
     let runs = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|run| !run.is_empty() && run.len() <= MAX_WORD_BYTES);
+    let mut lowered = String::new();
     for run in runs {
+        if run.is_ascii() {
+            let word = match run.bytes().any(|byte| byte.is_ascii_uppercase()) {
+                false => run,
+                true => {
+                    lowered.clear();
+                    lowered.extend(run.chars().map(|c| c.to_ascii_lowercase()));
+                    &lowered
+                }
+            };
+            if !each(word) {
+                return false;
+            }
+            continue;
+        }
         let lower = run.to_lowercase();
         let words = lower
             .split(|c: char| !c.is_alphanumeric())
@@ -110,8 +124,8 @@ impl StringCollector {
             if opening == 1 {
                 searchable.push(' ');
             }
-            // cannot fail: writing to a String
-            let _ = write!(searchable, "{word} ");
+            searchable.push_str(word);
+            searchable.push(' ');
             true
         });
         if self.searchable.len() > start {

@@ -43,7 +43,7 @@ use super::model::{
     ShardId, StoredShard, StoredTotals,
 };
 use super::removal::{RemovalTotals, RemoveReport, RemoveRequest};
-use super::searchable::searchable_texts;
+use super::searchable::with_searchable_texts;
 use super::sweep::{SweepReport, SweepRequest};
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
@@ -166,21 +166,19 @@ impl Store for EmbeddedStore {
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
         let received = i64::try_from(batch.received)
             .map_err(|_| StoreError::corrupt(format!("batch of {} events", batch.received)))?;
-        let payloads: Vec<&str> = batch.candidates.iter().map(|e| e.payload.get()).collect();
-        let words = searchable_texts(&payloads).await?;
         let candidates = batch
             .candidates
             .iter()
-            .zip(words)
-            .map(|(event, words)| OwnedEvent {
+            .map(|event| OwnedEvent {
                 topic: event.topic.clone(),
                 event_id: event.event_id.clone(),
                 ts_micros: event.timestamp.timestamp_micros(),
                 source: event.source.clone(),
                 payload: event.payload.get().to_owned(),
-                words,
+                words: String::new(),
             })
             .collect();
+        let candidates = with_searchable_texts(candidates).await?;
         self.ask_writer(|reply| {
             Job::Commit(CommitJob {
                 shard: i64::from(batch.shard),

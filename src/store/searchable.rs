@@ -29,3 +29,36 @@ pub(super) async fn searchable_texts(payloads: &[&str]) -> Result<Vec<String>, S
     .await
     .map_err(|err| StoreError::transient(format!("searchable text not made: {err}")))
 }
+
+/// Something committed with a payload and a searchable text to fill in.
+pub(super) trait Searchable: Send + 'static {
+    /// The payload, JSON text.
+    fn payload(&self) -> &str;
+    /// Keeps the payload's searchable text.
+    fn set_searchable(&mut self, words: String);
+}
+
+/// `items` with their searchable texts filled in, made as [`searchable_texts`] makes them: on
+/// the spot for a small commit, else on a blocking thread (the items move there and back,
+/// nothing is copied).
+pub(super) async fn with_searchable_texts<T: Searchable>(
+    mut items: Vec<T>,
+) -> Result<Vec<T>, StoreError> {
+    let fill = |items: &mut Vec<T>| {
+        for item in items.iter_mut() {
+            let words = payload_words(item.payload());
+            item.set_searchable(words);
+        }
+    };
+    let bytes: usize = items.iter().map(|item| item.payload().len()).sum();
+    if bytes <= INLINE_BYTES {
+        fill(&mut items);
+        return Ok(items);
+    }
+    tokio::task::spawn_blocking(move || {
+        fill(&mut items);
+        items
+    })
+    .await
+    .map_err(|err| StoreError::transient(format!("searchable text not made: {err}")))
+}

@@ -26,6 +26,7 @@ use tracing::debug;
 use crate::store::error::StoreError;
 use crate::store::feed::CommitSignal;
 use crate::store::model::{CommitReport, ShardCounters};
+use crate::store::searchable::Searchable;
 
 use super::removal::{self, RemoveJob, SweepJob};
 
@@ -61,6 +62,16 @@ pub(super) struct OwnedEvent {
     pub(super) payload: String,
     /// The payload's searchable text (`query::words::payload_words`).
     pub(super) words: String,
+}
+
+impl Searchable for OwnedEvent {
+    fn payload(&self) -> &str {
+        &self.payload
+    }
+
+    fn set_searchable(&mut self, words: String) {
+        self.words = words;
+    }
 }
 
 /// One shard's group commit.
