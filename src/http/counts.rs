@@ -18,12 +18,13 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorResponse, IssueLog};
-use super::events::{filter_schema, parse_filter, parse_search, q_schema, source_schema};
+use super::events::{
+    parse_filter, parse_search, parse_time_filter, q_schema, source_schema, topic_schema,
+};
 use super::paging;
 use super::params::Params;
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
-use crate::event;
 use crate::query::parse::parse_field;
 use crate::query::Field;
 use crate::store::queries::bucket_of;
@@ -126,10 +127,6 @@ pub struct ValuesParams {
     /// How many values.
     #[param(schema_with = values_limit_schema)]
     limit: Option<String>,
-}
-
-fn topic_schema() -> Schema {
-    filter_schema("Only events of this topic. Empty means any topic.")
 }
 
 fn since_schema() -> Schema {
@@ -424,13 +421,8 @@ fn parse_scope(log: &mut IssueLog, raw: RawScope) -> Option<SearchScope> {
     let filter = log.check("q", parse_search(raw.q.as_deref()));
     let topic = log.check("topic", parse_filter(raw.topic));
     let source = log.check("source", parse_filter(raw.source));
-    let parse_time = |raw: Option<String>| {
-        raw.filter(|raw| !raw.is_empty())
-            .map(|raw| event::parse_timestamp(&raw))
-            .transpose()
-    };
-    let until = log.check("until", parse_time(raw.until));
-    let since = log.check("since", parse_time(raw.since));
+    let until = log.check("until", parse_time_filter(raw.until));
+    let since = log.check("since", parse_time_filter(raw.since));
     let (filter, topic, source, until, since) = (filter?, topic?, source?, until?, since?);
     // Now, to the microsecond: the precision stored timestamps have.
     let until = until.unwrap_or_else(|| {
@@ -556,8 +548,8 @@ mod tests {
             topic: None,
             source: None,
             topic_prefixes: Default::default(),
-            since: event::parse_timestamp(since).unwrap(),
-            until: event::parse_timestamp(until).unwrap(),
+            since: crate::event::parse_timestamp(since).unwrap(),
+            until: crate::event::parse_timestamp(until).unwrap(),
         }
     }
 

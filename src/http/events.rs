@@ -94,7 +94,7 @@ pub(super) fn q_schema() -> Schema {
         .into()
 }
 
-fn topic_schema() -> Schema {
+pub(super) fn topic_schema() -> Schema {
     filter_schema("Only events of this topic. Empty means any topic.")
 }
 
@@ -111,13 +111,13 @@ pub(super) fn filter_schema(description: &str) -> Schema {
         .into()
 }
 
-fn since_schema() -> Schema {
+pub(super) fn since_schema() -> Schema {
     paging::time_filter_schema(
         "Only events whose timestamp is at or after this instant (RFC 3339). Empty means no bound.",
     )
 }
 
-fn until_schema() -> Schema {
+pub(super) fn until_schema() -> Schema {
     paging::time_filter_schema(
         "Only events whose timestamp is before this instant (RFC 3339). Empty means no bound.",
     )
@@ -199,13 +199,8 @@ pub async fn list_events(
 
 fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
     let mut log = IssueLog::new(None);
-    let parse_time = |raw: Option<String>| {
-        raw.filter(|raw| !raw.is_empty())
-            .map(|raw| event::parse_timestamp(&raw))
-            .transpose()
-    };
-    let since = log.check("since", parse_time(params.since));
-    let until = log.check("until", parse_time(params.until));
+    let since = log.check("since", parse_time_filter(params.since));
+    let until = log.check("until", parse_time_filter(params.until));
     let limit = log.check("limit", parse_limit(params.limit.as_deref()));
     let topic = log.check("topic", parse_filter(params.topic));
     let filter = log.check("q", parse_search(params.q.as_deref()));
@@ -264,6 +259,15 @@ fn parse_params(params: EventsParams) -> Result<EventQuery, ApiError> {
         }),
         _ => Err(ApiError::InvalidQuery(log.into_issues())),
     }
+}
+
+/// A time bound: an empty one means none.
+pub(super) fn parse_time_filter(
+    raw: Option<String>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, event::FieldError> {
+    raw.filter(|raw| !raw.is_empty())
+        .map(|raw| event::parse_timestamp(&raw))
+        .transpose()
 }
 
 /// An empty filter means none. A NUL is refused on every store alike: no stored value holds

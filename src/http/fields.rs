@@ -16,12 +16,14 @@ use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorResponse, IssueLog};
-use super::events::{filter_schema, parse_filter, parse_search, q_schema, source_schema};
+use super::events::{
+    parse_filter, parse_search, parse_time_filter, q_schema, since_schema, source_schema,
+    topic_schema, until_schema,
+};
 use super::paging;
 use super::params::Params;
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
-use crate::event;
 use crate::store::{EventQuery, ListingOrder, TimePosition};
 
 /// Events read at most to list the fields.
@@ -54,22 +56,6 @@ pub struct FieldsParams {
     /// How many fields.
     #[param(schema_with = limit_schema)]
     limit: Option<String>,
-}
-
-fn topic_schema() -> Schema {
-    filter_schema("Only events of this topic. Empty means any topic.")
-}
-
-fn since_schema() -> Schema {
-    paging::time_filter_schema(
-        "Only events whose timestamp is at or after this instant (RFC 3339). Empty means no bound.",
-    )
-}
-
-fn until_schema() -> Schema {
-    paging::time_filter_schema(
-        "Only events whose timestamp is before this instant (RFC 3339). Empty means no bound.",
-    )
 }
 
 fn limit_schema() -> Schema {
@@ -133,13 +119,8 @@ pub async fn list_fields(
     let filter = log.check("q", parse_search(params.q.as_deref()));
     let topic = log.check("topic", parse_filter(params.topic));
     let source = log.check("source", parse_filter(params.source));
-    let parse_time = |raw: Option<String>| {
-        raw.filter(|raw| !raw.is_empty())
-            .map(|raw| event::parse_timestamp(&raw))
-            .transpose()
-    };
-    let since = log.check("since", parse_time(params.since));
-    let until = log.check("until", parse_time(params.until));
+    let since = log.check("since", parse_time_filter(params.since));
+    let until = log.check("until", parse_time_filter(params.until));
     let limit = log.check(
         "limit",
         paging::parse_limit(params.limit.as_deref(), DEFAULT_FIELDS, MAX_FIELDS),
