@@ -512,9 +512,7 @@ fn single_or(mut children: Vec<Query>, several: fn(Vec<Query>) -> Query) -> Quer
 fn text_query(token: &Token, text: &str) -> Result<Query, ParseError> {
     let words = words_of(text);
     if words.is_empty() {
-        return Err(token.error(
-            "no word to search for (words are runs of letters and digits, at most 255 bytes)",
-        ));
+        return Err(token.error("no word to search for (words are runs of letters and digits)"));
     }
     Ok(Query::Text(Phrase { words }))
 }

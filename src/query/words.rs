@@ -14,9 +14,10 @@
 //! never across two.
 //!
 //! Two bounds keep the text, and the work of making it, small whatever a payload holds: a word
-//! longer than [`MAX_WORD_BYTES`] (a digest, a base64 blob) is not a word, and the searchable
-//! text of one event stops at [`MAX_SEARCHABLE_BYTES`]: words past it cannot be found. Both
-//! hold for every store and for the model alike, since all use this file.
+//! is at most [`MAX_WORD_BYTES`] (a longer run, a digest or a base64 blob, is cut into words of
+//! that size), and the searchable text of one event stops at [`MAX_SEARCHABLE_BYTES`]: words
+//! past it cannot be found. Both hold for every store and for the model alike, since all use
+//! this file.
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -28,12 +29,14 @@ pub const MAX_SEARCHABLE_BYTES: usize = 64 * 1024;
 /// Calls `each` with the words of `text`, in order, while it returns `true`; tells whether it
 /// saw them all. Each run of letters and digits is lowercased, then split again (lowercasing can
 /// turn a letter into a letter and a combining mark: `İ` is `i` and U+0307), so that the words
-/// of the words are the words themselves. An ASCII run (most log text) is its own word, passed
-/// as it is when already lowercase; only other runs take `str::to_lowercase`.
+/// of the words are the words themselves; a word longer than [`MAX_WORD_BYTES`] is cut into
+/// words of at most that many bytes, as Elasticsearch's standard tokenizer cuts long tokens. An
+/// ASCII run (most log text) is its own word, passed as it is when already lowercase; only
+/// other runs take `str::to_lowercase`.
 fn each_word(text: &str, mut each: impl FnMut(&str) -> bool) -> bool {
     let runs = text
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|run| !run.is_empty() && run.len() <= MAX_WORD_BYTES);
+        .filter(|run| !run.is_empty());
     let mut lowered = String::new();
     for run in runs {
         if run.is_ascii() {
@@ -45,7 +48,7 @@ fn each_word(text: &str, mut each: impl FnMut(&str) -> bool) -> bool {
                     &lowered
                 }
             };
-            if !each(word) {
+            if !each_piece(word, &mut each) {
                 return false;
             }
             continue;
@@ -53,14 +56,31 @@ fn each_word(text: &str, mut each: impl FnMut(&str) -> bool) -> bool {
         let lower = run.to_lowercase();
         let words = lower
             .split(|c: char| !c.is_alphanumeric())
-            .filter(|word| !word.is_empty() && word.len() <= MAX_WORD_BYTES);
+            .filter(|word| !word.is_empty());
         for word in words {
-            if !each(word) {
+            if !each_piece(word, &mut each) {
                 return false;
             }
         }
     }
     true
+}
+
+/// `word` cut at character boundaries into pieces of at most [`MAX_WORD_BYTES`], each given to
+/// `each`; `false` once `each` says stop.
+fn each_piece(mut word: &str, each: &mut impl FnMut(&str) -> bool) -> bool {
+    while word.len() > MAX_WORD_BYTES {
+        let mut cut = MAX_WORD_BYTES;
+        while !word.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, rest) = word.split_at(cut);
+        if !each(piece) {
+            return false;
+        }
+        word = rest;
+    }
+    each(word)
 }
 
 /// The words of `text`, lowercase, in order.
@@ -230,7 +250,14 @@ mod tests {
     #[test]
     fn long_runs_are_not_words_and_the_text_stops_at_its_bound() {
         let long = "x".repeat(MAX_WORD_BYTES + 1);
-        assert_eq!(words_of(&format!("a {long} b")), ["a", "b"]);
+        let cut = words_of(&format!("a {long} b"));
+        assert_eq!(cut.len(), 4);
+        assert_eq!((cut[1].len(), cut[2].as_str()), (MAX_WORD_BYTES, "x"));
+        let wide = "é".repeat(200);
+        assert!(words_of(&wide)
+            .iter()
+            .all(|word| word.len() <= MAX_WORD_BYTES));
+        assert_eq!(words_of(&wide).concat(), wide);
         let many: Vec<String> = (0..20_000).map(|n| format!("w{n}")).collect();
         let payload = serde_json::json!({"a": many.join(" "), "b": "after"}).to_string();
         let searchable = payload_words(&payload);
