@@ -26,7 +26,7 @@ use super::params::Params;
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
 use crate::query::parse::parse_field;
-use crate::query::Field;
+use crate::query::{Field, Query};
 use crate::store::queries::bucket_of;
 use crate::store::{CountRequest, SearchScope, ValuesRequest};
 
@@ -406,24 +406,51 @@ pub async fn field_values(
     }))
 }
 
-/// The parameters both routes share, still raw.
-struct RawScope {
-    q: Option<String>,
-    topic: Option<String>,
-    source: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
+/// The parameters of the search routes that say which events they read (`/events/count`,
+/// `/events/values`, `/fields`), still raw.
+pub(super) struct RawScope {
+    pub(super) q: Option<String>,
+    pub(super) topic: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) since: Option<String>,
+    pub(super) until: Option<String>,
+}
+
+/// [`RawScope`] read, each problem recorded in `log`; the time bounds as given.
+pub(super) struct ScopeParams {
+    pub(super) filter: Option<Query>,
+    pub(super) topic: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) since: Option<DateTime<Utc>>,
+    pub(super) until: Option<DateTime<Utc>>,
+}
+
+/// Reads `raw`, each problem recorded in `log` (`None` when there was one).
+pub(super) fn parse_scope_params(log: &mut IssueLog, raw: RawScope) -> Option<ScopeParams> {
+    let filter = log.check("q", parse_search(raw.q.as_deref()));
+    let topic = log.check("topic", parse_filter(raw.topic));
+    let source = log.check("source", parse_filter(raw.source));
+    let since = log.check("since", parse_time_filter(raw.since));
+    let until = log.check("until", parse_time_filter(raw.until));
+    Some(ScopeParams {
+        filter: filter?,
+        topic: topic?,
+        source: source?,
+        since: since?,
+        until: until?,
+    })
 }
 
 /// The scope of a count or a ranking, each problem recorded in `log`. A range that ends before
 /// it starts is empty (nothing matches), as in `/events`.
 fn parse_scope(log: &mut IssueLog, raw: RawScope) -> Option<SearchScope> {
-    let filter = log.check("q", parse_search(raw.q.as_deref()));
-    let topic = log.check("topic", parse_filter(raw.topic));
-    let source = log.check("source", parse_filter(raw.source));
-    let until = log.check("until", parse_time_filter(raw.until));
-    let since = log.check("since", parse_time_filter(raw.since));
-    let (filter, topic, source, until, since) = (filter?, topic?, source?, until?, since?);
+    let ScopeParams {
+        filter,
+        topic,
+        source,
+        since,
+        until,
+    } = parse_scope_params(log, raw)?;
     // Now, to the microsecond: the precision stored timestamps have.
     let until = until.unwrap_or_else(|| {
         let now = Utc::now();

@@ -15,11 +15,9 @@ use serde_json::Value;
 use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, ToSchema};
 
+use super::counts::{parse_scope_params, RawScope, ScopeParams};
 use super::error::{ApiError, ErrorResponse, IssueLog};
-use super::events::{
-    parse_filter, parse_search, parse_time_filter, q_schema, since_schema, source_schema,
-    topic_schema, until_schema,
-};
+use super::events::{q_schema, since_schema, source_schema, topic_schema, until_schema};
 use super::paging;
 use super::params::Params;
 use super::state::AppState;
@@ -116,17 +114,30 @@ pub async fn list_fields(
     caller.require(&[Scope::Read])?;
     let Params(params) = params?;
     let mut log = IssueLog::new(None);
-    let filter = log.check("q", parse_search(params.q.as_deref()));
-    let topic = log.check("topic", parse_filter(params.topic));
-    let source = log.check("source", parse_filter(params.source));
-    let since = log.check("since", parse_time_filter(params.since));
-    let until = log.check("until", parse_time_filter(params.until));
+    let scope = parse_scope_params(
+        &mut log,
+        RawScope {
+            q: params.q,
+            topic: params.topic,
+            source: params.source,
+            since: params.since,
+            until: params.until,
+        },
+    );
     let limit = log.check(
         "limit",
         paging::parse_limit(params.limit.as_deref(), DEFAULT_FIELDS, MAX_FIELDS),
     );
-    let (Some(filter), Some(topic), Some(source), Some(since), Some(until), Some(limit)) =
-        (filter, topic, source, since, until, limit)
+    let (
+        Some(ScopeParams {
+            filter,
+            topic,
+            source,
+            since,
+            until,
+        }),
+        Some(limit),
+    ) = (scope, limit)
     else {
         return Err(ApiError::InvalidQuery(log.into_issues()));
     };

@@ -10,7 +10,8 @@ use super::error::StoreError;
 /// Payload bytes of one commit up to which their searchable texts are made on the spot.
 const INLINE_BYTES: usize = 16 * 1024;
 
-/// The searchable text of each of `payloads` (JSON text), in order.
+/// The searchable text of each of `payloads` (JSON text), in order. The payloads are copied
+/// only when the texts are made on a blocking thread.
 pub(super) async fn searchable_texts(payloads: &[&str]) -> Result<Vec<String>, StoreError> {
     let bytes: usize = payloads.iter().map(|payload| payload.len()).sum();
     if bytes <= INLINE_BYTES {
@@ -19,15 +20,31 @@ pub(super) async fn searchable_texts(payloads: &[&str]) -> Result<Vec<String>, S
             .map(|payload| payload_words(payload))
             .collect());
     }
-    let owned: Vec<String> = payloads
+    let owned: Vec<OwnedPayload> = payloads
         .iter()
-        .map(|payload| (*payload).to_owned())
+        .map(|payload| OwnedPayload {
+            payload: (*payload).to_owned(),
+            words: String::new(),
+        })
         .collect();
-    tokio::task::spawn_blocking(move || {
-        owned.iter().map(|payload| payload_words(payload)).collect()
-    })
-    .await
-    .map_err(|err| StoreError::transient(format!("searchable text not made: {err}")))
+    let filled = with_searchable_texts(owned).await?;
+    Ok(filled.into_iter().map(|item| item.words).collect())
+}
+
+/// A payload copied for a blocking thread, and its text once made.
+struct OwnedPayload {
+    payload: String,
+    words: String,
+}
+
+impl Searchable for OwnedPayload {
+    fn payload(&self) -> &str {
+        &self.payload
+    }
+
+    fn set_searchable(&mut self, words: String) {
+        self.words = words;
+    }
 }
 
 /// Something committed with a payload and a searchable text to fill in.
@@ -38,9 +55,8 @@ pub(super) trait Searchable: Send + 'static {
     fn set_searchable(&mut self, words: String);
 }
 
-/// `items` with their searchable texts filled in, made as [`searchable_texts`] makes them: on
-/// the spot for a small commit, else on a blocking thread (the items move there and back,
-/// nothing is copied).
+/// `items` with their searchable texts filled in: on the spot for a small commit, else on a
+/// blocking thread (the items move there and back, nothing is copied).
 pub(super) async fn with_searchable_texts<T: Searchable>(
     mut items: Vec<T>,
 ) -> Result<Vec<T>, StoreError> {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aggregator::event::Event;
 use aggregator::query::eval::at_path;
+use aggregator::query::parse::parse_field;
 use aggregator::query::{self, Field, Query};
 use aggregator::store::queries::bucket_of;
 use aggregator::store::{
@@ -184,6 +185,19 @@ fn draw<T>(strategy: impl Strategy<Value = T>, runner: &mut TestRunner) -> T {
     strategy.new_tree(runner).expect("a value").current()
 }
 
+/// Commits random events drawn by `runner` and reads them back as stored.
+async fn store_random_events(store: &SharedStore, runner: &mut TestRunner) -> Vec<StoredEvent> {
+    let events = draw(events(), runner);
+    commit(store, 0, &events).await;
+    let everything = EventQuery {
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    let stored = list_all(store, everything).await;
+    assert_eq!(stored.len(), events.len());
+    stored
+}
+
 /// Every page of the search `filter` in topic order, 7 events a page (so that cursors are
 /// crossed).
 async fn search(store: &SharedStore, filter: &Query) -> Vec<(String, String)> {
@@ -236,17 +250,7 @@ pub async fn a_search_lists_exactly_the_events_the_model_matches(backend: Backen
     // Arrange
     let store = backend.open().await;
     let mut runner = TestRunner::deterministic();
-    let events = draw(events(), &mut runner);
-    commit(&store, 0, &events).await;
-    let stored = list_all(
-        &store,
-        EventQuery {
-            limit: 1000,
-            ..EventQuery::default()
-        },
-    )
-    .await;
-    assert_eq!(stored.len(), events.len());
+    let stored = store_random_events(&store, &mut runner).await;
 
     let mut matched_some = 0;
     for _ in 0..300 {
@@ -406,16 +410,7 @@ pub async fn counts_and_top_values_equal_the_model(backend: Backend) {
     // Arrange
     let (store, queries) = backend.open_with_queries().await;
     let mut runner = TestRunner::deterministic();
-    let events = draw(events(), &mut runner);
-    commit(&store, 0, &events).await;
-    let stored = list_all(
-        &store,
-        EventQuery {
-            limit: 1000,
-            ..EventQuery::default()
-        },
-    )
-    .await;
+    let stored = store_random_events(&store, &mut runner).await;
     let fields = [
         "level",
         "status",
@@ -432,16 +427,8 @@ pub async fn counts_and_top_values_equal_the_model(backend: Backend) {
         let Ok(filter) = query::parse(&text) else {
             continue;
         };
-        let field = query::parse(&format!(
-            "{}:*",
-            draw(prop::sample::select(fields.to_vec()), &mut runner)
-        ))
-        .ok()
-        .and_then(|parsed| match parsed {
-            Query::Field(field) => Some(field.field),
-            _ => None,
-        })
-        .expect("a field");
+        let field =
+            parse_field(draw(prop::sample::select(fields.to_vec()), &mut runner)).expect("a field");
         let interval = draw(
             prop::sample::select(vec![60i64, 300, 420, 3600]),
             &mut runner,
