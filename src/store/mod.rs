@@ -44,8 +44,8 @@ pub use model::{
 };
 pub use options::{open, OpenedStore, StoreOptions};
 pub use queries::{
-    CountRequest, Counts, Queries, SearchScope, SharedQueries, ValueCount, ValueSeries,
-    ValuesRequest,
+    CountRequest, Counts, Queries, SearchScope, SearchStatement, SharedQueries, ValueCount,
+    ValueSeries, ValuesRequest,
 };
 pub use removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
 pub use sweep::{SweepReport, SweepRequest};

@@ -35,6 +35,7 @@ use sql::{
 
 mod cluster;
 mod errors;
+mod indexes;
 mod notify;
 mod queries;
 mod reads;
@@ -189,6 +190,7 @@ impl PostgresStore {
         };
         store.migrate().await?;
         tokio::spawn(words::fill_missing(store.pool.clone()));
+        tokio::spawn(indexes::build_missing(store.pool.clone()));
         Ok(store)
     }
 

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
+use super::model::EventQuery;
 use crate::event::TopicPrefixes;
 use crate::query::{Field, Query};
 
@@ -97,6 +98,20 @@ pub trait Queries: Send + Sync + 'static {
     /// The most frequent values of a field, with exact counts, most frequent first (ties by
     /// value, byte order).
     async fn top_values(&self, request: &ValuesRequest) -> Result<Vec<ValueCount>, StoreError>;
+
+    /// The plan the database chooses for `search`, as its `EXPLAIN` prints it: which indexes a
+    /// search uses, for an operator asking why one is slow and for the tests that hold the
+    /// stores to using them.
+    async fn explain(&self, search: &SearchStatement) -> Result<String, StoreError>;
+}
+
+/// A search whose plan [`Queries::explain`] shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchStatement {
+    /// A page of `GET /events`.
+    Listing(EventQuery),
+    /// The buckets of a count (without its `by` series).
+    Count(CountRequest),
 }
 
 /// The query port shared by the HTTP layer.

@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite!(
+    searches_use_an_index_not_a_full_scan,
     counts_and_top_values_equal_the_model,
     a_search_past_its_time_limit_is_refused_as_too_costly,
     a_search_lists_exactly_the_events_the_model_matches,

@@ -11,7 +11,8 @@ use crate::store::model::{EventPage, EventQuery, ListingOrder};
 const SELECT_EVENTS: &str =
     "SELECT seq, topic, event_id, ts, source, payload, received_at FROM events WHERE 1";
 
-pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, StoreError> {
+/// The statement of a listing page and its parameters.
+pub(super) fn listing_statement(query: &EventQuery) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = Vec::new();
     let mut bind = |value: Value| {
         params.push(value);
@@ -87,6 +88,11 @@ pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<Even
     // One row more than asked tells whether a next page exists without a count query.
     let fetch = bind(Value::Integer(i64::from(query.limit) + 1));
     sql.push_str(&format!(" ORDER BY {order_by} LIMIT {fetch}"));
+    (sql, params)
+}
+
+pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, StoreError> {
+    let (sql, params) = listing_statement(query);
 
     // A search makes a statement of its own shape: not kept in the connection's cache, where
     // it would push out the listing's own statements.

@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
+use super::listing::listing_statement;
 use super::search::{self, scope_condition, value_expression};
 use super::{blocking, EmbeddedStore};
 use crate::store::bounded::bounded;
 use crate::store::error::StoreError;
 use crate::store::queries::{
-    CountRequest, Counts, Queries, ValueCount, ValueSeries, ValuesRequest,
+    CountRequest, Counts, Queries, SearchStatement, ValueCount, ValueSeries, ValuesRequest,
 };
 
 /// The bucket number of `ts` (microseconds): floor division, also for instants before 1970
@@ -22,7 +23,8 @@ fn bucket_expression(interval: &str) -> String {
     format!("((ts - (((ts % {interval}) + {interval}) % {interval})) / {interval})")
 }
 
-fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError> {
+/// The statement of a count's buckets and its parameters.
+fn count_statement(request: &CountRequest) -> (String, Vec<Sql>) {
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {
         params.push(value);
@@ -35,6 +37,11 @@ fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError
          ORDER BY bucket",
         bucket_expression(&interval)
     );
+    (sql, params)
+}
+
+fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError> {
+    let (sql, params) = count_statement(request);
     let mut counts = Counts::default();
     let mut statement = conn.prepare(&sql)?;
     let mut rows = statement.query(params_from_iter(params))?;
@@ -148,5 +155,22 @@ impl Queries for EmbeddedStore {
     async fn top_values(&self, request: &ValuesRequest) -> Result<Vec<ValueCount>, StoreError> {
         let request = request.clone();
         self.search(move |conn| top_values(conn, &request)).await
+    }
+
+    async fn explain(&self, search: &SearchStatement) -> Result<String, StoreError> {
+        let (sql, params) = match search {
+            SearchStatement::Listing(query) => listing_statement(query),
+            SearchStatement::Count(request) => count_statement(request),
+        };
+        self.search(move |conn| {
+            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let mut rows = statement.query(params_from_iter(params))?;
+            let mut lines = Vec::new();
+            while let Some(row) = rows.next()? {
+                lines.push(row.get::<_, String>(3)?);
+            }
+            Ok(lines.join("\n"))
+        })
+        .await
     }
 }

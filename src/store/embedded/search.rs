@@ -2,7 +2,9 @@
 //! as a parameter (never written into the SQL). The condition is never NULL, so `NOT` means
 //! what it means in the in-memory evaluation (`query/eval.rs`), which is the model this
 //! lowering is tested against, rule by rule:
-//! - words and phrases: `instr(words, ' w1 w2 ')` in the searchable text the commit wrote;
+//! - words and phrases: the rows whose full-text index entry (`events_fts`, see migration
+//!   0004) holds every word of the phrase, then `instr(words, ' w1 w2 ')` in the searchable
+//!   text the commit wrote;
 //! - event fields: `=` and a byte-wise prefix test, `ts` in microseconds;
 //! - a payload path: SQLite's JSON functions with a path of quoted names (`$."a"."b"`), which
 //!   walks objects only, as the model does; a value equals a term by its JSON type (`text`,
@@ -55,8 +57,12 @@ pub(super) fn condition(query: &Query, bind: &mut impl FnMut(Sql) -> String) -> 
     match query {
         Query::All => "1".into(),
         Query::Text(phrase) => {
+            let words = bind(Sql::Text(match_expression(&phrase.words)));
             let needle = bind(Sql::Text(phrase_needle(&phrase.words)));
-            format!("coalesce(instr(words, {needle}) > 0, 0)")
+            format!(
+                "(seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH {words}) \
+                 AND coalesce(instr(words, {needle}) > 0, 0))"
+            )
         }
         Query::Field(field) => field_condition(field, bind),
         Query::And(children) => junction(children, " AND ", |child| condition(child, bind)),
@@ -191,6 +197,13 @@ pub(super) fn value_expression(
          WHEN 'real' THEN CAST(json_extract(payload, {at}) AS TEXT) \
          WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END"
     ))
+}
+
+/// The FTS5 query matching rows that hold every one of `words`: each quoted (a word is letters
+/// and digits only, so it never holds a quote), joined by `AND`.
+fn match_expression(words: &[String]) -> String {
+    let quoted: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
+    quoted.join(" AND ")
 }
 
 /// SQLite's JSON path of a payload path: each name quoted, so that it never indexes an array.

@@ -5,11 +5,12 @@
 use async_trait::async_trait;
 use tokio_postgres::types::ToSql;
 
+use super::reads::{listing_statement, steer_listing};
 use super::search::{scope_condition, value_expression, Param};
 use super::PostgresStore;
 use crate::store::error::StoreError;
 use crate::store::queries::{
-    CountRequest, Counts, Queries, ValueCount, ValueSeries, ValuesRequest,
+    CountRequest, Counts, Queries, SearchStatement, ValueCount, ValueSeries, ValuesRequest,
 };
 
 /// A statement and its parameters, built together.
@@ -38,17 +39,23 @@ fn bucket_expression(interval: &str) -> String {
     format!("floor(extract(epoch FROM ts) * 1000000 / {interval}::bigint)::bigint")
 }
 
+/// The statement of a count's buckets.
+fn count_statement(request: &CountRequest) -> (String, Statement) {
+    let mut statement = Statement::default();
+    let interval = statement.bind(Box::new(request.interval_micros));
+    let scope = scope_condition(&request.scope, &mut |value| statement.bind(value));
+    let sql = format!(
+        "SELECT {} AS bucket, count(*) FROM events WHERE {scope} GROUP BY bucket \
+         ORDER BY bucket",
+        bucket_expression(&interval)
+    );
+    (sql, statement)
+}
+
 impl PostgresStore {
     async fn count_unbounded(&self, request: &CountRequest) -> Result<Counts, StoreError> {
         let client = self.search_pool.get().await?;
-        let mut statement = Statement::default();
-        let interval = statement.bind(Box::new(request.interval_micros));
-        let scope = scope_condition(&request.scope, &mut |value| statement.bind(value));
-        let sql = format!(
-            "SELECT {} AS bucket, count(*) FROM events WHERE {scope} GROUP BY bucket \
-             ORDER BY bucket",
-            bucket_expression(&interval)
-        );
+        let (sql, statement) = count_statement(request);
         let rows = client.query(&sql, &statement.refs()).await?;
         let mut counts = Counts::default();
         for row in &rows {
@@ -141,6 +148,30 @@ impl Queries for PostgresStore {
         self.within_search_limit(async {
             let client = self.search_pool.get().await?;
             top_values_on(&client, request).await
+        })
+        .await
+    }
+
+    async fn explain(&self, search: &SearchStatement) -> Result<String, StoreError> {
+        self.within_search_limit(async {
+            let mut client = self.search_pool.get().await?;
+            let tx = client.transaction().await?;
+            let (sql, statement) = match search {
+                SearchStatement::Listing(query) => {
+                    steer_listing(&tx, query).await?;
+                    let (sql, params) = listing_statement(query);
+                    (sql, Statement { params })
+                }
+                SearchStatement::Count(request) => count_statement(request),
+            };
+            let rows = tx
+                .query(&format!("EXPLAIN (COSTS OFF) {sql}"), &statement.refs())
+                .await?;
+            let lines = rows
+                .iter()
+                .map(|row| row.try_get::<_, String>(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(lines.join("\n"))
         })
         .await
     }

@@ -25,6 +25,147 @@ fn order_by(order: ListingOrder) -> &'static str {
     }
 }
 
+/// `WHERE …` of a listing: its search, filters and keyset position, with their parameters.
+fn listing_filters(query: &EventQuery) -> (String, Vec<Param>) {
+    let mut sql = String::from(" WHERE true");
+    let mut params: Vec<Param> = Vec::new();
+    let mut placeholder = |value: Param| {
+        params.push(value);
+        format!("${}", params.len())
+    };
+    if let Some(filter) = &query.filter {
+        let condition = search::condition(filter, &mut placeholder);
+        sql.push_str(&format!(" AND ({condition})"));
+    }
+    let mut bind = |sql: &mut String, clause: &str, value: Param| {
+        sql.push_str(&clause.replace('?', &placeholder(value)));
+    };
+    if let Some(topic) = &query.topic {
+        bind(&mut sql, " AND topic = ?", Box::new(topic.clone()));
+    }
+    // No clause at all for every topic, so that listing keeps its plans. Otherwise the
+    // exact test, plus the span of the prefixes: `^@ ANY` cannot bound an index scan, the
+    // span bounds the `(topic, seq)` one, so the listing seeks to the first topic inside.
+    if let Some(span) = TopicSpan::of(&query.topic_prefixes) {
+        let prefixes = query.topic_prefixes.as_slice().to_vec();
+        bind(&mut sql, " AND topic ^@ ANY(?::text[])", Box::new(prefixes));
+        bind(&mut sql, " AND topic >= ?", Box::new(span.from));
+        if let Some(to) = span.to {
+            bind(&mut sql, " AND topic < ?", Box::new(to));
+        }
+    }
+    if let Some(source) = &query.source {
+        bind(&mut sql, " AND source = ?", Box::new(source.clone()));
+    }
+    if let Some(since) = query.since {
+        bind(&mut sql, " AND ts >= ?", Box::new(since));
+    }
+    if let Some(until) = query.until {
+        bind(&mut sql, " AND ts < ?", Box::new(until));
+    }
+    match (query.order, &query.after, &query.after_time) {
+        (ListingOrder::ByTopic, Some(after), _) => {
+            bind(
+                &mut sql,
+                " AND (topic, seq) > (?",
+                Box::new(after.topic.clone()),
+            );
+            bind(&mut sql, ", ?)", Box::new(after.seq));
+        }
+        (ListingOrder::Oldest | ListingOrder::Newest, _, Some(after)) => {
+            let beyond = match query.order {
+                ListingOrder::Newest => "<",
+                _ => ">",
+            };
+            let clause = format!(" AND (ts, seq) {beyond} (?");
+            bind(&mut sql, &clause, Box::new(after.timestamp));
+            bind(&mut sql, ", ?)", Box::new(after.seq));
+        }
+        _ => {}
+    }
+    (sql, params)
+}
+
+/// The statement of a listing page and its parameters.
+pub(super) fn listing_statement(query: &EventQuery) -> (String, Vec<Param>) {
+    let (filters, mut params) = listing_filters(query);
+    let mut bind = |value: Param| {
+        params.push(value);
+        format!("${}", params.len())
+    };
+    let order_by = order_by(query.order);
+    // One row more than asked tells whether a next page exists without a count query.
+    let fetch = bind(Box::new(i64::from(query.limit) + 1));
+    let budget = bind(Box::new(match query.max_bytes {
+        0 => i64::MAX,
+        bytes => i64::try_from(bytes).unwrap_or(i64::MAX),
+    }));
+    // The page is first cut by count (`LIMIT n + 1`), then by payload bytes: rows past the
+    // budget (the first row excepted) never leave the server, so a page of huge payloads
+    // costs this process at most the budget. `matched` tells whether rows were cut.
+    let sql = format!(
+        "SELECT seq, topic, event_id, ts, source, payload_text, received_at, matched FROM (
+            SELECT *, sum(octet_length(payload_text)) OVER w AS running,
+                   row_number() OVER w AS position, count(*) OVER () AS matched
+            FROM (SELECT seq, topic, event_id, ts, source, payload::text AS payload_text,
+                         received_at FROM events{filters} ORDER BY {order_by} LIMIT {fetch})
+                 AS page
+            WINDOW w AS (ORDER BY {order_by})) AS sized
+        WHERE position = 1 OR running <= {budget} ORDER BY {order_by}"
+    );
+    (sql, params)
+}
+
+/// How many of a search's matches the probe counts (see [`PostgresStore::query_unbounded`]).
+const PROBE_MATCHES: i64 = 10_000;
+
+/// The probe of a listing: how many rows match, counting no further than `PROBE_MATCHES + 1`.
+fn probe_statement(query: &EventQuery) -> (String, Vec<Param>) {
+    let (filters, mut params) = listing_filters(query);
+    params.push(Box::new(PROBE_MATCHES + 1));
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM events{filters} LIMIT ${}) AS probe",
+        params.len()
+    );
+    (sql, params)
+}
+
+/// Chooses how `tx` reads the listing `query`. PostgreSQL has no statistics for JSON
+/// containment and guesses that 1 % of rows match: for a rare value (a trace id, a user) it
+/// then walks the whole time or topic index looking for a page that never fills. A search an
+/// index can serve first counts its matches, up to `PROBE_MATCHES`, on bitmap scans only
+/// (its GIN indexes): few matches, and the page is read the same way and sorted; many, and
+/// the planner's own walk in listing order finds a page quickly.
+pub(super) async fn steer_listing(
+    tx: &tokio_postgres::Transaction<'_>,
+    query: &EventQuery,
+) -> Result<(), StoreError> {
+    if !query.filter.as_ref().is_some_and(search::index_served) {
+        return Ok(());
+    }
+    tx.batch_execute(
+        "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; \
+         SET LOCAL enable_indexonlyscan = off",
+    )
+    .await?;
+    let (probe, params) = probe_statement(query);
+    let matches: i64 = tx.query_one(&probe, &refs(&params)).await?.try_get(0)?;
+    if matches > PROBE_MATCHES {
+        tx.batch_execute(
+            "RESET enable_seqscan; RESET enable_indexscan; RESET enable_indexonlyscan",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
 impl PostgresStore {
     /// A page of `GET /events`, read through `pool` (the searches have their own).
     pub(super) async fn query_unbounded(
@@ -32,98 +173,18 @@ impl PostgresStore {
         query: &EventQuery,
         pool: &deadpool_postgres::Pool,
     ) -> Result<EventPage, StoreError> {
-        // The page is first cut by count (`LIMIT n + 1`), then by payload bytes: rows past the
-        // budget (the first row excepted) never leave the server, so a page of huge payloads
-        // costs this process at most the budget. `matched` tells whether rows were cut.
-        let mut sql = String::from(
-            "SELECT seq, topic, event_id, ts, source, payload_text, received_at, matched FROM (
-                SELECT *, sum(octet_length(payload_text)) OVER w AS running,
-                       row_number() OVER w AS position, count(*) OVER () AS matched
-                FROM (SELECT seq, topic, event_id, ts, source, payload::text AS payload_text,
-                             received_at FROM events WHERE true",
-        );
-        let mut params: Vec<Param> = Vec::new();
-        let mut placeholder = |value: Param| {
-            params.push(value);
-            format!("${}", params.len())
-        };
-        if let Some(filter) = &query.filter {
-            let condition = search::condition(filter, &mut placeholder);
-            sql.push_str(&format!(" AND ({condition})"));
-        }
-        let mut bind = |sql: &mut String, clause: &str, value: Param| {
-            sql.push_str(&clause.replace('?', &placeholder(value)));
-        };
-        if let Some(topic) = &query.topic {
-            bind(&mut sql, " AND topic = ?", Box::new(topic.clone()));
-        }
-        // No clause at all for every topic, so that listing keeps its plans. Otherwise the
-        // exact test, plus the span of the prefixes: `^@ ANY` cannot bound an index scan, the
-        // span bounds the `(topic, seq)` one, so the listing seeks to the first topic inside.
-        if let Some(span) = TopicSpan::of(&query.topic_prefixes) {
-            let prefixes = query.topic_prefixes.as_slice().to_vec();
-            bind(&mut sql, " AND topic ^@ ANY(?::text[])", Box::new(prefixes));
-            bind(&mut sql, " AND topic >= ?", Box::new(span.from));
-            if let Some(to) = span.to {
-                bind(&mut sql, " AND topic < ?", Box::new(to));
-            }
-        }
-        if let Some(source) = &query.source {
-            bind(&mut sql, " AND source = ?", Box::new(source.clone()));
-        }
-        if let Some(since) = query.since {
-            bind(&mut sql, " AND ts >= ?", Box::new(since));
-        }
-        if let Some(until) = query.until {
-            bind(&mut sql, " AND ts < ?", Box::new(until));
-        }
-        let order_by = order_by(query.order);
-        match (query.order, &query.after, &query.after_time) {
-            (ListingOrder::ByTopic, Some(after), _) => {
-                bind(
-                    &mut sql,
-                    " AND (topic, seq) > (?",
-                    Box::new(after.topic.clone()),
-                );
-                bind(&mut sql, ", ?)", Box::new(after.seq));
-            }
-            (ListingOrder::Oldest | ListingOrder::Newest, _, Some(after)) => {
-                let beyond = match query.order {
-                    ListingOrder::Newest => "<",
-                    _ => ">",
-                };
-                let clause = format!(" AND (ts, seq) {beyond} (?");
-                bind(&mut sql, &clause, Box::new(after.timestamp));
-                bind(&mut sql, ", ?)", Box::new(after.seq));
-            }
-            _ => {}
-        }
-        // One row more than asked tells whether a next page exists without a count query.
-        let fetch = i64::from(query.limit) + 1;
-        let limit_clause = format!(" ORDER BY {order_by} LIMIT ?) AS page");
-        bind(&mut sql, &limit_clause, Box::new(fetch));
-        let budget = match query.max_bytes {
-            0 => i64::MAX,
-            bytes => i64::try_from(bytes).unwrap_or(i64::MAX),
-        };
-        let window = format!(
-            " WINDOW w AS (ORDER BY {order_by})) AS sized WHERE position = 1 OR running <= ?"
-        );
-        bind(&mut sql, &window, Box::new(budget));
-        sql.push_str(&format!(" ORDER BY {order_by}"));
-
-        let client = pool.get().await?;
+        let mut client = pool.get().await?;
+        let tx = client.transaction().await?;
+        steer_listing(&tx, query).await?;
+        let (sql, params) = listing_statement(query);
         // A search makes a statement of its own shape: not kept in the connection's cache,
         // which would grow with every distinct query.
         let statement = match query.filter {
-            None => client.prepare_cached(&sql).await?,
-            Some(_) => client.prepare(&sql).await?,
+            None => tx.prepare_cached(&sql).await?,
+            Some(_) => tx.prepare(&sql).await?,
         };
-        let param_refs: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
-        let rows = client.query(&statement, &param_refs).await?;
+        let rows = tx.query(&statement, &refs(&params)).await?;
+        tx.commit().await?;
 
         let mut events = Vec::with_capacity(rows.len());
         let mut matched = 0;

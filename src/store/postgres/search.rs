@@ -2,17 +2,24 @@
 //! as a parameter (never written into the SQL). The condition is never NULL, so `NOT` means
 //! what it means in the in-memory evaluation (`query/eval.rs`), which is the model this
 //! lowering is tested against, rule by rule:
-//! - words and phrases: `strpos(words, ' w1 w2 ')` in the searchable text the commit wrote;
+//! - words and phrases: the rows whose words hold every word of the phrase (`@>` on the
+//!   words array, which the GIN index of `indexes.rs` answers), then
+//!   `strpos(words, ' w1 w2 ')` in the searchable text the commit wrote;
 //! - event fields: `=` and `^@` (starts with), `ts` compared as an instant;
-//! - a payload path: equality as JSON containment (`@>`) of the value, or of an array holding
-//!   it, at that path, as a string, a number and a boolean where the term reads as one
-//!   (containment walks objects only, as the model does); a prefix, a range or `*` reads the
+//! - a payload path: equality as JSON containment (`@>`, answered by the payload's GIN index)
+//!   of the value, or of an array holding it, at that path, as a string, a number and a
+//!   boolean where the term reads as one (containment walks objects only, as the model does);
+//!   a prefix, a range or `*` reads the
 //!   value with `#>` after checking that every step before the last is an object (`#>` would
 //!   index into an array with a numeric name, which the model never does).
+//!
+//! A leaf an index can serve is never wrapped in a function such as `COALESCE` (the planner
+//! uses an index only for a clause it can see): it is a plain conjunction that cannot be NULL.
 
 use serde_json::{json, Value as Json};
 use tokio_postgres::types::ToSql;
 
+use super::indexes::{PAYLOAD_JSONB, WORDS_ARRAY};
 use crate::query::words::phrase_needle;
 use crate::query::{Condition, Field, FieldQuery, Query, RangeValue, Value};
 use crate::store::queries::SearchScope;
@@ -26,13 +33,33 @@ pub(super) fn condition(query: &Query, bind: &mut impl FnMut(Param) -> String) -
     match query {
         Query::All => "true".into(),
         Query::Text(phrase) => {
+            let words = bind(Box::new(phrase.words.clone()));
             let needle = bind(Box::new(phrase_needle(&phrase.words)));
-            format!("COALESCE(strpos(words, {needle}) > 0, false)")
+            // `words IS NOT NULL` first: the other two are then never NULL.
+            format!(
+                "(words IS NOT NULL AND {WORDS_ARRAY} @> {words}::text[] \
+                 AND strpos(words, {needle}) > 0)"
+            )
         }
         Query::Field(field) => field_condition(field, bind),
         Query::And(children) => junction(children, " AND ", |child| condition(child, bind)),
         Query::Or(children) => junction(children, " OR ", |child| condition(child, bind)),
         Query::Not(child) => format!("NOT ({})", condition(child, bind)),
+    }
+}
+
+/// Whether one of the search indexes can find `query`'s matches: a word or phrase, or a
+/// payload field's equality, in every branch of an `OR` and some term of an `AND`.
+pub(super) fn index_served(query: &Query) -> bool {
+    match query {
+        Query::Text(_) => true,
+        Query::Field(FieldQuery {
+            field: Field::Payload(_),
+            condition: Condition::Equals(_),
+        }) => true,
+        Query::And(children) => children.iter().any(index_served),
+        Query::Or(children) => children.iter().all(index_served),
+        Query::All | Query::Not(_) | Query::Field(_) => false,
     }
 }
 
@@ -42,10 +69,7 @@ fn field_condition(query: &FieldQuery, bind: &mut impl FnMut(Param) -> String) -
         Field::Source => "source",
         Field::EventId => "event_id",
         Field::Timestamp => return timestamp_condition(&query.condition, bind),
-        Field::Payload(path) => {
-            let predicate = payload_condition(path, &query.condition, bind);
-            return format!("COALESCE(({predicate}), false)");
-        }
+        Field::Payload(path) => return payload_condition(path, &query.condition, bind),
     };
     match &query.condition {
         Condition::Equals(value) => format!("{column} = {}", bind(Box::new(value.text.clone()))),
@@ -82,20 +106,22 @@ fn payload_condition(
                 .flat_map(|leaf| [leaf.clone(), Json::Array(vec![leaf])])
                 .map(|leaf| {
                     let document = nest(path, leaf);
-                    format!("payload::jsonb @> {}::jsonb", bind(Box::new(document)))
+                    format!("{PAYLOAD_JSONB} @> {}::jsonb", bind(Box::new(document)))
                 })
                 .collect();
-            documents.join(" OR ")
+            // Never NULL: the payload never is, nor are the documents.
+            format!("({})", documents.join(" OR "))
         }
         Condition::Exists => {
             let (objects, value) = walk(path, bind);
-            format!("{objects}jsonb_typeof({value}) IS NOT NULL")
+            format!("COALESCE({objects}jsonb_typeof({value}) IS NOT NULL, false)")
         }
         Condition::Prefix(prefix) => {
             let (objects, value) = walk(path, bind);
             let prefix = bind(Box::new(prefix.clone()));
             format!(
-                "{objects}jsonb_typeof({value}) = 'string' AND ({value} #>> '{{}}') ^@ {prefix}"
+                "COALESCE({objects}jsonb_typeof({value}) = 'string' \
+                 AND ({value} #>> '{{}}') ^@ {prefix}, false)"
             )
         }
         Condition::Range(range) => {
@@ -113,7 +139,8 @@ fn payload_condition(
                     RangeValue::Instant(_) => None,
                 });
             format!(
-                "CASE WHEN {objects}jsonb_typeof({value}) = 'number' THEN {bounds} ELSE false END"
+                "COALESCE(CASE WHEN {objects}jsonb_typeof({value}) = 'number' \
+                 THEN {bounds} ELSE false END, false)"
             )
         }
     }

@@ -9,6 +9,7 @@ mod prefixes;
 mod read_only;
 mod removal;
 mod search;
+mod search_plans;
 mod sweep;
 
 pub use commits::*;
@@ -20,4 +21,5 @@ pub use prefixes::*;
 pub use read_only::*;
 pub use removal::*;
 pub use search::*;
+pub use search_plans::*;
 pub use sweep::*;
