@@ -6,7 +6,7 @@
 //! It also notices purges made by any instance (the summed `purged` counter grew) and calls
 //! `on_purge`, with which the supervisor makes every shard forget the keys it remembers: a
 //! purge on another instance deleted rows this instance's fast path may still hold. Then it
-//! records in the store the `purged` total it has acted on ([`crate::store::Store::acknowledge_purges`]):
+//! records in the store the `purged` total it has acted on ([`crate::store::Cluster::acknowledge_purges`]):
 //! the instance that purged waits for every live instance to have done so before it answers.
 //!
 //! A task, not the stats actor itself: a slow or unreachable store then delays the next view,

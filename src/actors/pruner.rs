@@ -5,10 +5,10 @@
 //! goes one step per message, so a purge or a stop never waits behind a whole walk. It first
 //! *sweeps* the default retention: each step examines the next `batch_rows` rows in commit
 //! order from where the last sweep stopped and deletes the expired ones whose topic no rule
-//! covers ([`crate::store::Store::sweep`]), until it meets a row not yet due. Then, when some
+//! covers ([`crate::store::Pruning::sweep`]), until it meets a row not yet due. Then, when some
 //! rule expires anything, it visits every topic the store knows (a page of topics at a time)
 //! and deletes up to `batch_rows` expired rows of each topic a rule covers per step
-//! ([`crate::store::Store::remove`]; a topic with nothing due costs one index probe). The
+//! ([`crate::store::Pruning::remove`]; a topic with nothing due costs one index probe). The
 //! sweep exists because rows of one topic are spread over the whole table: deleting them topic
 //! by topic dirtied a page for every one or two rows (DESIGN.md "Retention"). After a full
 //! batch (more may be due) the next step waits four times as long as the batch took when

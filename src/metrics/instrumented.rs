@@ -9,9 +9,9 @@ use async_trait::async_trait;
 
 use super::registry::{Metrics, StoreOp};
 use crate::store::{
-    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, FeedPosition, FollowPage,
-    FollowQuery, RemoveReport, RemoveRequest, ShardCounters, ShardId, SharedStore, Store,
-    StoreError, StoredTotals, SweepReport, SweepRequest,
+    Backend, Cluster, ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, FeedPosition,
+    FollowPage, FollowQuery, Ingest, Pruning, Reads, RemoveReport, RemoveRequest, ShardCounters,
+    ShardId, SharedStore, StoreError, StoredTotals, SweepReport, SweepRequest,
 };
 
 /// A store that reports to a [`Metrics`] registry and otherwise behaves as the one it wraps.
@@ -35,17 +35,25 @@ impl InstrumentedStore {
 }
 
 #[async_trait]
-impl Store for InstrumentedStore {
+impl Backend for InstrumentedStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
 
-    fn has_one_writer(&self) -> bool {
-        self.inner.has_one_writer()
-    }
-
     fn operation_timeout(&self) -> std::time::Duration {
         self.inner.operation_timeout()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let result = self.inner.ping().await;
+        self.count_error(StoreOp::Ping, result)
+    }
+}
+
+#[async_trait]
+impl Ingest for InstrumentedStore {
+    fn has_one_writer(&self) -> bool {
+        self.inner.has_one_writer()
     }
 
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
@@ -61,34 +69,17 @@ impl Store for InstrumentedStore {
         self.count_error(StoreOp::OwnCounters, result)
     }
 
-    async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        let result = self.inner.query(query).await;
-        self.count_error(StoreOp::Query, result)
-    }
-
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
         let result = self.inner.load_counters().await;
         self.count_error(StoreOp::LoadCounters, result)
     }
+}
 
-    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
-        let result = self.inner.cluster_view(topics_after).await;
-        self.count_error(StoreOp::ClusterView, result)
-    }
-
-    async fn acknowledge_purges(&self, seen: u64) -> Result<(), StoreError> {
-        let result = self.inner.acknowledge_purges(seen).await;
-        self.count_error(StoreOp::ClusterView, result)
-    }
-
-    async fn instances_behind_on_purges(&self) -> Result<Vec<String>, StoreError> {
-        let result = self.inner.instances_behind_on_purges().await;
-        self.count_error(StoreOp::ClusterView, result)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let result = self.inner.ping().await;
-        self.count_error(StoreOp::Ping, result)
+#[async_trait]
+impl Reads for InstrumentedStore {
+    async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let result = self.inner.query(query).await;
+        self.count_error(StoreOp::Query, result)
     }
 
     async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
@@ -101,6 +92,13 @@ impl Store for InstrumentedStore {
         self.count_error(StoreOp::Follow, result)
     }
 
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commit_signal()
+    }
+}
+
+#[async_trait]
+impl Pruning for InstrumentedStore {
     async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
         let result = self.inner.remove(request).await;
         self.count_error(StoreOp::Remove, result)
@@ -119,8 +117,22 @@ impl Store for InstrumentedStore {
         let result = self.inner.topics_after(after, limit).await;
         self.count_error(StoreOp::TopicsAfter, result)
     }
+}
 
-    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.commit_signal()
+#[async_trait]
+impl Cluster for InstrumentedStore {
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
+        let result = self.inner.cluster_view(topics_after).await;
+        self.count_error(StoreOp::ClusterView, result)
+    }
+
+    async fn acknowledge_purges(&self, seen: u64) -> Result<(), StoreError> {
+        let result = self.inner.acknowledge_purges(seen).await;
+        self.count_error(StoreOp::ClusterView, result)
+    }
+
+    async fn instances_behind_on_purges(&self) -> Result<Vec<String>, StoreError> {
+        let result = self.inner.instances_behind_on_purges().await;
+        self.count_error(StoreOp::ClusterView, result)
     }
 }

@@ -35,7 +35,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bounded::bounded;
-use super::contract::Store;
+use super::contract::{Backend, Cluster, Ingest, Pruning, Reads};
 use super::error::StoreError;
 use super::feed::{CommitSignal, FeedPosition, FollowPage, FollowQuery};
 use super::model::{
@@ -73,7 +73,7 @@ SELECT shard, received, unique_processed, duplicate_dropped FROM shard_counters 
 const OWN_COUNTERS_SQL: &str =
     "SELECT received, unique_processed, duplicate_dropped FROM shard_counters WHERE shard = ?1";
 
-/// The SQLite [`Store`].
+/// The SQLite [`Store`](super::Store).
 pub struct EmbeddedStore {
     /// Feeds the writer thread; the thread stops when the store (and so this sender) is dropped.
     jobs: mpsc::Sender<Job>,
@@ -150,17 +150,36 @@ impl EmbeddedStore {
 }
 
 #[async_trait]
-impl Store for EmbeddedStore {
+impl Backend for EmbeddedStore {
     fn backend(&self) -> &'static str {
         "embedded"
     }
 
-    fn has_one_writer(&self) -> bool {
-        true
-    }
-
     fn operation_timeout(&self) -> Duration {
         self.timeout
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.bounded(async {
+            let (reply, answer) = oneshot::channel();
+            self.send(Job::Ping(reply)).await?;
+            answer.await.map_err(|_| writer_stopped())
+        })
+        .await?;
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| {
+                row.get::<_, i64>(0)
+            })?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Ingest for EmbeddedStore {
+    fn has_one_writer(&self) -> bool {
+        true
     }
 
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
@@ -203,6 +222,13 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
+        self.read(load_totals).await
+    }
+}
+
+#[async_trait]
+impl Reads for EmbeddedStore {
     async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let query = query.clone();
         if query.filter.is_none() {
@@ -212,47 +238,6 @@ impl Store for EmbeddedStore {
         }
         self.search(move |conn| listing::query_events(conn, &query))
             .await
-    }
-
-    async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
-        self.read(load_totals).await
-    }
-
-    /// One process owns an embedded store: the cluster is this instance, its topics are the
-    /// ones it committed itself (already known to its stats actor), and only the counter rows
-    /// are read back (not the topics, which this runs every second).
-    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
-        let (shards, removals) = self
-            .read(|conn| Ok((load_shards(conn)?, load_removals(conn)?)))
-            .await?;
-        Ok(ClusterView {
-            removals,
-            shards,
-            new_topics: Vec::new(),
-            topics_cursor: topics_after,
-            instances: vec![InstanceInfo {
-                instance: EMBEDDED_INSTANCE.into(),
-                started_at: self.started_at,
-                heartbeat_at: Utc::now(),
-                alive: true,
-            }],
-        })
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.bounded(async {
-            let (reply, answer) = oneshot::channel();
-            self.send(Job::Ping(reply)).await?;
-            answer.await.map_err(|_| writer_stopped())
-        })
-        .await?;
-        self.read(|conn| {
-            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| {
-                row.get::<_, i64>(0)
-            })?;
-            Ok(())
-        })
-        .await
     }
 
     async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
@@ -266,6 +251,15 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
+    }
+}
+
+// Beside the struct rather than in `removal.rs`: the writer thread runs what `removal.rs` holds,
+// and these queue jobs for the writer thread, so there they would make a cycle of imports.
+#[async_trait]
+impl Pruning for EmbeddedStore {
     async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
         self.ask_writer(|reply| {
             Job::Remove(RemoveJob {
@@ -304,9 +298,29 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
-    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.signal.subscribe()
+#[async_trait]
+impl Cluster for EmbeddedStore {
+    /// One process owns an embedded store: the cluster is this instance, its topics are the
+    /// ones it committed itself (already known to its stats actor), and only the counter rows
+    /// are read back (not the topics, which this runs every second).
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
+        let (shards, removals) = self
+            .read(|conn| Ok((load_shards(conn)?, load_removals(conn)?)))
+            .await?;
+        Ok(ClusterView {
+            removals,
+            shards,
+            new_topics: Vec::new(),
+            topics_cursor: topics_after,
+            instances: vec![InstanceInfo {
+                instance: EMBEDDED_INSTANCE.into(),
+                started_at: self.started_at,
+                heartbeat_at: Utc::now(),
+                alive: true,
+            }],
+        })
     }
 }
 

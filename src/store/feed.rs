@@ -75,7 +75,7 @@ impl FollowQuery {
     }
 }
 
-/// One answer of `Store::follow`.
+/// One answer of `Reads::follow`.
 #[derive(Debug, Clone, Default)]
 pub struct FollowPage {
     /// The matching events, in follow order: at most `limit`, within the byte budget.

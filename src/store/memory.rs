@@ -1,8 +1,8 @@
-//! [`MemoryStore`]: a [`Store`] that keeps everything in this process's memory, for the unit
-//! tests of the actors. It is NOT durable: whatever it holds is gone with the process, so it is
-//! never offered as a backend. It keeps the contract otherwise (atomic commits, a key new
-//! exactly once, per-shard counter rows), records every call, and lets a test fail a commit or
-//! hold every commit until released.
+//! [`MemoryStore`]: a [`Store`](super::Store) that keeps everything in this process's memory,
+//! for the unit tests of the actors. It is NOT durable: whatever it holds is gone with the
+//! process, so it is never offered as a backend. It keeps the contract otherwise (atomic
+//! commits, a key new exactly once, per-shard counter rows), records every call, and lets a
+//! test fail a commit or hold every commit until released.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -12,15 +12,14 @@ use async_trait::async_trait;
 use chrono::Utc;
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
-use super::contract::Store;
+use super::contract::{Backend, Cluster, Ingest, Reads};
 use super::error::{Cause, StoreError};
 use super::feed::{CommitSignal, FeedPosition, FollowPage, FollowQuery, FollowScan, FollowedEvent};
 use super::model::{
     ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ListingOrder, ShardCounters,
     ShardId, StoredEvent, StoredShard, StoredTotals,
 };
-use super::removal::{RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
-use super::sweep::{SweepReport, SweepRequest};
+use super::removal::{RemovalCounters, RemovalTotals};
 
 mod removal;
 
@@ -51,7 +50,7 @@ struct Contents {
     poison: Option<String>,
 }
 
-/// An in-memory, non-durable [`Store`] for tests.
+/// An in-memory, non-durable [`Store`](super::Store) for tests.
 #[derive(Clone)]
 pub struct MemoryStore {
     contents: Arc<Mutex<Contents>>,
@@ -129,7 +128,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl Backend for MemoryStore {
     fn backend(&self) -> &'static str {
         "memory"
     }
@@ -138,6 +137,13 @@ impl Store for MemoryStore {
         self.timeout
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Ingest for MemoryStore {
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
         // Recorded before the gate, so a test can see a held commit has started.
         self.contents().commits.push(CommitCall {
@@ -199,6 +205,32 @@ impl Store for MemoryStore {
         Ok(contents.counters.get(&shard).copied().unwrap_or_default())
     }
 
+    async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
+        let contents = self.contents();
+        let shards = contents
+            .counters
+            .iter()
+            .map(|(&shard, &total)| StoredShard {
+                shard,
+                total,
+                own: total,
+            })
+            .collect();
+        let mut topics: Vec<String> = contents.rows.keys().map(|(t, _)| t.clone()).collect();
+        topics.dedup();
+        Ok(StoredTotals {
+            shards,
+            topics,
+            removals: RemovalTotals {
+                total: contents.removals,
+                own: contents.removals,
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl Reads for MemoryStore {
     async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let contents = self.contents();
         let mut events: Vec<StoredEvent> = contents
@@ -240,44 +272,6 @@ impl Store for MemoryStore {
             query.max_bytes,
             false,
         ))
-    }
-
-    async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
-        let contents = self.contents();
-        let shards = contents
-            .counters
-            .iter()
-            .map(|(&shard, &total)| StoredShard {
-                shard,
-                total,
-                own: total,
-            })
-            .collect();
-        let mut topics: Vec<String> = contents.rows.keys().map(|(t, _)| t.clone()).collect();
-        topics.dedup();
-        Ok(StoredTotals {
-            shards,
-            topics,
-            removals: RemovalTotals {
-                total: contents.removals,
-                own: contents.removals,
-            },
-        })
-    }
-
-    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
-        let totals = self.load_counters().await?;
-        Ok(ClusterView {
-            shards: totals.shards,
-            new_topics: Vec::new(),
-            topics_cursor: topics_after,
-            instances: Vec::new(),
-            removals: totals.removals,
-        })
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
     }
 
     /// One process, one lock: `seq` is commit order across topics, as on the embedded store.
@@ -330,32 +324,21 @@ impl Store for MemoryStore {
         Ok(FeedPosition { tx: 0, seq })
     }
 
-    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
-        Ok(self.contents().remove(request))
-    }
-
-    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
-        Ok(self.contents().sweep(request))
-    }
-
-    async fn topics_after(
-        &self,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        let contents = self.contents();
-        let mut topics: Vec<String> = contents
-            .rows
-            .keys()
-            .map(|(topic, _)| topic.clone())
-            .filter(|topic| after.is_none_or(|after| topic.as_str() > after))
-            .collect();
-        topics.dedup();
-        topics.truncate(limit as usize);
-        Ok(topics)
-    }
-
     fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.signal.subscribe()
+    }
+}
+
+#[async_trait]
+impl Cluster for MemoryStore {
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
+        let totals = self.load_counters().await?;
+        Ok(ClusterView {
+            shards: totals.shards,
+            new_topics: Vec::new(),
+            topics_cursor: topics_after,
+            instances: Vec::new(),
+            removals: totals.removals,
+        })
     }
 }

@@ -1,20 +1,21 @@
 //! Durable storage: the single source of truth for "new or duplicate".
 //!
-//! Shard actors call [`Store::commit`] once per group commit and [`Store::own_counters`] to
-//! resync; the HTTP layer calls [`Store::query`] for `GET /events` and [`Store::ping`] for
-//! readiness and [`Store::follow`] for the live tail; the stats actor calls [`Store::load_counters`] when it starts. Two backends
-//! implement the trait with the same semantics: [`postgres::PostgresStore`] for production and
-//! [`embedded::EmbeddedStore`] (one SQLite file) for a single machine with nothing to install.
-//! [`open`] picks one from [`StoreOptions`]. Errors are classified by meaning
-//! ([`StoreError`]) inside each backend.
+//! The contract is one trait per concern, all of them together [`Store`]: shard actors call
+//! [`Ingest::commit`] once per group commit and [`Ingest::own_counters`] to resync, and the
+//! stats actor [`Ingest::load_counters`] when it starts; the HTTP layer calls
+//! [`Reads::query`] for `GET /events`, [`Reads::follow`] for the live tail and
+//! [`Backend::ping`] for readiness; the pruner calls [`Pruning`]; the cluster actor and a
+//! purge's wait call [`Cluster`]. Two backends implement them with the same semantics:
+//! [`postgres::PostgresStore`] for production and [`embedded::EmbeddedStore`] (one SQLite
+//! file) for a single machine with nothing to install. [`open`] picks one from
+//! [`StoreOptions`]. Errors are classified by meaning ([`StoreError`]) inside each backend.
 //!
-//! Files: [`contract`] (the trait), [`model`] (the data it speaks), [`removal`] (what
-//! retention and purges delete and count), [`feed`] (the live tail's
-//! order and wake-up signal), [`error`], [`options`]
-//! (settings and `open`), [`bounded`] (the timeout every backend applies), `span` (the range
-//! of topics a prefix-restricted listing seeks to), `search` (what both backends' lowering of
-//! a search query shares), the two backends, and, for unit tests of
-//! the actors, an in-memory store.
+//! Files: [`contract`] (`Store` and its parts, one file each under `contract/`), [`model`]
+//! (the data it speaks), [`removal`] (what retention and purges delete and count), [`feed`]
+//! (the live tail's order and wake-up signal), [`error`], [`options`] (settings and `open`),
+//! [`bounded`] (the timeout every backend applies), `span` (the range of topics a
+//! prefix-restricted listing seeks to), `search` (what both backends' lowering of a search
+//! query shares), the two backends, and, for unit tests of the actors, an in-memory store.
 
 pub mod bounded;
 pub mod contract;
@@ -33,7 +34,7 @@ mod searchable;
 mod span;
 pub mod sweep;
 
-pub use contract::{SharedStore, Store};
+pub use contract::{Backend, Cluster, Ingest, Pruning, Reads, SharedStore, Store};
 pub use error::{Cause, StoreError};
 pub use feed::{
     CommitSignal, FeedPosition, FollowPage, FollowQuery, FollowedEvent, FOLLOW_SCAN_FACTOR,

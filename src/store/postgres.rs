@@ -15,16 +15,10 @@ use tokio_postgres::NoTls;
 use tracing::{info, warn};
 
 use super::bounded::bounded;
-use super::contract::Store;
+use super::contract::{Backend, Ingest};
 use super::error::StoreError;
-use super::feed::{FeedPosition, FollowPage, FollowQuery};
-use super::model::{
-    ClusterView, CommitBatch, CommitReport, EventPage, EventQuery, ShardCounters, ShardId,
-    StoredTotals,
-};
-use super::removal::{RemoveReport, RemoveRequest};
+use super::model::{CommitBatch, CommitReport, ShardCounters, ShardId, StoredTotals};
 use super::searchable::searchable_texts;
-use super::sweep::{SweepReport, SweepRequest};
 use crate::event::{Event, EventKey};
 use notify::CommitFeed;
 use rows::counters_at;
@@ -60,7 +54,7 @@ pub struct PostgresOptions {
     pub search_pool_size: usize,
 }
 
-/// The PostgreSQL [`Store`].
+/// The PostgreSQL [`Store`](super::Store).
 pub struct PostgresStore {
     pool: Pool,
     timeout: Duration,
@@ -348,48 +342,13 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl Backend for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
 
     fn operation_timeout(&self) -> Duration {
         self.timeout
-    }
-
-    async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
-        let report = self.bounded(self.commit_unbounded(batch)).await?;
-        self.feed.committed();
-        Ok(report)
-    }
-
-    async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
-        self.bounded(self.own_counters_unbounded(shard)).await
-    }
-
-    async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        if query.filter.is_none() {
-            return self.bounded(self.query_unbounded(query, &self.pool)).await;
-        }
-        self.within_search_limit(self.query_unbounded(query, &self.search_pool))
-            .await
-    }
-
-    async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
-        self.bounded(self.load_counters_unbounded()).await
-    }
-
-    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
-        self.bounded(self.cluster_view_unbounded(topics_after))
-            .await
-    }
-
-    async fn acknowledge_purges(&self, seen: u64) -> Result<(), StoreError> {
-        self.bounded(self.acknowledge_purges_unbounded(seen)).await
-    }
-
-    async fn instances_behind_on_purges(&self) -> Result<Vec<String>, StoreError> {
-        self.bounded(self.behind_on_purges_unbounded()).await
     }
 
     /// Ready means writable: a connection that reached a read-only node (a standby, or a
@@ -408,33 +367,21 @@ impl Store for PostgresStore {
         })
         .await
     }
+}
 
-    async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
-        self.bounded(self.follow_unbounded(query)).await
+#[async_trait]
+impl Ingest for PostgresStore {
+    async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
+        let report = self.bounded(self.commit_unbounded(batch)).await?;
+        self.feed.committed();
+        Ok(report)
     }
 
-    async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
-        self.bounded(self.feed_end_unbounded(topic)).await
+    async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
+        self.bounded(self.own_counters_unbounded(shard)).await
     }
 
-    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
-        self.bounded(self.remove_unbounded(request)).await
-    }
-
-    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
-        self.bounded(self.sweep_unbounded(request)).await
-    }
-
-    async fn topics_after(
-        &self,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        self.bounded(self.topics_after_unbounded(after, limit))
-            .await
-    }
-
-    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.feed.subscribe()
+    async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
+        self.bounded(self.load_counters_unbounded()).await
     }
 }

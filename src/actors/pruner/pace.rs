@@ -10,7 +10,7 @@ use tokio::sync::watch;
 /// then takes at most `1 / (1 + PAUSE_FACTOR)` of one connection, and ingest keeps the rest
 /// and the other connections (measured in `benches/run.py`, DESIGN.md "Retention").
 const PAUSE_FACTOR: u32 = 4;
-/// The same on a store with one writer ([`crate::store::Store::has_one_writer`]): its share
+/// The same on a store with one writer ([`crate::store::Ingest::has_one_writer`]): its share
 /// of that writer is what ingest loses, so it is held to a tenth (measured as above: a fifth
 /// cost the embedded store 13-17% of its ingest).
 const ONE_WRITER_PAUSE_FACTOR: u32 = 9;

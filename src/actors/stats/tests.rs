@@ -10,7 +10,7 @@ use super::{CommitDelta, StatsActor, StatsArgs, StatsMsg, StatsSnapshot};
 use crate::actors::test_support::event;
 use crate::event::TopicPrefixes;
 use crate::store::memory::MemoryStore;
-use crate::store::{CommitBatch, ShardCounters, Store};
+use crate::store::{CommitBatch, Ingest, ShardCounters};
 
 async fn spawn_stats(store: &MemoryStore, shard_count: u32) -> ActorRef<StatsMsg> {
     let args = StatsArgs {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::*;
 use crate::event::Event;
 use crate::store::memory::MemoryStore;
-use crate::store::{CommitBatch, FeedPosition, Store};
+use crate::store::{CommitBatch, FeedPosition, Ingest};
 
 /// The source of every event committed by [`commit`].
 const SOURCE: &str = "unit-test";

@@ -1,9 +1,12 @@
-//! The memory store's deletions: the same rows as the SQL backends delete, chosen by scanning
-//! the map (it holds a test's few events).
+//! The memory store's deletions ([`Pruning`]): the same rows as the SQL backends delete, chosen
+//! by scanning the map (it holds a test's few events).
 
+use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::Contents;
+use super::{Contents, MemoryStore};
+use crate::store::contract::Pruning;
+use crate::store::error::StoreError;
 use crate::store::feed::FeedPosition;
 use crate::store::model::StoredEvent;
 use crate::store::removal::{Removal, RemoveReport, RemoveRequest};
@@ -15,6 +18,34 @@ fn deadline(older_than: std::time::Duration) -> DateTime<Utc> {
     Utc::now()
         .checked_sub_signed(age)
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[async_trait]
+impl Pruning for MemoryStore {
+    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
+        Ok(self.contents().remove(request))
+    }
+
+    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
+        Ok(self.contents().sweep(request))
+    }
+
+    async fn topics_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let contents = self.contents();
+        let mut topics: Vec<String> = contents
+            .rows
+            .keys()
+            .map(|(topic, _)| topic.clone())
+            .filter(|topic| after.is_none_or(|after| topic.as_str() > after))
+            .collect();
+        topics.dedup();
+        topics.truncate(limit as usize);
+        Ok(topics)
+    }
 }
 
 impl Contents {

@@ -1,7 +1,8 @@
-//! The cluster view of the PostgreSQL store: this instance's heartbeat, and what every
-//! instance sharing the database has committed (for a `/stats` that every instance answers the
-//! same way), and the counter rows it sums.
+//! The cluster view of the PostgreSQL store ([`Cluster`]): this instance's heartbeat, and what
+//! every instance sharing the database has committed (for a `/stats` that every instance answers
+//! the same way), and the counter rows it sums.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::rows::counters_at;
@@ -10,6 +11,7 @@ use super::sql::{
     NEW_TOPICS_SQL,
 };
 use super::PostgresStore;
+use crate::store::contract::Cluster;
 use crate::store::error::StoreError;
 use crate::store::model::{ClusterView, InstanceInfo, ShardId, StoredShard};
 
@@ -18,11 +20,24 @@ const NEW_TOPICS_PER_VIEW: i64 = 10_000;
 /// An instance whose last heartbeat is older than this looks dead.
 const ALIVE_WITHIN: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
+#[async_trait]
+impl Cluster for PostgresStore {
+    async fn cluster_view(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
+        self.bounded(self.cluster_view_unbounded(topics_after))
+            .await
+    }
+
+    async fn acknowledge_purges(&self, seen: u64) -> Result<(), StoreError> {
+        self.bounded(self.acknowledge_purges_unbounded(seen)).await
+    }
+
+    async fn instances_behind_on_purges(&self) -> Result<Vec<String>, StoreError> {
+        self.bounded(self.behind_on_purges_unbounded()).await
+    }
+}
+
 impl PostgresStore {
-    pub(super) async fn cluster_view_unbounded(
-        &self,
-        topics_after: i64,
-    ) -> Result<ClusterView, StoreError> {
+    async fn cluster_view_unbounded(&self, topics_after: i64) -> Result<ClusterView, StoreError> {
         let client = self.pool.get().await?;
         let heartbeat = client.prepare_cached(HEARTBEAT_SQL).await?;
         client
@@ -67,7 +82,7 @@ impl PostgresStore {
 
 impl PostgresStore {
     /// `ACKNOWLEDGE_PURGES_SQL` for this instance.
-    pub(super) async fn acknowledge_purges_unbounded(&self, seen: u64) -> Result<(), StoreError> {
+    async fn acknowledge_purges_unbounded(&self, seen: u64) -> Result<(), StoreError> {
         let seen = i64::try_from(seen).unwrap_or(i64::MAX);
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(ACKNOWLEDGE_PURGES_SQL).await?;
@@ -78,7 +93,7 @@ impl PostgresStore {
     }
 
     /// `BEHIND_ON_PURGES_SQL`: the other live instances still to forget purged keys.
-    pub(super) async fn behind_on_purges_unbounded(&self) -> Result<Vec<String>, StoreError> {
+    async fn behind_on_purges_unbounded(&self) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(BEHIND_ON_PURGES_SQL).await?;
         let alive_within = ALIVE_WITHIN.as_seconds_f64();

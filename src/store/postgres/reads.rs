@@ -1,16 +1,18 @@
-//! Reads of the PostgreSQL store: the `GET /events` listing and the live tail's follow order
-//! (see `store/feed.rs`). Both cut a page by count and then by payload bytes inside the
-//! server, so rows past the budget never leave it, and both apply a key's topic prefixes
+//! Reads of the PostgreSQL store ([`Reads`]): the `GET /events` listing and the live tail's
+//! follow order (see `store/feed.rs`). Both cut a page by count and then by payload bytes inside
+//! the server, so rows past the budget never leave it, and both apply a key's topic prefixes
 //! (`topic ^@ ANY(prefixes)`, bound as an array, never written into the SQL) before the
 //! count, so pages stay full: a listing's over every row, a follow's over the rows it scans
 //! (a bounded number, see `FollowQuery::scan_rows`).
 
+use async_trait::async_trait;
 use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
 
 use super::search::{self, Param};
 use super::sql::{FOLLOW_ALL_SQL, FOLLOW_TOPIC_SQL, HORIZON_SQL, TOPIC_END_SQL};
 use super::PostgresStore;
+use crate::store::contract::Reads;
 use crate::store::error::StoreError;
 use crate::store::feed::{FeedPosition, FollowPage, FollowQuery, FollowedEvent};
 use crate::store::model::{EventPage, EventQuery, ListingOrder, StoredEvent};
@@ -168,7 +170,7 @@ pub(super) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
 
 impl PostgresStore {
     /// A page of `GET /events`, read through `pool` (the searches have their own).
-    pub(super) async fn query_unbounded(
+    async fn query_unbounded(
         &self,
         query: &EventQuery,
         pool: &deadpool_postgres::Pool,
@@ -201,10 +203,7 @@ impl PostgresStore {
         ))
     }
 
-    pub(super) async fn follow_unbounded(
-        &self,
-        query: &FollowQuery,
-    ) -> Result<FollowPage, StoreError> {
+    async fn follow_unbounded(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
         let client = self.tail_pool.get().await?;
         let limit = i64::from(query.limit);
         let scan_rows = i64::from(query.scan_rows());
@@ -265,10 +264,7 @@ impl PostgresStore {
         Ok(FollowPage { events, scanned_to })
     }
 
-    pub(super) async fn feed_end_unbounded(
-        &self,
-        topic: Option<&str>,
-    ) -> Result<FeedPosition, StoreError> {
+    async fn feed_end_unbounded(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
         let client = self.tail_pool.get().await?;
         Ok(match topic {
             Some(topic) => FeedPosition {
@@ -283,6 +279,29 @@ impl PostgresStore {
                 seq: 0,
             },
         })
+    }
+}
+
+#[async_trait]
+impl Reads for PostgresStore {
+    async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        if query.filter.is_none() {
+            return self.bounded(self.query_unbounded(query, &self.pool)).await;
+        }
+        self.within_search_limit(self.query_unbounded(query, &self.search_pool))
+            .await
+    }
+
+    async fn follow(&self, query: &FollowQuery) -> Result<FollowPage, StoreError> {
+        self.bounded(self.follow_unbounded(query)).await
+    }
+
+    async fn feed_end(&self, topic: Option<&str>) -> Result<FeedPosition, StoreError> {
+        self.bounded(self.feed_end_unbounded(topic)).await
+    }
+
+    fn commit_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.feed.subscribe()
     }
 }
 

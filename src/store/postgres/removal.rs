@@ -1,9 +1,10 @@
-//! Deletions of the PostgreSQL store: one bounded `DELETE` per call, counted in the same
-//! statement (`REMOVE_SQL` for one topic, `SWEEP_SQL` for the default retention), the topics
+//! Deletions of the PostgreSQL store ([`Pruning`]): one bounded `DELETE` per call, counted in the
+//! same statement (`REMOVE_SQL` for one topic, `SWEEP_SQL` for the default retention), the topics
 //! the pruner walks, and the removal counters read back.
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::sql::{
@@ -11,6 +12,7 @@ use super::sql::{
     TOPICS_AFTER_SQL,
 };
 use super::PostgresStore;
+use crate::store::contract::Pruning;
 use crate::store::error::StoreError;
 use crate::store::feed::FeedPosition;
 use crate::store::removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
@@ -18,7 +20,7 @@ use crate::store::sweep::{SweepReport, SweepRequest};
 
 impl PostgresStore {
     /// One `REMOVE_SQL`, unbounded by the store timeout (the caller bounds it).
-    pub(super) async fn remove_unbounded(
+    async fn remove_unbounded(
         &self,
         request: RemoveRequest<'_>,
     ) -> Result<RemoveReport, StoreError> {
@@ -46,10 +48,7 @@ impl PostgresStore {
     }
 
     /// One `SWEEP_SQL`, unbounded by the store timeout (the caller bounds it).
-    pub(super) async fn sweep_unbounded(
-        &self,
-        request: SweepRequest<'_>,
-    ) -> Result<SweepReport, StoreError> {
+    async fn sweep_unbounded(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(SWEEP_SQL).await?;
         let row = client
@@ -82,7 +81,7 @@ impl PostgresStore {
     }
 
     /// One page of `topic_heads`, unbounded by the store timeout (the caller bounds it).
-    pub(super) async fn topics_after_unbounded(
+    async fn topics_after_unbounded(
         &self,
         after: Option<&str>,
         limit: u32,
@@ -115,6 +114,26 @@ impl PostgresStore {
                 purged: at(3)?,
             },
         })
+    }
+}
+
+#[async_trait]
+impl Pruning for PostgresStore {
+    async fn remove(&self, request: RemoveRequest<'_>) -> Result<RemoveReport, StoreError> {
+        self.bounded(self.remove_unbounded(request)).await
+    }
+
+    async fn sweep(&self, request: SweepRequest<'_>) -> Result<SweepReport, StoreError> {
+        self.bounded(self.sweep_unbounded(request)).await
+    }
+
+    async fn topics_after(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.bounded(self.topics_after_unbounded(after, limit))
+            .await
     }
 }
 

@@ -332,7 +332,7 @@ pub async fn a_commit_changes_the_commit_signal_of_another_instance(backend: Bac
     let another = PostgresStore::connect(url, &options)
         .await
         .expect("open another instance");
-    let mut signal = aggregator::store::Store::commit_signal(&another);
+    let mut signal = aggregator::store::Reads::commit_signal(&another);
     // The feed connection signals once when it starts listening: from then on, nothing sent
     // to the channel is lost.
     tokio::time::timeout(WAIT, signal.wait_for(|generation| *generation >= 1))
