@@ -5,6 +5,8 @@
 //!
 //! - [`words`]: how text is split into words, and the searchable text of a payload that the
 //!   stores keep beside each event;
+//! - [`fields`]: field tokens, each path and value a field equality can match as one
+//!   word-like token, for a full-text index to find field values with;
 //! - [`ast`]: the tree;
 //! - [`parse`]: text to tree, with positions in every error and limits on size;
 //! - `print`: tree to canonical text (`Display`);
@@ -12,6 +14,7 @@
 
 pub mod ast;
 pub mod eval;
+pub mod fields;
 pub mod parse;
 mod print;
 pub mod words;

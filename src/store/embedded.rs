@@ -195,6 +195,7 @@ impl Ingest for EmbeddedStore {
                 source: event.source.clone(),
                 payload: event.payload.get().to_owned(),
                 words: String::new(),
+                field_tokens: String::new(),
             })
             .collect();
         let candidates = with_searchable_texts(candidates).await?;

@@ -59,6 +59,7 @@ pub(super) fn open_writer(
     conn.pragma_update(None, "synchronous", sync.pragma_value())?;
     migrate(&mut conn)?;
     super::words::fill_missing(&mut conn)?;
+    super::words::index_missing(&mut conn)?;
     Ok(conn)
 }
 

@@ -12,7 +12,7 @@ const SELECT_EVENTS: &str =
     "SELECT seq, topic, event_id, ts, source, payload, received_at FROM events WHERE 1";
 
 /// The statement of a listing page and its parameters.
-pub(super) fn listing_statement(query: &EventQuery) -> (String, Vec<Value>) {
+pub(super) fn listing_statement(conn: &Connection, query: &EventQuery) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = Vec::new();
     let mut bind = |value: Value| {
         params.push(value);
@@ -20,7 +20,9 @@ pub(super) fn listing_statement(query: &EventQuery) -> (String, Vec<Value>) {
     };
     let mut filters = String::new();
     if let Some(filter) = &query.filter {
-        let condition = search::condition(filter, &mut bind);
+        let condition = search::condition(filter, &mut bind, &mut |expression| {
+            search::few_candidates(conn, expression)
+        });
         filters.push_str(&format!(" AND ({condition})"));
     }
     if let Some(topic) = &query.topic {
@@ -92,7 +94,7 @@ pub(super) fn listing_statement(query: &EventQuery) -> (String, Vec<Value>) {
 }
 
 pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<EventPage, StoreError> {
-    let (sql, params) = listing_statement(query);
+    let (sql, params) = listing_statement(conn, query);
 
     // A search makes a statement of its own shape: not kept in the connection's cache, where
     // it would push out the listing's own statements.

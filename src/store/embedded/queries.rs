@@ -9,7 +9,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
 use super::listing::listing_statement;
-use super::search::{self, scope_condition, value_expression};
+use super::search::{self, few_candidates, scope_condition, value_expression};
 use super::{blocking, EmbeddedStore};
 use crate::store::bounded::bounded;
 use crate::store::error::StoreError;
@@ -24,14 +24,16 @@ fn bucket_expression(interval: &str) -> String {
 }
 
 /// The statement of a count's buckets and its parameters.
-fn count_statement(request: &CountRequest) -> (String, Vec<Sql>) {
+fn count_statement(conn: &Connection, request: &CountRequest) -> (String, Vec<Sql>) {
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {
         params.push(value);
         format!("?{}", params.len())
     };
     let interval = bind(Sql::Integer(request.interval_micros));
-    let scope = scope_condition(&request.scope, &mut bind);
+    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
+        few_candidates(conn, expression)
+    });
     let sql = format!(
         "SELECT {} AS bucket, count(*) FROM events WHERE {scope} GROUP BY bucket \
          ORDER BY bucket",
@@ -41,7 +43,7 @@ fn count_statement(request: &CountRequest) -> (String, Vec<Sql>) {
 }
 
 fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError> {
-    let (sql, params) = count_statement(request);
+    let (sql, params) = count_statement(conn, request);
     let mut counts = Counts::default();
     let mut statement = conn.prepare(&sql)?;
     let mut rows = statement.query(params_from_iter(params))?;
@@ -75,7 +77,9 @@ fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError
         .iter()
         .map(|value| bind(Sql::Text(value.value.clone())))
         .collect();
-    let scope = scope_condition(&request.scope, &mut bind);
+    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
+        few_candidates(conn, expression)
+    });
     let sql = format!(
         "SELECT value, bucket, count(*) FROM (SELECT {value} AS value, {} AS bucket \
          FROM events WHERE {scope}) WHERE value IN ({}) GROUP BY value, bucket \
@@ -112,7 +116,9 @@ fn top_values(conn: &Connection, request: &ValuesRequest) -> Result<Vec<ValueCou
     let Some(value) = value_expression(&request.field, &mut bind) else {
         return Ok(Vec::new());
     };
-    let scope = scope_condition(&request.scope, &mut bind);
+    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
+        few_candidates(conn, expression)
+    });
     let limit = bind(Sql::Integer(i64::from(request.limit)));
     let sql = format!(
         "SELECT value, count(*) AS events FROM (SELECT {value} AS value FROM events \
@@ -158,11 +164,12 @@ impl Queries for EmbeddedStore {
     }
 
     async fn explain(&self, search: &SearchStatement) -> Result<String, StoreError> {
-        let (sql, params) = match search {
-            SearchStatement::Listing(query) => listing_statement(query),
-            SearchStatement::Count(request) => count_statement(request),
-        };
+        let search = search.clone();
         self.search(move |conn| {
+            let (sql, params) = match &search {
+                SearchStatement::Listing(query) => listing_statement(conn, query),
+                SearchStatement::Count(request) => count_statement(conn, request),
+            };
             let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
             let mut rows = statement.query(params_from_iter(params))?;
             let mut lines = Vec::new();

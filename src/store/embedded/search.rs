@@ -8,7 +8,9 @@
 //! - event fields: `=` and a byte-wise prefix test, `ts` in microseconds;
 //! - a payload path: SQLite's JSON functions with a path of quoted names (`$."a"."b"`), which
 //!   walks objects only, as the model does; a value equals a term by its JSON type (`text`,
-//!   `integer`/`real`, `true`/`false`), or an array holds such an element.
+//!   `integer`/`real`, `true`/`false`), or an array holds such an element. An equality first
+//!   narrows to the rows whose index entry holds one of the value's field tokens
+//!   (`query/fields.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,7 @@ use super::prefix_filter;
 use crate::store::error::StoreError;
 use crate::store::queries::SearchScope;
 
+use crate::query::fields::equality_tokens;
 use crate::query::words::phrase_needle;
 use crate::query::{Condition, Field, FieldQuery, Query, RangeValue, Value};
 use crate::store::search::{junction, range_condition};
@@ -53,34 +56,79 @@ pub(super) fn within<T>(
 }
 
 /// The condition for `query`; `bind` binds a value and returns its placeholder.
-pub(super) fn condition(query: &Query, bind: &mut impl FnMut(Sql) -> String) -> String {
+/// Rows a full-text lookup may find for a search to be driven by it (see [`few_candidates`]).
+const FEW_CANDIDATES: i64 = 10_000;
+
+/// Whether the full-text query `expression` finds at most [`FEW_CANDIDATES`] rows. SQLite
+/// cannot tell how many rows an FTS5 lookup returns, and would start from it even when it holds
+/// most of the table: a search then uses the lookup only when it is selective, and otherwise
+/// checks the word or value on the rows its other terms (a time range, a source) reach. The
+/// lookup counts no further than the bound, so asking costs little. When asking fails the
+/// search goes without the lookup, which is always correct; the search itself then reports
+/// what is wrong with the database.
+pub(super) fn few_candidates(conn: &Connection, expression: &str) -> bool {
+    let counted = conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 \
+             LIMIT ?2)",
+        )
+        .and_then(|mut statement| {
+            statement.query_row(rusqlite::params![expression, FEW_CANDIDATES + 1], |row| {
+                row.get::<_, i64>(0)
+            })
+        });
+    counted.is_ok_and(|rows| rows <= FEW_CANDIDATES)
+}
+
+/// The condition for `query`; `bind` binds a value and returns its placeholder, `narrow` tells
+/// whether a full-text lookup is selective enough to drive the search ([`few_candidates`]).
+pub(super) fn condition(
+    query: &Query,
+    bind: &mut impl FnMut(Sql) -> String,
+    narrow: &mut impl FnMut(&str) -> bool,
+) -> String {
     match query {
         Query::All => "1".into(),
         Query::Text(phrase) => {
-            let words = bind(Sql::Text(match_expression(&phrase.words)));
             let needle = bind(Sql::Text(phrase_needle(&phrase.words)));
-            format!(
-                "(seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH {words}) \
-                 AND coalesce(instr(words, {needle}) > 0, 0))"
-            )
+            let exact = format!("coalesce(instr(words, {needle}) > 0, 0)");
+            looked_up(&match_expression(&phrase.words), exact, bind, narrow)
         }
-        Query::Field(field) => field_condition(field, bind),
-        Query::And(children) => junction(children, " AND ", |child| condition(child, bind)),
-        Query::Or(children) => junction(children, " OR ", |child| condition(child, bind)),
-        Query::Not(child) => format!("NOT ({})", condition(child, bind)),
+        Query::Field(field) => field_condition(field, bind, narrow),
+        Query::And(children) => junction(children, " AND ", |child| condition(child, bind, narrow)),
+        Query::Or(children) => junction(children, " OR ", |child| condition(child, bind, narrow)),
+        Query::Not(child) => format!("NOT ({})", condition(child, bind, narrow)),
     }
 }
 
-fn field_condition(query: &FieldQuery, bind: &mut impl FnMut(Sql) -> String) -> String {
+/// `exact`, first narrowed to the rows the full-text query `expression` finds when it finds
+/// few: the lookup stays outside any function, where the planner sees it.
+fn looked_up(
+    expression: &str,
+    exact: String,
+    bind: &mut impl FnMut(Sql) -> String,
+    narrow: &mut impl FnMut(&str) -> bool,
+) -> String {
+    if !narrow(expression) {
+        return exact;
+    }
+    let expression = bind(Sql::Text(expression.to_owned()));
+    format!(
+        "(seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH {expression}) AND {exact})"
+    )
+}
+
+fn field_condition(
+    query: &FieldQuery,
+    bind: &mut impl FnMut(Sql) -> String,
+    narrow: &mut impl FnMut(&str) -> bool,
+) -> String {
     let column = match &query.field {
         Field::Topic => "topic",
         Field::Source => "source",
         Field::EventId => "event_id",
         Field::Timestamp => return timestamp_condition(&query.condition, bind),
-        Field::Payload(path) => {
-            let predicate = payload_condition(path, &query.condition, bind);
-            return format!("coalesce(({predicate}), 0)");
-        }
+        Field::Payload(path) => return payload_condition(path, &query.condition, bind, narrow),
     };
     match &query.condition {
         Condition::Equals(value) => format!("{column} = {}", bind(Sql::Text(value.text.clone()))),
@@ -112,15 +160,18 @@ fn timestamp_condition(condition: &Condition, bind: &mut impl FnMut(Sql) -> Stri
     }
 }
 
+/// Never NULL; an equality's index lookup stays outside any function, where the planner
+/// sees it.
 fn payload_condition(
     path: &[String],
     condition: &Condition,
     bind: &mut impl FnMut(Sql) -> String,
+    narrow: &mut impl FnMut(&str) -> bool,
 ) -> String {
     let at = bind(Sql::Text(json_path(path)));
     let kind = format!("json_type(payload, {at})");
     let found = format!("json_extract(payload, {at})");
-    match condition {
+    let exact = match condition {
         Condition::Exists => format!("{kind} IS NOT NULL"),
         Condition::Equals(value) => {
             let text = bind(Sql::Text(value.text.clone()));
@@ -133,12 +184,14 @@ fn payload_condition(
                      OR ({kind} = 'false' AND {text} = 'false')"
                 )
             };
-            format!(
+            let exact = format!(
                 "({}) OR ({kind} = 'array' AND EXISTS (SELECT 1 FROM json_each(payload, {at}) \
                  AS element WHERE {}))",
                 element(&kind, &found),
                 element("element.type", "element.value"),
-            )
+            );
+            let exact = format!("coalesce(({exact}), 0)");
+            return looked_up(&any_of(&equality_tokens(path, value)), exact, bind, narrow);
         }
         Condition::Prefix(prefix) => {
             format!("{kind} = 'text' AND {}", starts_with(&found, prefix, bind))
@@ -150,15 +203,20 @@ fn payload_condition(
             });
             format!("{kind} IN ('integer', 'real') AND {bounds}")
         }
-    }
+    };
+    format!("coalesce(({exact}), 0)")
 }
 
 /// The condition of a count's or ranking's scope: the search, the event filters, a key's topic
 /// prefixes and the time range.
-pub(super) fn scope_condition(scope: &SearchScope, bind: &mut impl FnMut(Sql) -> String) -> String {
+pub(super) fn scope_condition(
+    scope: &SearchScope,
+    bind: &mut impl FnMut(Sql) -> String,
+    narrow: &mut impl FnMut(&str) -> bool,
+) -> String {
     let mut sql = String::from("1");
     if let Some(filter) = &scope.filter {
-        sql.push_str(&format!(" AND ({})", condition(filter, bind)));
+        sql.push_str(&format!(" AND ({})", condition(filter, bind, narrow)));
     }
     if let Some(topic) = &scope.topic {
         sql.push_str(&format!(" AND topic = {}", bind(Sql::Text(topic.clone()))));
@@ -199,11 +257,19 @@ pub(super) fn value_expression(
     ))
 }
 
-/// The FTS5 query matching rows that hold every one of `words`: each quoted (a word is letters
-/// and digits only, so it never holds a quote), joined by `AND`.
+/// The FTS5 query matching rows that hold every one of `words`: each quoted (a word or a
+/// token is letters and digits only, so it never holds a quote), joined by `AND`.
 fn match_expression(words: &[String]) -> String {
-    let quoted: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
-    quoted.join(" AND ")
+    quoted(words).join(" AND ")
+}
+
+/// The FTS5 query matching rows that hold any of `tokens`.
+fn any_of(tokens: &[String]) -> String {
+    quoted(tokens).join(" OR ")
+}
+
+fn quoted(words: &[String]) -> Vec<String> {
+    words.iter().map(|word| format!("\"{word}\"")).collect()
 }
 
 /// SQLite's JSON path of a payload path: each name quoted, so that it never indexes an array.

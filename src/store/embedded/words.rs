@@ -1,13 +1,18 @@
 //! Rows stored before the `words` column existed get their searchable text
-//! (`query::words`), computed here as the commit computes it, when the store opens and before
-//! it serves: one process owns the file, so nothing else can read a row without it. Found
-//! through a partial index that holds only such rows, so an up-to-date file costs one empty
-//! index probe.
+//! (`query::words`), and rows stored before the full-text index existed get their entry in it
+//! (words and field tokens, `query::fields`), computed here as the commit computes them, when
+//! the store opens and before it serves: one process owns the file, so nothing else can read a
+//! row without them. The first are found through a partial index that holds only such rows,
+//! the second walked in seq order from where the last open stopped
+//! (`search_index_backfill`), so an up-to-date file costs an empty index probe and one row.
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tracing::info;
 
+use crate::query::fields::payload_field_tokens;
 use crate::query::words::payload_words;
+
+use super::writer::INDEX_SQL;
 use crate::store::error::StoreError;
 
 /// Rows filled per transaction.
@@ -42,6 +47,60 @@ pub(super) fn fill_missing(conn: &mut Connection) -> Result<(), StoreError> {
         info!(
             rows = filled,
             "filled the searchable text of rows stored before it existed"
+        );
+    }
+    Ok(())
+}
+
+/// Adds the full-text index entry of every row stored before the index existed, a batch per
+/// transaction, recording how far it got so that an interrupted open resumes there.
+pub(super) fn index_missing(conn: &mut Connection) -> Result<(), StoreError> {
+    let mut indexed = 0u64;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some((next, end)): Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT next_seq, end_seq FROM search_index_backfill",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?
+        else {
+            break;
+        };
+        if next >= end {
+            tx.execute("DELETE FROM search_index_backfill", [])?;
+            tx.commit()?;
+            break;
+        }
+        let batch: Vec<(i64, String, String)> = {
+            let mut rows = tx.prepare_cached(
+                "SELECT seq, payload, coalesce(words, '') FROM events \
+                 WHERE seq >= ?1 AND seq < ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = rows.query_map(params![next, end, BATCH_ROWS], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let next = match batch.last() {
+            Some((seq, _, _)) => seq + 1,
+            None => end,
+        };
+        {
+            let mut index = tx.prepare_cached(INDEX_SQL)?;
+            for (seq, payload, words) in &batch {
+                index.execute(params![seq, words, payload_field_tokens(payload)])?;
+            }
+        }
+        tx.execute("UPDATE search_index_backfill SET next_seq = ?1", [next])?;
+        tx.commit()?;
+        indexed += batch.len() as u64;
+    }
+    if indexed > 0 {
+        info!(
+            rows = indexed,
+            "indexed rows stored before the full-text index existed"
         );
     }
     Ok(())

@@ -23,6 +23,7 @@ use rusqlite::{ffi, params, Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
+use crate::query::fields::payload_field_tokens;
 use crate::store::error::StoreError;
 use crate::store::feed::CommitSignal;
 use crate::store::model::{CommitReport, ShardCounters};
@@ -41,6 +42,10 @@ const INSERT_SQL: &str = "\
 INSERT INTO events (seq, topic, event_id, ts, source, payload, received_at, words)
 VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?8)
 ON CONFLICT (topic, event_id) DO NOTHING";
+
+/// The full-text index entry of a row just inserted: its words and its field tokens.
+pub(super) const INDEX_SQL: &str =
+    "INSERT INTO events_fts (rowid, words) VALUES (?1, ?2 || char(10) || ?3)";
 
 const COUNTERS_SQL: &str = "\
 INSERT INTO shard_counters AS c (shard, received, unique_processed, duplicate_dropped)
@@ -62,6 +67,9 @@ pub(super) struct OwnedEvent {
     pub(super) payload: String,
     /// The payload's searchable text (`query::words::payload_words`).
     pub(super) words: String,
+    /// The payload's field tokens (`query::fields::payload_field_tokens`), which the full-text
+    /// index holds beside the words.
+    pub(super) field_tokens: String,
 }
 
 impl Searchable for OwnedEvent {
@@ -71,6 +79,7 @@ impl Searchable for OwnedEvent {
 
     fn set_searchable(&mut self, words: String) {
         self.words = words;
+        self.field_tokens = payload_field_tokens(&self.payload);
     }
 }
 
@@ -227,6 +236,7 @@ fn apply(
     let mut is_new = Vec::with_capacity(job.candidates.len());
     {
         let mut insert = savepoint.prepare_cached(INSERT_SQL)?;
+        let mut index = savepoint.prepare_cached(INDEX_SQL)?;
         for event in &job.candidates {
             // ON CONFLICT DO NOTHING changes no row for a stored key: 1 means inserted.
             let changed = insert.execute(params![
@@ -240,6 +250,7 @@ fn apply(
                 event.words,
             ])?;
             if changed == 1 {
+                index.execute(params![*next_seq, event.words, event.field_tokens])?;
                 *next_seq += 1;
             }
             is_new.push(changed == 1);
