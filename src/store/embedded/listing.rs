@@ -21,7 +21,7 @@ pub(super) fn listing_statement(conn: &Connection, query: &EventQuery) -> (Strin
     let mut filters = String::new();
     if let Some(filter) = &query.filter {
         let condition = search::condition(filter, &mut bind, &mut |expression| {
-            search::few_candidates(conn, expression)
+            search::few_candidates(conn, expression, search::LISTING_CANDIDATES)
         });
         filters.push_str(&format!(" AND ({condition})"));
     }

@@ -9,12 +9,13 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
 use super::listing::listing_statement;
-use super::search::{self, few_candidates, scope_condition, value_expression};
+use super::search::{self, few_candidates, rows_in_range, scope_condition, value_expression};
 use super::{blocking, EmbeddedStore};
 use crate::store::bounded::bounded;
 use crate::store::error::StoreError;
 use crate::store::queries::{
-    CountRequest, Counts, Queries, SearchStatement, ValueCount, ValueSeries, ValuesRequest,
+    CountRequest, Counts, Queries, SearchScope, SearchStatement, ValueCount, ValueSeries,
+    ValuesRequest,
 };
 
 /// The bucket number of `ts` (microseconds): floor division, also for instants before 1970
@@ -24,6 +25,16 @@ fn bucket_expression(interval: &str) -> String {
 }
 
 /// The statement of a count's buckets and its parameters.
+/// Whether a full-text lookup should drive a count or a ranking over `scope`: when it finds
+/// fewer rows than the time range holds.
+fn narrow<'c>(conn: &'c Connection, scope: &'c SearchScope) -> impl FnMut(&str) -> bool + 'c {
+    let mut in_range = None;
+    move |expression| {
+        let in_range = *in_range.get_or_insert_with(|| rows_in_range(conn, scope));
+        few_candidates(conn, expression, in_range)
+    }
+}
+
 fn count_statement(conn: &Connection, request: &CountRequest) -> (String, Vec<Sql>) {
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {
@@ -31,9 +42,7 @@ fn count_statement(conn: &Connection, request: &CountRequest) -> (String, Vec<Sq
         format!("?{}", params.len())
     };
     let interval = bind(Sql::Integer(request.interval_micros));
-    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
-        few_candidates(conn, expression)
-    });
+    let scope = scope_condition(&request.scope, &mut bind, &mut narrow(conn, &request.scope));
     let sql = format!(
         "SELECT {} AS bucket, count(*) FROM events WHERE {scope} GROUP BY bucket \
          ORDER BY bucket",
@@ -77,9 +86,7 @@ fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError
         .iter()
         .map(|value| bind(Sql::Text(value.value.clone())))
         .collect();
-    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
-        few_candidates(conn, expression)
-    });
+    let scope = scope_condition(&request.scope, &mut bind, &mut narrow(conn, &request.scope));
     let sql = format!(
         "SELECT value, bucket, count(*) FROM (SELECT {value} AS value, {} AS bucket \
          FROM events WHERE {scope}) WHERE value IN ({}) GROUP BY value, bucket \
@@ -116,9 +123,7 @@ fn top_values(conn: &Connection, request: &ValuesRequest) -> Result<Vec<ValueCou
     let Some(value) = value_expression(&request.field, &mut bind) else {
         return Ok(Vec::new());
     };
-    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
-        few_candidates(conn, expression)
-    });
+    let scope = scope_condition(&request.scope, &mut bind, &mut narrow(conn, &request.scope));
     let limit = bind(Sql::Integer(i64::from(request.limit)));
     let sql = format!(
         "SELECT value, count(*) AS events FROM (SELECT {value} AS value FROM events \

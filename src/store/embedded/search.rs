@@ -55,29 +55,52 @@ pub(super) fn within<T>(
     }
 }
 
-/// The condition for `query`; `bind` binds a value and returns its placeholder.
-/// Rows a full-text lookup may find for a search to be driven by it (see [`few_candidates`]).
-const FEW_CANDIDATES: i64 = 10_000;
+/// Rows a full-text lookup may find for a listing to be driven by it: past this many, a walk
+/// in listing order finds a page of matches sooner than reading them all and sorting.
+pub(super) const LISTING_CANDIDATES: i64 = 10_000;
 
-/// Whether the full-text query `expression` finds at most [`FEW_CANDIDATES`] rows. SQLite
-/// cannot tell how many rows an FTS5 lookup returns, and would start from it even when it holds
-/// most of the table: a search then uses the lookup only when it is selective, and otherwise
-/// checks the word or value on the rows its other terms (a time range, a source) reach. The
-/// lookup counts no further than the bound, so asking costs little. When asking fails the
-/// search goes without the lookup, which is always correct; the search itself then reports
-/// what is wrong with the database.
-pub(super) fn few_candidates(conn: &Connection, expression: &str) -> bool {
+/// Rows a count's time range is counted up to (see [`rows_in_range`]).
+const RANGE_ROWS_COUNTED: i64 = 500_000;
+
+/// Whether the full-text query `expression` finds at most `at_most` rows. SQLite cannot tell
+/// how many rows an FTS5 lookup returns, and would start from it even when it holds most of the
+/// table: a search uses the lookup only when it is selective, and otherwise checks the word or
+/// value on the rows its other terms (a time range, a source) reach. The lookup counts no
+/// further than the bound, so asking costs little. When asking fails the search goes without
+/// the lookup, which is always correct; the search itself then reports what is wrong with the
+/// database.
+pub(super) fn few_candidates(conn: &Connection, expression: &str, at_most: i64) -> bool {
     let counted = conn
         .prepare_cached(
             "SELECT count(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ?1 \
              LIMIT ?2)",
         )
         .and_then(|mut statement| {
-            statement.query_row(rusqlite::params![expression, FEW_CANDIDATES + 1], |row| {
+            statement.query_row(rusqlite::params![expression, at_most + 1], |row| {
                 row.get::<_, i64>(0)
             })
         });
-    counted.is_ok_and(|rows| rows <= FEW_CANDIDATES)
+    counted.is_ok_and(|rows| rows <= at_most)
+}
+
+/// The rows of `scope`'s time range, counted up to [`RANGE_ROWS_COUNTED`] on the time index: a
+/// count or a ranking reads them all, so a full-text lookup that finds fewer is the cheaper
+/// start (0 when counting fails: then no lookup is used).
+pub(super) fn rows_in_range(conn: &Connection, scope: &SearchScope) -> i64 {
+    conn.prepare_cached(
+        "SELECT count(*) FROM (SELECT 1 FROM events WHERE ts >= ?1 AND ts < ?2 LIMIT ?3)",
+    )
+    .and_then(|mut statement| {
+        statement.query_row(
+            rusqlite::params![
+                scope.since.timestamp_micros(),
+                scope.until.timestamp_micros(),
+                RANGE_ROWS_COUNTED
+            ],
+            |row| row.get::<_, i64>(0),
+        )
+    })
+    .unwrap_or(0)
 }
 
 /// The condition for `query`; `bind` binds a value and returns its placeholder, `narrow` tells
