@@ -77,7 +77,7 @@ impl PostgresStore {
         }
         let mut statement = Statement::default();
         let interval = statement.bind(Box::new(request.interval_micros));
-        let Some(value) = value_expression(by, &mut |value| statement.bind(value)) else {
+        let Some((value, rows)) = value_expression(by, &mut |value| statement.bind(value)) else {
             return Ok(counts);
         };
         let wanted: Vec<String> = top.iter().map(|value| value.value.clone()).collect();
@@ -85,7 +85,7 @@ impl PostgresStore {
         let scope = scope_condition(&request.scope, &mut |value| statement.bind(value));
         let sql = format!(
             "SELECT value, bucket, count(*) FROM (SELECT {value} AS value, {} AS bucket \
-             FROM events WHERE {scope}) AS valued WHERE value = ANY({wanted}::text[]) \
+             FROM {rows} WHERE {scope}) AS valued WHERE value = ANY({wanted}::text[]) \
              GROUP BY value, bucket ORDER BY bucket",
             bucket_expression(&interval)
         );
@@ -116,13 +116,14 @@ async fn top_values_on(
     request: &ValuesRequest,
 ) -> Result<Vec<ValueCount>, StoreError> {
     let mut statement = Statement::default();
-    let Some(value) = value_expression(&request.field, &mut |value| statement.bind(value)) else {
+    let Some((value, rows)) = value_expression(&request.field, &mut |value| statement.bind(value))
+    else {
         return Ok(Vec::new());
     };
     let scope = scope_condition(&request.scope, &mut |value| statement.bind(value));
     let limit = statement.bind(Box::new(i64::from(request.limit)));
     let sql = format!(
-        "SELECT value, count(*) AS events FROM (SELECT {value} AS value FROM events \
+        "SELECT value, count(*) AS events FROM (SELECT {value} AS value FROM {rows} \
          WHERE {scope}) AS valued WHERE value IS NOT NULL GROUP BY value \
          ORDER BY events DESC, value LIMIT {limit}"
     );

@@ -149,16 +149,31 @@ fn payload_condition(
 /// `jsonb_typeof(...) = 'object' AND ` for every step before the last (nothing for a path of
 /// one name), and the expression of the value at `path`.
 pub(super) fn walk(path: &[String], bind: &mut impl FnMut(Param) -> String) -> (String, String) {
+    walk_in(PAYLOAD_JSONB, path, bind)
+}
+
+/// [`walk`] in the JSON document `document`.
+fn walk_in(
+    document: &str,
+    path: &[String],
+    bind: &mut impl FnMut(Param) -> String,
+) -> (String, String) {
     let mut objects = String::new();
     for depth in 1..path.len() {
         let prefix = bind(Box::new(path[..depth].to_vec()));
         objects.push_str(&format!(
-            "jsonb_typeof(payload::jsonb #> {prefix}::text[]) = 'object' AND "
+            "jsonb_typeof({document} #> {prefix}::text[]) = 'object' AND "
         ));
     }
     let whole = bind(Box::new(path.to_vec()));
-    (objects, format!("payload::jsonb #> {whole}::text[]"))
+    (objects, format!("{document} #> {whole}::text[]"))
 }
+
+/// The rows a value is read from ([`value_expression`]): a payload field's from the payload
+/// parsed once per row (`OFFSET 0` keeps the planner from folding the parse back into every
+/// use of it), which halves what reading `message` over an hour costs.
+const PARSED_EVENTS: &str =
+    "events CROSS JOIN LATERAL (SELECT payload::jsonb AS document OFFSET 0) AS parsed";
 
 /// The JSON values a term equals: its text, and its number or boolean when it reads as one.
 fn leaf_values(value: &Value) -> Vec<Json> {
@@ -211,23 +226,25 @@ pub(super) fn scope_condition(
 
 /// The text of `field` in a row, for counting its values: an event field as is, a payload
 /// field when it holds a string, a number or a boolean (NULL otherwise), in byte order.
-/// `None` for a field without values to count (`timestamp`).
+/// `None` for a field without values to count (`timestamp`). Also the rows to read it from:
+/// `events`, or for a payload field [`PARSED_EVENTS`].
 pub(super) fn value_expression(
     field: &Field,
     bind: &mut impl FnMut(Param) -> String,
-) -> Option<String> {
-    let expression = match field {
-        Field::Topic => "topic".to_owned(),
-        Field::Source => "source".to_owned(),
-        Field::EventId => "event_id".to_owned(),
+) -> Option<(String, &'static str)> {
+    let (expression, rows) = match field {
+        Field::Topic => ("topic".to_owned(), "events"),
+        Field::Source => ("source".to_owned(), "events"),
+        Field::EventId => ("event_id".to_owned(), "events"),
         Field::Timestamp => return None,
         Field::Payload(path) => {
-            let (objects, value) = walk(path, bind);
-            format!(
+            let (objects, value) = walk_in("parsed.document", path, bind);
+            let expression = format!(
                 "CASE WHEN {objects}jsonb_typeof({value}) IN ('string', 'number', 'boolean') \
                  THEN {value} #>> '{{}}' END"
-            )
+            );
+            (expression, PARSED_EVENTS)
         }
     };
-    Some(format!("({expression}) COLLATE \"C\""))
+    Some((format!("({expression}) COLLATE \"C\""), rows))
 }
