@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
         timeout: std::time::Duration::from_secs(30),
         sync,
         query_timeout: std::time::Duration::from_secs(30),
+        search_threads: 1,
     };
     let store: SharedStore =
         Arc::new(EmbeddedStore::open(dir.path().join("bench.db"), options).await?);

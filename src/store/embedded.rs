@@ -22,6 +22,7 @@ mod queries;
 mod removal;
 mod rows;
 mod search;
+mod search_threads;
 mod words;
 mod writer;
 
@@ -48,6 +49,7 @@ use super::sweep::{SweepReport, SweepRequest};
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
 use removal::{RemoveJob, SweepJob};
+use search_threads::SearchThreads;
 use writer::{CommitJob, Job, OwnedEvent};
 
 /// File name of the database inside the data directory.
@@ -78,6 +80,8 @@ pub struct EmbeddedStore {
     /// Feeds the writer thread; the thread stops when the store (and so this sender) is dropped.
     jobs: mpsc::Sender<Job>,
     readers: Arc<ReadPool>,
+    /// Where searches run, at a lower CPU priority than ingest.
+    searches: SearchThreads,
     timeout: Duration,
     /// Time limit of one search.
     query_timeout: Duration,
@@ -104,6 +108,7 @@ impl EmbeddedStore {
         Ok(Self {
             jobs,
             readers: Arc::new(ReadPool::new(path, options.timeout)),
+            searches: SearchThreads::start(options.search_threads)?,
             timeout: options.timeout,
             query_timeout: options.query_timeout,
             started_at: Utc::now(),

@@ -79,6 +79,7 @@ impl StoreOptions {
             timeout: self.timeout,
             sync: SyncMode::default(),
             query_timeout: self.query_timeout,
+            search_threads: self.max_concurrent_queries.max(1),
         }
     }
 }

@@ -127,6 +127,9 @@ fn build_pool(
 /// a few such bitmaps or sorts; `--max-concurrent-queries` bounds how many run at once.
 const SEARCH_WORK_MEM: &str = "64MB";
 
+/// `random_page_cost` of the search sessions.
+const SEARCH_RANDOM_PAGE_COST: &str = "1.1";
+
 impl PostgresStore {
     /// Runs a search (on the searches' pool): the server cancels it past `query_timeout` (the
     /// search sessions' statement timeout), which is answered as too costly; the client waits
@@ -172,8 +175,12 @@ impl PostgresStore {
         // and room for the bitmap of a common value's rows. With the default 4 MB a bitmap of
         // a few hundred thousand rows turns lossy, and every row of every page it touches is
         // checked again: a count of `level:error` over 5,000,000 events took 7.7 s that way.
+        // And the cost of reading a page out of order as an SSD or the page cache has it
+        // (PostgreSQL's default, 4, is a spinning disk's): with 4 the planner walked the whole
+        // time index rather than one source's newest rows (35 ms against 8 ms on 1,000,000).
         search_config.options(format!(
-            "{session_options} -c statement_timeout={} -c work_mem={SEARCH_WORK_MEM}",
+            "{session_options} -c statement_timeout={} -c work_mem={SEARCH_WORK_MEM} \
+             -c random_page_cost={SEARCH_RANDOM_PAGE_COST}",
             options.query_timeout.as_millis()
         ));
         let search_pool = build_pool(search_config, options.search_pool_size, options.timeout)?;

@@ -74,6 +74,7 @@ impl Backend {
                     timeout: STORE_TIMEOUT,
                     sync: SyncMode::default(),
                     query_timeout,
+                    search_threads: 2,
                 };
                 let path = dir.path().join("aggregator.db");
                 let store = Arc::new(

@@ -32,4 +32,6 @@ pub struct EmbeddedOptions {
     pub sync: SyncMode,
     /// Time limit of one search; past it SQLite interrupts the statement.
     pub query_timeout: Duration,
+    /// Threads searches run on, at a lower CPU priority (`search_threads.rs`).
+    pub search_threads: usize,
 }

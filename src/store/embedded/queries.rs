@@ -10,7 +10,7 @@ use rusqlite::{params_from_iter, Connection};
 
 use super::listing::listing_statement;
 use super::search::{self, few_candidates, rows_in_range, scope_condition, value_expression};
-use super::{blocking, EmbeddedStore};
+use super::EmbeddedStore;
 use crate::store::bounded::bounded;
 use crate::store::error::StoreError;
 use crate::store::queries::{
@@ -150,8 +150,9 @@ impl EmbeddedStore {
     ) -> Result<T, StoreError> {
         let limit = self.query_timeout;
         let readers = Arc::clone(&self.readers);
-        let search =
-            blocking(move || readers.with_reader(|conn| search::within(conn, limit, read)));
+        let search = self
+            .searches
+            .run(move || readers.with_reader(|conn| search::within(conn, limit, read)));
         bounded(limit + search::GRACE, search).await
     }
 }
