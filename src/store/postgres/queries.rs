@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use tokio_postgres::types::ToSql;
 
-use super::reads::{listing_statement, steer_listing};
+use super::reads::{listing_statement, run_listing};
 use super::search::{scope_condition, value_expression, Param};
 use super::PostgresStore;
 use crate::store::error::StoreError;
@@ -159,8 +159,9 @@ impl Queries for PostgresStore {
             let tx = client.transaction().await?;
             let (sql, statement) = match search {
                 SearchStatement::Listing(query) => {
-                    steer_listing(&tx, query).await?;
+                    // Read the page once, so that the plan shown is the one it was read with.
                     let (sql, params) = listing_statement(query);
+                    run_listing(&tx, query, &sql, &params).await?;
                     (sql, Statement { params })
                 }
                 SearchStatement::Count(request) => count_statement(request),

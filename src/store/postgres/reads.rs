@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use serde_json::value::RawValue;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use super::search::{self, Param};
@@ -118,47 +119,57 @@ pub(super) fn listing_statement(query: &EventQuery) -> (String, Vec<Param>) {
     (sql, params)
 }
 
-/// How many of a search's matches the probe counts (see [`PostgresStore::query_unbounded`]).
-const PROBE_MATCHES: i64 = 10_000;
+/// How long a search's listing may run on the plan PostgreSQL chooses before it is read on
+/// bitmap scans of the search indexes instead (see [`run_listing`]).
+const PLANNED_BUDGET_MS: u32 = 50;
 
-/// The probe of a listing: how many rows match, counting no further than `PROBE_MATCHES + 1`.
-fn probe_statement(query: &EventQuery) -> (String, Vec<Param>) {
-    let (filters, mut params) = listing_filters(query);
-    params.push(Box::new(PROBE_MATCHES + 1));
-    let sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM events{filters} LIMIT ${}) AS probe",
-        params.len()
-    );
-    (sql, params)
-}
-
-/// Chooses how `tx` reads the listing `query`. PostgreSQL has no statistics for JSON
-/// containment and guesses that 1 % of rows match: for a rare value (a trace id, a user) it
-/// then walks the whole time or topic index looking for a page that never fills. A search an
-/// index can serve first counts its matches, up to `PROBE_MATCHES`, on bitmap scans only
-/// (its GIN indexes): few matches, and the page is read the same way and sorted; many, and
-/// the planner's own walk in listing order finds a page quickly.
-pub(super) async fn steer_listing(
-    tx: &tokio_postgres::Transaction<'_>,
+/// Runs the listing `sql` (the statement of `query`) in `tx` and returns its rows, leaving `tx`
+/// set as the rows were read, so that an `EXPLAIN` after it shows that plan.
+///
+/// PostgreSQL estimates JSON containment only from the documents its sample holds: a value the
+/// sample lacks (a trace id, a user) is guessed to match 1 % of rows, and a listing newest first
+/// then walks the whole time index looking for a page that never fills. A search an index can
+/// serve (`search::index_served`) first gets [`PLANNED_BUDGET_MS`] on the planner's plan, which
+/// is right for common values and for words (their statistics are good); past it, the
+/// statement is cancelled and the page read on bitmap scans only (`enable_seqscan` and
+/// `enable_indexscan` off): the GIN indexes find the few matches, which are then sorted.
+pub(super) async fn run_listing(
+    tx: &deadpool_postgres::Transaction<'_>,
     query: &EventQuery,
-) -> Result<(), StoreError> {
-    if !query.filter.as_ref().is_some_and(search::index_served) {
-        return Ok(());
+    sql: &str,
+    params: &[Param],
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    // A search makes a statement of its own shape: not kept in the connection's cache, which
+    // would grow with every distinct query.
+    let Some(filter) = &query.filter else {
+        let statement = tx.prepare_cached(sql).await?;
+        return Ok(tx.query(&statement, &refs(params)).await?);
+    };
+    if !search::index_served(filter) {
+        return Ok(tx.query(sql, &refs(params)).await?);
     }
-    tx.batch_execute(
-        "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; \
-         SET LOCAL enable_indexonlyscan = off",
-    )
+    tx.batch_execute(&format!(
+        "SAVEPOINT planned; SET LOCAL statement_timeout = {PLANNED_BUDGET_MS}"
+    ))
     .await?;
-    let (probe, params) = probe_statement(query);
-    let matches: i64 = tx.query_one(&probe, &refs(&params)).await?.try_get(0)?;
-    if matches > PROBE_MATCHES {
-        tx.batch_execute(
-            "RESET enable_seqscan; RESET enable_indexscan; RESET enable_indexonlyscan",
-        )
-        .await?;
+    match tx.query(sql, &refs(params)).await {
+        Ok(rows) => {
+            // Back to the session's own limit for whatever else this transaction runs.
+            tx.batch_execute("RELEASE SAVEPOINT planned; SET LOCAL statement_timeout = DEFAULT")
+                .await?;
+            Ok(rows)
+        }
+        Err(err) if err.code() == Some(&SqlState::QUERY_CANCELED) => {
+            // Rolling back to the savepoint also restores the session's statement timeout.
+            tx.batch_execute(
+                "ROLLBACK TO SAVEPOINT planned; SET LOCAL enable_seqscan = off; \
+                 SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off",
+            )
+            .await?;
+            Ok(tx.query(sql, &refs(params)).await?)
+        }
+        Err(err) => Err(err.into()),
     }
-    Ok(())
 }
 
 pub(super) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
@@ -177,15 +188,8 @@ impl PostgresStore {
     ) -> Result<EventPage, StoreError> {
         let mut client = pool.get().await?;
         let tx = client.transaction().await?;
-        steer_listing(&tx, query).await?;
         let (sql, params) = listing_statement(query);
-        // A search makes a statement of its own shape: not kept in the connection's cache,
-        // which would grow with every distinct query.
-        let statement = match query.filter {
-            None => tx.prepare_cached(&sql).await?,
-            Some(_) => tx.prepare(&sql).await?,
-        };
-        let rows = tx.query(&statement, &refs(&params)).await?;
+        let rows = run_listing(&tx, query, &sql, &params).await?;
         tx.commit().await?;
 
         let mut events = Vec::with_capacity(rows.len());

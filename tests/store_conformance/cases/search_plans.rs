@@ -4,7 +4,10 @@
 //!
 //! PostgreSQL builds its search indexes in the background (`CREATE INDEX CONCURRENTLY`): the
 //! test waits until they are valid and analyses the table, as autovacuum would, so that the
-//! planner knows the words and values are rare.
+//! planner knows the words are rare. It cannot know that `user:u7` is (its statistics of JSON
+//! hold only the values its sample saw), so that listing shows the store's fallback: the
+//! planner's walk of the time index runs past its budget and the page is read through the GIN
+//! index (`postgres/reads.rs::run_listing`).
 
 use std::time::Duration;
 
@@ -38,8 +41,14 @@ fn events() -> Vec<Event> {
                 format!("u{}", n % 5000 + 100)
             };
             let level = ["info", "info", "info", "warn", "error"][n % 5];
+            // Forty numbers besides: work to read for each row a plan walks through (no words,
+            // so they cost the searchable text nothing), so that walking the whole table for a
+            // rare value always runs past the listing's budget on the planner's plan.
+            let metrics: serde_json::Map<String, serde_json::Value> =
+                (0..40).map(|k| (format!("m{k}"), (n * k).into())).collect();
             let payload = serde_json::json!({
                 "level": level, "message": message, "user": user, "latency_ms": n % 700,
+                "metrics": metrics,
             });
             let at = base_time() + Span::seconds(n as i64);
             event_with(
