@@ -58,6 +58,34 @@ pub struct Counts {
     pub series: Vec<ValueSeries>,
 }
 
+impl Counts {
+    /// Adds the events of one bucket of the total (buckets come in order).
+    pub fn add_bucket(&mut self, bucket: i64, events: u64) {
+        self.buckets.push((bucket, events));
+        self.total += events;
+    }
+
+    /// One empty series per value of `top`, in its order, with its total.
+    pub fn start_series(&mut self, top: Vec<ValueCount>) {
+        self.series = top
+            .into_iter()
+            .map(|top| ValueSeries {
+                value: top.value,
+                total: top.count,
+                buckets: Vec::new(),
+            })
+            .collect();
+    }
+
+    /// Adds the events of one bucket of `value`'s series (buckets come in order); a value
+    /// without a series is left out.
+    pub fn add_series_bucket(&mut self, value: &str, bucket: i64, events: u64) {
+        if let Some(series) = self.series.iter_mut().find(|series| series.value == value) {
+            series.buckets.push((bucket, events));
+        }
+    }
+}
+
 /// The counts of one value of a field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValueSeries {

@@ -14,8 +14,7 @@ use super::EmbeddedStore;
 use crate::store::bounded::bounded;
 use crate::store::error::StoreError;
 use crate::store::queries::{
-    CountRequest, Counts, Queries, SearchScope, SearchStatement, ValueCount, ValueSeries,
-    ValuesRequest,
+    CountRequest, Counts, Queries, SearchScope, SearchStatement, ValueCount, ValuesRequest,
 };
 
 /// The bucket number of `ts` (microseconds): floor division, also for instants before 1970
@@ -57,9 +56,7 @@ fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError
     let mut statement = conn.prepare(&sql)?;
     let mut rows = statement.query(params_from_iter(params))?;
     while let Some(row) = rows.next()? {
-        let events = StoreError::counter(row.get(1)?)?;
-        counts.buckets.push((row.get(0)?, events));
-        counts.total += events;
+        counts.add_bucket(row.get(0)?, StoreError::counter(row.get(1)?)?);
     }
     let Some(by) = &request.by else {
         return Ok(counts);
@@ -94,22 +91,12 @@ fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError
         bucket_expression(&interval),
         wanted.join(", ")
     );
-    counts.series = top
-        .into_iter()
-        .map(|top| ValueSeries {
-            value: top.value,
-            total: top.count,
-            buckets: Vec::new(),
-        })
-        .collect();
+    counts.start_series(top);
     let mut statement = conn.prepare(&sql)?;
     let mut rows = statement.query(params_from_iter(params))?;
     while let Some(row) = rows.next()? {
         let value: String = row.get(0)?;
-        let events = StoreError::counter(row.get(2)?)?;
-        if let Some(series) = counts.series.iter_mut().find(|s| s.value == value) {
-            series.buckets.push((row.get(1)?, events));
-        }
+        counts.add_series_bucket(&value, row.get(1)?, StoreError::counter(row.get(2)?)?);
     }
     Ok(counts)
 }

@@ -10,7 +10,7 @@ use super::search::{scope_condition, value_expression, Param};
 use super::PostgresStore;
 use crate::store::error::StoreError;
 use crate::store::queries::{
-    CountRequest, Counts, Queries, SearchStatement, ValueCount, ValueSeries, ValuesRequest,
+    CountRequest, Counts, Queries, SearchStatement, ValueCount, ValuesRequest,
 };
 
 /// A statement and its parameters, built together.
@@ -59,9 +59,7 @@ impl PostgresStore {
         let rows = client.query(&sql, &statement.refs()).await?;
         let mut counts = Counts::default();
         for row in &rows {
-            let events = StoreError::counter(row.try_get(1)?)?;
-            counts.buckets.push((row.try_get(0)?, events));
-            counts.total += events;
+            counts.add_bucket(row.try_get(0)?, StoreError::counter(row.try_get(1)?)?);
         }
         let Some(by) = &request.by else {
             return Ok(counts);
@@ -90,20 +88,14 @@ impl PostgresStore {
             bucket_expression(&interval)
         );
         let rows = client.query(&sql, &statement.refs()).await?;
-        counts.series = top
-            .into_iter()
-            .map(|top| ValueSeries {
-                value: top.value,
-                total: top.count,
-                buckets: Vec::new(),
-            })
-            .collect();
+        counts.start_series(top);
         for row in &rows {
             let value: String = row.try_get(0)?;
-            let events = StoreError::counter(row.try_get(2)?)?;
-            if let Some(series) = counts.series.iter_mut().find(|s| s.value == value) {
-                series.buckets.push((row.try_get(1)?, events));
-            }
+            counts.add_series_bucket(
+                &value,
+                row.try_get(1)?,
+                StoreError::counter(row.try_get(2)?)?,
+            );
         }
         Ok(counts)
     }
