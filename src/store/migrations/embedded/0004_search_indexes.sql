@@ -14,6 +14,11 @@
 CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
     words, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
 );
+-- FTS5 writes each transaction's entries as a new segment and merges segments as they pile
+-- up: by default once 4 share a level, which with one small transaction per group commit took
+-- a fifth of the writer's time. Merging 16 at a time does the same work in far fewer passes
+-- (batches of 1,000: 54k -> 72k events/s) for a few more segments per lookup.
+INSERT INTO events_fts (events_fts, rank) VALUES ('automerge', 16);
 CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
     DELETE FROM events_fts WHERE rowid = old.seq;
 END;
