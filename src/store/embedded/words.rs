@@ -6,7 +6,7 @@
 //! the second walked in seq order from where the last open stopped
 //! (`search_index_backfill`), so an up-to-date file costs an empty index probe and one row.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tracing::info;
 
 use crate::query::fields::payload_field_tokens;
@@ -20,9 +20,7 @@ const BATCH_ROWS: i64 = 1_000;
 
 /// Fills the searchable text of every row without one.
 pub(super) fn fill_missing(conn: &mut Connection) -> Result<(), StoreError> {
-    let mut filled = 0u64;
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let filled = in_batches(conn, |tx| {
         let batch: Vec<(i64, String)> = {
             let mut missing = tx.prepare_cached(
                 "SELECT seq, payload FROM events WHERE words IS NULL ORDER BY seq LIMIT ?1",
@@ -31,18 +29,14 @@ pub(super) fn fill_missing(conn: &mut Connection) -> Result<(), StoreError> {
             rows.collect::<Result<_, _>>()?
         };
         if batch.is_empty() {
-            tx.commit()?;
-            break;
+            return Ok(None);
         }
-        {
-            let mut fill = tx.prepare_cached("UPDATE events SET words = ?2 WHERE seq = ?1")?;
-            for (seq, payload) in &batch {
-                fill.execute(params![seq, payload_words(payload)])?;
-            }
+        let mut fill = tx.prepare_cached("UPDATE events SET words = ?2 WHERE seq = ?1")?;
+        for (seq, payload) in &batch {
+            fill.execute(params![seq, payload_words(payload)])?;
         }
-        tx.commit()?;
-        filled += batch.len() as u64;
-    }
+        Ok(Some(batch.len()))
+    })?;
     if filled > 0 {
         info!(
             rows = filled,
@@ -52,12 +46,10 @@ pub(super) fn fill_missing(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Adds the full-text index entry of every row stored before the index existed, a batch per
-/// transaction, recording how far it got so that an interrupted open resumes there.
+/// Adds the full-text index entry of every row stored before the index existed, recording how
+/// far it got so that an interrupted open resumes there.
 pub(super) fn index_missing(conn: &mut Connection) -> Result<(), StoreError> {
-    let mut indexed = 0u64;
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let indexed = in_batches(conn, |tx| {
         let Some((next, end)): Option<(i64, i64)> = tx
             .query_row(
                 "SELECT next_seq, end_seq FROM search_index_backfill",
@@ -66,12 +58,11 @@ pub(super) fn index_missing(conn: &mut Connection) -> Result<(), StoreError> {
             )
             .optional()?
         else {
-            break;
+            return Ok(None);
         };
         if next >= end {
             tx.execute("DELETE FROM search_index_backfill", [])?;
-            tx.commit()?;
-            break;
+            return Ok(None);
         }
         let batch: Vec<(i64, String, String)> = {
             let mut rows = tx.prepare_cached(
@@ -87,16 +78,13 @@ pub(super) fn index_missing(conn: &mut Connection) -> Result<(), StoreError> {
             Some((seq, _, _)) => seq + 1,
             None => end,
         };
-        {
-            let mut index = tx.prepare_cached(INDEX_SQL)?;
-            for (seq, payload, words) in &batch {
-                index.execute(params![seq, words, payload_field_tokens(payload)])?;
-            }
+        let mut index = tx.prepare_cached(INDEX_SQL)?;
+        for (seq, payload, words) in &batch {
+            index.execute(params![seq, words, payload_field_tokens(payload)])?;
         }
         tx.execute("UPDATE search_index_backfill SET next_seq = ?1", [next])?;
-        tx.commit()?;
-        indexed += batch.len() as u64;
-    }
+        Ok(Some(batch.len()))
+    })?;
     if indexed > 0 {
         info!(
             rows = indexed,
@@ -104,4 +92,22 @@ pub(super) fn index_missing(conn: &mut Connection) -> Result<(), StoreError> {
         );
     }
     Ok(())
+}
+
+/// Runs `batch` in one immediate transaction after another, each committed, until it answers
+/// `None` (that transaction is committed too); returns the rows the batches reported.
+fn in_batches(
+    conn: &mut Connection,
+    mut batch: impl FnMut(&Transaction<'_>) -> Result<Option<usize>, StoreError>,
+) -> Result<u64, StoreError> {
+    let mut done = 0u64;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rows = batch(&tx)?;
+        tx.commit()?;
+        match rows {
+            Some(rows) => done += rows as u64,
+            None => return Ok(done),
+        }
+    }
 }
