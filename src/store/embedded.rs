@@ -23,6 +23,7 @@ mod removal;
 mod rows;
 mod search;
 mod search_threads;
+mod volume;
 mod words;
 mod writer;
 

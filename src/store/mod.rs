@@ -33,6 +33,7 @@ mod search;
 mod searchable;
 mod span;
 pub mod sweep;
+mod volume;
 
 pub use contract::{Backend, Cluster, Ingest, Pruning, Reads, SharedStore, Store};
 pub use error::{Cause, StoreError};

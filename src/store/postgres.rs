@@ -37,6 +37,7 @@ mod removal;
 mod rows;
 mod search;
 mod sql;
+mod volume;
 mod words;
 
 /// Connection settings beyond the URL.
@@ -199,6 +200,7 @@ impl PostgresStore {
         store.migrate().await?;
         tokio::spawn(words::fill_missing(store.pool.clone()));
         tokio::spawn(indexes::build_missing(store.pool.clone()));
+        tokio::spawn(volume::count_older_rows(store.pool.clone()));
         Ok(store)
     }
 

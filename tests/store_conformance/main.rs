@@ -42,6 +42,9 @@ macro_rules! conformance_suite {
 conformance_suite!(
     searches_use_an_index_not_a_full_scan,
     counts_and_top_values_equal_the_model,
+    volume_counts_equal_the_model_before_and_after_a_removal,
+    a_level_the_volume_cannot_place_is_counted_from_the_events,
+    rows_stored_before_the_volume_existed_are_counted_after_a_reopen,
     a_search_past_its_time_limit_is_refused_as_too_costly,
     a_search_lists_exactly_the_events_the_model_matches,
     rows_stored_before_the_searchable_text_existed_are_found_after_a_reopen,

@@ -17,13 +17,17 @@ use crate::store::error::StoreError;
 /// Ordered schema migrations. The applied version is the database's `PRAGMA user_version`,
 /// written in the same transaction as the migration, so a crash mid-migration leaves the
 /// previous version intact and the migration runs again at the next start.
-const MIGRATIONS: [(i32, &str); 4] = [
+const MIGRATIONS: [(i32, &str); 5] = [
     (1, include_str!("../migrations/embedded/0001_events.sql")),
     (2, include_str!("../migrations/embedded/0002_removals.sql")),
     (3, include_str!("../migrations/embedded/0003_search.sql")),
     (
         4,
         include_str!("../migrations/embedded/0004_search_indexes.sql"),
+    ),
+    (
+        5,
+        include_str!("../migrations/embedded/0005_event_volume.sql"),
     ),
 ];
 

@@ -10,12 +10,14 @@ use rusqlite::{params_from_iter, Connection};
 
 use super::listing::listing_statement;
 use super::search::{self, few_candidates, rows_in_range, scope_condition, value_expression};
+use super::volume as volume_sql;
 use super::EmbeddedStore;
 use crate::store::bounded::bounded;
 use crate::store::error::StoreError;
 use crate::store::queries::{
     CountRequest, Counts, Queries, SearchScope, SearchStatement, ValueCount, ValuesRequest,
 };
+use crate::store::volume::{self, Tally, VolumeField, VolumePlan, MINUTE_MICROS};
 
 /// The bucket number of `ts` (microseconds): floor division, also for instants before 1970
 /// (SQLite's `/` and `%` truncate toward zero).
@@ -50,7 +52,50 @@ fn count_statement(conn: &Connection, request: &CountRequest) -> (String, Vec<Sq
     (sql, params)
 }
 
+/// A count, from the event volume when it can answer (see `store/volume.rs`), in one read
+/// transaction (one snapshot for the volume and the events around its minutes).
 fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let plan = volume::plan(
+        &request.scope,
+        Some(request.interval_micros),
+        request.by.as_ref(),
+    );
+    match plan {
+        Some(plan) if volume_sql::ready(&tx, &plan)? => count_from_volume(&tx, &plan, request),
+        _ => count_from_events(&tx, request),
+    }
+}
+
+/// A count from the event volume's whole minutes and the events of the seconds around them.
+fn count_from_volume(
+    conn: &Connection,
+    plan: &VolumePlan,
+    request: &CountRequest,
+) -> Result<Counts, StoreError> {
+    let per = request.interval_micros / MINUTE_MICROS;
+    let mut tally = Tally::default();
+    for (bucket, events) in volume_sql::buckets(conn, plan, per)? {
+        tally.add_bucket(bucket, StoreError::counter(events)?);
+    }
+    if let Some(field) = request.by.as_ref().and_then(VolumeField::of) {
+        for (value, bucket, events) in volume_sql::value_buckets(conn, plan, field, per)? {
+            tally.add_value_bucket(&value, bucket, StoreError::counter(events)?);
+        }
+    }
+    for edge in &plan.edges {
+        let every_value = CountRequest {
+            scope: edge.clone(),
+            top: u32::MAX,
+            ..request.clone()
+        };
+        tally.add_counts(count_from_events(conn, &every_value)?);
+    }
+    Ok(tally.into_counts(request.by.is_some(), request.top))
+}
+
+/// A count from the events themselves.
+fn count_from_events(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError> {
     let (sql, params) = count_statement(conn, request);
     let mut counts = Counts::default();
     let mut statement = conn.prepare(&sql)?;
@@ -66,7 +111,7 @@ fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError
         field: by.clone(),
         limit: request.top,
     };
-    let top = top_values(conn, &values)?;
+    let top = top_values_from_events(conn, &values)?;
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {
         params.push(value);
@@ -101,7 +146,36 @@ fn count(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError
     Ok(counts)
 }
 
+/// The most frequent values, from the event volume when it can answer.
 fn top_values(conn: &Connection, request: &ValuesRequest) -> Result<Vec<ValueCount>, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let plan = volume::plan(&request.scope, None, Some(&request.field));
+    let (Some(plan), Some(field)) = (plan, VolumeField::of(&request.field)) else {
+        return top_values_from_events(&tx, request);
+    };
+    if !volume_sql::ready(&tx, &plan)? {
+        return top_values_from_events(&tx, request);
+    }
+    let mut tally = Tally::default();
+    for (value, events) in volume_sql::values(&tx, &plan, field)? {
+        tally.add_value(&value, StoreError::counter(events)?);
+    }
+    for edge in &plan.edges {
+        let every_value = ValuesRequest {
+            scope: edge.clone(),
+            field: request.field.clone(),
+            limit: u32::MAX,
+        };
+        tally.add_values(top_values_from_events(&tx, &every_value)?);
+    }
+    Ok(tally.into_values(request.limit))
+}
+
+/// The most frequent values, from the events themselves.
+fn top_values_from_events(
+    conn: &Connection,
+    request: &ValuesRequest,
+) -> Result<Vec<ValueCount>, StoreError> {
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {
         params.push(value);
@@ -161,7 +235,16 @@ impl Queries for EmbeddedStore {
         self.search(move |conn| {
             let (sql, params) = match &search {
                 SearchStatement::Listing(query) => listing_statement(conn, query),
-                SearchStatement::Count(request) => count_statement(conn, request),
+                SearchStatement::Count(request) => {
+                    let plan = volume::plan(&request.scope, Some(request.interval_micros), None);
+                    match plan {
+                        Some(plan) if volume_sql::ready(conn, &plan)? => {
+                            let per = request.interval_micros / MINUTE_MICROS;
+                            volume_sql::buckets_statement(&plan, per)
+                        }
+                        _ => count_statement(conn, request),
+                    }
+                }
             };
             let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
             let mut rows = statement.query(params_from_iter(params))?;

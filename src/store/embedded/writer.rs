@@ -47,6 +47,15 @@ ON CONFLICT (topic, event_id) DO NOTHING";
 pub(super) const INDEX_SQL: &str =
     "INSERT INTO events_fts (rowid, words) VALUES (?1, ?2 || char(10) || ?3)";
 
+/// Adds the rows of a group (seq `?1` to `?2`, every row between them its own) to the event
+/// volume.
+const VOLUME_SQL: &str = "\
+INSERT INTO event_volume AS v (minute, topic, level_kind, level, events)
+SELECT minute, topic, level_kind, level, count(*) FROM event_volume_keys
+WHERE seq BETWEEN ?1 AND ?2
+GROUP BY minute, topic, level_kind, level
+ON CONFLICT (minute, topic, level_kind, level) DO UPDATE SET events = v.events + excluded.events";
+
 const COUNTERS_SQL: &str = "\
 INSERT INTO shard_counters AS c (shard, received, unique_processed, duplicate_dropped)
 VALUES (?1, ?2, ?3, ?4)
@@ -211,7 +220,10 @@ fn write_group(writer: &mut Writer, group: Vec<CommitJob>) -> bool {
     // segments as they pile up, which cost the writer a fifth of its time when each commit's
     // entries went in inside its own savepoint. Written here, a group's entries make one
     // segment, at the transaction's commit.
-    match index_rows(&tx, &index_entries).and_then(|()| tx.commit()) {
+    let written = index_rows(&tx, &index_entries)
+        .and_then(|()| count_volume(&tx, &index_entries))
+        .and_then(|()| tx.commit());
+    match written {
         Ok(()) => {
             for (reply, outcome) in answers {
                 let _ = reply.send(outcome);
@@ -312,6 +324,17 @@ fn index_rows(tx: &Transaction<'_>, entries: &[IndexEntry]) -> Result<(), rusqli
     for entry in entries {
         index.execute(params![entry.seq, entry.words, entry.field_tokens])?;
     }
+    Ok(())
+}
+
+/// Adds a group's stored rows to the event volume: one statement over their seqs, which are
+/// consecutive (one writer gives them, in order, within the transaction).
+fn count_volume(tx: &Transaction<'_>, entries: &[IndexEntry]) -> Result<(), rusqlite::Error> {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return Ok(());
+    };
+    tx.prepare_cached(VOLUME_SQL)?
+        .execute(params![first.seq, last.seq])?;
     Ok(())
 }
 

@@ -3,15 +3,19 @@
 //! the searches' own connections and within `--query-timeout`.
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::IsolationLevel;
 
 use super::reads::{listing_statement, run_listing};
 use super::search::{scope_condition, value_expression, Param};
+use super::volume as volume_sql;
 use super::PostgresStore;
 use crate::store::error::StoreError;
 use crate::store::queries::{
     CountRequest, Counts, Queries, SearchStatement, ValueCount, ValuesRequest,
 };
+use crate::store::volume::{self, Tally, VolumeField, VolumePlan, MINUTE_MICROS};
 
 /// A statement and its parameters, built together.
 #[derive(Default)]
@@ -54,57 +58,144 @@ fn count_statement(request: &CountRequest) -> (String, Statement) {
 
 impl PostgresStore {
     async fn count_unbounded(&self, request: &CountRequest) -> Result<Counts, StoreError> {
-        let client = self.search_pool.get().await?;
-        let (sql, statement) = count_statement(request);
-        let rows = client.query(&sql, &statement.refs()).await?;
-        let mut counts = Counts::default();
-        for row in &rows {
-            counts.add_bucket(row.try_get(0)?, StoreError::counter(row.try_get(1)?)?);
-        }
-        let Some(by) = &request.by else {
-            return Ok(counts);
-        };
-        let values = ValuesRequest {
-            scope: request.scope.clone(),
-            field: by.clone(),
-            limit: request.top,
-        };
-        let top = top_values_on(&client, &values).await?;
-        if top.is_empty() {
-            return Ok(counts);
-        }
-        let mut statement = Statement::default();
-        let interval = statement.bind(Box::new(request.interval_micros));
-        let Some((value, rows)) = value_expression(by, &mut |value| statement.bind(value)) else {
-            return Ok(counts);
-        };
-        let wanted: Vec<String> = top.iter().map(|value| value.value.clone()).collect();
-        let wanted = statement.bind(Box::new(wanted));
-        let scope = scope_condition(&request.scope, &mut |value| statement.bind(value));
-        let sql = format!(
-            "SELECT value, bucket, count(*) FROM (SELECT {value} AS value, {} AS bucket \
-             FROM {rows} WHERE {scope}) AS valued WHERE value = ANY({wanted}::text[]) \
-             GROUP BY value, bucket ORDER BY bucket",
-            bucket_expression(&interval)
+        let mut client = self.search_pool.get().await?;
+        // One snapshot for every statement of the answer (the volume and the edges).
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let plan = volume::plan(
+            &request.scope,
+            Some(request.interval_micros),
+            request.by.as_ref(),
         );
-        let rows = client.query(&sql, &statement.refs()).await?;
-        counts.start_series(top);
-        for row in &rows {
-            let value: String = row.try_get(0)?;
-            counts.add_series_bucket(
-                &value,
-                row.try_get(1)?,
-                StoreError::counter(row.try_get(2)?)?,
-            );
+        match plan {
+            Some(plan) if volume_sql::ready(&tx, &plan).await? => {
+                count_from_volume(&tx, &plan, request).await
+            }
+            _ => count_from_events(&tx, request).await,
         }
-        Ok(counts)
     }
+
+    async fn top_values_unbounded(
+        &self,
+        request: &ValuesRequest,
+    ) -> Result<Vec<ValueCount>, StoreError> {
+        let mut client = self.search_pool.get().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let Some(plan) = volume::plan(&request.scope, None, Some(&request.field)) else {
+            return top_values_on(&tx, request).await;
+        };
+        let Some(field) = VolumeField::of(&request.field) else {
+            return top_values_on(&tx, request).await;
+        };
+        if !volume_sql::ready(&tx, &plan).await? {
+            return top_values_on(&tx, request).await;
+        }
+        let mut tally = Tally::default();
+        for (value, events) in volume_sql::values(&tx, &plan, field).await? {
+            tally.add_value(&value, StoreError::counter(events)?);
+        }
+        for edge in &plan.edges {
+            let every_value = ValuesRequest {
+                scope: edge.clone(),
+                field: request.field.clone(),
+                limit: u32::MAX,
+            };
+            tally.add_values(top_values_on(&tx, &every_value).await?);
+        }
+        Ok(tally.into_values(request.limit))
+    }
+}
+
+/// A count from the events themselves.
+async fn count_from_events(
+    client: &impl GenericClient,
+    request: &CountRequest,
+) -> Result<Counts, StoreError> {
+    let (sql, statement) = count_statement(request);
+    let rows = client.query(&sql, &statement.refs()).await?;
+    let mut counts = Counts::default();
+    for row in &rows {
+        counts.add_bucket(row.try_get(0)?, StoreError::counter(row.try_get(1)?)?);
+    }
+    let Some(by) = &request.by else {
+        return Ok(counts);
+    };
+    let values = ValuesRequest {
+        scope: request.scope.clone(),
+        field: by.clone(),
+        limit: request.top,
+    };
+    let top = top_values_on(client, &values).await?;
+    if top.is_empty() {
+        return Ok(counts);
+    }
+    let mut statement = Statement::default();
+    let interval = statement.bind(Box::new(request.interval_micros));
+    let Some((value, rows)) = value_expression(by, &mut |value| statement.bind(value)) else {
+        return Ok(counts);
+    };
+    let wanted: Vec<String> = top.iter().map(|value| value.value.clone()).collect();
+    let wanted = statement.bind(Box::new(wanted));
+    let scope = scope_condition(&request.scope, &mut |value| statement.bind(value));
+    let sql = format!(
+        "SELECT value, bucket, count(*) FROM (SELECT {value} AS value, {} AS bucket \
+         FROM {rows} WHERE {scope}) AS valued WHERE value = ANY({wanted}::text[]) \
+         GROUP BY value, bucket ORDER BY bucket",
+        bucket_expression(&interval)
+    );
+    let rows = client.query(&sql, &statement.refs()).await?;
+    counts.start_series(top);
+    for row in &rows {
+        let value: String = row.try_get(0)?;
+        counts.add_series_bucket(
+            &value,
+            row.try_get(1)?,
+            StoreError::counter(row.try_get(2)?)?,
+        );
+    }
+    Ok(counts)
+}
+
+/// A count from the event volume's whole minutes and the events of the seconds around them.
+async fn count_from_volume(
+    client: &impl GenericClient,
+    plan: &VolumePlan,
+    request: &CountRequest,
+) -> Result<Counts, StoreError> {
+    let per = request.interval_micros / MINUTE_MICROS;
+    let mut tally = Tally::default();
+    for (bucket, events) in volume_sql::buckets(client, plan, per).await? {
+        tally.add_bucket(bucket, StoreError::counter(events)?);
+    }
+    if let Some(field) = request.by.as_ref().and_then(VolumeField::of) {
+        for (value, bucket, events) in volume_sql::value_buckets(client, plan, field, per).await? {
+            tally.add_value_bucket(&value, bucket, StoreError::counter(events)?);
+        }
+    }
+    for edge in &plan.edges {
+        let every_value = CountRequest {
+            scope: edge.clone(),
+            top: u32::MAX,
+            ..request.clone()
+        };
+        tally.add_counts(count_from_events(client, &every_value).await?);
+    }
+    Ok(tally.into_counts(request.by.is_some(), request.top))
 }
 
 /// The most frequent values, on a connection the caller holds (a count ranks its values on
 /// the connection it counts with, never waiting for a second one).
 async fn top_values_on(
-    client: &deadpool_postgres::Client,
+    client: &impl GenericClient,
     request: &ValuesRequest,
 ) -> Result<Vec<ValueCount>, StoreError> {
     let mut statement = Statement::default();
@@ -138,11 +229,8 @@ impl Queries for PostgresStore {
     }
 
     async fn top_values(&self, request: &ValuesRequest) -> Result<Vec<ValueCount>, StoreError> {
-        self.within_search_limit(async {
-            let client = self.search_pool.get().await?;
-            top_values_on(&client, request).await
-        })
-        .await
+        self.within_search_limit(self.top_values_unbounded(request))
+            .await
     }
 
     async fn explain(&self, search: &SearchStatement) -> Result<String, StoreError> {
@@ -156,17 +244,36 @@ impl Queries for PostgresStore {
                     run_listing(&tx, query, &sql, &params).await?;
                     (sql, Statement { params })
                 }
-                SearchStatement::Count(request) => count_statement(request),
+                SearchStatement::Count(request) => {
+                    let plan = volume::plan(&request.scope, Some(request.interval_micros), None);
+                    match plan {
+                        Some(plan) if volume_sql::ready(&tx, &plan).await? => {
+                            let per = request.interval_micros / MINUTE_MICROS;
+                            let (sql, statement) = volume_sql::buckets_statement(&plan, per);
+                            return explain(&tx, &sql, &statement.refs()).await;
+                        }
+                        _ => count_statement(request),
+                    }
+                }
             };
-            let rows = tx
-                .query(&format!("EXPLAIN (COSTS OFF) {sql}"), &statement.refs())
-                .await?;
-            let lines = rows
-                .iter()
-                .map(|row| row.try_get::<_, String>(0))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(lines.join("\n"))
+            explain(&tx, &sql, &statement.refs()).await
         })
         .await
     }
+}
+
+/// The plan of `sql`, one line per node.
+async fn explain(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<String, StoreError> {
+    let rows = client
+        .query(&format!("EXPLAIN (COSTS OFF) {sql}"), params)
+        .await?;
+    let lines = rows
+        .iter()
+        .map(|row| row.try_get::<_, String>(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(lines.join("\n"))
 }

@@ -2,7 +2,7 @@
 
 /// Ordered schema migrations; each runs once, in its own transaction, under an advisory lock
 /// so that several aggregators starting together do not race.
-pub(super) const MIGRATIONS: [(i32, &str); 7] = [
+pub(super) const MIGRATIONS: [(i32, &str); 8] = [
     (1, include_str!("../migrations/postgres/0001_events.sql")),
     (
         2,
@@ -19,6 +19,10 @@ pub(super) const MIGRATIONS: [(i32, &str); 7] = [
         include_str!("../migrations/postgres/0006_purge_acknowledgements.sql"),
     ),
     (7, include_str!("../migrations/postgres/0007_search.sql")),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_event_volume.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_xact_lock` around migrations.

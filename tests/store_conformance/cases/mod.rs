@@ -11,6 +11,7 @@ mod removal;
 mod search;
 mod search_plans;
 mod sweep;
+mod volume;
 
 pub use commits::*;
 pub use errors::*;
@@ -23,3 +24,4 @@ pub use removal::*;
 pub use search::*;
 pub use search_plans::*;
 pub use sweep::*;
+pub use volume::*;

@@ -44,7 +44,12 @@ async fn expire(store: &SharedStore, topic: &str, limit: u32) -> RemoveReport {
 }
 
 /// Purges rows of `topic` up to `up_to_seq`, reading at most `limit`.
-async fn purge(store: &SharedStore, topic: &str, up_to_seq: i64, limit: u32) -> RemoveReport {
+pub(super) async fn purge(
+    store: &SharedStore,
+    topic: &str,
+    up_to_seq: i64,
+    limit: u32,
+) -> RemoveReport {
     remove(store, topic, Removal::Purged { up_to_seq }, limit).await
 }
 
@@ -60,7 +65,7 @@ async fn remove(store: &SharedStore, topic: &str, removal: Removal, limit: u32) 
 }
 
 /// The topic's last `seq`: the horizon a purge of it starts with.
-async fn end_of(store: &SharedStore, topic: &str) -> i64 {
+pub(super) async fn end_of(store: &SharedStore, topic: &str) -> i64 {
     store.feed_end(Some(topic)).await.expect("feed_end").seq
 }
 

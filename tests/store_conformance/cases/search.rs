@@ -13,8 +13,8 @@ use aggregator::query::parse::parse_field;
 use aggregator::query::{self, Field, Query};
 use aggregator::store::queries::bucket_of;
 use aggregator::store::{
-    CountRequest, EventQuery, ListingOrder, SearchScope, SharedStore, StoredEvent, TimePosition,
-    ValueCount, ValueSeries, ValuesRequest,
+    CountRequest, EventQuery, ListingOrder, SearchScope, SharedQueries, SharedStore, StoredEvent,
+    TimePosition, ValueCount, ValueSeries, ValuesRequest,
 };
 use chrono::Duration as Span;
 use proptest::prelude::*;
@@ -98,12 +98,13 @@ fn payload() -> impl Strategy<Value = Value> {
         })
 }
 
-fn events() -> impl Strategy<Value = Vec<Event>> {
+pub(super) fn events() -> impl Strategy<Value = Vec<Event>> {
     prop::collection::vec(
         (
             prop::sample::select(TOPICS.to_vec()),
             prop::sample::select(SOURCES.to_vec()),
             0i64..40,
+            prop::sample::select(vec![0i64, 30]),
             payload(),
         ),
         60..120,
@@ -112,10 +113,11 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
         drawn
             .into_iter()
             .enumerate()
-            .map(|(n, (topic, source, minutes, payload))| {
-                // Few distinct minutes: many events share a timestamp, so that time order
-                // breaks ties by seq.
-                let at = base_time() + Span::minutes(minutes);
+            .map(|(n, (topic, source, minutes, seconds, payload))| {
+                // Few distinct instants: many events share a timestamp, so that time order
+                // breaks ties by seq; half of them inside a minute, so that counts split
+                // minutes at their edges.
+                let at = base_time() + Span::minutes(minutes) + Span::seconds(seconds);
                 event_with(topic, &format!("e{n}"), at, source, &payload.to_string())
             })
             .collect()
@@ -181,12 +183,15 @@ fn query_text() -> impl Strategy<Value = String> {
     })
 }
 
-fn draw<T>(strategy: impl Strategy<Value = T>, runner: &mut TestRunner) -> T {
+pub(super) fn draw<T>(strategy: impl Strategy<Value = T>, runner: &mut TestRunner) -> T {
     strategy.new_tree(runner).expect("a value").current()
 }
 
 /// Commits random events drawn by `runner` and reads them back as stored.
-async fn store_random_events(store: &SharedStore, runner: &mut TestRunner) -> Vec<StoredEvent> {
+pub(super) async fn store_random_events(
+    store: &SharedStore,
+    runner: &mut TestRunner,
+) -> Vec<StoredEvent> {
     let events = draw(events(), runner);
     commit(store, 0, &events).await;
     let everything = EventQuery {
@@ -420,6 +425,81 @@ fn model_buckets(events: &[&StoredEvent], interval: i64) -> Vec<(i64, u64)> {
     buckets.into_iter().collect()
 }
 
+/// Asserts the store's counts per bucket of `scope`, its series by `field` (top 3) and its top
+/// values of `field` (top 4) equal the model's; returns the model's top values.
+pub(super) async fn assert_counts_equal_the_model(
+    queries: &SharedQueries,
+    stored: &[StoredEvent],
+    scope: &SearchScope,
+    field: &Field,
+    interval: i64,
+    context: &str,
+) -> Vec<ValueCount> {
+    let request = CountRequest {
+        scope: scope.clone(),
+        interval_micros: interval,
+        by: Some(field.clone()),
+        top: 3,
+    };
+    let counts = queries.count(&request).await.expect("counts");
+    let top = queries
+        .top_values(&ValuesRequest {
+            scope: scope.clone(),
+            field: field.clone(),
+            limit: 4,
+        })
+        .await
+        .expect("top values");
+    let everything = Query::All;
+    let filter = scope.filter.as_ref().unwrap_or(&everything);
+    let in_scope: Vec<&StoredEvent> = stored
+        .iter()
+        .filter(|event| event.timestamp >= scope.since && event.timestamp < scope.until)
+        .filter(|event| {
+            scope
+                .topic
+                .as_ref()
+                .is_none_or(|topic| event.topic == *topic)
+        })
+        .filter(|event| scope.topic_prefixes.contains(&event.topic))
+        .filter(|event| event.matches(filter))
+        .collect();
+    assert_eq!(counts.total, in_scope.len() as u64, "{context}");
+    assert_eq!(
+        counts.buckets,
+        model_buckets(&in_scope, interval),
+        "{context}"
+    );
+    let mut tally: std::collections::BTreeMap<String, Vec<&StoredEvent>> = Default::default();
+    for event in &in_scope {
+        if let Some(value) = value_text(event, field) {
+            tally.entry(value).or_default().push(event);
+        }
+    }
+    let mut ranked: Vec<(String, Vec<&StoredEvent>)> = tally.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    let expected_top: Vec<ValueCount> = ranked
+        .iter()
+        .take(4)
+        .map(|(value, events)| ValueCount {
+            value: value.clone(),
+            count: events.len() as u64,
+        })
+        .collect();
+    assert_eq!(top, expected_top, "{context}");
+    let expected_series: Vec<ValueSeries> = ranked
+        .iter()
+        .take(3)
+        .map(|(value, events)| ValueSeries {
+            value: value.clone(),
+            total: events.len() as u64,
+            buckets: model_buckets(events, interval),
+        })
+        .collect();
+    assert_eq!(counts.series, expected_series, "{context}");
+    expected_top
+}
+
 /// Proves each store's counts per bucket, its series by value and its top values equal the
 /// model's on 150 random searches, fields, intervals and time ranges.
 pub async fn counts_and_top_values_equal_the_model(backend: Backend) {
@@ -449,73 +529,21 @@ pub async fn counts_and_top_values_equal_the_model(backend: Backend) {
             prop::sample::select(vec![60i64, 300, 420, 3600]),
             &mut runner,
         ) * 1_000_000;
-        let (from, to) = draw((-10i64..30, 5i64..60), &mut runner);
+        let (from, to) = draw((-600i64..1800, 300i64..3600), &mut runner);
         let scope = SearchScope {
             filter: Some(filter.clone()),
             topic: None,
             source: None,
             topic_prefixes: Default::default(),
-            since: base_time() + Span::minutes(from),
-            until: base_time() + Span::minutes(from + to),
+            since: base_time() + Span::seconds(from),
+            until: base_time() + Span::seconds(from + to),
         };
-        let request = CountRequest {
-            scope: scope.clone(),
-            interval_micros: interval,
-            by: Some(field.clone()),
-            top: 3,
-        };
-
-        // Act
-        let counts = queries.count(&request).await.expect("counts");
-        let top = queries
-            .top_values(&ValuesRequest {
-                scope: scope.clone(),
-                field: field.clone(),
-                limit: 4,
-            })
-            .await
-            .expect("top values");
-
-        // Assert
-        let in_scope: Vec<&StoredEvent> = stored
-            .iter()
-            .filter(|event| event.timestamp >= scope.since && event.timestamp < scope.until)
-            .filter(|event| event.matches(&filter))
-            .collect();
         let context = format!("query {text:?} by {} every {interval} µs", field.name());
-        assert_eq!(counts.total, in_scope.len() as u64, "{context}");
-        assert_eq!(
-            counts.buckets,
-            model_buckets(&in_scope, interval),
-            "{context}"
-        );
-        let mut tally: std::collections::BTreeMap<String, Vec<&StoredEvent>> = Default::default();
-        for event in &in_scope {
-            if let Some(value) = value_text(event, &field) {
-                tally.entry(value).or_default().push(event);
-            }
-        }
-        let mut ranked: Vec<(String, Vec<&StoredEvent>)> = tally.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
-        let expected_top: Vec<ValueCount> = ranked
-            .iter()
-            .take(4)
-            .map(|(value, events)| ValueCount {
-                value: value.clone(),
-                count: events.len() as u64,
-            })
-            .collect();
-        assert_eq!(top, expected_top, "{context}");
-        let expected_series: Vec<ValueSeries> = ranked
-            .iter()
-            .take(3)
-            .map(|(value, events)| ValueSeries {
-                value: value.clone(),
-                total: events.len() as u64,
-                buckets: model_buckets(events, interval),
-            })
-            .collect();
-        assert_eq!(counts.series, expected_series, "{context}");
+
+        // Act and assert
+        let expected_top =
+            assert_counts_equal_the_model(&queries, &stored, &scope, &field, interval, &context)
+                .await;
         checked += usize::from(!expected_top.is_empty());
     }
     assert!(checked >= 50, "only {checked} rankings had a value");

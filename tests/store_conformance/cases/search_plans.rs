@@ -166,7 +166,8 @@ pub async fn searches_use_an_index_not_a_full_scan(backend: Backend) {
     let phrase = plan(&queries, &listing("\"after a kafkarebalance\"")).await;
     let field = plan(&queries, &listing("user:u7")).await;
     let by_source = plan(&queries, &listing("source:src7 level:error")).await;
-    let count = plan(&queries, &hour_count("level:error")).await;
+    let count = plan(&queries, &hour_count("latency_ms:>500")).await;
+    let level_count = plan(&queries, &hour_count("level:error")).await;
 
     // Assert
     assert_uses(&word, word_index, "a rare word");
@@ -174,4 +175,5 @@ pub async fn searches_use_an_index_not_a_full_scan(backend: Backend) {
     assert_uses(&field, field_index, "a field equality");
     assert_uses(&by_source, source_index, "one source's errors");
     assert_uses(&count, "events_ts_seq", "an hour's count");
+    assert_uses(&level_count, "event_volume", "an hour's count of a level");
 }
