@@ -169,11 +169,17 @@ fn walk_in(
     (objects, format!("{document} #> {whole}::text[]"))
 }
 
-/// The rows a value is read from ([`value_expression`]): a payload field's from the payload
-/// parsed once per row (`OFFSET 0` keeps the planner from folding the parse back into every
-/// use of it), which halves what reading `message` over an hour costs.
-const PARSED_EVENTS: &str =
-    "events CROSS JOIN LATERAL (SELECT payload::jsonb AS document OFFSET 0) AS parsed";
+/// The rows a payload field's value is read from ([`value_expression`]): the value of its
+/// first name, found in the stored text (`->` scans it without building it; of duplicate keys
+/// the last, as `jsonb` and the model read it) and converted once per row (`OFFSET 0` keeps the
+/// planner from folding it back into every use of it). Parsing the whole payload into `jsonb`
+/// instead cost reading `message` over an hour 30 to 40 % more.
+fn parsed_events(first: &str) -> String {
+    format!(
+        "events CROSS JOIN LATERAL (SELECT (payload -> {first}::text)::jsonb AS document \
+         OFFSET 0) AS parsed"
+    )
+}
 
 /// The JSON values a term equals: its text, and its number or boolean when it reads as one.
 fn leaf_values(value: &Value) -> Vec<Json> {
@@ -227,23 +233,29 @@ pub(super) fn scope_condition(
 /// The text of `field` in a row, for counting its values: an event field as is, a payload
 /// field when it holds a string, a number or a boolean (NULL otherwise), in byte order.
 /// `None` for a field without values to count (`timestamp`). Also the rows to read it from:
-/// `events`, or for a payload field [`PARSED_EVENTS`].
+/// `events`, or for a payload field [`parsed_events`].
 pub(super) fn value_expression(
     field: &Field,
     bind: &mut impl FnMut(Param) -> String,
-) -> Option<(String, &'static str)> {
+) -> Option<(String, String)> {
     let (expression, rows) = match field {
-        Field::Topic => ("topic".to_owned(), "events"),
-        Field::Source => ("source".to_owned(), "events"),
-        Field::EventId => ("event_id".to_owned(), "events"),
+        Field::Topic => ("topic".to_owned(), "events".to_owned()),
+        Field::Source => ("source".to_owned(), "events".to_owned()),
+        Field::EventId => ("event_id".to_owned(), "events".to_owned()),
         Field::Timestamp => return None,
         Field::Payload(path) => {
-            let (objects, value) = walk_in("parsed.document", path, bind);
+            let (first, rest) = path.split_first()?;
+            let first = bind(Box::new(first.clone()));
+            let (mut objects, value) = walk_in("parsed.document", rest, bind);
+            if !rest.is_empty() {
+                // A name never indexes into an array, the first one's value included.
+                objects.insert_str(0, "jsonb_typeof(parsed.document) = 'object' AND ");
+            }
             let expression = format!(
                 "CASE WHEN {objects}jsonb_typeof({value}) IN ('string', 'number', 'boolean') \
                  THEN {value} #>> '{{}}' END"
             );
-            (expression, PARSED_EVENTS)
+            (expression, parsed_events(&first))
         }
     };
     Some((format!("({expression}) COLLATE \"C\""), rows))

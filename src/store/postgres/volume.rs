@@ -38,7 +38,7 @@ WITH batch AS MATERIALIZED (
     SELECT minute, topic, event_volume_kind(level), event_volume_level(level), count(*)
     FROM (
         SELECT floor(extract(epoch FROM ts) / 60)::bigint AS minute, topic,
-               payload::jsonb -> 'level' AS level
+               (payload -> 'level')::jsonb AS level
         FROM batch WHERE seq <= $4 OFFSET 0
     ) AS keyed
     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4

@@ -513,6 +513,7 @@ pub async fn counts_and_top_values_equal_the_model(backend: Backend) {
         "http.status",
         "latency_ms",
         "tags",
+        "tags.0",
         "topic",
         "source",
     ];
