@@ -760,7 +760,9 @@ def ingest_beside_queries(label, url, paths):
             "events_per_second_alone": alone["events_per_second"],
             "events_per_second_queries": beside["events_per_second"],
             "queries_200": answers[200], "queries_429": answers[429], "queries_400": answers[400],
-            "queries_other": sum(n for status, n in answers.items() if status not in (200, 429, 400))}
+            "queries_other": sum(n for status, n in answers.items() if status not in (200, 429, 400)),
+            "other_answers": ", ".join(f"{status} x{n}" for status, n in sorted(
+                answers.items(), key=str) if status not in (200, 429, 400))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -867,6 +869,9 @@ def main(log_dir, export):
               f"{row['events_per_second_alone']:>10,.0f} {row['events_per_second_queries']:>11,.0f} "
               f"{row['queries_200']:>6} {row['queries_429']:>6} {row['queries_400']:>6} "
               f"{row['queries_other']:>7}")
+    for row in beside:
+        if row["other_answers"]:
+            print(f"  {row['row']}: the other answers were {row['other_answers']}")
     rows += beside
 
     if os.environ.get("BENCH_RESULTS"):
