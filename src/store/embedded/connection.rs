@@ -34,6 +34,15 @@ const MIGRATIONS: [(i32, &str); 5] = [
 /// Read connections kept open between requests; more are opened on demand and closed after use.
 const MAX_IDLE_READERS: usize = 4;
 
+/// Each read connection's page cache, in KiB (`PRAGMA cache_size`; SQLite's default is 2 MiB).
+/// A search reads rows scattered over the file (a rare word's 5,000 matches, each on a page of
+/// its own); with 32 MiB a repeated search — a console refreshing or paging, the same
+/// connection reused — finds them in the cache instead of reading each page again (a rare word
+/// on 2,000,000 events, p50 of 9 repeats: 8.3 ms -> 5.7 ms). Pages are allocated as used.
+/// Not `mmap_size`: the writer truncates the file (`incremental_vacuum`), and a mapped page past
+/// the new end faults the whole process instead of failing one read.
+const READER_CACHE_KIB: i64 = 32 * 1024;
+
 /// Opens the read-write connection, switches the file to WAL, sets `synchronous`, and applies
 /// pending migrations. There is exactly one such connection per store: the writer's.
 pub(super) fn open_writer(
@@ -134,6 +143,7 @@ impl ReadPool {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&self.path, flags)?;
         conn.busy_timeout(self.busy_timeout)?;
+        conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
         Ok(conn)
     }
 
