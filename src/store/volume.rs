@@ -23,7 +23,8 @@ use std::ops::Range as Span;
 
 use chrono::{DateTime, Utc};
 
-use super::queries::{Counts, SearchScope, ValueCount, ValueSeries};
+use super::error::StoreError;
+use super::queries::{CountRequest, Counts, SearchScope, ValueCount, ValueSeries, ValuesRequest};
 use crate::query::{Condition, Field, FieldQuery, Query};
 
 /// The payload field whose values the volume is kept by.
@@ -210,10 +211,12 @@ fn minute_start(minute: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(minute.checked_mul(MINUTE_MICROS)?)
 }
 
-/// How a store writes the volume's conditions: its placeholders and its prefix test.
+/// How a store writes the volume's statements: its placeholders and its prefix test.
 pub trait VolumeSql {
     /// Binds a text value; returns its placeholder.
-    fn bind(&mut self, text: &str) -> String;
+    fn bind_text(&mut self, text: &str) -> String;
+    /// Binds an integer; returns its placeholder.
+    fn bind_integer(&mut self, value: i64) -> String;
     /// The test that `column` starts with the text bound at `placeholder`.
     fn starts_with(&self, column: &str, placeholder: &str) -> String;
 }
@@ -227,9 +230,9 @@ pub fn lower(query: &Query, sql: &mut impl VolumeSql) -> String {
             field: Field::Topic,
             condition,
         }) => match condition {
-            Condition::Equals(value) => format!("topic = {}", sql.bind(&value.text)),
+            Condition::Equals(value) => format!("topic = {}", sql.bind_text(&value.text)),
             Condition::Prefix(prefix) => {
-                let placeholder = sql.bind(prefix);
+                let placeholder = sql.bind_text(prefix);
                 sql.starts_with("topic", &placeholder)
             }
             Condition::Exists => "1 = 1".into(),
@@ -238,10 +241,13 @@ pub fn lower(query: &Query, sql: &mut impl VolumeSql) -> String {
         // The plan holds no other field than `level` (see `answerable`).
         Query::Field(FieldQuery { condition, .. }) => match condition {
             Condition::Equals(value) => {
-                format!("(level_kind = 1 AND level = {})", sql.bind(&value.text))
+                format!(
+                    "(level_kind = 1 AND level = {})",
+                    sql.bind_text(&value.text)
+                )
             }
             Condition::Prefix(prefix) => {
-                let placeholder = sql.bind(prefix);
+                let placeholder = sql.bind_text(prefix);
                 format!(
                     "(level_kind = 1 AND {})",
                     sql.starts_with("level", &placeholder)
@@ -262,10 +268,96 @@ fn junction(children: &[Query], separator: &str, sql: &mut impl VolumeSql) -> St
     format!("({})", parts.join(separator))
 }
 
-/// The bucket of a minute (`column`) in buckets of `minutes_per_bucket` minutes (bound at that
-/// placeholder): floor division, also before 1970 (`/` and `%` truncate in both engines).
-pub fn bucket_of_minute(column: &str, per: &str) -> String {
+/// `WHERE …` of a plan's rows: its minutes and its condition.
+fn rows(plan: &VolumePlan, sql: &mut impl VolumeSql) -> String {
+    let from = sql.bind_integer(plan.minutes.start);
+    let to = sql.bind_integer(plan.minutes.end);
+    let condition = lower(&plan.condition, sql);
+    format!("WHERE minute >= {from} AND minute < {to} AND {condition}")
+}
+
+/// The bucket of a minute (`column`) in buckets of `per` minutes (a placeholder): floor
+/// division, also before 1970 (`/` and `%` truncate in both engines).
+fn bucket_of_minute(column: &str, per: &str) -> String {
     format!("(({column} - ((({column} % {per}) + {per}) % {per})) / {per})")
+}
+
+// The statements below are the same text on both engines: `CAST(… AS BIGINT)` is PostgreSQL's
+// bigint (its `sum` of bigints is numeric) and SQLite's integer.
+
+/// `(bucket, events)` of a plan, in buckets of `minutes_per_bucket` minutes.
+pub fn buckets_sql(plan: &VolumePlan, minutes_per_bucket: i64, sql: &mut impl VolumeSql) -> String {
+    let per = sql.bind_integer(minutes_per_bucket);
+    let rows = rows(plan, sql);
+    format!(
+        "SELECT {} AS bucket, CAST(sum(events) AS BIGINT) FROM event_volume {rows} \
+         GROUP BY bucket ORDER BY bucket",
+        bucket_of_minute("minute", &per)
+    )
+}
+
+/// `(value, bucket, events)` of a plan, for every value of `field`.
+pub fn value_buckets_sql(
+    plan: &VolumePlan,
+    field: VolumeField,
+    minutes_per_bucket: i64,
+    sql: &mut impl VolumeSql,
+) -> String {
+    let per = sql.bind_integer(minutes_per_bucket);
+    let rows = rows(plan, sql);
+    let (column, guard) = field.column();
+    format!(
+        "SELECT {column}, {} AS bucket, CAST(sum(events) AS BIGINT) FROM event_volume {rows} \
+         AND {guard} GROUP BY 1, 2",
+        bucket_of_minute("minute", &per)
+    )
+}
+
+/// `(value, events)` of a plan, for every value of `field`.
+pub fn values_sql(plan: &VolumePlan, field: VolumeField, sql: &mut impl VolumeSql) -> String {
+    let rows = rows(plan, sql);
+    let (column, guard) = field.column();
+    format!(
+        "SELECT {column}, CAST(sum(events) AS BIGINT) FROM event_volume {rows} AND {guard} \
+         GROUP BY 1"
+    )
+}
+
+/// Whether a row of a `level` the volume cannot place (kind 2) lies in a plan's minutes.
+pub fn unplaceable_sql(plan: &VolumePlan, sql: &mut impl VolumeSql) -> String {
+    let from = sql.bind_integer(plan.minutes.start);
+    let to = sql.bind_integer(plan.minutes.end);
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM event_volume WHERE minute >= {from} AND minute < {to} \
+         AND level_kind = 2 AND events > 0)"
+    )
+}
+
+impl VolumePlan {
+    /// The counts of the plan's edges, from the events: every value of `by` kept (the parts are
+    /// ranked together, see [`Tally`]).
+    pub fn edge_counts<'a>(
+        &'a self,
+        request: &'a CountRequest,
+    ) -> impl Iterator<Item = CountRequest> + 'a {
+        self.edges.iter().map(move |edge| CountRequest {
+            scope: edge.clone(),
+            top: u32::MAX,
+            ..request.clone()
+        })
+    }
+
+    /// The rankings of the plan's edges, from the events: every value kept.
+    pub fn edge_values<'a>(
+        &'a self,
+        request: &'a ValuesRequest,
+    ) -> impl Iterator<Item = ValuesRequest> + 'a {
+        self.edges.iter().map(move |edge| ValuesRequest {
+            scope: edge.clone(),
+            field: request.field.clone(),
+            limit: u32::MAX,
+        })
+    }
 }
 
 /// A count or a ranking added up from its parts: the volume's whole minutes and the events'
@@ -300,6 +392,33 @@ impl Tally {
     /// Adds events of `value` (a ranking, without buckets).
     pub fn add_value(&mut self, value: &str, events: u64) {
         self.values.entry(value.to_owned()).or_default().total += events;
+    }
+
+    /// Adds `(bucket, events)` rows read from the volume.
+    pub fn add_volume_buckets(&mut self, rows: Vec<(i64, i64)>) -> Result<(), StoreError> {
+        for (bucket, events) in rows {
+            self.add_bucket(bucket, StoreError::counter(events)?);
+        }
+        Ok(())
+    }
+
+    /// Adds `(value, bucket, events)` rows read from the volume.
+    pub fn add_volume_value_buckets(
+        &mut self,
+        rows: Vec<(String, i64, i64)>,
+    ) -> Result<(), StoreError> {
+        for (value, bucket, events) in rows {
+            self.add_value_bucket(&value, bucket, StoreError::counter(events)?);
+        }
+        Ok(())
+    }
+
+    /// Adds `(value, events)` rows read from the volume.
+    pub fn add_volume_values(&mut self, rows: Vec<(String, i64)>) -> Result<(), StoreError> {
+        for (value, events) in rows {
+            self.add_value(&value, StoreError::counter(events)?);
+        }
+        Ok(())
     }
 
     /// Adds a part counted from the events, whose series hold every value.

@@ -75,21 +75,12 @@ fn count_from_volume(
 ) -> Result<Counts, StoreError> {
     let per = request.interval_micros / MINUTE_MICROS;
     let mut tally = Tally::default();
-    for (bucket, events) in volume_sql::buckets(conn, plan, per)? {
-        tally.add_bucket(bucket, StoreError::counter(events)?);
-    }
+    tally.add_volume_buckets(volume_sql::buckets(conn, plan, per)?)?;
     if let Some(field) = request.by.as_ref().and_then(VolumeField::of) {
-        for (value, bucket, events) in volume_sql::value_buckets(conn, plan, field, per)? {
-            tally.add_value_bucket(&value, bucket, StoreError::counter(events)?);
-        }
+        tally.add_volume_value_buckets(volume_sql::value_buckets(conn, plan, field, per)?)?;
     }
-    for edge in &plan.edges {
-        let every_value = CountRequest {
-            scope: edge.clone(),
-            top: u32::MAX,
-            ..request.clone()
-        };
-        tally.add_counts(count_from_events(conn, &every_value)?);
+    for edge in plan.edge_counts(request) {
+        tally.add_counts(count_from_events(conn, &edge)?);
     }
     Ok(tally.into_counts(request.by.is_some(), request.top))
 }
@@ -157,16 +148,9 @@ fn top_values(conn: &Connection, request: &ValuesRequest) -> Result<Vec<ValueCou
         return top_values_from_events(&tx, request);
     }
     let mut tally = Tally::default();
-    for (value, events) in volume_sql::values(&tx, &plan, field)? {
-        tally.add_value(&value, StoreError::counter(events)?);
-    }
-    for edge in &plan.edges {
-        let every_value = ValuesRequest {
-            scope: edge.clone(),
-            field: request.field.clone(),
-            limit: u32::MAX,
-        };
-        tally.add_values(top_values_from_events(&tx, &every_value)?);
+    tally.add_volume_values(volume_sql::values(&tx, &plan, field)?)?;
+    for edge in plan.edge_values(request) {
+        tally.add_values(top_values_from_events(&tx, &edge)?);
     }
     Ok(tally.into_values(request.limit))
 }

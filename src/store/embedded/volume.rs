@@ -5,32 +5,30 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 
 use crate::store::error::StoreError;
-use crate::store::volume::{bucket_of_minute, lower, VolumeField, VolumePlan, VolumeSql};
+use crate::store::volume::{
+    buckets_sql, unplaceable_sql, value_buckets_sql, values_sql, VolumeField, VolumePlan, VolumeSql,
+};
 
-/// A statement over the volume and its parameters, built together.
+/// The parameters of a statement over the volume, bound as its text is written.
 #[derive(Default)]
-pub(super) struct VolumeStatement {
+pub(super) struct VolumeParams {
     pub(super) params: Vec<Sql>,
 }
 
-impl VolumeStatement {
-    fn bind_value(&mut self, value: Sql) -> String {
+impl VolumeParams {
+    fn bind(&mut self, value: Sql) -> String {
         self.params.push(value);
         format!("?{}", self.params.len())
     }
-
-    /// `WHERE …` of a plan's rows: its minutes and its condition.
-    fn rows(&mut self, plan: &VolumePlan) -> String {
-        let from = self.bind_value(Sql::Integer(plan.minutes.start));
-        let to = self.bind_value(Sql::Integer(plan.minutes.end));
-        let condition = lower(&plan.condition, self);
-        format!("WHERE minute >= {from} AND minute < {to} AND {condition}")
-    }
 }
 
-impl VolumeSql for VolumeStatement {
-    fn bind(&mut self, text: &str) -> String {
-        self.bind_value(Sql::Text(text.to_owned()))
+impl VolumeSql for VolumeParams {
+    fn bind_text(&mut self, text: &str) -> String {
+        self.bind(Sql::Text(text.to_owned()))
+    }
+
+    fn bind_integer(&mut self, value: i64) -> String {
+        self.bind(Sql::Integer(value))
     }
 
     /// Compared as bytes, as `prefix_filter.rs` explains.
@@ -48,26 +46,30 @@ pub(super) fn ready(conn: &Connection, plan: &VolumePlan) -> Result<bool, StoreE
     if !plan.reads_levels {
         return Ok(true);
     }
-    let unplaceable: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM event_volume WHERE minute >= ?1 AND minute < ?2 \
-         AND level_kind = 2 AND events > 0)",
-        [plan.minutes.start, plan.minutes.end],
-        |row| row.get(0),
-    )?;
+    let mut params = VolumeParams::default();
+    let sql = unplaceable_sql(plan, &mut params);
+    let unplaceable: bool =
+        conn.query_row(&sql, params_from_iter(params.params), |row| row.get(0))?;
     Ok(!unplaceable)
 }
 
 /// The statement of a plan's buckets (`minutes_per_bucket` minutes each).
 pub(super) fn buckets_statement(plan: &VolumePlan, minutes_per_bucket: i64) -> (String, Vec<Sql>) {
-    let mut statement = VolumeStatement::default();
-    let per = statement.bind_value(Sql::Integer(minutes_per_bucket));
-    let rows = statement.rows(plan);
-    let sql = format!(
-        "SELECT {} AS bucket, sum(events) FROM event_volume {rows} \
-         GROUP BY bucket ORDER BY bucket",
-        bucket_of_minute("minute", &per)
-    );
-    (sql, statement.params)
+    let mut params = VolumeParams::default();
+    let sql = buckets_sql(plan, minutes_per_bucket, &mut params);
+    (sql, params.params)
+}
+
+/// The rows of `sql`, each read by `read`.
+fn rows_of<T>(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<Sql>,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map(params_from_iter(params), read)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// `(bucket, events)` of a plan.
@@ -77,11 +79,7 @@ pub(super) fn buckets(
     minutes_per_bucket: i64,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let (sql, params) = buckets_statement(plan, minutes_per_bucket);
-    let mut statement = conn.prepare(&sql)?;
-    let rows = statement.query_map(params_from_iter(params), |row| {
-        Ok((row.get(0)?, row.get(1)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows_of(conn, &sql, params, |row| Ok((row.get(0)?, row.get(1)?)))
 }
 
 /// `(value, bucket, events)` of a plan, for every value of `field`.
@@ -91,20 +89,11 @@ pub(super) fn value_buckets(
     field: VolumeField,
     minutes_per_bucket: i64,
 ) -> Result<Vec<(String, i64, i64)>, StoreError> {
-    let mut statement = VolumeStatement::default();
-    let per = statement.bind_value(Sql::Integer(minutes_per_bucket));
-    let rows = statement.rows(plan);
-    let (column, guard) = field.column();
-    let sql = format!(
-        "SELECT {column}, {} AS bucket, sum(events) FROM event_volume {rows} \
-         AND {guard} GROUP BY 1, 2",
-        bucket_of_minute("minute", &per)
-    );
-    let mut prepared = conn.prepare(&sql)?;
-    let rows = prepared.query_map(params_from_iter(statement.params), |row| {
+    let mut params = VolumeParams::default();
+    let sql = value_buckets_sql(plan, field, minutes_per_bucket, &mut params);
+    rows_of(conn, &sql, params.params, |row| {
         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 /// `(value, events)` of a plan, for every value of `field`.
@@ -113,14 +102,9 @@ pub(super) fn values(
     plan: &VolumePlan,
     field: VolumeField,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut statement = VolumeStatement::default();
-    let rows = statement.rows(plan);
-    let (column, guard) = field.column();
-    let sql =
-        format!("SELECT {column}, sum(events) FROM event_volume {rows} AND {guard} GROUP BY 1");
-    let mut prepared = conn.prepare(&sql)?;
-    let rows = prepared.query_map(params_from_iter(statement.params), |row| {
+    let mut params = VolumeParams::default();
+    let sql = values_sql(plan, field, &mut params);
+    rows_of(conn, &sql, params.params, |row| {
         Ok((row.get(0)?, row.get(1)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }

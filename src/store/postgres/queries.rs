@@ -59,13 +59,7 @@ fn count_statement(request: &CountRequest) -> (String, Statement) {
 impl PostgresStore {
     async fn count_unbounded(&self, request: &CountRequest) -> Result<Counts, StoreError> {
         let mut client = self.search_pool.get().await?;
-        // One snapshot for every statement of the answer (the volume and the edges).
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let plan = volume::plan(
             &request.scope,
             Some(request.interval_micros),
@@ -84,12 +78,7 @@ impl PostgresStore {
         request: &ValuesRequest,
     ) -> Result<Vec<ValueCount>, StoreError> {
         let mut client = self.search_pool.get().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let Some(plan) = volume::plan(&request.scope, None, Some(&request.field)) else {
             return top_values_on(&tx, request).await;
         };
@@ -100,19 +89,25 @@ impl PostgresStore {
             return top_values_on(&tx, request).await;
         }
         let mut tally = Tally::default();
-        for (value, events) in volume_sql::values(&tx, &plan, field).await? {
-            tally.add_value(&value, StoreError::counter(events)?);
-        }
-        for edge in &plan.edges {
-            let every_value = ValuesRequest {
-                scope: edge.clone(),
-                field: request.field.clone(),
-                limit: u32::MAX,
-            };
-            tally.add_values(top_values_on(&tx, &every_value).await?);
+        tally.add_volume_values(volume_sql::values(&tx, &plan, field).await?)?;
+        for edge in plan.edge_values(request) {
+            tally.add_values(top_values_on(&tx, &edge).await?);
         }
         Ok(tally.into_values(request.limit))
     }
+}
+
+/// A read-only transaction on one snapshot, for every statement of an answer (the volume's
+/// and the events' around it).
+async fn snapshot(
+    client: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
 }
 
 /// A count from the events themselves.
@@ -173,21 +168,13 @@ async fn count_from_volume(
 ) -> Result<Counts, StoreError> {
     let per = request.interval_micros / MINUTE_MICROS;
     let mut tally = Tally::default();
-    for (bucket, events) in volume_sql::buckets(client, plan, per).await? {
-        tally.add_bucket(bucket, StoreError::counter(events)?);
-    }
+    tally.add_volume_buckets(volume_sql::buckets(client, plan, per).await?)?;
     if let Some(field) = request.by.as_ref().and_then(VolumeField::of) {
-        for (value, bucket, events) in volume_sql::value_buckets(client, plan, field, per).await? {
-            tally.add_value_bucket(&value, bucket, StoreError::counter(events)?);
-        }
+        tally
+            .add_volume_value_buckets(volume_sql::value_buckets(client, plan, field, per).await?)?;
     }
-    for edge in &plan.edges {
-        let every_value = CountRequest {
-            scope: edge.clone(),
-            top: u32::MAX,
-            ..request.clone()
-        };
-        tally.add_counts(count_from_events(client, &every_value).await?);
+    for edge in plan.edge_counts(request) {
+        tally.add_counts(count_from_events(client, &edge).await?);
     }
     Ok(tally.into_counts(request.by.is_some(), request.top))
 }

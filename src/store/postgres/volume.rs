@@ -16,7 +16,9 @@ use tracing::{info, warn};
 
 use super::search::Param;
 use crate::store::error::StoreError;
-use crate::store::volume::{bucket_of_minute, lower, VolumeField, VolumePlan, VolumeSql};
+use crate::store::volume::{
+    buckets_sql, unplaceable_sql, value_buckets_sql, values_sql, VolumeField, VolumePlan, VolumeSql,
+};
 
 /// Rows counted per transaction.
 const BATCH_ROWS: i64 = 20_000;
@@ -114,14 +116,14 @@ async fn count_batch(pool: &Pool) -> Result<Option<u64>, StoreError> {
     Ok(Some(u64::try_from(read).unwrap_or(0)))
 }
 
-/// A statement over the volume and its parameters, built together.
+/// The parameters of a statement over the volume, bound as its text is written.
 #[derive(Default)]
-pub(super) struct VolumeStatement {
+pub(super) struct VolumeParams {
     params: Vec<Param>,
 }
 
-impl VolumeStatement {
-    fn bind_param(&mut self, value: Param) -> String {
+impl VolumeParams {
+    fn bind(&mut self, value: Param) -> String {
         self.params.push(value);
         format!("${}", self.params.len())
     }
@@ -132,19 +134,15 @@ impl VolumeStatement {
             .map(|param| param.as_ref() as &(dyn ToSql + Sync))
             .collect()
     }
-
-    /// `WHERE …` of a plan's rows: its minutes and its condition.
-    fn rows(&mut self, plan: &VolumePlan) -> String {
-        let from = self.bind_param(Box::new(plan.minutes.start));
-        let to = self.bind_param(Box::new(plan.minutes.end));
-        let condition = lower(&plan.condition, self);
-        format!("WHERE minute >= {from} AND minute < {to} AND {condition}")
-    }
 }
 
-impl VolumeSql for VolumeStatement {
-    fn bind(&mut self, text: &str) -> String {
-        self.bind_param(Box::new(text.to_owned()))
+impl VolumeSql for VolumeParams {
+    fn bind_text(&mut self, text: &str) -> String {
+        self.bind(Box::new(text.to_owned()))
+    }
+
+    fn bind_integer(&mut self, value: i64) -> String {
+        self.bind(Box::new(value))
     }
 
     fn starts_with(&self, column: &str, placeholder: &str) -> String {
@@ -165,14 +163,9 @@ pub(super) async fn ready(
     if !complete || !plan.reads_levels {
         return Ok(complete);
     }
-    let unplaceable: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM event_volume WHERE minute >= $1 AND minute < $2 \
-             AND level_kind = 2 AND events > 0)",
-            &[&plan.minutes.start, &plan.minutes.end],
-        )
-        .await?
-        .try_get(0)?;
+    let mut params = VolumeParams::default();
+    let sql = unplaceable_sql(plan, &mut params);
+    let unplaceable: bool = client.query_one(&sql, &params.refs()).await?.try_get(0)?;
     Ok(!unplaceable)
 }
 
@@ -180,16 +173,10 @@ pub(super) async fn ready(
 pub(super) fn buckets_statement(
     plan: &VolumePlan,
     minutes_per_bucket: i64,
-) -> (String, VolumeStatement) {
-    let mut statement = VolumeStatement::default();
-    let per = statement.bind_param(Box::new(minutes_per_bucket));
-    let rows = statement.rows(plan);
-    let sql = format!(
-        "SELECT {} AS bucket, sum(events)::bigint FROM event_volume {rows} \
-         GROUP BY bucket ORDER BY bucket",
-        bucket_of_minute("minute", &per)
-    );
-    (sql, statement)
+) -> (String, VolumeParams) {
+    let mut params = VolumeParams::default();
+    let sql = buckets_sql(plan, minutes_per_bucket, &mut params);
+    (sql, params)
 }
 
 /// `(bucket, events)` of a plan.
@@ -198,8 +185,8 @@ pub(super) async fn buckets(
     plan: &VolumePlan,
     minutes_per_bucket: i64,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let (sql, statement) = buckets_statement(plan, minutes_per_bucket);
-    let rows = client.query(&sql, &statement.refs()).await?;
+    let (sql, params) = buckets_statement(plan, minutes_per_bucket);
+    let rows = client.query(&sql, &params.refs()).await?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect()
@@ -212,16 +199,9 @@ pub(super) async fn value_buckets(
     field: VolumeField,
     minutes_per_bucket: i64,
 ) -> Result<Vec<(String, i64, i64)>, StoreError> {
-    let mut statement = VolumeStatement::default();
-    let per = statement.bind_param(Box::new(minutes_per_bucket));
-    let rows = statement.rows(plan);
-    let (column, guard) = field.column();
-    let sql = format!(
-        "SELECT {column}, {} AS bucket, sum(events)::bigint FROM event_volume {rows} \
-         AND {guard} GROUP BY 1, 2",
-        bucket_of_minute("minute", &per)
-    );
-    let rows = client.query(&sql, &statement.refs()).await?;
+    let mut params = VolumeParams::default();
+    let sql = value_buckets_sql(plan, field, minutes_per_bucket, &mut params);
+    let rows = client.query(&sql, &params.refs()).await?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
         .collect()
@@ -233,13 +213,9 @@ pub(super) async fn values(
     plan: &VolumePlan,
     field: VolumeField,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut statement = VolumeStatement::default();
-    let rows = statement.rows(plan);
-    let (column, guard) = field.column();
-    let sql = format!(
-        "SELECT {column}, sum(events)::bigint FROM event_volume {rows} AND {guard} GROUP BY 1"
-    );
-    let rows = client.query(&sql, &statement.refs()).await?;
+    let mut params = VolumeParams::default();
+    let sql = values_sql(plan, field, &mut params);
+    let rows = client.query(&sql, &params.refs()).await?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect()
