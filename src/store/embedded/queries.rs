@@ -2,6 +2,7 @@
 //! each one statement over the rows of the search's scope (see `search.rs`), run like every
 //! search on a read connection, off the async executor, within `--query-timeout`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -25,25 +26,53 @@ fn bucket_expression(interval: &str) -> String {
     format!("((ts - (((ts % {interval}) + {interval}) % {interval})) / {interval})")
 }
 
-/// The statement of a count's buckets and its parameters.
-/// Whether a full-text lookup should drive a count or a ranking over `scope`: when it finds
-/// fewer rows than the time range holds.
-fn narrow<'c>(conn: &'c Connection, scope: &'c SearchScope) -> impl FnMut(&str) -> bool + 'c {
-    let mut in_range = None;
-    move |expression| {
-        let in_range = *in_range.get_or_insert_with(|| rows_in_range(conn, scope));
-        few_candidates(conn, expression, in_range)
+/// Which full-text lookups drive a count or a ranking over one scope: a lookup does when it
+/// finds fewer rows than the time range holds. Each answer decides once per lookup, the range
+/// counted once: a count split by a field lowers the same search three times (buckets, top
+/// values, series), and each decision costs a bounded count of its own.
+struct Narrowing<'c> {
+    conn: &'c Connection,
+    scope: &'c SearchScope,
+    in_range: Option<i64>,
+    decided: HashMap<String, bool>,
+}
+
+impl<'c> Narrowing<'c> {
+    fn new(conn: &'c Connection, scope: &'c SearchScope) -> Self {
+        Self {
+            conn,
+            scope,
+            in_range: None,
+            decided: HashMap::new(),
+        }
+    }
+
+    /// Whether the full-text query `expression` should drive the search.
+    fn decide(&mut self, expression: &str) -> bool {
+        if let Some(decided) = self.decided.get(expression) {
+            return *decided;
+        }
+        let (conn, scope) = (self.conn, self.scope);
+        let in_range = *self
+            .in_range
+            .get_or_insert_with(|| rows_in_range(conn, scope));
+        let decided = few_candidates(conn, expression, in_range);
+        self.decided.insert(expression.to_owned(), decided);
+        decided
     }
 }
 
-fn count_statement(conn: &Connection, request: &CountRequest) -> (String, Vec<Sql>) {
+/// The statement of a count's buckets and its parameters.
+fn count_statement(request: &CountRequest, narrowing: &mut Narrowing<'_>) -> (String, Vec<Sql>) {
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {
         params.push(value);
         format!("?{}", params.len())
     };
     let interval = bind(Sql::Integer(request.interval_micros));
-    let scope = scope_condition(&request.scope, &mut bind, &mut narrow(conn, &request.scope));
+    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
+        narrowing.decide(expression)
+    });
     let sql = format!(
         "SELECT {} AS bucket, count(*) FROM events WHERE {scope} GROUP BY bucket \
          ORDER BY bucket",
@@ -87,7 +116,8 @@ fn count_from_volume(
 
 /// A count from the events themselves.
 fn count_from_events(conn: &Connection, request: &CountRequest) -> Result<Counts, StoreError> {
-    let (sql, params) = count_statement(conn, request);
+    let mut narrowing = Narrowing::new(conn, &request.scope);
+    let (sql, params) = count_statement(request, &mut narrowing);
     let mut counts = Counts::default();
     let mut statement = conn.prepare(&sql)?;
     let mut rows = statement.query(params_from_iter(params))?;
@@ -102,7 +132,7 @@ fn count_from_events(conn: &Connection, request: &CountRequest) -> Result<Counts
         field: by.clone(),
         limit: request.top,
     };
-    let top = top_values_from_events(conn, &values)?;
+    let top = top_values_narrowed(conn, &values, &mut narrowing)?;
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {
         params.push(value);
@@ -119,7 +149,9 @@ fn count_from_events(conn: &Connection, request: &CountRequest) -> Result<Counts
         .iter()
         .map(|value| bind(Sql::Text(value.value.clone())))
         .collect();
-    let scope = scope_condition(&request.scope, &mut bind, &mut narrow(conn, &request.scope));
+    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
+        narrowing.decide(expression)
+    });
     let sql = format!(
         "SELECT value, bucket, count(*) FROM (SELECT {value} AS value, {} AS bucket \
          FROM events WHERE {scope}) WHERE value IN ({}) GROUP BY value, bucket \
@@ -160,6 +192,15 @@ fn top_values_from_events(
     conn: &Connection,
     request: &ValuesRequest,
 ) -> Result<Vec<ValueCount>, StoreError> {
+    top_values_narrowed(conn, request, &mut Narrowing::new(conn, &request.scope))
+}
+
+/// [`top_values_from_events`] with the lookups' decisions of the answer it is part of.
+fn top_values_narrowed(
+    conn: &Connection,
+    request: &ValuesRequest,
+    narrowing: &mut Narrowing<'_>,
+) -> Result<Vec<ValueCount>, StoreError> {
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {
         params.push(value);
@@ -168,7 +209,9 @@ fn top_values_from_events(
     let Some(value) = value_expression(&request.field, &mut bind) else {
         return Ok(Vec::new());
     };
-    let scope = scope_condition(&request.scope, &mut bind, &mut narrow(conn, &request.scope));
+    let scope = scope_condition(&request.scope, &mut bind, &mut |expression| {
+        narrowing.decide(expression)
+    });
     let limit = bind(Sql::Integer(i64::from(request.limit)));
     let sql = format!(
         "SELECT value, count(*) AS events FROM (SELECT {value} AS value FROM events \
@@ -226,7 +269,7 @@ impl Queries for EmbeddedStore {
                             let per = request.interval_micros / MINUTE_MICROS;
                             volume_sql::buckets_statement(&plan, per)
                         }
-                        _ => count_statement(conn, request),
+                        _ => count_statement(request, &mut Narrowing::new(conn, &request.scope)),
                     }
                 }
             };
