@@ -47,6 +47,18 @@ pub struct CountRequest {
     pub top: u32,
 }
 
+impl CountRequest {
+    /// The ranking a count split by `by` starts from: the `top` most frequent values of `by`
+    /// in the same scope (`None` without `by`).
+    pub fn by_ranking(&self) -> Option<ValuesRequest> {
+        Some(ValuesRequest {
+            scope: self.scope.clone(),
+            field: self.by.clone()?,
+            limit: self.top,
+        })
+    }
+}
+
 /// The answer to a [`CountRequest`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {

@@ -124,14 +124,10 @@ fn count_from_events(conn: &Connection, request: &CountRequest) -> Result<Counts
     while let Some(row) = rows.next()? {
         counts.add_bucket(row.get(0)?, StoreError::counter(row.get(1)?)?);
     }
-    let Some(by) = &request.by else {
+    let Some(values) = request.by_ranking() else {
         return Ok(counts);
     };
-    let values = ValuesRequest {
-        scope: request.scope.clone(),
-        field: by.clone(),
-        limit: request.top,
-    };
+    let by = &values.field;
     let top = top_values_narrowed(conn, &values, &mut narrowing)?;
     let mut params: Vec<Sql> = Vec::new();
     let mut bind = |value: Sql| {

@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::IsolationLevel;
 
 use super::reads::{listing_statement, run_listing};
-use super::search::{scope_condition, value_expression, Param};
+use super::search::{scope_condition, value_expression, Statement};
 use super::volume as volume_sql;
 use super::PostgresStore;
 use crate::store::error::StoreError;
@@ -16,26 +16,6 @@ use crate::store::queries::{
     CountRequest, Counts, Queries, SearchStatement, ValueCount, ValuesRequest,
 };
 use crate::store::volume::{self, Tally, VolumeField, VolumePlan, MINUTE_MICROS};
-
-/// A statement and its parameters, built together.
-#[derive(Default)]
-struct Statement {
-    params: Vec<Param>,
-}
-
-impl Statement {
-    fn bind(&mut self, value: Param) -> String {
-        self.params.push(value);
-        format!("${}", self.params.len())
-    }
-
-    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params
-            .iter()
-            .map(|param| param.as_ref() as &(dyn ToSql + Sync))
-            .collect()
-    }
-}
 
 /// The bucket number of `ts`: floor of its microseconds over the interval (`extract` is exact,
 /// numeric, since PostgreSQL 14).
@@ -121,14 +101,10 @@ async fn count_from_events(
     for row in &rows {
         counts.add_bucket(row.try_get(0)?, StoreError::counter(row.try_get(1)?)?);
     }
-    let Some(by) = &request.by else {
+    let Some(values) = request.by_ranking() else {
         return Ok(counts);
     };
-    let values = ValuesRequest {
-        scope: request.scope.clone(),
-        field: by.clone(),
-        limit: request.top,
-    };
+    let by = &values.field;
     let top = top_values_on(client, &values).await?;
     if top.is_empty() {
         return Ok(counts);

@@ -28,6 +28,28 @@ use crate::store::search::{junction, range_condition};
 /// A bound parameter.
 pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
+/// A statement's parameters, bound as its text is written.
+#[derive(Default)]
+pub(super) struct Statement {
+    pub(super) params: Vec<Param>,
+}
+
+impl Statement {
+    /// Binds `value`; returns its placeholder.
+    pub(super) fn bind(&mut self, value: Param) -> String {
+        self.params.push(value);
+        format!("${}", self.params.len())
+    }
+
+    /// The parameters, as a query takes them.
+    pub(super) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|param| param.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
 /// The condition for `query`; `bind` binds a value and returns its placeholder.
 pub(super) fn condition(query: &Query, bind: &mut impl FnMut(Param) -> String) -> String {
     match query {

@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::Pool;
-use tokio_postgres::types::ToSql;
 use tracing::{info, warn};
 
-use super::search::Param;
+use super::search::Statement;
 use crate::store::error::StoreError;
 use crate::store::volume::{
     buckets_sql, unplaceable_sql, value_buckets_sql, values_sql, VolumeField, VolumePlan, VolumeSql,
@@ -116,27 +115,7 @@ async fn count_batch(pool: &Pool) -> Result<Option<u64>, StoreError> {
     Ok(Some(u64::try_from(read).unwrap_or(0)))
 }
 
-/// The parameters of a statement over the volume, bound as its text is written.
-#[derive(Default)]
-pub(super) struct VolumeParams {
-    params: Vec<Param>,
-}
-
-impl VolumeParams {
-    fn bind(&mut self, value: Param) -> String {
-        self.params.push(value);
-        format!("${}", self.params.len())
-    }
-
-    pub(super) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params
-            .iter()
-            .map(|param| param.as_ref() as &(dyn ToSql + Sync))
-            .collect()
-    }
-}
-
-impl VolumeSql for VolumeParams {
+impl VolumeSql for Statement {
     fn bind_text(&mut self, text: &str) -> String {
         self.bind(Box::new(text.to_owned()))
     }
@@ -163,18 +142,15 @@ pub(super) async fn ready(
     if !complete || !plan.reads_levels {
         return Ok(complete);
     }
-    let mut params = VolumeParams::default();
+    let mut params = Statement::default();
     let sql = unplaceable_sql(plan, &mut params);
     let unplaceable: bool = client.query_one(&sql, &params.refs()).await?.try_get(0)?;
     Ok(!unplaceable)
 }
 
 /// The statement of a plan's buckets (`minutes_per_bucket` minutes each).
-pub(super) fn buckets_statement(
-    plan: &VolumePlan,
-    minutes_per_bucket: i64,
-) -> (String, VolumeParams) {
-    let mut params = VolumeParams::default();
+pub(super) fn buckets_statement(plan: &VolumePlan, minutes_per_bucket: i64) -> (String, Statement) {
+    let mut params = Statement::default();
     let sql = buckets_sql(plan, minutes_per_bucket, &mut params);
     (sql, params)
 }
@@ -199,7 +175,7 @@ pub(super) async fn value_buckets(
     field: VolumeField,
     minutes_per_bucket: i64,
 ) -> Result<Vec<(String, i64, i64)>, StoreError> {
-    let mut params = VolumeParams::default();
+    let mut params = Statement::default();
     let sql = value_buckets_sql(plan, field, minutes_per_bucket, &mut params);
     let rows = client.query(&sql, &params.refs()).await?;
     rows.iter()
@@ -213,7 +189,7 @@ pub(super) async fn values(
     plan: &VolumePlan,
     field: VolumeField,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut params = VolumeParams::default();
+    let mut params = Statement::default();
     let sql = values_sql(plan, field, &mut params);
     let rows = client.query(&sql, &params.refs()).await?;
     rows.iter()
