@@ -24,11 +24,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
 use utoipa::IntoResponses;
 
+use super::console;
 use super::error::{retryable_as_aborted, ApiError, ErrorResponse, FieldIssue};
 use super::media::{body_format, body_rejection};
 use super::state::AppState;
@@ -82,14 +83,22 @@ enum BulkAnswers {
 const PRODUCT_HEADER: HeaderName = HeaderName::from_static("x-elastic-product");
 
 /// What a shipper that probes `GET /` learns: an Elasticsearch-compatible version (shippers
-/// pick their bulk format by it) and what it really talks to.
+/// pick their bulk format by it) and what it really talks to. A browser (a request that accepts
+/// `text/html`) is sent to the console at `/ui` instead.
 #[utoipa::path(
     get,
     path = "/",
     tag = "shippers",
-    responses((status = 200, description = "Version information, as Elasticsearch gives it", body = RootInfo))
+    responses(
+        (status = 200, description = "Version information, as Elasticsearch gives it", body = RootInfo),
+        (status = 303, description = "A browser is sent to the console",
+         headers(("Location" = String, description = "`/ui`"))),
+    )
 )]
-pub async fn root() -> Response {
+pub async fn root(headers: HeaderMap) -> Response {
+    if console::wants_html(&headers) {
+        return Redirect::to(console::CONSOLE_PATH).into_response();
+    }
     with_product_header(Json(RootInfo::new()))
 }
 

@@ -4,10 +4,12 @@
 //! [`AppState`], and shape the answer. Failures are [`ApiError`] values, turned into status
 //! codes in exactly one place ([`error`]). The layer's own settings are [`Limits`].
 
+mod access;
 mod auth;
 pub mod body;
 mod bulk;
 mod connection;
+mod console;
 mod counts;
 mod cursor;
 mod docs;

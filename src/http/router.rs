@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,15 +22,16 @@ use super::error::ApiError;
 use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
 use super::{
-    bulk, counts, docs, events, fields, health, metrics, publish, purge, stats, stream, telemetry,
-    topics,
+    access, bulk, console, counts, docs, events, fields, health, metrics, publish, purge, stats,
+    stream, telemetry, topics,
 };
 
 /// Every documented route, in four groups: the API proper, which needs a key and sits behind
 /// the request limits; the shippers' bulk API, the same but with its retryable answers cut
 /// before their end (`bulk.rs` says why); the metrics, which need a key but stay outside the limits, so that a
 /// scraper still gets an answer while clients flood the API; and the probes, open to anyone
-/// and outside the limits, so that an orchestrator needs no key. (The docs are open too.)
+/// and outside the limits, so that an orchestrator needs no key. (The docs and the console are
+/// open too: they hold no data.)
 struct DocumentedRoutes {
     limited: OpenApiRouter<AppState>,
     shippers: OpenApiRouter<AppState>,
@@ -47,6 +49,7 @@ fn documented_routes() -> DocumentedRoutes {
             .routes(routes!(fields::list_fields))
             .routes(routes!(stream::stream_events))
             .routes(routes!(stats::get_stats))
+            .routes(routes!(access::describe_access))
             .routes(routes!(topics::list_topics))
             .routes(routes!(purge::purge_topic)),
         shippers: OpenApiRouter::new()
@@ -115,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(limited)
         .merge(shippers)
         .merge(docs::router(spec))
+        .merge(console::router().layer(CompressionLayer::new()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
