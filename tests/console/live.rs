@@ -1,0 +1,108 @@
+//! Live mode: a published event shows within two seconds, and after the aggregator is killed
+//! and started again (same port, same store) the page reconnects by itself, shows what is
+//! published next, and never shows an event twice.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::data::{event, mixed_events};
+use crate::page::console_url;
+use crate::server::Server;
+
+/// The most a published event may take to show in live mode.
+const LIVE_BUDGET: Duration = Duration::from_secs(2);
+
+/// How long the page may take to reconnect after a restart (EventSource retries, backoff).
+const RECONNECT_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Waits until `#live-status` reads `status`.
+async fn wait_live_status(browser: &Browser, status: &str, timeout: Duration) {
+    let condition = format!(
+        "(document.getElementById('live-status') || {{}}).textContent?.trim() === '{status}'"
+    );
+    browser
+        .wait_for(&condition, timeout, &format!("#live-status reads {status}"))
+        .await;
+}
+
+/// The condition that `#results` holds a row for event `event_id` of topic `live`.
+fn row_shown(event_id: &str) -> String {
+    format!("document.querySelector('#results li.event[data-topic=\"live\"][data-event-id=\"{event_id}\"]') !== null")
+}
+
+/// An event of topic `live` stamped now.
+fn live_event(event_id: &str) -> serde_json::Value {
+    let payload = json!({"level": "info", "message": format!("live {event_id}")});
+    event("live", event_id, Utc::now(), payload)
+}
+
+#[tokio::test]
+async fn live_mode_shows_a_new_event_within_2s_and_nothing_twice_after_a_restart() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    browser
+        .run(
+            "live_mode_shows_a_new_event_within_2s_and_nothing_twice_after_a_restart",
+            async {
+                // Arrange
+                let mut server = Server::start().await;
+                server.publish(&mixed_events(10, Utc::now())).await;
+                browser
+                    .open_console(&console_url(&server.base_url, "", "15m"))
+                    .await;
+                browser.click("button#live").await;
+                wait_live_status(&browser, "live", Duration::from_secs(15)).await;
+                let pressed = browser.attr_of("button#live", "aria-pressed").await;
+                assert_eq!(pressed.as_deref(), Some("true"), "#live is pressed");
+
+                // Act
+                server.publish(&[live_event("live-1")]).await;
+                let published = Instant::now();
+                browser
+                    .wait_for(
+                        &row_shown("live-1"),
+                        Duration::from_secs(15),
+                        "live-1 shows",
+                    )
+                    .await;
+                let took = published.elapsed();
+
+                // Assert
+                assert!(
+                    took <= LIVE_BUDGET,
+                    "live-1 took {took:?} to show (budget {LIVE_BUDGET:?})"
+                );
+
+                // Act: kill -9, start again on the same port and store, publish more.
+                server.kill_and_restart().await;
+                wait_live_status(&browser, "live", RECONNECT_TIMEOUT).await;
+                let later = ["live-2", "live-3", "live-4"];
+                let later_events: Vec<_> = later.iter().map(|id| live_event(id)).collect();
+                server.publish(&later_events).await;
+
+                // Assert: what was published after the restart shows, and nothing twice.
+                for event_id in later {
+                    let what = format!("{event_id} shows after the restart");
+                    browser
+                        .wait_for(&row_shown(event_id), RECONNECT_TIMEOUT, &what)
+                        .await;
+                }
+                let mut seen: HashMap<(String, String), usize> = HashMap::new();
+                for key in browser.row_keys().await {
+                    *seen.entry(key).or_default() += 1;
+                }
+                let twice: Vec<_> = seen.iter().filter(|(_, times)| **times > 1).collect();
+                assert!(twice.is_empty(), "rows shown more than once: {twice:?}");
+                for event_id in ["live-1", "live-2", "live-3", "live-4"] {
+                    let key = ("live".to_owned(), event_id.to_owned());
+                    assert_eq!(seen.get(&key), Some(&1), "{event_id} is shown once");
+                }
+            },
+        )
+        .await;
+}
