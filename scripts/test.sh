@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command: makes sure PostgreSQL answers (starting the local cluster if it is down),
-# installs pg_auto_failover when it is missing (the failover tests start a real formation) and
-# rsyslog with its Elasticsearch output (the shipper tests run a real rsyslogd), then runs every test of the workspace, unit and integration, against real databases.
+# installs what the tests drive when it is missing — pg_auto_failover (the failover tests start
+# a real formation), rsyslog with its Elasticsearch output (the shipper tests run a real
+# rsyslogd), Chromium with chromedriver (the console tests drive a real browser) — then runs
+# every test of the workspace, unit and integration, against real databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +48,21 @@ if ! dpkg -s rsyslog-elasticsearch >/dev/null 2>&1 || ! command -v logger >/dev/
   else
     echo "test.sh: install rsyslog, rsyslog-elasticsearch and bsdutils (the shipper tests" \
       "need rsyslogd with omelasticsearch, and logger)" >&2
+    exit 1
+  fi
+fi
+
+# The console tests (tests/console) drive Debian's Chromium through its WebDriver server,
+# chromedriver: install both when missing, as above.
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test.sh: installing chromium and chromium-driver (the console's browser tests)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  else
+    echo "test.sh: install chromium and chromium-driver (the console's browser tests need" \
+      "them)" >&2
     exit 1
   fi
 fi

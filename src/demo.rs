@@ -109,7 +109,9 @@ pub async fn run(args: DemoConfig) -> anyhow::Result<()> {
     }
 
     if !args.exit {
-        println!("\nthe aggregator keeps running; open:");
+        println!("\nthe aggregator keeps running; open the console in a browser:");
+        println!("  {base}/ui?range=24h");
+        println!("or the API:");
         for path in ["/stats", "/events?limit=10", "/health", "/docs"] {
             println!("  {base}{path}");
         }
