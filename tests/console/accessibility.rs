@@ -64,6 +64,11 @@ async fn axe_finds_no_serious_or_critical_violation() {
                 Value::Array(violations) => violations,
                 other => panic!("axe failed: {other}"),
             };
+            let ids: Vec<String> = violations
+                .iter()
+                .map(|violation| format!("{} ({})", violation["id"], violation["impact"]))
+                .collect();
+            println!("axe violations of any impact: {ids:?}");
             let blocking: Vec<&Value> = violations
                 .iter()
                 .filter(|violation| matches!(violation["impact"].as_str(), Some("serious" | "critical")))
