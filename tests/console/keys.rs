@@ -118,6 +118,16 @@ async fn the_console_signs_in_with_a_key_and_shows_only_its_topics() {
                 topics.iter().all(|topic| topic.starts_with("orders.")),
                 "#topics lists only orders. topics: {topics:?}"
             );
+            let kept = browser
+                .js(
+                    "return [JSON.stringify({...sessionStorage}),
+                             JSON.stringify({...localStorage}), document.cookie];",
+                    Vec::new(),
+                )
+                .await;
+            let kept_in = |index: usize| kept[index].as_str().unwrap_or_default().contains(&orders_key);
+            assert!(kept_in(0), "the key is kept in sessionStorage");
+            assert!(!kept_in(1) && !kept_in(2), "the key outlives the tab: {kept}");
             let url = browser.url().await;
             assert!(
                 !url.as_str().contains(&orders_key),

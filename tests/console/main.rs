@@ -24,5 +24,6 @@ mod keyboard;
 mod keys;
 mod live;
 mod page_load;
+mod panels;
 mod query;
 mod speed;

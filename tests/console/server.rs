@@ -72,6 +72,11 @@ impl Server {
         Self::start_with(Vec::new(), None, None).await
     }
 
+    /// The aggregator without keys on a fresh embedded store, with more `serve` arguments.
+    pub async fn start_with_args(extra_args: Vec<String>) -> Self {
+        Self::start_with(extra_args, None, None).await
+    }
+
     /// The aggregator serving `keys`; the test's publishes send `publish_key` and its reads
     /// `read_key` (a key that may read every topic).
     pub async fn start_with_keys(keys: &Keys, publish_key: String, read_key: String) -> Self {
