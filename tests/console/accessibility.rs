@@ -42,7 +42,7 @@ async fn axe_finds_no_serious_or_critical_violation() {
                 .await;
             browser
                 .wait_for(
-                    "document.querySelector('#results li.event:first-child .event-details') !== null",
+                    "document.querySelector('#results li.event:first-child .event-details')",
                     SETTLE_TIMEOUT,
                     "the first row opens",
                 )
@@ -71,11 +71,14 @@ async fn axe_finds_no_serious_or_critical_violation() {
             println!("axe violations of any impact: {ids:?}");
             let blocking: Vec<&Value> = violations
                 .iter()
-                .filter(|violation| matches!(violation["impact"].as_str(), Some("serious" | "critical")))
+                .filter(|violation| {
+                    matches!(violation["impact"].as_str(), Some("serious" | "critical"))
+                })
                 .collect();
             assert!(
                 blocking.is_empty(),
-                "axe found serious or critical violations: {blocking:#?}\nall violations: {violations:#?}"
+                "axe found serious or critical violations: {blocking:#?}\n\
+                 all violations: {violations:#?}"
             );
         })
         .await;

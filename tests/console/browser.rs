@@ -2,7 +2,8 @@
 //! `chromedriver` on a free loopback port as a child process, waits for its `/status`, and opens
 //! a session on a fixed 1280×900 window that records the page's console. The browser's log is
 //! read through chromedriver's own `POST /session/{id}/se/log`, which drains what was logged
-//! since the last read, so [`Browser`] keeps everything it has read for [`Browser::assert_clean_log`].
+//! since the last read, so [`Browser`] keeps everything it has read, for
+//! [`Browser::assert_clean_log`].
 //!
 //! [`Browser::run`] runs a test's body, saves a screenshot of the final page to
 //! `target/ui-screenshots/<test>.png` whether the body passed or panicked, and ends the session
@@ -366,7 +367,7 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Chromium quits when its session ends; chromedriver is killed after, with the driver field.
+        // Chromium quits when its session ends; chromedriver is killed after, with `driver`.
         if !self.ended.load(Ordering::SeqCst) {
             end_session_blocking(self.driver.port, &self.session_id);
         }

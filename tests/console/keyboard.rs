@@ -71,12 +71,9 @@ async fn the_console_can_be_driven_with_the_keyboard_alone() {
                 "a row's summary",
             )
             .await;
-            let row = "document.activeElement.closest('li.event')";
-            browser.js(
-                &format!("window.__keyboardRow = {row};"),
-                Vec::new(),
-            )
-            .await;
+            // Remembered in the page, so later checks name the same row wherever the focus is.
+            let remember_row = "window.__keyboardRow = document.activeElement.closest('li.event');";
+            browser.js(remember_row, Vec::new()).await;
             browser.press(&Key::Enter.to_string()).await;
 
             // Assert: the row is open and its details show.
@@ -92,10 +89,10 @@ async fn the_console_can_be_driven_with_the_keyboard_alone() {
 
             // Act: Tab into the details, then Escape.
             browser.press(&Key::Tab.to_string()).await;
+            let in_details = "window.__keyboardRow.querySelector('.event-details')
+                .contains(document.activeElement)";
             assert!(
-                browser
-                    .holds("window.__keyboardRow.querySelector('.event-details').contains(document.activeElement)")
-                    .await,
+                browser.holds(in_details).await,
                 "Tab from an open summary goes into its details"
             );
             browser.press(&Key::Escape.to_string()).await;

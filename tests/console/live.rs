@@ -31,7 +31,10 @@ async fn wait_live_status(browser: &Browser, status: &str, timeout: Duration) {
 
 /// The condition that `#results` holds a row for event `event_id` of topic `live`.
 fn row_shown(event_id: &str) -> String {
-    format!("document.querySelector('#results li.event[data-topic=\"live\"][data-event-id=\"{event_id}\"]') !== null")
+    format!(
+        "document.querySelector('#results li.event[data-topic=\"live\"]\
+         [data-event-id=\"{event_id}\"]') !== null"
+    )
 }
 
 /// An event of topic `live` stamped now.
@@ -80,7 +83,9 @@ async fn live_mode_shows_a_new_event_within_2s_and_nothing_twice_after_a_restart
                 );
 
                 // Act: kill -9, start again on the same port and store, publish more.
-                server.kill_and_restart().await;
+                server.kill().await;
+                wait_live_status(&browser, "reconnecting", RECONNECT_TIMEOUT).await;
+                server.restart().await;
                 wait_live_status(&browser, "live", RECONNECT_TIMEOUT).await;
                 let later = ["live-2", "live-3", "live-4"];
                 let later_events: Vec<_> = later.iter().map(|id| live_event(id)).collect();

@@ -128,7 +128,8 @@ impl Browser {
         let rows = self.rows().await;
         assert!(
             shown,
-            "#results does not show what the API answers\nshown:    {rows:?}\nexpected: {expected:?}\npage: {}",
+            "#results does not show what the API answers\n\
+             shown:    {rows:?}\nexpected: {expected:?}\npage: {}",
             self.body_state().await
         );
         rows

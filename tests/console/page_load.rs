@@ -78,7 +78,7 @@ async fn page_loads_without_console_errors_or_csp_violations() {
                 assert_strict_and_revalidated(&http, &server.url("/ui")).await;
                 assert_strict_and_revalidated(&http, &server.url("/ui/console.css")).await;
 
-                // Assert: a browser asking for `/` is sent to the console; a shipper still gets JSON.
+                // Assert: a browser asking for `/` goes to the console; a shipper still gets JSON.
                 let browsing = http
                     .get(server.url("/"))
                     .header(ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")

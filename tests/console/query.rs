@@ -68,7 +68,7 @@ async fn query_shows_what_the_api_returns_newest_first() {
             // Act
             browser.open_console(&page_url).await;
 
-            // Assert: the rows are the API's events, newest first, timestamps as the API wrote them.
+            // Assert: the rows are the API's events, newest first, timestamps as the API has them.
             browser.wait_for_rows(&expected).await;
             assert_eq!(
                 browser.value_of("#query").await,

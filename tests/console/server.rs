@@ -1,7 +1,7 @@
 //! The aggregator the console talks to: the real binary on the embedded store in a temporary
 //! directory ([`Server::start`]), optionally with API keys made by `aggregator keys add`
-//! ([`Keys`]), restartable on the same port and data ([`Server::kill_and_restart`]); and the
-//! API reads the tests compare the page with, made with a key that may read everything.
+//! ([`Keys`]), restartable on the same port and data ([`Server::kill`], [`Server::restart`]);
+//! and the API reads the tests compare the page with, made with a key that may read everything.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -115,10 +115,15 @@ impl Server {
         format!("{}{path}", self.base_url)
     }
 
-    /// `kill -9`, then the same binary again on the same port and data directory.
-    pub async fn kill_and_restart(&mut self) {
+    /// `kill -9` (the aggregator stops answering until [`Server::restart`]).
+    pub async fn kill(&mut self) {
         let process = self.process.take().expect("the aggregator is running");
         process.kill9().await;
+    }
+
+    /// The same binary again on the same port and data directory, after [`Server::kill`].
+    pub async fn restart(&mut self) {
+        assert!(self.process.is_none(), "the aggregator was killed first");
         let log = self.dir.path().join("aggregator.log");
         self.process = Some(AggregatorProcess::start(self.port, &self.args, &log).await);
     }
