@@ -62,6 +62,8 @@ async fn live_mode_shows_a_new_event_within_2s_and_nothing_twice_after_a_restart
                 wait_live_status(&browser, "live", Duration::from_secs(15)).await;
                 let pressed = browser.attr_of("button#live", "aria-pressed").await;
                 assert_eq!(pressed.as_deref(), Some("true"), "#live is pressed");
+                let live_param = browser.url_param("live").await;
+                assert_eq!(live_param.as_deref(), Some("1"), "the URL keeps live=1");
 
                 // Act
                 server.publish(&[live_event("live-1")]).await;
