@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::actors::{ActorTree, TreeConfig};
 use crate::auth::{AccessControl, AccessOptions};
-use crate::http::{self, AppParts, AppState, ConnectionLimits, Limits, TailSlots};
+use crate::http::{self, AppParts, AppState, ConnectionLimits, Limits, OtlpMapping, TailSlots};
 use crate::http::{ServerTls, TlsFiles};
 use crate::metrics::{InstrumentedStore, Metrics};
 use crate::store::{self, SharedStore, StoreOptions};
@@ -47,6 +47,8 @@ pub struct AppConfig {
     pub tls: Option<TlsFiles>,
     /// Where API keys come from; without them, only a loopback address may be served.
     pub access: AccessOptions,
+    /// How OpenTelemetry log records get their topic.
+    pub otlp: OtlpMapping,
 }
 
 impl Default for AppConfig {
@@ -59,6 +61,7 @@ impl Default for AppConfig {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             tls: None,
             access: AccessOptions::default(),
+            otlp: OtlpMapping::default(),
         }
     }
 }
@@ -119,6 +122,7 @@ impl App {
             searches: Semaphore::new(config.limits.max_concurrent_queries),
             queries: opened.queries,
             access: access.clone(),
+            otlp: config.otlp.clone(),
         }));
         let scheme = if tls.is_some() { "https" } else { "http" };
         info!(%address, scheme, store = store.backend(), shards = config.tree.shards, "aggregator ready");

@@ -75,6 +75,11 @@ pub fn path_or_empty(raw: &str) -> Result<std::path::PathBuf, String> {
     Ok(std::path::PathBuf::from(raw))
 }
 
+/// A topic, as an event's topic must be (not blank, no control or invisible characters).
+pub fn topic(raw: &str) -> Result<String, String> {
+    crate::event::parse_key_part(raw.to_owned()).map_err(|err| format!("a topic {err}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use super::retention::RetentionArgs;
 use crate::actors::{config as tree, BatchingConfig, ChaosConfig, RestartBudget, TreeConfig};
 use crate::app::{self, AppConfig};
 use crate::auth::AccessOptions;
-use crate::http::{limits, ConnectionLimits, Limits, TlsFiles};
+use crate::http::{limits, ConnectionLimits, Limits, OtlpMapping, TlsFiles, TopicTemplate};
 use crate::store::{options as store, StoreOptions};
 use crate::telemetry::LogFormat;
 
@@ -57,6 +57,22 @@ pub struct ServeArgs {
     /// API keys.
     #[command(flatten)]
     pub access: AccessArgs,
+    /// How OpenTelemetry log records get their topic.
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
+}
+
+/// `POST /v1/logs`: the topic of each OpenTelemetry log record.
+#[derive(Debug, Clone, Args)]
+pub struct OtlpArgs {
+    /// Topic of an OTLP log record: text and `{attribute}` names of its resource, e.g.
+    /// `otel.{service.namespace}.{service.name}`.
+    #[arg(long, env = "AGG_OTLP_TOPIC", default_value_t = TopicTemplate::service_name())]
+    pub otlp_topic: TopicTemplate,
+    /// Topic of a record whose resource lacks an attribute `--otlp-topic` names.
+    #[arg(long, env = "AGG_OTLP_DEFAULT_TOPIC", default_value = "otlp",
+          value_parser = parse::topic)]
+    pub otlp_default_topic: String,
 }
 
 /// Who may use the API: the keys file, or explicitly nobody checked.
@@ -298,6 +314,10 @@ impl ServeArgs {
                 },
             },
             shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
+            otlp: OtlpMapping {
+                topic: self.otlp.otlp_topic.clone(),
+                default_topic: self.otlp.otlp_default_topic.clone(),
+            },
             tls: self.tls.files(),
             access: AccessOptions {
                 keys_file: self

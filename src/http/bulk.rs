@@ -29,6 +29,7 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use utoipa::IntoResponses;
 
+use super::batch::{commit_one_by_one, commit_together};
 use super::console;
 use super::error::{retryable_as_aborted, ApiError, ErrorResponse, FieldIssue};
 use super::media::{body_format, body_rejection};
@@ -212,44 +213,6 @@ async fn ingest_bulk(
         errors,
         items: answers,
     })))
-}
-
-/// What became of each committed item, by position: its outcome, or why the store refused it.
-type Committed = Vec<(usize, Result<Outcome, String>)>;
-
-/// Commits the items' events as one ingest (one round of group commits).
-async fn commit_together(
-    state: &AppState,
-    events: Vec<(usize, Event)>,
-) -> Result<Committed, ActorError> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (positions, events): (Vec<usize>, Vec<Event>) = events.into_iter().unzip();
-    let outcomes = state.tree.ingest(events).await?;
-    // The tree answers one outcome per event, in order.
-    debug_assert_eq!(positions.len(), outcomes.len());
-    Ok(positions
-        .into_iter()
-        .zip(outcomes.into_iter().map(Ok))
-        .collect())
-}
-
-/// Commits each event on its own, so that a refusal by the store stays that item's.
-async fn commit_one_by_one(
-    state: &AppState,
-    events: Vec<(usize, Event)>,
-) -> Result<Committed, ActorError> {
-    let mut committed = Vec::with_capacity(events.len());
-    for (position, event) in events {
-        let outcome = match state.tree.ingest(vec![event]).await {
-            Ok(outcomes) => Ok(outcomes.into_iter().next().unwrap_or(Outcome::Duplicate)),
-            Err(ActorError::Rejected(reason)) => Err(reason),
-            Err(other) => return Err(other),
-        };
-        committed.push((position, outcome));
-    }
-    Ok(committed)
 }
 
 /// Each item's answer so far (refused, or waiting for its commit) and the events to commit,

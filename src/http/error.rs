@@ -103,6 +103,9 @@ pub enum ApiError {
     /// A bulk body whose lines cannot be read as action/document pairs (400).
     #[error("malformed bulk body: {0}")]
     MalformedBulk(String),
+    /// An OTLP body that does not decode as an `ExportLogsServiceRequest` (400).
+    #[error("the body is not an OTLP ExportLogsServiceRequest: {0}")]
+    MalformedOtlp(String),
     /// The body is JSON but some events are invalid (422); nothing of the request is stored.
     #[error("validation failed")]
     Validation(Vec<FieldIssue>),
@@ -134,6 +137,12 @@ pub enum ApiError {
          or application/x-ndjson"
     )]
     UnsupportedMediaType(String),
+    /// An OTLP body declared as neither protobuf nor JSON (415).
+    #[error(
+        "unsupported content type {0}: send OTLP logs with Content-Type: application/x-protobuf \
+         or application/json"
+    )]
+    UnsupportedOtlpMediaType(String),
     /// No API key, or one that is not in the keys file (401, with `WWW-Authenticate`).
     #[error("{0}")]
     Unauthenticated(Unauthenticated),
@@ -261,7 +270,7 @@ impl IntoResponse for ApiError {
                 retry_after = whole_seconds(wait);
                 (StatusCode::TOO_MANY_REQUESTS, message, None)
             }
-            Self::MalformedJson(_) | Self::MalformedBulk(_) => {
+            Self::MalformedJson(_) | Self::MalformedBulk(_) | Self::MalformedOtlp(_) => {
                 (StatusCode::BAD_REQUEST, message, None)
             }
             Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, message, Some(issues)),
@@ -271,7 +280,9 @@ impl IntoResponse for ApiError {
             Self::StoreRejected(_) => (StatusCode::BAD_REQUEST, message, None),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, message, None),
             Self::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, message, None),
-            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, message, None),
+            Self::UnsupportedMediaType(_) | Self::UnsupportedOtlpMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, message, None)
+            }
             Self::Encoding(refused) => {
                 let status = match refused {
                     EncodingError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -6,6 +6,7 @@
 
 mod access;
 mod auth;
+mod batch;
 pub mod body;
 mod bulk;
 mod connection;
@@ -23,6 +24,7 @@ mod intake;
 pub mod limits;
 mod media;
 mod metrics;
+mod otlp;
 mod paging;
 mod params;
 mod publish;
@@ -39,6 +41,7 @@ mod topics;
 pub use error::ApiError;
 pub use follow::TailSlots;
 pub use limits::{ConnectionLimits, Limits};
+pub use otlp::{OtlpMapping, TopicTemplate};
 pub use router::{openapi, router};
 pub use server::serve;
 pub use state::{AppParts, AppState};

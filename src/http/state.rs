@@ -9,6 +9,7 @@ use super::error::ApiError;
 
 use super::follow::TailSlots;
 use super::limits::Limits;
+use super::otlp::OtlpMapping;
 use crate::actors::ActorTree;
 use crate::auth::AccessControl;
 use crate::metrics::Metrics;
@@ -65,4 +66,6 @@ pub struct AppParts {
     pub queries: SharedQueries,
     /// The API keys in force (or none: every caller may do everything).
     pub access: Arc<AccessControl>,
+    /// How OpenTelemetry log records become events.
+    pub otlp: OtlpMapping,
 }

@@ -1,0 +1,219 @@
+//! `POST /v1/logs`: OpenTelemetry's OTLP/HTTP logs, as every OpenTelemetry SDK and the
+//! Collector export them: an `ExportLogsServiceRequest` in protobuf (`application/x-protobuf`)
+//! or in the OTLP JSON encoding (`application/json`), gzip or not (the intake decodes it).
+//!
+//! Each log record is judged on its own (`otlp/map.rs` says how it becomes an event): one whose
+//! id, topic or payload is refused, or whose topic the key may not publish to, is counted in
+//! the answer's `partial_success.rejected_log_records` with the first reasons in
+//! `error_message`, and every other record is stored. The answer is `200` with an
+//! `ExportLogsServiceResponse` in the request's encoding, as the specification asks; `400` for a
+//! body that does not decode (exporters drop it: retrying cannot help); `429` and `503` carry
+//! `Retry-After`, which OTLP exporters honour before they send the same batch again — and the
+//! same batch stores nothing twice.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::Utc;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use prost::Message;
+
+use super::batch::{commit_one_by_one, commit_together};
+use super::error::{ApiError, ErrorResponse, FieldIssue};
+use super::media::body_rejection;
+use super::state::AppState;
+use crate::actors::ActorError;
+use crate::auth::{Caller, Scope};
+use crate::event::Event;
+
+pub mod map;
+
+pub use map::{OtlpMapping, TopicTemplate};
+
+/// How many refusal reasons `error_message` quotes.
+const REASONS_QUOTED: usize = 5;
+
+/// The two encodings of OTLP/HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn of(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let declared = headers
+            .get(header::CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .unwrap_or_else(|| "(none)".into());
+        let essence = declared.split(';').next().unwrap_or_default().trim();
+        if essence.eq_ignore_ascii_case("application/x-protobuf")
+            || essence.eq_ignore_ascii_case("application/protobuf")
+        {
+            Ok(Self::Protobuf)
+        } else if essence.eq_ignore_ascii_case("application/json") {
+            Ok(Self::Json)
+        } else {
+            Err(ApiError::UnsupportedOtlpMediaType(declared))
+        }
+    }
+
+    fn decode(self, body: &[u8]) -> Result<ExportLogsServiceRequest, ApiError> {
+        match self {
+            Self::Protobuf => ExportLogsServiceRequest::decode(body)
+                .map_err(|err| ApiError::MalformedOtlp(err.to_string())),
+            Self::Json => {
+                serde_json::from_slice(body).map_err(|err| ApiError::MalformedOtlp(err.to_string()))
+            }
+        }
+    }
+
+    fn answer(self, response: ExportLogsServiceResponse) -> Response {
+        match self {
+            Self::Protobuf => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-protobuf"),
+                )],
+                response.encode_to_vec(),
+            )
+                .into_response(),
+            Self::Json => Json(response).into_response(),
+        }
+    }
+}
+
+/// Store OpenTelemetry log records (OTLP/HTTP).
+///
+/// Each record becomes an event: topic from the resource's `service.name` (`--otlp-topic`),
+/// `event_id` from the `log.record.uid` attribute or a digest of resource, scope and record,
+/// time from `time_unix_nano` (else `observed_time_unix_nano`), source from
+/// `service.instance.id` or `host.name`; the payload keeps body, severity, attributes, trace
+/// and span ids, resource and scope. A refused record is counted in `partial_success`; the
+/// others are stored.
+#[utoipa::path(
+    post,
+    path = "/v1/logs",
+    tag = "shippers",
+    request_body(content(
+                     (Vec<u8> = "application/x-protobuf"),
+                     (Object = "application/json")
+                 ),
+                 description = "An `ExportLogsServiceRequest`, in protobuf or in the OTLP JSON encoding"),
+    responses(
+        (status = 200, description = "Every record stored, or the refused ones counted in \
+                                      `partial_success` (an `ExportLogsServiceResponse`, in the \
+                                      request's encoding)", body = Object),
+        (status = 400, description = "The body does not decode as an `ExportLogsServiceRequest`", body = ErrorResponse),
+        (status = 413, description = "The body exceeds `--max-body-bytes`, as sent or once decoded", body = ErrorResponse),
+        (status = 415, description = "Neither `application/x-protobuf` nor `application/json`, or \
+                                      an unsupported `Content-Encoding`", body = ErrorResponse),
+        (status = 422, description = "No record, or more than `--max-events-per-request`", body = ErrorResponse),
+        (status = 429, description = "Too many requests in flight, or the key over its quota",
+         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 503, description = "Store unreachable or slow; retrying the batch is safe",
+         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn export_logs(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Publish])?;
+    let encoding = Encoding::of(&headers)?;
+    let limits = &state.limits;
+    let body = body.map_err(|rejection| body_rejection(rejection, limits.max_body_bytes))?;
+    let request = encoding.decode(&body)?;
+    let received_at = Utc::now();
+    let map = || map::map_request(&request, &state.otlp, received_at, limits.max_payload_depth);
+    let records = map();
+    if records.is_empty() || records.len() > limits.max_events_per_request {
+        return Err(ApiError::Validation(vec![FieldIssue::request(
+            "resourceLogs",
+            format!(
+                "an export holds 1 to {} log records (got {})",
+                limits.max_events_per_request,
+                records.len()
+            ),
+        )]));
+    }
+    let (mut refusals, events) = judge(&caller, records);
+    if !events.is_empty() {
+        if let (Some(key), Err(exceeded)) = (caller.key_name(), caller.take_events(events.len())) {
+            return Err(ApiError::over_quota(key, exceeded));
+        }
+    }
+    let committed = match commit_together(&state, events).await {
+        // The store refused a record that passed validation, and with it the batch. The events
+        // went to the actors, so the records are mapped again and committed one by one: only
+        // the record the store refuses is refused.
+        Err(ActorError::Rejected(_)) => {
+            let (_, events) = judge(&caller, map());
+            commit_one_by_one(&state, events).await?
+        }
+        other => other?,
+    };
+    let mut stored = 0;
+    for (_, outcome) in committed {
+        match outcome {
+            Ok(_) => stored += 1,
+            Err(reason) => refusals.push(reason),
+        }
+    }
+    if let Some(key) = caller.key_name() {
+        state.metrics.key_published(key, stored);
+    }
+    let partial_success = (!refusals.is_empty()).then(|| ExportLogsPartialSuccess {
+        rejected_log_records: i64::try_from(refusals.len()).unwrap_or(i64::MAX),
+        error_message: describe_refusals(&refusals),
+    });
+    Ok(encoding.answer(ExportLogsServiceResponse { partial_success }))
+}
+
+/// The reasons records were refused, and the events to commit with their positions. A record
+/// whose topic is outside the key's prefixes is refused alone.
+fn judge(
+    caller: &Caller,
+    records: Vec<Result<Event, String>>,
+) -> (Vec<String>, Vec<(usize, Event)>) {
+    let mut refusals = Vec::new();
+    let mut events = Vec::with_capacity(records.len());
+    for (position, record) in records.into_iter().enumerate() {
+        match record {
+            Err(reason) => refusals.push(format!("record {position}: {reason}")),
+            Ok(event) if !caller.may_reach(&event.topic) => refusals.push(format!(
+                "record {position}: the key may not publish to {:?}",
+                event.topic
+            )),
+            Ok(event) => events.push((position, event)),
+        }
+    }
+    (refusals, events)
+}
+
+/// `"N log records refused: first; second; ..."`.
+fn describe_refusals(refusals: &[String]) -> String {
+    let quoted: Vec<&str> = refusals
+        .iter()
+        .take(REASONS_QUOTED)
+        .map(String::as_str)
+        .collect();
+    let more = refusals.len().saturating_sub(REASONS_QUOTED);
+    let tail = if more > 0 {
+        format!("; and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        "{} log records refused: {}{tail}",
+        refusals.len(),
+        quoted.join("; ")
+    )
+}
