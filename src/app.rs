@@ -14,7 +14,9 @@ use tracing::{info, warn};
 
 use crate::actors::{ActorTree, TreeConfig};
 use crate::auth::{AccessControl, AccessOptions};
-use crate::http::{self, AppParts, AppState, ConnectionLimits, Limits, OtlpMapping, TailSlots};
+use crate::http::{
+    self, AppParts, AppState, ConnectionLimits, Limits, LokiMapping, OtlpMapping, TailSlots,
+};
 use crate::http::{ServerTls, TlsFiles};
 use crate::metrics::{InstrumentedStore, Metrics};
 use crate::store::{self, SharedStore, StoreOptions};
@@ -49,6 +51,8 @@ pub struct AppConfig {
     pub access: AccessOptions,
     /// How OpenTelemetry log records get their topic.
     pub otlp: OtlpMapping,
+    /// How Loki log lines get their topic.
+    pub loki: LokiMapping,
 }
 
 impl Default for AppConfig {
@@ -62,6 +66,7 @@ impl Default for AppConfig {
             tls: None,
             access: AccessOptions::default(),
             otlp: OtlpMapping::default(),
+            loki: LokiMapping::default(),
         }
     }
 }
@@ -123,6 +128,7 @@ impl App {
             queries: opened.queries,
             access: access.clone(),
             otlp: config.otlp.clone(),
+            loki: config.loki.clone(),
         }));
         let scheme = if tls.is_some() { "https" } else { "http" };
         info!(%address, scheme, store = store.backend(), shards = config.tree.shards, "aggregator ready");

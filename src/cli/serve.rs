@@ -12,7 +12,9 @@ use super::retention::RetentionArgs;
 use crate::actors::{config as tree, BatchingConfig, ChaosConfig, RestartBudget, TreeConfig};
 use crate::app::{self, AppConfig};
 use crate::auth::AccessOptions;
-use crate::http::{limits, ConnectionLimits, Limits, OtlpMapping, TlsFiles, TopicTemplate};
+use crate::http::{
+    limits, ConnectionLimits, Limits, LokiMapping, OtlpMapping, TlsFiles, TopicTemplate,
+};
 use crate::store::{options as store, StoreOptions};
 use crate::telemetry::LogFormat;
 
@@ -60,6 +62,26 @@ pub struct ServeArgs {
     /// How OpenTelemetry log records get their topic.
     #[command(flatten)]
     pub otlp: OtlpArgs,
+    /// How Loki log lines get their topic.
+    #[command(flatten)]
+    pub loki: LokiArgs,
+}
+
+/// `POST /loki/api/v1/push`: the topic of each Loki log line.
+#[derive(Debug, Clone, Args)]
+pub struct LokiArgs {
+    /// Stream labels whose value is a Loki line's topic, the first present wins.
+    #[arg(
+        long,
+        env = "AGG_LOKI_TOPIC_LABEL",
+        value_delimiter = ',',
+        default_value = "service_name,job"
+    )]
+    pub loki_topic_label: Vec<String>,
+    /// Topic of a line whose stream has none of the `--loki-topic-label` labels.
+    #[arg(long, env = "AGG_LOKI_DEFAULT_TOPIC", default_value = "loki",
+          value_parser = parse::topic)]
+    pub loki_default_topic: String,
 }
 
 /// `POST /v1/logs`: the topic of each OpenTelemetry log record.
@@ -317,6 +339,10 @@ impl ServeArgs {
             otlp: OtlpMapping {
                 topic: self.otlp.otlp_topic.clone(),
                 default_topic: self.otlp.otlp_default_topic.clone(),
+            },
+            loki: LokiMapping {
+                topic_labels: self.loki.loki_topic_label.clone(),
+                default_topic: self.loki.loki_default_topic.clone(),
             },
             tls: self.tls.files(),
             access: AccessOptions {

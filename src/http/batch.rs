@@ -1,11 +1,14 @@
-//! Committing a batch of items that are judged one by one (the shippers' bulk API, OTLP): the
-//! valid items' events go to the actor tree as one ingest, and each item learns its outcome by
-//! its position in the request. When the store refuses the batch for one event that passed
-//! validation, the caller commits the events again one by one, so that only that item is
-//! refused.
+//! Committing a batch of items that are judged one by one (the shippers' bulk API, OTLP, Loki):
+//! the valid items' events go to the actor tree as one ingest, and each item learns its outcome
+//! by its position in the request. When the store refuses the batch for one event that passed
+//! validation, the events are committed again one by one, so that only that item is refused.
 
+use std::fmt;
+
+use super::error::{ApiError, FieldIssue};
 use super::state::AppState;
 use crate::actors::ActorError;
+use crate::auth::Caller;
 use crate::event::{Event, Outcome};
 
 /// What became of each committed item, by position: its outcome, or why the store refused it.
@@ -44,4 +47,104 @@ pub async fn commit_one_by_one(
         committed.push((position, outcome));
     }
     Ok(committed)
+}
+
+/// Items of a request with their positions in it.
+type Positioned<T> = Vec<(usize, T)>;
+
+/// Why one item of a batch was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// It cannot be an event (the reason names the field), or the store refused it.
+    Invalid(String),
+    /// Its topic is outside the key's prefixes.
+    TopicOutsideKey(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(reason) => f.write_str(reason),
+            Self::TopicOutsideKey(topic) => write!(f, "the key may not publish to {topic:?}"),
+        }
+    }
+}
+
+/// What became of a batch of items judged one by one.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Items stored (new or duplicate).
+    pub stored: usize,
+    /// The refused items, by position, in order.
+    pub refused: Vec<(usize, Refusal)>,
+}
+
+/// Stores the items `map` gives (an event, or why the item cannot be one), each judged on its
+/// own: a refused item never fails its neighbours. `items` names them in the error for an
+/// empty batch or one over `--max-events-per-request`. `map` is called again (rarely: only when
+/// the store refuses one event of the batch) to commit the items one by one.
+pub async fn ingest_judged(
+    state: &AppState,
+    caller: &Caller,
+    items: &str,
+    map: impl Fn() -> Vec<Result<Event, String>>,
+) -> Result<BatchOutcome, ApiError> {
+    let judged = map();
+    let limit = state.limits.max_events_per_request;
+    if judged.is_empty() || judged.len() > limit {
+        return Err(ApiError::Validation(vec![FieldIssue::request(
+            items,
+            format!(
+                "a request holds 1 to {limit} {items} (got {})",
+                judged.len()
+            ),
+        )]));
+    }
+    let (mut refused, events) = judge(caller, judged);
+    if !events.is_empty() {
+        if let (Some(key), Err(exceeded)) = (caller.key_name(), caller.take_events(events.len())) {
+            return Err(ApiError::over_quota(key, exceeded));
+        }
+    }
+    let committed = match commit_together(state, events).await {
+        // The store refused an event that passed validation, and with it the batch. The
+        // events went to the actors, so the items are mapped again and committed one by one:
+        // only the item the store refuses is refused.
+        Err(ActorError::Rejected(_)) => {
+            let (_, events) = judge(caller, map());
+            commit_one_by_one(state, events).await?
+        }
+        other => other?,
+    };
+    let mut stored = 0;
+    for (position, outcome) in committed {
+        match outcome {
+            Ok(_) => stored += 1,
+            Err(reason) => refused.push((position, Refusal::Invalid(reason))),
+        }
+    }
+    if let Some(key) = caller.key_name() {
+        state.metrics.key_published(key, stored);
+    }
+    refused.sort_by_key(|(position, _)| *position);
+    Ok(BatchOutcome { stored, refused })
+}
+
+/// The refused items and the events to commit, with their positions.
+fn judge(
+    caller: &Caller,
+    items: Vec<Result<Event, String>>,
+) -> (Positioned<Refusal>, Positioned<Event>) {
+    let mut refused = Vec::new();
+    let mut events = Vec::with_capacity(items.len());
+    for (position, item) in items.into_iter().enumerate() {
+        match item {
+            Err(reason) => refused.push((position, Refusal::Invalid(reason))),
+            Ok(event) if !caller.may_reach(&event.topic) => {
+                refused.push((position, Refusal::TopicOutsideKey(event.topic)));
+            }
+            Ok(event) => events.push((position, event)),
+        }
+    }
+    (refused, events)
 }

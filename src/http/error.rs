@@ -103,6 +103,18 @@ pub enum ApiError {
     /// A bulk body whose lines cannot be read as action/document pairs (400).
     #[error("malformed bulk body: {0}")]
     MalformedBulk(String),
+    /// Some lines of a Loki push were refused, each listed by position; the others are stored
+    /// (400, as Loki answers a push with invalid entries).
+    #[error("{stored} lines stored; these were refused")]
+    LinesRefused {
+        /// Lines of the push stored (new or duplicate).
+        stored: usize,
+        /// The refused lines.
+        details: Vec<FieldIssue>,
+    },
+    /// A Loki push that does not decode (400).
+    #[error("the body is not a Loki push: {0}")]
+    MalformedLoki(String),
     /// An OTLP body that does not decode as an `ExportLogsServiceRequest` (400).
     #[error("the body is not an OTLP ExportLogsServiceRequest: {0}")]
     MalformedOtlp(String),
@@ -143,6 +155,12 @@ pub enum ApiError {
          or application/json"
     )]
     UnsupportedOtlpMediaType(String),
+    /// A Loki push declared as neither protobuf nor JSON (415).
+    #[error(
+        "unsupported content type {0}: push with Content-Type: application/x-protobuf \
+         (snappy-compressed) or application/json"
+    )]
+    UnsupportedLokiMediaType(String),
     /// No API key, or one that is not in the keys file (401, with `WWW-Authenticate`).
     #[error("{0}")]
     Unauthenticated(Unauthenticated),
@@ -270,17 +288,21 @@ impl IntoResponse for ApiError {
                 retry_after = whole_seconds(wait);
                 (StatusCode::TOO_MANY_REQUESTS, message, None)
             }
-            Self::MalformedJson(_) | Self::MalformedBulk(_) | Self::MalformedOtlp(_) => {
-                (StatusCode::BAD_REQUEST, message, None)
-            }
+            Self::MalformedJson(_)
+            | Self::MalformedBulk(_)
+            | Self::MalformedOtlp(_)
+            | Self::MalformedLoki(_) => (StatusCode::BAD_REQUEST, message, None),
             Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, message, Some(issues)),
+            Self::LinesRefused { details, .. } => (StatusCode::BAD_REQUEST, message, Some(details)),
             Self::InvalidQuery(issues) | Self::InvalidPath(issues) => {
                 (StatusCode::BAD_REQUEST, message, Some(issues))
             }
             Self::StoreRejected(_) => (StatusCode::BAD_REQUEST, message, None),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, message, None),
             Self::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, message, None),
-            Self::UnsupportedMediaType(_) | Self::UnsupportedOtlpMediaType(_) => {
+            Self::UnsupportedMediaType(_)
+            | Self::UnsupportedOtlpMediaType(_)
+            | Self::UnsupportedLokiMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, message, None)
             }
             Self::Encoding(refused) => {

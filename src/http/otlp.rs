@@ -23,13 +23,11 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use prost::Message;
 
-use super::batch::{commit_one_by_one, commit_together};
-use super::error::{ApiError, ErrorResponse, FieldIssue};
+use super::batch::{ingest_judged, Refusal};
+use super::error::{ApiError, ErrorResponse};
 use super::media::body_rejection;
 use super::state::AppState;
-use crate::actors::ActorError;
 use crate::auth::{Caller, Scope};
-use crate::event::Event;
 
 pub mod map;
 
@@ -132,78 +130,23 @@ pub async fn export_logs(
     let body = body.map_err(|rejection| body_rejection(rejection, limits.max_body_bytes))?;
     let request = encoding.decode(&body)?;
     let received_at = Utc::now();
-    let map = || map::map_request(&request, &state.otlp, received_at, limits.max_payload_depth);
-    let records = map();
-    if records.is_empty() || records.len() > limits.max_events_per_request {
-        return Err(ApiError::Validation(vec![FieldIssue::request(
-            "resourceLogs",
-            format!(
-                "an export holds 1 to {} log records (got {})",
-                limits.max_events_per_request,
-                records.len()
-            ),
-        )]));
-    }
-    let (mut refusals, events) = judge(&caller, records);
-    if !events.is_empty() {
-        if let (Some(key), Err(exceeded)) = (caller.key_name(), caller.take_events(events.len())) {
-            return Err(ApiError::over_quota(key, exceeded));
-        }
-    }
-    let committed = match commit_together(&state, events).await {
-        // The store refused a record that passed validation, and with it the batch. The events
-        // went to the actors, so the records are mapped again and committed one by one: only
-        // the record the store refuses is refused.
-        Err(ActorError::Rejected(_)) => {
-            let (_, events) = judge(&caller, map());
-            commit_one_by_one(&state, events).await?
-        }
-        other => other?,
-    };
-    let mut stored = 0;
-    for (_, outcome) in committed {
-        match outcome {
-            Ok(_) => stored += 1,
-            Err(reason) => refusals.push(reason),
-        }
-    }
-    if let Some(key) = caller.key_name() {
-        state.metrics.key_published(key, stored);
-    }
-    let partial_success = (!refusals.is_empty()).then(|| ExportLogsPartialSuccess {
-        rejected_log_records: i64::try_from(refusals.len()).unwrap_or(i64::MAX),
-        error_message: describe_refusals(&refusals),
+    let outcome = ingest_judged(&state, &caller, "log records", || {
+        map::map_request(&request, &state.otlp, received_at, limits.max_payload_depth)
+    })
+    .await?;
+    let partial_success = (!outcome.refused.is_empty()).then(|| ExportLogsPartialSuccess {
+        rejected_log_records: i64::try_from(outcome.refused.len()).unwrap_or(i64::MAX),
+        error_message: describe_refusals(&outcome.refused),
     });
     Ok(encoding.answer(ExportLogsServiceResponse { partial_success }))
 }
 
-/// The reasons records were refused, and the events to commit with their positions. A record
-/// whose topic is outside the key's prefixes is refused alone.
-fn judge(
-    caller: &Caller,
-    records: Vec<Result<Event, String>>,
-) -> (Vec<String>, Vec<(usize, Event)>) {
-    let mut refusals = Vec::new();
-    let mut events = Vec::with_capacity(records.len());
-    for (position, record) in records.into_iter().enumerate() {
-        match record {
-            Err(reason) => refusals.push(format!("record {position}: {reason}")),
-            Ok(event) if !caller.may_reach(&event.topic) => refusals.push(format!(
-                "record {position}: the key may not publish to {:?}",
-                event.topic
-            )),
-            Ok(event) => events.push((position, event)),
-        }
-    }
-    (refusals, events)
-}
-
-/// `"N log records refused: first; second; ..."`.
-fn describe_refusals(refusals: &[String]) -> String {
-    let quoted: Vec<&str> = refusals
+/// `"N log records refused: record 3: why; record 9: why; ..."`.
+fn describe_refusals(refusals: &[(usize, Refusal)]) -> String {
+    let quoted: Vec<String> = refusals
         .iter()
         .take(REASONS_QUOTED)
-        .map(String::as_str)
+        .map(|(position, why)| format!("record {position}: {why}"))
         .collect();
     let more = refusals.len().saturating_sub(REASONS_QUOTED);
     let tail = if more > 0 {
@@ -212,7 +155,7 @@ fn describe_refusals(refusals: &[String]) -> String {
         String::new()
     };
     format!(
-        "{} log records refused: {}{tail}",
+        "{} log record(s) refused: {}{tail}",
         refusals.len(),
         quoted.join("; ")
     )

@@ -22,8 +22,8 @@ use super::error::ApiError;
 use super::intake::{receive_and_admit, Intake};
 use super::state::AppState;
 use super::{
-    access, bulk, console, counts, docs, events, fields, health, metrics, otlp, publish, purge,
-    stats, stream, telemetry, topics,
+    access, bulk, console, counts, docs, events, fields, health, loki, metrics, otlp, publish,
+    purge, stats, stream, telemetry, topics,
 };
 
 /// Every documented route, in four groups: the API proper, which needs a key and sits behind
@@ -55,7 +55,8 @@ fn documented_routes() -> DocumentedRoutes {
         shippers: OpenApiRouter::new()
             .routes(routes!(bulk::bulk))
             .routes(routes!(bulk::bulk_into_index))
-            .routes(routes!(otlp::export_logs)),
+            .routes(routes!(otlp::export_logs))
+            .routes(routes!(loki::push)),
         scraped: OpenApiRouter::new().routes(routes!(metrics::get_metrics)),
         probes: OpenApiRouter::new()
             .routes(routes!(health::health))

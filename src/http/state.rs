@@ -9,6 +9,7 @@ use super::error::ApiError;
 
 use super::follow::TailSlots;
 use super::limits::Limits;
+use super::loki::LokiMapping;
 use super::otlp::OtlpMapping;
 use crate::actors::ActorTree;
 use crate::auth::AccessControl;
@@ -68,4 +69,6 @@ pub struct AppParts {
     pub access: Arc<AccessControl>,
     /// How OpenTelemetry log records become events.
     pub otlp: OtlpMapping,
+    /// How Loki log lines become events.
+    pub loki: LokiMapping,
 }
