@@ -7,7 +7,8 @@
 //!
 //! [`Browser::run`] runs a test's body, saves a screenshot of the final page to
 //! `target/ui-screenshots/<test>.png` whether the body passed or panicked, and ends the session
-//! (Chromium quits). Dropping the [`Browser`] ends the session if that has not happened yet, then
+//! (Chromium quits); [`Browser::save_screenshot_sized`] saves one of an exact viewport size.
+//! Dropping the [`Browser`] ends the session if that has not happened yet, then
 //! kills chromedriver by its PID.
 //!
 //! Without chromedriver a test is skipped with "skipped: chromedriver not found", unless `CI`
@@ -211,6 +212,18 @@ fn screenshot_path(test_name: &str) -> PathBuf {
     dir.join(format!("{test_name}.png"))
 }
 
+/// Width and height of a PNG, from its `IHDR` chunk (`None` if `png` is no PNG).
+fn png_size(png: &[u8]) -> Option<(u32, u32)> {
+    let header = png.get(..24)?;
+    if &header[..8] != b"\x89PNG\r\n\x1a\n" || &header[12..16] != b"IHDR" {
+        return None;
+    }
+    let word = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    Some((word(16), word(20)))
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium session; `None` (after printing
     /// "skipped: chromedriver not found") when there is no chromedriver and `CI` is not set.
@@ -285,6 +298,42 @@ impl Browser {
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }
+    }
+
+    /// Saves a screenshot of exactly `width`×`height` CSS pixels of the page as
+    /// `target/ui-screenshots/<file_name>.png`: the window is resized so that its viewport (the
+    /// window less what a headed browser would draw around it) has that size.
+    pub async fn save_screenshot_sized(&self, file_name: &str, width: u32, height: u32) {
+        let inner = self
+            .js(
+                "return [window.innerWidth, window.innerHeight];",
+                Vec::new(),
+            )
+            .await;
+        let (_, _, window_width, window_height) = self
+            .client
+            .get_window_rect()
+            .await
+            .expect("the window has a size");
+        let size = |index: usize| inner[index].as_u64().expect("a viewport size");
+        let margin_width = window_width.saturating_sub(size(0));
+        let margin_height = window_height.saturating_sub(size(1));
+        let outer_width = u32::try_from(u64::from(width) + margin_width).expect("a window width");
+        let outer_height =
+            u32::try_from(u64::from(height) + margin_height).expect("a window height");
+        self.client
+            .set_window_size(outer_width, outer_height)
+            .await
+            .expect("the window is resized");
+        let png = self.client.screenshot().await.expect("a screenshot");
+        assert_eq!(
+            png_size(&png),
+            Some((width, height)),
+            "the screenshot's size in pixels"
+        );
+        let path = screenshot_path(file_name);
+        std::fs::write(&path, png)
+            .unwrap_or_else(|err| panic!("{} is written: {err}", path.display()));
     }
 
     /// Navigates to `url` (returns once the document has loaded; scripts may still be running).

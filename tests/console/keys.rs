@@ -1,10 +1,11 @@
 //! The console with API keys in force: it asks for a key, says so when one is refused, and once
 //! signed in with a key limited to `orders.` shows only that key's topics, while the key never
-//! appears in the page URL.
+//! appears in the page URL. A key that may publish but not read is signed in too, and the page
+//! says in sentences why it shows no events.
 
 use chrono::Utc;
 
-use crate::browser::Browser;
+use crate::browser::{Browser, LogEntry};
 use crate::data::{iso, mixed_events};
 use crate::page::{console_url, SETTLE_TIMEOUT};
 use crate::server::{Keys, Server};
@@ -171,6 +172,77 @@ async fn the_console_signs_in_with_a_key_and_shows_only_its_topics() {
                     )
                     .await;
                 browser.assert_no_script_error().await;
+            },
+        )
+        .await;
+}
+
+/// Whether `entry` is the line Chromium logs by itself for an answer refused with `401` or
+/// `403` ("Failed to load resource: the server responded with a status of 403 (Forbidden)").
+fn is_refusal_logged_by_chromium(entry: &LogEntry) -> bool {
+    entry.message.contains("Failed to load resource")
+        && (entry.message.contains("status of 401") || entry.message.contains("status of 403"))
+}
+
+#[tokio::test]
+async fn a_key_without_the_read_scope_gets_a_sentence_not_a_blank_page() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    browser
+        .run(
+            "a_key_without_the_read_scope_gets_a_sentence_not_a_blank_page",
+            async {
+                // Arrange: a publish-only key, and events it could read were it allowed to.
+                let keys = Keys::new();
+                let read_key = keys.add("everything-reader", "read", None);
+                let publish_key = keys.add("publisher", "publish", None);
+                let server = Server::start_with_keys(&keys, publish_key.clone(), read_key).await;
+                server.publish(&mixed_events(10, Utc::now())).await;
+                browser.goto(&console_url(&server.base_url, "", "1h")).await;
+                browser
+                    .wait_for(
+                        "document.body.dataset.state === 'signin'",
+                        SETTLE_TIMEOUT,
+                        "the console asks for a key",
+                    )
+                    .await;
+
+                // Act
+                sign_in_with(&browser, &publish_key).await;
+
+                // Assert: signed in, the page says why it shows no events.
+                browser.wait_settled().await;
+                let access = browser.text_of("#access").await.unwrap_or_default();
+                assert!(
+                    access.contains("publisher") && access.contains("cannot read"),
+                    "#access says the key cannot read events: {access:?}"
+                );
+                browser
+                    .wait_for(
+                        "document.getElementById('error').checkVisibility()",
+                        SETTLE_TIMEOUT,
+                        "#error shows",
+                    )
+                    .await;
+                let error = browser.error_shown().await.unwrap_or_default();
+                assert!(
+                    error.contains("403") && error.contains("does not allow"),
+                    "#error says the key does not allow reading: {error:?}"
+                );
+                assert!(browser.rows().await.is_empty(), "no events are listed");
+                let log = browser.log().await;
+                let errors: Vec<&LogEntry> = log
+                    .iter()
+                    .filter(|entry| {
+                        entry.level == "SEVERE" || entry.message.contains("Content Security Policy")
+                    })
+                    .filter(|entry| !is_refusal_logged_by_chromium(entry))
+                    .collect();
+                assert!(
+                    errors.is_empty(),
+                    "the browser console has errors besides 401/403 answers: {errors:#?}"
+                );
             },
         )
         .await;

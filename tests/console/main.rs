@@ -27,3 +27,4 @@ mod page_load;
 mod panels;
 mod query;
 mod speed;
+mod suggestions;

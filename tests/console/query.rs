@@ -1,6 +1,7 @@
 //! The console shows what the API answers: the rows of a query opened from the URL are the API's
 //! events for that query, newest first, and a row's "only this value" and "without this value"
-//! buttons narrow the query the way the same query typed into the API does.
+//! buttons narrow the query the way the same query typed into the API does. The test ends on the
+//! README's screenshot of the console (`target/ui-screenshots/readme-console.png`, 1280×900).
 
 use chrono::Utc;
 use serde_json::Value;
@@ -12,6 +13,11 @@ use crate::server::Server;
 
 /// The query the test opens: three levels of four, across all three topics.
 const QUERY: &str = "-level:debug";
+
+/// The screenshot the README shows, saved as `target/ui-screenshots/readme-console.png`.
+const README_SCREENSHOT: &str = "readme-console";
+const README_WIDTH: u32 = 1280;
+const README_HEIGHT: u32 = 900;
 
 /// Opens the first row of `#results` and waits until its details show.
 async fn open_first_row(browser: &Browser) {
@@ -125,6 +131,26 @@ async fn query_shows_what_the_api_returns_newest_first() {
             assert_eq!(excluded.len(), 30, "two levels of four");
             browser.wait_for_rows(&excluded).await;
             browser.assert_clean_log().await;
+
+            // The README's picture: the whole last hour (three topics, four levels, messages),
+            // the side panels filled in, the newest event open.
+            browser
+                .open_console(&console_url(&server.base_url, "", "1h"))
+                .await;
+            let everything = server.newest("", &since).await;
+            browser.wait_for_rows(&everything).await;
+            browser
+                .wait_for(
+                    "document.querySelectorAll('table#topics tbody tr[data-topic]').length === 3
+                     && document.querySelectorAll('#counters dd').length > 0",
+                    SETTLE_TIMEOUT,
+                    "the side panels are filled in",
+                )
+                .await;
+            open_first_row(&browser).await;
+            browser
+                .save_screenshot_sized(README_SCREENSHOT, README_WIDTH, README_HEIGHT)
+                .await;
         })
         .await;
 }
