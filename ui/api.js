@@ -93,7 +93,7 @@ export async function errorOf(response) {
   } catch {
     // Not JSON (a proxy's page): the status alone says enough.
   }
-  const said = body.error ? ` ${body.error}` : "";
+  const said = body.error ? `: ${body.error}` : "";
   const details = Array.isArray(body.details) ? body.details : [];
   switch (response.status) {
     case 400: {
@@ -103,12 +103,12 @@ export async function errorOf(response) {
     case 401:
       return new ApiError(401, "The key was not accepted (401): it is missing, mistyped or revoked.");
     case 403:
-      return new ApiError(403, `Your key does not allow this (403).${said}`);
+      return new ApiError(403, `Your key does not allow this (403)${said}.`);
     case 429:
       return new ApiError(429, "The aggregator is busy with other searches (429); try again in a moment.");
     case 503:
-      return new ApiError(503, `The aggregator cannot answer right now (503).${said} Try again shortly.`);
+      return new ApiError(503, `The aggregator cannot answer right now (503)${said}.`);
     default:
-      return new ApiError(response.status, `The aggregator answered ${response.status}.${said}`);
+      return new ApiError(response.status, `The aggregator answered ${response.status}${said}.`);
   }
 }

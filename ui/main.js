@@ -33,7 +33,12 @@ const histogram = new Histogram((since, until) => {
 const results = new Results((term) => addTerm(term));
 const live = new Live(
   (events) => results.prepend(events),
-  (error) => showError(error),
+  (error) => {
+    // The tail was refused (a 4xx): live mode is off, and the URL says so.
+    showError(error);
+    view = { ...view, live: false };
+    writeView(view, { replace: true });
+  },
 );
 const queryBar = new QueryBar(() => bounds);
 const panels = new Panels(() => bounds, (topic) => addTerm(`topic:"${topic.replace(/[\\"]/g, (c) => `\\${c}`)}"`));

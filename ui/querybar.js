@@ -159,7 +159,10 @@ export class QueryBar {
     if (option.text.endsWith(":")) this.schedule();
   }
 
+  /** Closes the list, and cancels a suggestion on its way, which would open it again. */
   close() {
+    clearTimeout(this.timer);
+    this.controller?.abort();
     this.list.hidden = true;
     this.options = [];
     this.active = -1;

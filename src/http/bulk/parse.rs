@@ -119,6 +119,15 @@ struct DocumentFields<'a> {
     host: Option<&'a RawValue>,
     #[serde(borrow)]
     hostname: Option<&'a RawValue>,
+    /// syslog-ng's `elasticsearch-http()` template.
+    #[serde(rename = "HOST", borrow)]
+    upper_host: Option<&'a RawValue>,
+    /// Elastic Agent, Filebeat: `agent.name`.
+    #[serde(borrow)]
+    agent: Option<&'a RawValue>,
+    /// Fluent Bit's and Vector's Kubernetes metadata: `kubernetes.host`.
+    #[serde(borrow)]
+    kubernetes: Option<&'a RawValue>,
 }
 
 /// A bulk body that cannot be read as action/document pairs.
@@ -279,16 +288,34 @@ fn time_field<'a>(fields: &DocumentFields<'a>) -> Option<(&'static str, &'a RawV
     .find_map(|(name, raw)| raw.map(|raw| (name, raw)))
 }
 
-/// `host.name`, `host`, `hostname`, or `unknown`.
+/// The first host a shipper's default document names, in this order: `host.name`, `host` (a
+/// string), `host.hostname` (ECS), `hostname`, `HOST` (syslog-ng), `agent.name` (Elastic
+/// Agent, Filebeat), `kubernetes.host` (Fluent Bit, Vector); else `unknown`.
 fn source_of(fields: &DocumentFields<'_>) -> String {
     #[derive(Deserialize)]
-    struct HostObject {
+    struct Named {
         name: Option<String>,
+        hostname: Option<String>,
+        host: Option<String>,
     }
-    let host = fields.host.and_then(|raw| {
-        string_of(raw).or_else(|| serde_json::from_str::<HostObject>(raw.get()).ok()?.name)
-    });
-    host.or_else(|| fields.hostname.and_then(string_of))
+    let member = |raw: Option<&RawValue>, pick: fn(Named) -> Option<String>| {
+        raw.and_then(|raw| serde_json::from_str::<Named>(raw.get()).ok())
+            .and_then(pick)
+    };
+    let text = |raw: Option<&RawValue>| raw.and_then(string_of);
+    let candidates = [
+        member(fields.host, |host| host.name),
+        text(fields.host),
+        member(fields.host, |host| host.hostname),
+        text(fields.hostname),
+        text(fields.upper_host),
+        member(fields.agent, |agent| agent.name),
+        member(fields.kubernetes, |kubernetes| kubernetes.host),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|host| !host.trim().is_empty())
         .unwrap_or_else(|| "unknown".into())
 }
 

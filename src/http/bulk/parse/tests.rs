@@ -44,6 +44,33 @@ fn an_rsyslog_document_maps_to_an_event_with_a_digest_id() {
 }
 
 #[test]
+fn the_source_is_the_first_host_field_of_any_shippers_document() {
+    let documents = [
+        (r#"{"host":{"name":"a","hostname":"b"},"HOST":"c"}"#, "a"),
+        (r#"{"host":{"hostname":"ecs"},"hostname":"d"}"#, "ecs"),
+        (r#"{"host":"  ","hostname":"plain"}"#, "plain"),
+        (r#"{"HOST":"syslog-ng","agent":{"name":"e"}}"#, "syslog-ng"),
+        (
+            r#"{"agent":{"name":"filebeat-1"},"kubernetes":{"host":"node-1"}}"#,
+            "filebeat-1",
+        ),
+        (
+            r#"{"kubernetes":{"host":"node-1","pod_name":"p"}}"#,
+            "node-1",
+        ),
+        (r#"{"agent":"not an object"}"#, "unknown"),
+    ];
+    let body: String = documents
+        .iter()
+        .map(|(document, _)| format!("{{\"index\":{{}}}}\n{document}\n"))
+        .collect();
+    let items = parse(&body, Some("hosts"));
+    for (item, (document, source)) in items.iter().zip(documents) {
+        assert_eq!(event_of(item).source, source, "{document}");
+    }
+}
+
+#[test]
 fn id_time_and_source_come_from_their_fields_in_order_of_preference() {
     let body = concat!(
         "{\"create\":{\"_index\":\"a\",\"_id\":\"given\"}}\n",
