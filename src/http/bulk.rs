@@ -107,8 +107,9 @@ pub async fn root(headers: HeaderMap) -> Response {
 ///
 /// `index` and `create` actions store their document as an event of topic `_index`, id `_id`
 /// (or the SHA-256 of topic and document when absent, so a retried batch deduplicates), time
-/// `@timestamp` (else `timestamp`, `time`, or the receive time), source `host.name`, `host` or
-/// `hostname` (else `unknown`), payload the document. `delete` and `update` are refused per item.
+/// `@timestamp` (else `timestamp`, `time`, or the receive time), source the first of
+/// `host.name`, `host`, `host.hostname`, `hostname`, `HOST`, `agent.name`, `kubernetes.host`
+/// (else `unknown`), payload the document. `delete` and `update` are refused per item.
 #[utoipa::path(
     post,
     path = "/_bulk",
