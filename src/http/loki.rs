@@ -61,7 +61,7 @@ impl Encoding {
     path = "/loki/api/v1/push",
     tag = "shippers",
     request_body(content(
-                     (Vec<u8> = "application/x-protobuf"),
+                     (String = "application/x-protobuf"),
                      (Object = "application/json")
                  ),
                  description = "A `PushRequest` of Loki's `push.proto`, snappy-compressed; or \

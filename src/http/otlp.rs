@@ -99,7 +99,7 @@ impl Encoding {
     path = "/v1/logs",
     tag = "shippers",
     request_body(content(
-                     (Vec<u8> = "application/x-protobuf"),
+                     (String = "application/x-protobuf"),
                      (Object = "application/json")
                  ),
                  description = "An `ExportLogsServiceRequest`, in protobuf or in the OTLP JSON encoding"),
