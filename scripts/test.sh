@@ -2,8 +2,9 @@
 # The test command: makes sure PostgreSQL answers (starting the local cluster if it is down),
 # installs what the tests drive when it is missing — pg_auto_failover (the failover tests start
 # a real formation), rsyslog with its Elasticsearch output (the shipper tests run a real
-# rsyslogd), Chromium with chromedriver (the console tests drive a real browser) — then runs
-# every test of the workspace, unit and integration, against real databases.
+# rsyslogd), Chromium with chromedriver (the console tests drive a real browser), a Python venv
+# with OpenTelemetry's SDK and OTLP/HTTP exporter (the OTLP tests export through it) — then
+# runs every test of the workspace, unit and integration, against real databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +66,21 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
       "them)" >&2
     exit 1
   fi
+fi
+
+# The OTLP tests (tests/otlp) log through OpenTelemetry's Python SDK and its OTLP/HTTP exporter:
+# a venv in target/otel-venv with pinned releases from PyPI, made when it cannot import the
+# exporter (the tests find it there, or at $AGG_OTEL_PYTHON).
+OTEL_VENV=target/otel-venv
+if ! "$OTEL_VENV/bin/python" -c 'import opentelemetry.exporter.otlp.proto.http' 2>/dev/null; then
+  echo "test.sh: creating $OTEL_VENV (opentelemetry-sdk, opentelemetry-exporter-otlp-proto-http)" >&2
+  rm -rf "$OTEL_VENV"
+  python3 -m venv "$OTEL_VENV" || {
+    echo "test.sh: python3 -m venv failed; install python3-venv (the OTLP tests need it)" >&2
+    exit 1
+  }
+  "$OTEL_VENV/bin/pip" install --quiet --disable-pip-version-check \
+    opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2
 fi
 
 cargo test --locked --all-targets "$@"

@@ -19,6 +19,7 @@ mod fastpath;
 mod health;
 mod metrics;
 mod openapi;
+mod otlp;
 mod publish;
 mod purge;
 mod request_id;
