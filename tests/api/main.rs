@@ -17,6 +17,7 @@ mod dedup;
 mod events;
 mod fastpath;
 mod health;
+mod loki;
 mod metrics;
 mod openapi;
 mod otlp;
