@@ -3,8 +3,9 @@
 # installs what the tests drive when it is missing — pg_auto_failover (the failover tests start
 # a real formation), rsyslog with its Elasticsearch output (the shipper tests run a real
 # rsyslogd), Chromium with chromedriver (the console tests drive a real browser), a Python venv
-# with OpenTelemetry's SDK and OTLP/HTTP exporter (the OTLP tests export through it) — then
-# runs every test of the workspace, unit and integration, against real databases.
+# with OpenTelemetry's SDK and OTLP/HTTP exporter (the OTLP tests export through it), one with
+# python-logging-loki (the Loki tests push through it) — then runs every test of the
+# workspace, unit and integration, against real databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +82,20 @@ if ! "$OTEL_VENV/bin/python" -c 'import opentelemetry.exporter.otlp.proto.http' 
   }
   "$OTEL_VENV/bin/pip" install --quiet --disable-pip-version-check \
     opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2
+fi
+
+# The Loki tests (tests/loki) log through PyPI's python-logging-loki (LokiHandler, JSON pushes):
+# a venv in target/loki-venv with a pinned release, made when it cannot import the handler (the
+# tests find it there, or at $AGG_LOKI_PYTHON).
+LOKI_VENV=target/loki-venv
+if ! "$LOKI_VENV/bin/python" -c 'import logging_loki' 2>/dev/null; then
+  echo "test.sh: creating $LOKI_VENV (python-logging-loki)" >&2
+  rm -rf "$LOKI_VENV"
+  python3 -m venv "$LOKI_VENV" || {
+    echo "test.sh: python3 -m venv failed; install python3-venv (the Loki tests need it)" >&2
+    exit 1
+  }
+  "$LOKI_VENV/bin/pip" install --quiet --disable-pip-version-check python-logging-loki==0.3.1
 fi
 
 cargo test --locked --all-targets "$@"

@@ -80,9 +80,10 @@ pub struct BatchOutcome {
 }
 
 /// Stores the items `map` gives (an event, or why the item cannot be one), each judged on its
-/// own: a refused item never fails its neighbours. `items` names them in the error for an
-/// empty batch or one over `--max-events-per-request`. `map` is called again (rarely: only when
-/// the store refuses one event of the batch) to commit the items one by one.
+/// own: a refused item never fails its neighbours. `items` names them in the error for a batch
+/// over `--max-events-per-request`; an empty batch stores nothing and succeeds (OTLP asks that
+/// of an empty export). `map` is called again (rarely: only when the store refuses one event of
+/// the batch) to commit the items one by one.
 pub async fn ingest_judged(
     state: &AppState,
     caller: &Caller,
@@ -91,11 +92,11 @@ pub async fn ingest_judged(
 ) -> Result<BatchOutcome, ApiError> {
     let judged = map();
     let limit = state.limits.max_events_per_request;
-    if judged.is_empty() || judged.len() > limit {
+    if judged.len() > limit {
         return Err(ApiError::Validation(vec![FieldIssue::request(
             items,
             format!(
-                "a request holds 1 to {limit} {items} (got {})",
+                "a request holds at most {limit} {items} (got {})",
                 judged.len()
             ),
         )]));

@@ -74,7 +74,7 @@ impl Encoding {
         (status = 413, description = "The body exceeds `--max-body-bytes`, as sent or once decoded", body = ErrorResponse),
         (status = 415, description = "Neither `application/x-protobuf` nor `application/json`, or \
                                       an unsupported `Content-Encoding`", body = ErrorResponse),
-        (status = 422, description = "No line, or more than `--max-events-per-request`", body = ErrorResponse),
+        (status = 422, description = "More lines than `--max-events-per-request`", body = ErrorResponse),
         (status = 429, description = "Too many requests in flight, or the key over its quota",
          body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 503, description = "Store unreachable or slow; retrying the push is safe",
@@ -95,7 +95,10 @@ pub async fn push(
         Encoding::SnappyProtobuf => push::decode_protobuf(&body, limits.max_body_bytes),
         Encoding::Json => push::decode_json(&body),
     }
-    .map_err(|undecodable| ApiError::MalformedLoki(undecodable.0))?;
+    .map_err(|unreadable| match unreadable {
+        push::Unreadable::Undecodable(reason) => ApiError::MalformedLoki(reason),
+        push::Unreadable::TooLarge { limit, .. } => ApiError::PayloadTooLarge { limit },
+    })?;
     let outcome = ingest_judged(&state, &caller, "lines", || {
         map::map_push(&streams, &state.loki, limits.max_payload_depth)
     })

@@ -6,10 +6,11 @@
 //! id, topic or payload is refused, or whose topic the key may not publish to, is counted in
 //! the answer's `partial_success.rejected_log_records` with the first reasons in
 //! `error_message`, and every other record is stored. The answer is `200` with an
-//! `ExportLogsServiceResponse` in the request's encoding, as the specification asks; `400` for a
-//! body that does not decode (exporters drop it: retrying cannot help); `429` and `503` carry
-//! `Retry-After`, which OTLP exporters honour before they send the same batch again — and the
-//! same batch stores nothing twice.
+//! `ExportLogsServiceResponse` in the request's encoding, as the specification asks (an empty
+//! export included); `400` for a body that does not decode (exporters drop it: retrying cannot
+//! help); `429` and `503` carry `Retry-After`, which OTLP exporters honour before they send the
+//! same batch again — and the same batch stores nothing twice. Unlike the bulk API's, these
+//! answers are never cut short: the route sits with `/publish` in the router.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -81,6 +82,10 @@ impl Encoding {
                 response.encode_to_vec(),
             )
                 .into_response(),
+            // `{}` rather than `{"partialSuccess":null}` when every record was stored.
+            Self::Json if response.partial_success.is_none() => {
+                Json(serde_json::json!({})).into_response()
+            }
             Self::Json => Json(response).into_response(),
         }
     }
@@ -111,7 +116,7 @@ impl Encoding {
         (status = 413, description = "The body exceeds `--max-body-bytes`, as sent or once decoded", body = ErrorResponse),
         (status = 415, description = "Neither `application/x-protobuf` nor `application/json`, or \
                                       an unsupported `Content-Encoding`", body = ErrorResponse),
-        (status = 422, description = "No record, or more than `--max-events-per-request`", body = ErrorResponse),
+        (status = 422, description = "More records than `--max-events-per-request`", body = ErrorResponse),
         (status = 429, description = "Too many requests in flight, or the key over its quota",
          body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 503, description = "Store unreachable or slow; retrying the batch is safe",

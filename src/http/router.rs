@@ -43,6 +43,8 @@ fn documented_routes() -> DocumentedRoutes {
     DocumentedRoutes {
         limited: OpenApiRouter::new()
             .routes(routes!(publish::publish))
+            .routes(routes!(otlp::export_logs))
+            .routes(routes!(loki::push))
             .routes(routes!(events::list_events))
             .routes(routes!(counts::count_events))
             .routes(routes!(counts::field_values))
@@ -54,9 +56,7 @@ fn documented_routes() -> DocumentedRoutes {
             .routes(routes!(purge::purge_topic)),
         shippers: OpenApiRouter::new()
             .routes(routes!(bulk::bulk))
-            .routes(routes!(bulk::bulk_into_index))
-            .routes(routes!(otlp::export_logs))
-            .routes(routes!(loki::push)),
+            .routes(routes!(bulk::bulk_into_index)),
         scraped: OpenApiRouter::new().routes(routes!(metrics::get_metrics)),
         probes: OpenApiRouter::new()
             .routes(routes!(health::health))

@@ -9,8 +9,8 @@ use super::error::ApiError;
 
 use super::follow::TailSlots;
 use super::limits::Limits;
-use super::loki::LokiMapping;
-use super::otlp::OtlpMapping;
+use super::loki::map::LokiMapping;
+use super::otlp::map::OtlpMapping;
 use crate::actors::ActorTree;
 use crate::auth::AccessControl;
 use crate::metrics::Metrics;

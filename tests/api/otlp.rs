@@ -315,6 +315,25 @@ async fn an_export_over_the_request_limit_is_refused_with_422() {
     assert_eq!(app.row_count().await, 3);
 }
 
+/// Proves an empty export succeeds and stores nothing, as the specification asks of a server,
+/// and that a JSON success is `{}`.
+#[tokio::test]
+async fn an_empty_export_succeeds() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let accepted = export_protobuf(&app, &export(Vec::new()), None).await;
+    let response = post_logs(&app, "application/json", b"{}".to_vec(), false, None).await;
+    let (status, answer) = json_response(response).await;
+
+    // Assert
+    assert_eq!(accepted.partial_success, None);
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, serde_json::json!({}));
+    app.assert_nothing_stored().await;
+}
+
 /// Proves `/openapi.json` documents `POST /v1/logs` with both encodings of its body.
 #[tokio::test]
 async fn the_openapi_document_lists_the_otlp_route() {

@@ -58,7 +58,12 @@ pub fn map_push(
         let topic = mapping
             .topic_labels
             .iter()
-            .find_map(|name| stream.labels.get(name).filter(|value| !value.is_empty()))
+            .find_map(|name| {
+                stream
+                    .labels
+                    .get(name)
+                    .filter(|value| !value.trim().is_empty())
+            })
             .cloned()
             .unwrap_or_else(|| mapping.default_topic.clone());
         let source = ["host", "instance"]
@@ -97,19 +102,15 @@ fn map_entry(
     let field = |name: &str, err: FieldError| format!("{name} {err}");
     let topic = event::parse_key_part(topic.to_owned()).map_err(|err| field("topic", err))?;
     let source = event::parse_source(source.to_owned()).map_err(|err| field("source", err))?;
-    let timestamp = i64::try_from(entry.nanos)
+    let nanos = entry.nanos.ok_or("the entry has no timestamp")?;
+    let timestamp = i64::try_from(nanos)
         .ok()
         .filter(|&nanos| nanos >= 0)
         .map(DateTime::<Utc>::from_timestamp_nanos)
-        .ok_or_else(|| {
-            format!(
-                "the time {} is not nanoseconds between 1970 and 2262",
-                entry.nanos
-            )
-        })?;
+        .ok_or_else(|| format!("the time {nanos} is not nanoseconds between 1970 and 2262"))?;
     let mut hasher = Sha256::new();
     hasher.update(identity);
-    hasher.update(entry.nanos.to_be_bytes());
+    hasher.update(nanos.to_be_bytes());
     hasher.update(entry.line.as_bytes());
     let event_id = lower_hex(&hasher.finalize());
     let payload = payload_of(entry, labels);
@@ -196,7 +197,7 @@ mod tests {
             entries: lines
                 .iter()
                 .map(|(nanos, line)| Entry {
-                    nanos: *nanos,
+                    nanos: Some(*nanos),
                     line: (*line).into(),
                     metadata: BTreeMap::from([("trace_id".into(), "abc".into())]),
                 })
@@ -268,13 +269,25 @@ mod tests {
 
     #[test]
     fn without_topic_labels_the_default_topic_and_a_bad_time_is_refused_alone() {
-        let results = map_push(
-            &[stream(&[("app", "x")], &[(1, "fine"), (-1, "before 1970")])],
-            &LokiMapping::default(),
-            64,
+        let mut lines = stream(
+            &[("app", "x")],
+            &[(1, "fine"), (-1, "before 1970"), (2, "no time")],
         );
+        lines.entries[2].nanos = None;
+        let results = map_push(&[lines], &LokiMapping::default(), 64);
         assert_eq!(results[0].as_ref().expect("mapped").topic, "loki");
         let reason = results[1].as_ref().expect_err("refused");
         assert!(reason.contains("time"), "{reason}");
+        let reason = results[2].as_ref().expect_err("refused");
+        assert!(reason.contains("no timestamp"), "{reason}");
+    }
+
+    #[test]
+    fn a_blank_topic_label_gives_way_to_the_next() {
+        let events = mapped(&[stream(
+            &[("service_name", " "), ("job", "api")],
+            &[(1, "a")],
+        )]);
+        assert_eq!(events[0].topic, "api");
     }
 }

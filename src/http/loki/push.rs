@@ -64,28 +64,42 @@ pub struct Stream {
 /// One line of a stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// Nanoseconds since the Unix epoch.
-    pub nanos: i128,
+    /// Nanoseconds since the Unix epoch (`None`: a protobuf entry without a timestamp).
+    pub nanos: Option<i128>,
     /// The line as sent.
     pub line: String,
     /// Its structured metadata, sorted by name.
     pub metadata: BTreeMap<String, String>,
 }
 
-/// A body that cannot be read as a push; the message says where.
+/// Why a body cannot be read as a push.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Undecodable(pub String);
+pub enum Unreadable {
+    /// It is not a push; the message says where.
+    #[error("{0}")]
+    Undecodable(String),
+    /// It decompresses past the body limit.
+    #[error("decompresses to {length} bytes, more than the {limit} allowed")]
+    TooLarge {
+        /// What snappy says it decompresses to.
+        length: usize,
+        /// `--max-body-bytes`.
+        limit: usize,
+    },
+}
+
+use Unreadable::Undecodable;
 
 /// Decodes a snappy-compressed protobuf push. `max_bytes` bounds the decompressed size, which
 /// snappy states up front, so a small body cannot make the server allocate gigabytes.
-pub fn decode_protobuf(body: &[u8], max_bytes: usize) -> Result<Vec<Stream>, Undecodable> {
+pub fn decode_protobuf(body: &[u8], max_bytes: usize) -> Result<Vec<Stream>, Unreadable> {
     let length = snap::raw::decompress_len(body)
         .map_err(|err| Undecodable(format!("not snappy-compressed: {err}")))?;
     if length > max_bytes {
-        return Err(Undecodable(format!(
-            "decompresses to {length} bytes, more than the {max_bytes} allowed"
-        )));
+        return Err(Unreadable::TooLarge {
+            length,
+            limit: max_bytes,
+        });
     }
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
@@ -103,9 +117,11 @@ pub fn decode_protobuf(body: &[u8], max_bytes: usize) -> Result<Vec<Stream>, Und
                 .entries
                 .into_iter()
                 .map(|entry| {
-                    let at = entry.timestamp.unwrap_or_default();
+                    let nanos = entry
+                        .timestamp
+                        .map(|at| i128::from(at.seconds) * 1_000_000_000 + i128::from(at.nanos));
                     Entry {
-                        nanos: i128::from(at.seconds) * 1_000_000_000 + i128::from(at.nanos),
+                        nanos,
                         line: entry.line,
                         metadata: entry
                             .structured_metadata
@@ -142,7 +158,7 @@ enum JsonEntry {
 }
 
 /// Decodes a JSON push.
-pub fn decode_json(body: &[u8]) -> Result<Vec<Stream>, Undecodable> {
+pub fn decode_json(body: &[u8]) -> Result<Vec<Stream>, Unreadable> {
     let push: JsonPush =
         serde_json::from_slice(body).map_err(|err| Undecodable(err.to_string()))?;
     push.streams
@@ -165,7 +181,7 @@ pub fn decode_json(body: &[u8]) -> Result<Vec<Stream>, Undecodable> {
                         ))
                     })?;
                     Ok(Entry {
-                        nanos,
+                        nanos: Some(nanos),
                         line,
                         metadata,
                     })
@@ -272,9 +288,15 @@ mod tests {
             .expect("compressed");
         let streams = decode_protobuf(&body, 1 << 20).expect("decoded");
         assert_eq!(streams[0].labels["service_name"], "web");
-        assert_eq!(streams[0].entries[0].nanos, 1_796_644_800_000_000_005);
+        assert_eq!(streams[0].entries[0].nanos, Some(1_796_644_800_000_000_005));
         assert_eq!(streams[0].entries[0].metadata["trace_id"], "abc");
-        assert!(decode_protobuf(&body, 8).is_err(), "larger than allowed");
+        assert!(
+            matches!(
+                decode_protobuf(&body, 8),
+                Err(Unreadable::TooLarge { limit: 8, .. })
+            ),
+            "larger than allowed"
+        );
         assert!(decode_protobuf(b"\xff\xff\xff\xff\x0f", 1 << 20).is_err());
     }
 
@@ -283,10 +305,10 @@ mod tests {
         let body = br#"{"streams":[{"stream":{"job":"x"},"values":[["1796644800000000005","a"],["1","b",{"k":"v"}]]}]}"#;
         let streams = decode_json(body).expect("decoded");
         assert_eq!(streams[0].entries.len(), 2);
-        assert_eq!(streams[0].entries[0].nanos, 1_796_644_800_000_000_005);
+        assert_eq!(streams[0].entries[0].nanos, Some(1_796_644_800_000_000_005));
         assert_eq!(streams[0].entries[1].metadata["k"], "v");
         let bad = br#"{"streams":[{"stream":{},"values":[["soon","a"]]}]}"#;
         let reason = decode_json(bad).expect_err("a time that is not a number");
-        assert!(reason.0.contains("value 0"), "{reason}");
+        assert!(reason.to_string().contains("value 0"), "{reason}");
     }
 }

@@ -168,8 +168,11 @@ pub fn map_request(
             .unwrap_or_else(|| mapping.default_topic.clone());
         let source = ["service.instance.id", "host.name"]
             .into_iter()
-            .find_map(|name| attribute(&resource.attributes, name).and_then(scalar_text))
-            .filter(|text| !text.trim().is_empty())
+            .find_map(|name| {
+                attribute(&resource.attributes, name)
+                    .and_then(scalar_text)
+                    .filter(|text| !text.trim().is_empty())
+            })
             .unwrap_or_else(|| "unknown".into());
         let resource_bytes = resource.encode_to_vec();
         let resource_json = attributes_json(&resource.attributes);

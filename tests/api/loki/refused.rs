@@ -173,8 +173,8 @@ async fn a_text_plain_body_is_refused_with_415() {
     app.assert_nothing_stored().await;
 }
 
-/// Proves a small snappy body that decompresses past `--max-body-bytes` is refused with `400`
-/// (the length snappy states up front is checked before decompressing), whether it claims a
+/// Proves a small snappy body that decompresses past `--max-body-bytes` is refused with `413`,
+/// as a gzip body would be (the length snappy states up front is checked before decompressing), whether it claims a
 /// gigabyte or really holds a compressible megabyte, and the server answers the next push.
 #[tokio::test]
 async fn a_snappy_body_decompressing_past_the_body_limit_is_refused() {
@@ -199,16 +199,17 @@ async fn a_snappy_body_decompressing_past_the_body_limit_is_refused() {
     let (after, _) = push_protobuf(&app, small).await;
 
     // Assert
-    assert_eq!(claimed, StatusCode::BAD_REQUEST, "{claimed_answer}");
-    assert_eq!(real, StatusCode::BAD_REQUEST, "{real_answer}");
+    assert_eq!(claimed, StatusCode::PAYLOAD_TOO_LARGE, "{claimed_answer}");
+    assert_eq!(real, StatusCode::PAYLOAD_TOO_LARGE, "{real_answer}");
     assert_eq!(after, StatusCode::NO_CONTENT);
     assert_eq!(app.row_count().await, 1);
 }
 
-/// Proves a push of more lines than `--max-events-per-request` (counted across streams), or of
-/// none, is refused whole with `422`, and one at the limit is stored.
+/// Proves a push of more lines than `--max-events-per-request` (counted across streams) is
+/// refused whole with `422`, one at the limit is stored, and an empty one stores nothing and
+/// succeeds (`204`).
 #[tokio::test]
-async fn a_push_over_the_line_limit_or_empty_is_refused_with_422() {
+async fn a_push_over_the_line_limit_is_refused_with_422_and_an_empty_one_succeeds() {
     // Arrange
     let app = spawn_app_with(|config| config.limits.max_events_per_request = 5).await;
     let lines = |count: i128, first: i128| {
@@ -232,7 +233,7 @@ async fn a_push_over_the_line_limit_or_empty_is_refused_with_422() {
     assert_eq!(over, StatusCode::UNPROCESSABLE_ENTITY, "{over_answer}");
     let reason = over_answer["details"][0]["reason"].as_str().unwrap();
     assert!(reason.contains("(got 6)"), "{reason}");
-    assert_eq!(empty, StatusCode::UNPROCESSABLE_ENTITY, "{empty_answer}");
+    assert_eq!(empty, StatusCode::NO_CONTENT, "{empty_answer}");
     assert_eq!(nothing_stored, 0);
     assert_eq!(at_limit, StatusCode::NO_CONTENT, "{at_limit_answer}");
     assert_eq!(app.row_count().await, 5);
