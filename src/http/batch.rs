@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use super::error::{ApiError, FieldIssue};
+use utoipa::IntoResponses;
+
+use super::error::{ApiError, ErrorResponse, FieldIssue};
 use super::state::AppState;
 use crate::actors::ActorError;
 use crate::auth::Caller;
@@ -47,6 +49,29 @@ pub async fn commit_one_by_one(
         committed.push((position, outcome));
     }
     Ok(committed)
+}
+
+/// The refusals of a whole request that the routes judging items one by one share (OTLP, Loki),
+/// for the OpenAPI document; each route adds its success and its `400`.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // only its description is used
+pub enum WholeRequestRefusals {
+    /// The body exceeds `--max-body-bytes`, as sent or once decoded.
+    #[response(status = 413)]
+    TooLarge(ErrorResponse),
+    /// Neither `application/x-protobuf` nor `application/json`, or an unsupported
+    /// `Content-Encoding`.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorResponse),
+    /// More items than `--max-events-per-request`.
+    #[response(status = 422)]
+    TooManyItems(ErrorResponse),
+    /// Too many requests in flight, or the key over its quota; retry after `Retry-After`.
+    #[response(status = 429, headers(("Retry-After" = u32, description = "Seconds to wait")))]
+    TooMany(ErrorResponse),
+    /// Store unreachable or slow; retrying the request is safe.
+    #[response(status = 503, headers(("Retry-After" = u32, description = "Seconds to wait")))]
+    Unavailable(ErrorResponse),
 }
 
 /// Items of a request with their positions in it.

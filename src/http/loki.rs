@@ -15,7 +15,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
-use super::batch::ingest_judged;
+use super::batch::{ingest_judged, WholeRequestRefusals};
 use super::error::{ApiError, ErrorResponse, FieldIssue};
 use super::media::body_rejection;
 use super::state::AppState;
@@ -71,14 +71,7 @@ impl Encoding {
         (status = 400, description = "The body does not decode; or some lines were refused \
                                       (`details` names each by position; the others are stored)",
          body = ErrorResponse),
-        (status = 413, description = "The body exceeds `--max-body-bytes`, as sent or once decoded", body = ErrorResponse),
-        (status = 415, description = "Neither `application/x-protobuf` nor `application/json`, or \
-                                      an unsupported `Content-Encoding`", body = ErrorResponse),
-        (status = 422, description = "More lines than `--max-events-per-request`", body = ErrorResponse),
-        (status = 429, description = "Too many requests in flight, or the key over its quota",
-         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
-        (status = 503, description = "Store unreachable or slow; retrying the push is safe",
-         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        WholeRequestRefusals,
     )
 )]
 pub async fn push(

@@ -24,7 +24,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use prost::Message;
 
-use super::batch::{ingest_judged, Refusal};
+use super::batch::{ingest_judged, Refusal, WholeRequestRefusals};
 use super::error::{ApiError, ErrorResponse};
 use super::media::body_rejection;
 use super::state::AppState;
@@ -113,14 +113,7 @@ impl Encoding {
                                       `partial_success` (an `ExportLogsServiceResponse`, in the \
                                       request's encoding)", body = Object),
         (status = 400, description = "The body does not decode as an `ExportLogsServiceRequest`", body = ErrorResponse),
-        (status = 413, description = "The body exceeds `--max-body-bytes`, as sent or once decoded", body = ErrorResponse),
-        (status = 415, description = "Neither `application/x-protobuf` nor `application/json`, or \
-                                      an unsupported `Content-Encoding`", body = ErrorResponse),
-        (status = 422, description = "More records than `--max-events-per-request`", body = ErrorResponse),
-        (status = 429, description = "Too many requests in flight, or the key over its quota",
-         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
-        (status = 503, description = "Store unreachable or slow; retrying the batch is safe",
-         body = ErrorResponse, headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        WholeRequestRefusals,
     )
 )]
 pub async fn export_logs(
