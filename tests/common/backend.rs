@@ -25,7 +25,7 @@ impl Backend {
     /// The `serve` arguments that select this store.
     pub fn store_args(&self) -> Vec<String> {
         match self {
-            Self::Postgres(db) => vec!["--database-url".into(), db.url.clone()],
+            Self::Postgres(db) => db.serve_args(),
             Self::Embedded(dir) => vec!["--data-dir".into(), dir.path().display().to_string()],
         }
     }

@@ -6,9 +6,12 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
+
+use super::wait::wait_until;
 
 /// Where PostgreSQL is expected when `TEST_DATABASE_URL` is not set.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -116,6 +119,11 @@ impl TestDb {
         url_with_address(&self.url, address)
     }
 
+    /// The `serve` arguments that put the real binary on this database.
+    pub fn serve_args(&self) -> Vec<String> {
+        vec!["--database-url".into(), self.url.clone()]
+    }
+
     /// A new connection straight to this database.
     pub async fn client(&self) -> Client {
         connect(&self.url).await
@@ -139,6 +147,15 @@ pub async fn count_rows(client: &Client) -> u64 {
         .await
         .unwrap_or_else(|err| panic!("cannot count the rows: {err}"));
     u64::try_from(row.get::<_, i64>(0)).expect("a count is not negative")
+}
+
+/// Polls [`count_rows`] until it reaches `at_least` or `timeout` passes; tells which happened.
+pub async fn rows_reach(client: &Client, at_least: u64, timeout: Duration) -> bool {
+    wait_until(
+        || async move { count_rows(client).await >= at_least },
+        timeout,
+    )
+    .await
 }
 
 /// Every `(topic, event_id)` stored in the database `client` is connected to.

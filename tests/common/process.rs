@@ -1,14 +1,16 @@
 //! The real `aggregator` binary as a child process, with an environment cleaned of everything
-//! that configures it (`DATABASE_URL`, `AGG_*`): spawn, wait until ready, `kill -9`, SIGTERM.
+//! that configures it (`DATABASE_URL`, `AGG_*`): spawn, wait until ready, `kill -9`, SIGTERM;
+//! and [`FreshAggregator`], the binary on a fresh database of its own.
 
 use std::fs::OpenOptions;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use tokio::process::Child;
 
 use super::app::wait_for_ready_status;
+use super::db::TestDb;
 
 /// How long [`AggregatorProcess::start`] waits for `/ready`.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,6 +43,39 @@ pub fn proc_status_mib(pid: &str, field: &str) -> f64 {
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("a bound address").port()
+}
+
+/// What the real binary needs to run on its own fresh PostgreSQL database: the database, a
+/// port and a log file in a temporary directory. [`FreshAggregator::start`] may be called again
+/// after a `kill -9` to restart on the same port and database.
+pub struct FreshAggregator {
+    /// The database, for counting rows.
+    pub db: TestDb,
+    /// The port every start listens on.
+    pub port: u16,
+    /// Holds the log file; removed when dropped.
+    logs: tempfile::TempDir,
+}
+
+impl FreshAggregator {
+    /// A fresh database (see [`TestDb::create`]), a port that was free and a log directory.
+    pub async fn create() -> Self {
+        Self {
+            db: TestDb::create().await,
+            port: free_port(),
+            logs: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// The log every start appends to.
+    pub fn log(&self) -> PathBuf {
+        self.logs.path().join("aggregator.log")
+    }
+
+    /// Starts `aggregator serve` on the port and the database, and waits for `/ready`.
+    pub async fn start(&self) -> AggregatorProcess {
+        AggregatorProcess::start(self.port, &self.db.serve_args(), &self.log()).await
+    }
 }
 
 /// A running `aggregator serve`; killed when dropped.

@@ -1,9 +1,8 @@
 //! The real Loki client: finds the Python interpreter with PyPI's `python-logging-loki`
-//! (`target/loki-venv`, which `scripts/test.sh` makes, or `$AGG_LOKI_PYTHON`), runs
-//! `push_logs.py` beside this file, and reads the figures it prints when done.
-//!
-//! Without the interpreter a test is skipped (it says `skipped: …`), except under CI (`CI`
-//! set), where that is a failure: CI runs `scripts/test.sh`, which installs it.
+//! (`target/loki-venv`, which `scripts/test.sh` makes, or `$AGG_LOKI_PYTHON`; see
+//! [`venv_python`] for what happens without it), runs `push_logs.py` beside this file, and
+//! reads the figures it prints when done. It logs the records of
+//! [`crate::common::python::record_messages`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::common::python::venv_python;
 
 /// The client script, beside this file.
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/loki/push_logs.py");
@@ -20,34 +21,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The Python interpreter with `python-logging-loki`, or `None` (after printing `skipped: …`)
 /// when it is missing outside CI; fails under CI.
 pub fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("AGG_LOKI_PYTHON").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/loki-venv/bin/python"),
-        PathBuf::from,
-    );
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!(
-        "no Python with python-logging-loki at {} (scripts/test.sh creates the venv \
-         target/loki-venv; or set AGG_LOKI_PYTHON)",
-        path.display()
-    );
-    assert!(std::env::var_os("CI").is_none(), "{why}");
-    eprintln!("skipped: {why}");
-    None
-}
-
-/// The message of record `i` of `count`, exactly as `push_logs.py` logs it.
-pub fn message(i: usize, count: usize, run_id: &str) -> String {
-    format!(
-        "order {i:05} paid, record {} of {count}, run {run_id}",
-        i + 1
-    )
-}
-
-/// Every message a run of `count` records logs, in order.
-pub fn messages(count: usize, run_id: &str) -> Vec<String> {
-    (0..count).map(|i| message(i, count, run_id)).collect()
+    venv_python("loki-venv", "AGG_LOKI_PYTHON", "python-logging-loki")
 }
 
 /// Whether `push_logs.py` logs record `i` at ERROR (every hundredth), else INFO.

@@ -14,18 +14,16 @@
 mod client;
 #[path = "../common/mod.rs"]
 mod common;
-#[path = "../shipper/stored.rs"]
-mod stored;
 
 use std::time::Duration;
 
-use client::{assert_all_pushed, is_error, messages, push_logs, python, PushReport};
+use client::{assert_all_pushed, is_error, push_logs, python, PushReport};
 use common::app::get_stats;
-use common::db::{count_rows, TestDb};
-use common::process::{free_port, AggregatorProcess};
-use common::wait::wait_until;
+use common::db::TestDb;
+use common::process::FreshAggregator;
+use common::python::record_messages;
+use common::stored::{self, assert_counters_exact, assert_each_stored_once, topic_events, Sent};
 use serde_json::{json, Value};
-use stored::{assert_each_line_stored_once, topic_events};
 
 /// The handler's `service_name` tag, hence the topic.
 const TOPIC: &str = "checkout";
@@ -35,6 +33,11 @@ const RECORDS: usize = 500;
 const STORE_DEADLINE: Duration = Duration::from_secs(30);
 /// The fixed clock of the replayed runs: 2026-12-07T12:00:00Z.
 const CLOCK_NS: i128 = 1_796_644_800_000_000_000;
+/// Records, each stored with its line as the payload's `message`.
+const RECORD: Sent = Sent {
+    noun: "record",
+    field: "message",
+};
 
 /// Proves the plain path: 500 records logged through the handler land in `checkout`, each
 /// once, with the handler's tags as labels, `vm-1` as source and the record's level.
@@ -42,11 +45,10 @@ const CLOCK_NS: i128 = 1_796_644_800_000_000_000;
 async fn handler_records_are_stored_exactly_once_in_the_tagged_topic() {
     // Arrange
     let Some(python) = python() else { return };
-    let db = TestDb::create().await;
-    let logs = tempfile::tempdir().unwrap();
-    let aggregator = start_aggregator(&db, &logs.path().join("aggregator.log")).await;
+    let fresh = FreshAggregator::create().await;
+    let aggregator = fresh.start().await;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let sent = messages(RECORDS, &run_id);
+    let sent = record_messages(RECORDS, &run_id);
 
     // Act
     let url = format!("{}/loki/api/v1/push", aggregator.base_url);
@@ -54,11 +56,11 @@ async fn handler_records_are_stored_exactly_once_in_the_tagged_topic() {
 
     // Assert
     assert_all_pushed(&report, &stderr);
-    wait_for_rows(&db, RECORDS, &stderr).await;
+    wait_for_rows(&fresh.db, RECORDS, &stderr).await;
     let stored = topic_events(&aggregator.base_url, TOPIC).await;
-    assert_each_line_stored_once(&sent, &stored, &stderr);
+    assert_each_stored_once(&sent, &stored, RECORD, &stderr);
     assert_eq!(
-        db.count_rows().await,
+        fresh.db.count_rows().await,
         RECORDS as u64,
         "rows outside {TOPIC}"
     );
@@ -88,15 +90,14 @@ async fn handler_records_are_stored_exactly_once_in_the_tagged_topic() {
 async fn a_replayed_handler_run_stores_nothing_twice() {
     // Arrange
     let Some(python) = python() else { return };
-    let db = TestDb::create().await;
-    let logs = tempfile::tempdir().unwrap();
-    let aggregator = start_aggregator(&db, &logs.path().join("aggregator.log")).await;
+    let fresh = FreshAggregator::create().await;
+    let aggregator = fresh.start().await;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let sent = messages(RECORDS, &run_id);
+    let sent = record_messages(RECORDS, &run_id);
     let url = format!("{}/loki/api/v1/push", aggregator.base_url);
     let (first, first_stderr) = push_logs(&python, &url, RECORDS, &run_id, Some(CLOCK_NS)).await;
     assert_all_pushed(&first, &first_stderr);
-    wait_for_rows(&db, RECORDS, &first_stderr).await;
+    wait_for_rows(&fresh.db, RECORDS, &first_stderr).await;
 
     // Act
     let (replay, stderr) = push_logs(&python, &url, RECORDS, &run_id, Some(CLOCK_NS)).await;
@@ -114,9 +115,9 @@ async fn a_replayed_handler_run_stores_nothing_twice() {
         "{stats:?}"
     );
     let stored = topic_events(&aggregator.base_url, TOPIC).await;
-    assert_each_line_stored_once(&sent, &stored, &stderr);
+    assert_each_stored_once(&sent, &stored, RECORD, &stderr);
     assert_eq!(
-        db.count_rows().await,
+        fresh.db.count_rows().await,
         RECORDS as u64,
         "rows after the replay"
     );
@@ -134,11 +135,6 @@ async fn a_replayed_handler_run_stores_nothing_twice() {
         ", after a first run of the same bytes",
     )
     .await;
-}
-
-async fn start_aggregator(db: &TestDb, log: &std::path::Path) -> AggregatorProcess {
-    let args = vec!["--database-url".to_owned(), db.url.clone()];
-    AggregatorProcess::start(free_port(), &args, log).await
 }
 
 /// Every event of [`TOPIC`] as `GET /events` lists it (one page holds them all).
@@ -187,20 +183,10 @@ fn assert_record_mapped(listed: &[Value], message: &str, level: &str) {
 /// Waits until `db` holds `expected` rows, at most [`STORE_DEADLINE`]; fails with `context`
 /// (the client's stderr) otherwise.
 async fn wait_for_rows(db: &TestDb, expected: usize, context: &str) {
-    let client = db.client().await;
-    let all = wait_until(
-        || {
-            let client = &client;
-            async move { count_rows(client).await >= expected as u64 }
-        },
-        STORE_DEADLINE,
-    )
+    stored::wait_for_rows(db, expected, STORE_DEADLINE, RECORD, || {
+        format!("\n{context}")
+    })
     .await;
-    assert!(
-        all,
-        "{} of {expected} records stored within {STORE_DEADLINE:?}\n{context}",
-        count_rows(&client).await,
-    );
 }
 
 /// Checks the aggregator's counters are exact (`received = unique + duplicates`, `unique` =
@@ -213,22 +199,7 @@ async fn report_figures(
     extra: &str,
 ) {
     let records = report.logged as u64;
-    let exact = wait_until(
-        || async move { get_stats(base_url).await.unique_processed == records },
-        Duration::from_secs(10),
-    )
-    .await;
-    let stats = get_stats(base_url).await;
-    assert!(
-        exact,
-        "unique_processed {} vs {records} records",
-        stats.unique_processed
-    );
-    assert_eq!(
-        stats.received,
-        stats.unique_processed + stats.duplicate_dropped,
-        "received vs unique + duplicates"
-    );
+    let stats = assert_counters_exact(base_url, records, RECORD).await;
     eprintln!(
         "{label}: sent {records} records, stored {stored}, duplicates answered {} (aggregator: \
          received {}, unique {}; client: {} requests, statuses {:?}, {:.1} s{extra})",

@@ -18,12 +18,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::db::{count_rows, TestDb};
-use crate::common::process::{free_port, AggregatorProcess};
+use crate::common::db::{count_rows, rows_reach};
+use crate::common::process::FreshAggregator;
+use crate::common::python::record_messages;
+use crate::common::stored::{assert_each_stored_once, topic_events};
 use crate::common::wait::wait_until;
-use crate::exporter::{messages, python, Export, ExportOptions};
-use crate::stored::{assert_each_record_stored_once, topic_events};
-use crate::{aggregator_args, report_figures, wait_for_rows, STORE_DEADLINE, TOPIC};
+use crate::exporter::{python, Export, ExportOptions};
+use crate::{report_figures, wait_for_rows, RECORD, STORE_DEADLINE, TOPIC};
 
 /// Records of the export: at 50 a batch, 400 requests, several seconds of export.
 const RECORDS: usize = 20_000;
@@ -38,32 +39,21 @@ const STORED_BEFORE_KILL: u64 = 4_000;
 async fn sdk_retries_across_a_kill_nine_of_the_aggregator_without_duplicates() {
     // Arrange
     let Some(python) = python() else { return };
-    let db = TestDb::create().await;
-    let logs = tempfile::tempdir().unwrap();
-    let log = logs.path().join("aggregator.log");
-    let port = free_port();
-    let args = aggregator_args(&db);
-    let aggregator = AggregatorProcess::start(port, &args, &log).await;
+    let fresh = FreshAggregator::create().await;
+    let aggregator = fresh.start().await;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let sent = messages(RECORDS, &run_id);
+    let sent = record_messages(RECORDS, &run_id);
     let options = ExportOptions {
         batch_size: 50,
         timeout_s: Some(30),
         ..ExportOptions::default()
     };
-    let rows = db.client().await;
+    let rows = fresh.db.client().await;
 
     // Act: kill once some records are stored, restart at once on the same port.
     let endpoint = format!("{}/v1/logs", aggregator.base_url);
     let mut export = Export::start(&python, &endpoint, RECORDS, &run_id, &options);
-    let some_stored = wait_until(
-        || {
-            let rows = &rows;
-            async move { count_rows(rows).await >= STORED_BEFORE_KILL }
-        },
-        STORE_DEADLINE,
-    )
-    .await;
+    let some_stored = rows_reach(&rows, STORED_BEFORE_KILL, STORE_DEADLINE).await;
     assert!(
         some_stored,
         "{STORED_BEFORE_KILL} records not stored in time"
@@ -87,7 +77,7 @@ async fn sdk_retries_across_a_kill_nine_of_the_aggregator_without_duplicates() {
         "the exporter never retried while the aggregator was down"
     );
     let noticed = killed_at.elapsed();
-    let aggregator = AggregatorProcess::start(port, &args, &log).await;
+    let aggregator = fresh.start().await;
     let restart = killed_at.elapsed();
     let (report, stderr) = export.finish(STORE_DEADLINE).await;
 
@@ -109,11 +99,11 @@ async fn sdk_retries_across_a_kill_nine_of_the_aggregator_without_duplicates() {
         (0, 0, RECORDS),
         "the exporter dropped batches (restart took {restart:?}): {report:?}\n{stderr}"
     );
-    wait_for_rows(&db, RECORDS, &stderr).await;
+    wait_for_rows(&fresh.db, RECORDS, &stderr).await;
     let stored = topic_events(&aggregator.base_url, TOPIC).await;
-    assert_each_record_stored_once(&sent, &stored, &stderr);
+    assert_each_stored_once(&sent, &stored, RECORD, &stderr);
     assert_eq!(
-        db.count_rows().await,
+        fresh.db.count_rows().await,
         RECORDS as u64,
         "rows outside {TOPIC}"
     );

@@ -1,9 +1,8 @@
 //! The real OpenTelemetry SDK as the client: finds the Python interpreter of the venv that
-//! `scripts/test.sh` makes (`target/otel-venv`, or `$AGG_OTEL_PYTHON`), runs `export_logs.py`
-//! beside this file as a child process, and reads the figures it prints when done.
-//!
-//! Without the interpreter a test is skipped (it says `skipped: …`), except under CI (`CI`
-//! set), where that is a failure: CI runs `scripts/test.sh`, which installs it.
+//! `scripts/test.sh` makes (`target/otel-venv`, or `$AGG_OTEL_PYTHON`; see
+//! [`venv_python`] for what happens without it), runs `export_logs.py` beside this file as a
+//! child process, and reads the figures it prints when done. It logs the records of
+//! [`crate::common::python::record_messages`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,40 +17,15 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Child;
 use tokio::task::JoinHandle;
 
+use crate::common::python::venv_python;
+
 /// The exporter script, beside this file.
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otlp/export_logs.py");
 
 /// The Python interpreter with `opentelemetry-sdk` and `opentelemetry-exporter-otlp-proto-http`,
 /// or `None` (after printing `skipped: …`) when it is missing outside CI; fails under CI.
 pub fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("AGG_OTEL_PYTHON").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/otel-venv/bin/python"),
-        PathBuf::from,
-    );
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!(
-        "no Python with the OpenTelemetry SDK at {} (scripts/test.sh creates the venv \
-         target/otel-venv; or set AGG_OTEL_PYTHON)",
-        path.display()
-    );
-    assert!(std::env::var_os("CI").is_none(), "{why}");
-    eprintln!("skipped: {why}");
-    None
-}
-
-/// The message of record `i` of `count`, exactly as `export_logs.py` logs it.
-pub fn message(i: usize, count: usize, run_id: &str) -> String {
-    format!(
-        "order {i:05} paid, record {} of {count}, run {run_id}",
-        i + 1
-    )
-}
-
-/// Every message an export of `count` records logs, in order.
-pub fn messages(count: usize, run_id: &str) -> Vec<String> {
-    (0..count).map(|i| message(i, count, run_id)).collect()
+    venv_python("otel-venv", "AGG_OTEL_PYTHON", "the OpenTelemetry SDK")
 }
 
 /// How one export is configured.

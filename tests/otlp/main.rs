@@ -16,21 +16,26 @@
 mod common;
 mod crash;
 mod exporter;
-mod stored;
 
 use std::time::Duration;
 
-use common::app::get_stats;
-use common::db::{count_rows, TestDb};
-use common::process::{free_port, AggregatorProcess};
-use common::wait::wait_until;
-use exporter::{messages, python, Export, ExportOptions, ExportReport};
-use stored::{assert_each_record_stored_once, topic_events, Listed};
+use common::db::TestDb;
+use common::process::FreshAggregator;
+use common::python::record_messages;
+use common::stored::{
+    self, assert_counters_exact, assert_each_stored_once, topic_events, Listed, Sent,
+};
+use exporter::{python, Export, ExportOptions, ExportReport};
 
 /// The resource's `service.name` the script sets, hence the topic.
 const TOPIC: &str = "checkout";
 /// How long every record may take to be stored, and the exporter to finish.
 const STORE_DEADLINE: Duration = Duration::from_secs(120);
+/// Records, each stored with its body as the payload's `body`.
+const RECORD: Sent = Sent {
+    noun: "record",
+    field: "body",
+};
 
 /// Proves the plain path: 2,000 records through the SDK's protobuf exporter land in
 /// `checkout`, each once, with the record's body, level, resource, scope and source.
@@ -50,12 +55,10 @@ async fn gzip_compressed_sdk_records_are_stored_exactly_once() {
 async fn export_and_check(gzip: bool) {
     // Arrange
     let Some(python) = python() else { return };
-    let db = TestDb::create().await;
-    let logs = tempfile::tempdir().unwrap();
-    let log = logs.path().join("aggregator.log");
-    let aggregator = AggregatorProcess::start(free_port(), &aggregator_args(&db), &log).await;
+    let fresh = FreshAggregator::create().await;
+    let aggregator = fresh.start().await;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let sent = messages(2_000, &run_id);
+    let sent = record_messages(2_000, &run_id);
     let options = ExportOptions {
         batch_size: 200,
         gzip,
@@ -80,11 +83,11 @@ async fn export_and_check(gzip: bool) {
         (0, 0),
         "{report:?}\n{stderr}"
     );
-    wait_for_rows(&db, sent.len(), &stderr).await;
+    wait_for_rows(&fresh.db, sent.len(), &stderr).await;
     let stored = topic_events(&aggregator.base_url, TOPIC).await;
-    assert_each_record_stored_once(&sent, &stored, &stderr);
+    assert_each_stored_once(&sent, &stored, RECORD, &stderr);
     assert_eq!(
-        db.count_rows().await,
+        fresh.db.count_rows().await,
         sent.len() as u64,
         "rows outside {TOPIC}"
     );
@@ -98,7 +101,7 @@ async fn export_and_check(gzip: bool) {
 fn assert_record_mapped(stored: &[Listed], message: &str) {
     let event = stored
         .iter()
-        .find(|event| event.body() == message)
+        .find(|event| event.text(RECORD.field) == message)
         .expect("the record is stored");
     let payload = &event.payload;
     assert_eq!(event.source, "checkout-1", "{payload}");
@@ -121,27 +124,13 @@ fn assert_record_mapped(stored: &[Listed], message: &str) {
     );
 }
 
-fn aggregator_args(db: &TestDb) -> Vec<String> {
-    vec!["--database-url".into(), db.url.clone()]
-}
-
 /// Waits until `db` holds `expected` rows, at most [`STORE_DEADLINE`]; fails with `context`
 /// (the exporter's stderr) otherwise.
 async fn wait_for_rows(db: &TestDb, expected: usize, context: &str) {
-    let client = db.client().await;
-    let all = wait_until(
-        || {
-            let client = &client;
-            async move { count_rows(client).await >= expected as u64 }
-        },
-        STORE_DEADLINE,
-    )
+    stored::wait_for_rows(db, expected, STORE_DEADLINE, RECORD, || {
+        format!("\n{context}")
+    })
     .await;
-    assert!(
-        all,
-        "{} of {expected} records stored within {STORE_DEADLINE:?}\n{context}",
-        count_rows(&client).await,
-    );
 }
 
 /// Checks the aggregator's counters are exact (`received = unique + duplicates`, `unique` =
@@ -154,23 +143,7 @@ async fn report_figures(
     extra: &str,
 ) {
     let records = report.logged as u64;
-    // The counters may trail the rows by a moment after a restart.
-    let exact = wait_until(
-        || async move { get_stats(base_url).await.unique_processed == records },
-        Duration::from_secs(10),
-    )
-    .await;
-    let stats = get_stats(base_url).await;
-    assert!(
-        exact,
-        "unique_processed {} vs {records} records",
-        stats.unique_processed
-    );
-    assert_eq!(
-        stats.received,
-        stats.unique_processed + stats.duplicate_dropped,
-        "received vs unique + duplicates"
-    );
+    let stats = assert_counters_exact(base_url, records, RECORD).await;
     eprintln!(
         "{label}: sent {records} records, stored {stored}, duplicates answered {} (aggregator: \
          received {}, unique {}; exporter: {} batches exported, {} failed, {} HTTP attempts, \

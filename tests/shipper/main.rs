@@ -14,22 +14,25 @@
 mod common;
 mod outage;
 mod rsyslog;
-mod stored;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::app::get_stats;
-use common::db::{count_rows, TestDb};
-use common::process::{free_port, AggregatorProcess};
+use common::db::{count_rows, rows_reach, TestDb};
+use common::process::FreshAggregator;
+use common::stored::{self, assert_counters_exact, assert_each_stored_once, topic_events, Sent};
 use common::wait::wait_until;
 use rsyslog::{send_lines, Rsyslog, ShipperCounters};
-use stored::{assert_each_line_stored_once, topic_events};
 
 /// rsyslog's `programname`, which the index template turns into the topic.
 const PROGRAM: &str = "checkout";
 const TOPIC: &str = "syslog.checkout";
+/// Lines, each stored as its document's `message`.
+const LINE: Sent = Sent {
+    noun: "line",
+    field: "message",
+};
 /// How long every line may take to be stored, from the last one sent.
 const STORE_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -45,12 +48,9 @@ fn lines(count: usize) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rsyslog_lines_are_stored_exactly_once() {
     // Arrange
-    let db = TestDb::create().await;
-    let logs = tempfile::tempdir().unwrap();
-    let log = logs.path().join("aggregator.log");
-    let port = free_port();
-    let aggregator = AggregatorProcess::start(port, &aggregator_args(&db), &log).await;
-    let rsyslog = Rsyslog::start(port);
+    let fresh = FreshAggregator::create().await;
+    let aggregator = fresh.start().await;
+    let rsyslog = Rsyslog::start(fresh.port);
     let sent = lines(500);
 
     // Act: five `logger` runs of 100 lines, so rsyslog batches several lines per request.
@@ -65,11 +65,11 @@ async fn rsyslog_lines_are_stored_exactly_once() {
     .unwrap();
 
     // Assert
-    wait_for_rows(&db, sent.len(), &rsyslog).await;
+    wait_for_rows(&fresh.db, sent.len(), &rsyslog).await;
     let stored = topic_events(&aggregator.base_url, TOPIC).await;
-    assert_each_line_stored_once(&sent, &stored, &rsyslog.log());
+    assert_each_stored_once(&sent, &stored, LINE, &rsyslog.log());
     assert_eq!(
-        db.count_rows().await,
+        fresh.db.count_rows().await,
         sent.len() as u64,
         "rows outside {TOPIC}"
     );
@@ -83,15 +83,11 @@ async fn rsyslog_lines_are_stored_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rsyslog_resends_across_a_kill_nine_of_the_aggregator_without_duplicates() {
     // Arrange
-    let db = TestDb::create().await;
-    let logs = tempfile::tempdir().unwrap();
-    let log = logs.path().join("aggregator.log");
-    let port = free_port();
-    let args = aggregator_args(&db);
-    let aggregator = AggregatorProcess::start(port, &args, &log).await;
-    let rsyslog = Rsyslog::start(port);
+    let fresh = FreshAggregator::create().await;
+    let aggregator = fresh.start().await;
+    let rsyslog = Rsyslog::start(fresh.port);
     let sent = lines(3_000);
-    let rows = db.client().await;
+    let rows = fresh.db.client().await;
 
     // Act: a paced stream (100 lines every 10 ms) that outlasts the kill and the restart, fast
     // enough that rsyslog often has a batch in flight when the aggregator dies.
@@ -106,14 +102,7 @@ async fn rsyslog_resends_across_a_kill_nine_of_the_aggregator_without_duplicates
             }
         })
     };
-    let some_stored = wait_until(
-        || {
-            let rows = &rows;
-            async move { count_rows(rows).await >= 500 }
-        },
-        STORE_DEADLINE,
-    )
-    .await;
+    let some_stored = rows_reach(&rows, 500, STORE_DEADLINE).await;
     assert!(
         some_stored,
         "500 lines not stored in time\n{}",
@@ -141,15 +130,15 @@ async fn rsyslog_resends_across_a_kill_nine_of_the_aggregator_without_duplicates
         felt,
         "rsyslog never failed a request while the aggregator was down"
     );
-    let aggregator = AggregatorProcess::start(port, &args, &log).await;
+    let aggregator = fresh.start().await;
     sender.await.unwrap();
 
     // Assert
-    wait_for_rows(&db, sent.len(), &rsyslog).await;
+    wait_for_rows(&fresh.db, sent.len(), &rsyslog).await;
     let stored = topic_events(&aggregator.base_url, TOPIC).await;
-    assert_each_line_stored_once(&sent, &stored, &rsyslog.log());
+    assert_each_stored_once(&sent, &stored, LINE, &rsyslog.log());
     assert_eq!(
-        db.count_rows().await,
+        fresh.db.count_rows().await,
         sent.len() as u64,
         "rows outside {TOPIC}"
     );
@@ -157,10 +146,6 @@ async fn rsyslog_resends_across_a_kill_nine_of_the_aggregator_without_duplicates
         ", killed with {stored_at_kill} stored and {handed_at_kill} lines handed to logger"
     );
     report(&aggregator.base_url, &sent, stored.len(), &rsyslog, &kill).await;
-}
-
-fn aggregator_args(db: &TestDb) -> Vec<String> {
-    vec!["--database-url".into(), db.url.clone()]
 }
 
 /// The latest rsyslog counters, zero before its first `impstats` line.
@@ -175,45 +160,21 @@ fn counters(rsyslog: &Rsyslog) -> ShipperCounters {
 /// Waits until `db` holds `expected` rows, at most [`STORE_DEADLINE`]; fails with rsyslog's
 /// output and counters otherwise (the messages it gave up on are in its output).
 async fn wait_for_rows(db: &TestDb, expected: usize, rsyslog: &Rsyslog) {
-    let client = db.client().await;
-    let all = wait_until(
-        || {
-            let client = &client;
-            async move { count_rows(client).await >= expected as u64 }
-        },
-        STORE_DEADLINE,
-    )
+    stored::wait_for_rows(db, expected, STORE_DEADLINE, LINE, || {
+        format!(
+            "; rsyslog counters {:?}\n{}",
+            rsyslog.counters(),
+            rsyslog.log()
+        )
+    })
     .await;
-    assert!(
-        all,
-        "{} of {expected} lines stored within {STORE_DEADLINE:?}; rsyslog counters {:?}\n{}",
-        count_rows(&client).await,
-        rsyslog.counters(),
-        rsyslog.log()
-    );
 }
 
 /// Checks the aggregator's counters are exact (`received = unique + duplicates`, `unique` =
 /// lines) and prints the figures: lines sent, stored, duplicates answered.
 async fn report(base_url: &str, sent: &[String], stored: usize, rsyslog: &Rsyslog, extra: &str) {
     let lines = sent.len() as u64;
-    // The counters may trail the rows by a moment after a restart.
-    let exact = wait_until(
-        || async move { get_stats(base_url).await.unique_processed == lines },
-        Duration::from_secs(10),
-    )
-    .await;
-    let stats = get_stats(base_url).await;
-    assert!(
-        exact,
-        "unique_processed {} vs {lines} lines",
-        stats.unique_processed
-    );
-    assert_eq!(
-        stats.received,
-        stats.unique_processed + stats.duplicate_dropped,
-        "received vs unique + duplicates"
-    );
+    let stats = assert_counters_exact(base_url, lines, LINE).await;
     // impstats writes every second: wait for a line that has seen every message.
     wait_until(
         || {

@@ -5,13 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::db::{count_rows, postgres_address, TestDb};
+use crate::common::db::{count_rows, postgres_address, rows_reach, TestDb};
 use crate::common::process::{free_port, AggregatorProcess};
 use crate::common::proxy::TcpProxy;
+use crate::common::stored::{assert_each_stored_once, topic_events};
 use crate::common::wait::wait_until;
 use crate::rsyslog::{send_lines, Rsyslog};
-use crate::stored::{assert_each_line_stored_once, topic_events};
-use crate::{counters, lines, report, wait_for_rows, PROGRAM, STORE_DEADLINE, TOPIC};
+use crate::{counters, lines, report, wait_for_rows, LINE, PROGRAM, STORE_DEADLINE, TOPIC};
 
 /// Short, so that a request made during the outage is answered `503` within about a second
 /// (with a refused connection the answer comes at once anyway).
@@ -90,14 +90,7 @@ async fn rsyslog_retries_through_a_database_outage_and_stores_every_line_once() 
 
     // Assert
     let expected = sent.len() as u64;
-    let all = wait_until(
-        || {
-            let rows = &rows;
-            async move { count_rows(rows).await >= expected }
-        },
-        STORE_DEADLINE,
-    )
-    .await;
+    let all = rows_reach(&rows, expected, STORE_DEADLINE).await;
     assert!(
         all,
         "rsyslog outage: sent {expected} lines, stored {} within {STORE_DEADLINE:?} of the \
@@ -108,7 +101,7 @@ async fn rsyslog_retries_through_a_database_outage_and_stores_every_line_once() 
         context(&log, &rsyslog)
     );
     let stored = topic_events(base_url, TOPIC).await;
-    assert_each_line_stored_once(&sent, &stored, &context(&log, &rsyslog));
+    assert_each_stored_once(&sent, &stored, LINE, &context(&log, &rsyslog));
     assert_eq!(db.count_rows().await, expected, "rows outside {TOPIC}");
     let outage = format!(", {answers_during} answered 503 during the outage");
     report(base_url, &sent, stored.len(), &rsyslog, &outage).await;
