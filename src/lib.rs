@@ -12,6 +12,8 @@
 //! - [`app`]: [`app::AppConfig`] and [`app::App`], which builds and runs the server (used by
 //!   `main` and by the tests).
 //! - [`http`]: the axum API; the only place errors become status codes.
+//! - [`auth`]: API keys: the keys file, digests compared in constant time, the reloadable
+//!   keyring, a caller's scopes and topic prefixes, per-key quotas; no HTTP.
 //! - [`actors`]: the supervision tree that turns requests into group commits.
 //! - [`metrics`]: the per-app Prometheus registry and the store wrapper that feeds it.
 //! - [`store`]: the `Store` trait, its errors by meaning, and the PostgreSQL and embedded
@@ -23,8 +25,10 @@
 //! - [`event`]: the domain types, parsed and validated.
 //! - [`telemetry`]: logging setup (text or JSON).
 //!
-//! `python3 scripts/import_graph.py` prints the import graph and fails on an upward import or
-//! a cycle between files (CI runs it).
+//! `python3 scripts/import_graph.py` prints the import graph and fails when this list, the
+//! layer table of DESIGN.md or the modules of `src/` disagree, on an upward import, on a cycle
+//! between files, and on a child that imports its parent beyond what the parent defines
+//! (DESIGN.md, "Code layout and layering"; CI runs it).
 //!
 //! # Supervision tree and data flow
 //! ```text
