@@ -18,13 +18,15 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /var/lib/aggregator --create-home aggregator
+    && useradd --system --uid 10001 --home-dir /var/lib/aggregator --create-home aggregator \
+    && install -d -o aggregator -g aggregator -m 0700 /etc/aggregator/keys
 COPY --from=build /src/target/release/aggregator /usr/local/bin/aggregator
 USER aggregator
 WORKDIR /var/lib/aggregator
 # Serving 0.0.0.0 needs API keys: mount a directory holding keys.toml (made with `aggregator keys
 # add`; it holds only digests) at /etc/aggregator/keys, or the server refuses to start and says
-# so. `AGG_KEYS_FILE=` (empty) with `AGG_ALLOW_UNAUTHENTICATED=true` serves without keys.
+# so. The directory belongs to the image's user, so a new named volume mounted there does too
+# and a one-shot `aggregator keys add --if-absent` can make the keys in it (docker-compose.yml). `AGG_KEYS_FILE=` (empty) with `AGG_ALLOW_UNAUTHENTICATED=true` serves without keys.
 # /health and /ready stay open, so the health check below needs no key.
 ENV AGG_BIND=0.0.0.0:8080 \
     AGG_DATA_DIR=/var/lib/aggregator/data \

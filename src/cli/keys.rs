@@ -1,6 +1,9 @@
 //! `aggregator keys add` and `aggregator keys list`: manage the keys file without a running
 //! server. `add` prints the new key once, on stdout alone (so `KEY=$(aggregator keys add …)`
-//! works), and stores only its digest; `list` never shows a key or a digest.
+//! works), or writes it to a file readable by its owner only (`--key-file`, as a one-shot
+//! container does for the others), and stores only its digest; with `--if-absent` it does
+//! nothing when the name is already in the keys file, so it can run at every start. `list` never
+//! shows a key or a digest.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -42,6 +45,12 @@ pub struct KeysAddArgs {
     /// The keys file (created, readable by its owner only, when absent).
     #[arg(long, env = "AGG_KEYS_FILE", default_value = "keys.toml")]
     pub keys_file: PathBuf,
+    /// Write the new key to this file (created readable by its owner only) instead of stdout.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Do nothing when the keys file already holds a key of this name.
+    #[arg(long)]
+    pub if_absent: bool,
 }
 
 /// `aggregator keys list`.
@@ -65,6 +74,17 @@ pub fn run(command: &KeysCommand) -> anyhow::Result<()> {
 }
 
 fn add(args: &KeysAddArgs) -> anyhow::Result<()> {
+    if args.if_absent && args.keys_file.exists() {
+        let entries = read_keys_file(&args.keys_file).context("failed to read the keys file")?;
+        if entries.iter().any(|entry| entry.name == args.name) {
+            eprintln!(
+                "key {:?} is already in {}; nothing to do",
+                args.name,
+                args.keys_file.display()
+            );
+            return Ok(());
+        }
+    }
     let (key, digest) = generate_key();
     let entry = KeyEntry {
         name: args.name.clone(),
@@ -81,14 +101,45 @@ fn add(args: &KeysAddArgs) -> anyhow::Result<()> {
             burst: args.burst,
         }),
     };
+    if let Some(path) = &args.key_file {
+        // The key first: a keys file naming a key nobody holds would be worse than a key file
+        // left behind by a failed append.
+        write_private(path, &format!("{key}\n"))
+            .with_context(|| format!("failed to write the key to {}", path.display()))?;
+    }
     append_key(&args.keys_file, &entry).context("failed to add the key")?;
-    eprintln!(
-        "added key {:?} to {}; it is shown once, below, and stored nowhere:",
-        args.name,
-        args.keys_file.display()
-    );
-    println!("{key}");
+    match &args.key_file {
+        Some(path) => eprintln!(
+            "added key {:?} to {}; the key is in {}, readable by its owner only",
+            args.name,
+            args.keys_file.display(),
+            path.display()
+        ),
+        None => {
+            eprintln!(
+                "added key {:?} to {}; it is shown once, below, and stored nowhere:",
+                args.name,
+                args.keys_file.display()
+            );
+            println!("{key}");
+        }
+    }
     Ok(())
+}
+
+/// Writes `text` to a new file that only its owner may read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 fn list(args: &KeysListArgs) -> anyhow::Result<()> {

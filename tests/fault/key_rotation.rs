@@ -163,3 +163,75 @@ async fn the_server_refuses_a_non_loopback_address_without_keys_in_one_line() {
         "nothing was opened before refusing"
     );
 }
+
+/// Proves what the compose stack's one-shot `keys` service relies on: `keys add --key-file
+/// --if-absent` writes the key to a file only its owner may read (nothing on stdout), does
+/// nothing when run again, and a publisher given the file (`--api-key-file`) publishes and
+/// verifies with it.
+#[tokio::test]
+async fn a_key_made_once_into_a_file_is_what_the_publisher_reads() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let keys_file = dir.path().join("keys.toml");
+    let key_file = dir.path().join("publisher.key");
+    let make = || {
+        aggregator_command()
+            .args([
+                "keys",
+                "add",
+                "publisher",
+                "--scopes",
+                "publish,read",
+                "--if-absent",
+            ])
+            .arg("--keys-file")
+            .arg(&keys_file)
+            .arg("--key-file")
+            .arg(&key_file)
+            .output()
+            .expect("aggregator keys add runs")
+    };
+
+    // Act: the service's first start, then every later one.
+    let first = make();
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    let keys_before = std::fs::read_to_string(&keys_file).unwrap();
+    let again = make();
+
+    // Assert
+    assert!(first.status.success(), "{first:?}");
+    assert!(first.stdout.is_empty(), "the key goes to its file only");
+    assert!(key.trim().starts_with("agg_"), "the file holds the key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only the owner may read the key: {mode:o}");
+    }
+    assert!(again.status.success(), "{again:?}");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+    assert_eq!(std::fs::read_to_string(&keys_file).unwrap(), keys_before);
+
+    let log = dir.path().join("server.log");
+    let args = vec![
+        "--keys-file".to_string(),
+        keys_file.display().to_string(),
+        "--data-dir".to_string(),
+        dir.path().join("data").display().to_string(),
+    ];
+    let server = AggregatorProcess::start(free_port(), &args, &log).await;
+    let published = aggregator_command()
+        .args(["publish", "--events", "300", "--url", &server.base_url])
+        .arg("--api-key-file")
+        .arg(&key_file)
+        .env_remove("AGG_API_KEY")
+        .output()
+        .expect("aggregator publish runs");
+    server.kill9().await;
+    assert!(published.status.success(), "{published:?}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !logged.contains(key.trim()),
+        "the key is in the server's log"
+    );
+}
