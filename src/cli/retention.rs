@@ -14,6 +14,7 @@ use crate::retention::{Keep, RetentionPolicy, RetentionRule};
 
 /// How long events are kept, and how the pruner deletes the expired ones.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Retention")]
 pub struct RetentionArgs {
     /// How long events are kept after they were stored (e.g. 90s, 12h, 30d), or `forever`.
     /// Topics with a rule of their own (--retention-rule, --retention-file) follow it instead.

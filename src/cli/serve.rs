@@ -22,11 +22,12 @@ use crate::telemetry::LogFormat;
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "AGG_BIND", default_value_t = app::DEFAULT_BIND)]
+    #[arg(long, env = "AGG_BIND", default_value_t = app::DEFAULT_BIND, help_heading = "Server")]
     pub bind: SocketAddr,
     /// Number of shard actors; topics are spread over them by a stable hash.
     #[arg(long, env = "AGG_SHARDS", default_value_t = tree::DEFAULT_SHARDS,
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
+          value_parser = clap::value_parser!(u32).range(1..=1024),
+          help_heading = "Shards and batching")]
     pub shards: u32,
     /// Where events are stored.
     #[command(flatten)]
@@ -40,7 +41,8 @@ pub struct ServeArgs {
     /// Shard restart budget.
     #[command(flatten)]
     pub supervision: SupervisionArgs,
-    /// Fault injection, off by default.
+    /// Fault injection for the chaos tests, off by default; hidden from `--help`, which lists
+    /// production settings only.
     #[command(flatten)]
     pub chaos: ChaosArgs,
     /// Retention and the pruner.
@@ -48,10 +50,11 @@ pub struct ServeArgs {
     pub retention: RetentionArgs,
     /// Longest a graceful shutdown may take, in milliseconds, before the process exits anyway.
     #[arg(long, env = "AGG_SHUTDOWN_TIMEOUT_MS",
-          default_value_t = millis(app::DEFAULT_SHUTDOWN_TIMEOUT))]
+          default_value_t = millis(app::DEFAULT_SHUTDOWN_TIMEOUT), help_heading = "Server")]
     pub shutdown_timeout_ms: u64,
     /// Log line format.
-    #[arg(long, env = "AGG_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
+    #[arg(long, env = "AGG_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text,
+          help_heading = "Server")]
     pub log_format: LogFormatArg,
     /// HTTPS, off unless both files are given.
     #[command(flatten)]
@@ -69,6 +72,7 @@ pub struct ServeArgs {
 
 /// `POST /loki/api/v1/push`: the topic of each Loki log line.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Shippers")]
 pub struct LokiArgs {
     /// Stream labels whose value is a Loki line's topic, the first present wins.
     #[arg(
@@ -86,6 +90,7 @@ pub struct LokiArgs {
 
 /// `POST /v1/logs`: the topic of each OpenTelemetry log record.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Shippers")]
 pub struct OtlpArgs {
     /// Topic of an OTLP log record: text and `{attribute}` names of its resource, e.g.
     /// `otel.{service.namespace}.{service.name}`.
@@ -99,6 +104,7 @@ pub struct OtlpArgs {
 
 /// Who may use the API: the keys file, or explicitly nobody checked.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "API keys")]
 pub struct AccessArgs {
     /// File of API keys (`aggregator keys add` makes one); every route but /health, /ready and
     /// /docs then needs a key. Re-read on SIGHUP and when it changes. Empty means none (so
@@ -117,6 +123,7 @@ pub struct AccessArgs {
 
 /// Store selection and connection settings (shared with `bench ceiling`).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Store")]
 pub struct StoreArgs {
     /// PostgreSQL URL, e.g. postgres://user:pass@host/db. Without it the embedded store is used.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -147,6 +154,7 @@ pub struct StoreArgs {
 
 /// Group-commit knobs of the shard actors, and the fast path's budget.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Shards and batching")]
 pub struct BatchingArgs {
     /// A shard commits as soon as it buffers this many events.
     #[arg(long, env = "AGG_BATCH_MAX_EVENTS", default_value_t = tree::DEFAULT_BATCH_MAX_EVENTS,
@@ -169,6 +177,7 @@ pub struct BatchingArgs {
 
 /// Limits on requests and connections: HTTP-level ones and the shards' in-flight budget.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
     /// Largest accepted request body, in bytes; larger bodies get 413.
     #[arg(long, env = "AGG_MAX_BODY_BYTES", default_value_t = limits::DEFAULT_MAX_BODY_BYTES)]
@@ -232,6 +241,7 @@ pub struct LimitArgs {
 /// How many shard deaths the supervisor absorbs before it gives up and the process exits
 /// non-zero (so that an orchestrator restarts it). Kills made by chaos mode are not counted.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Shards and batching")]
 pub struct SupervisionArgs {
     /// Shard restarts allowed within the window.
     #[arg(long, env = "AGG_MAX_RESTARTS", default_value_t = tree::DEFAULT_MAX_RESTARTS)]
@@ -246,15 +256,17 @@ pub struct SupervisionArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ChaosArgs {
     /// Kill a random shard actor every this many milliseconds.
-    #[arg(long, env = "AGG_CHAOS_KILL_INTERVAL_MS")]
+    #[arg(long, env = "AGG_CHAOS_KILL_INTERVAL_MS", hide = true)]
     pub chaos_kill_interval_ms: Option<u64>,
     /// Probability (0 to 1) that a shard panics while handling a batch.
-    #[arg(long, env = "AGG_CHAOS_PANIC_RATE", default_value_t = 0.0, value_parser = parse::probability)]
+    #[arg(long, env = "AGG_CHAOS_PANIC_RATE", default_value_t = 0.0,
+          value_parser = parse::probability, hide = true)]
     pub chaos_panic_rate: f64,
 }
 
 /// The certificate and key to serve HTTPS with; without them the server speaks plain HTTP.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "TLS")]
 pub struct TlsArgs {
     /// PEM file of the certificate chain to serve HTTPS with (the server's certificate first).
     #[arg(long, env = "AGG_TLS_CERT", requires = "tls_key")]

@@ -119,3 +119,24 @@ fn publish_takes_an_api_key_that_its_debug_output_hides() {
     assert!(args.config().access.api_key.is_some());
     assert!(!format!("{args:?}").contains("agg_k3y"));
 }
+
+#[test]
+fn serve_help_groups_settings_by_section_and_leaves_chaos_out() {
+    let mut command = Cli::command();
+    let serve = command
+        .find_subcommand_mut("serve")
+        .expect("a serve subcommand");
+    let help = serve.render_help().to_string();
+    for heading in [
+        "Server:",
+        "Store:",
+        "Shards and batching:",
+        "Limits:",
+        "Retention:",
+    ] {
+        assert!(help.contains(heading), "{heading} missing from:\n{help}");
+    }
+    assert!(!help.contains("chaos"), "chaos flags in --help:\n{help}");
+    let parsed = Cli::try_parse_from(["aggregator", "--chaos-panic-rate", "0.5"]);
+    assert!(parsed.is_ok(), "hidden flags still work");
+}
