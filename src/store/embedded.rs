@@ -36,8 +36,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::bounded::bounded;
-use super::contract::{Backend, Cluster, Ingest, Pruning, Reads};
+use super::contract::{
+    bounded, Backend, Cluster, Ingest, Pruning, Reads, SweepReport, SweepRequest,
+};
 use super::error::StoreError;
 use super::feed::{CommitSignal, FeedPosition, FollowPage, FollowQuery};
 use super::model::{
@@ -46,7 +47,6 @@ use super::model::{
 };
 use super::removal::{RemovalTotals, RemoveReport, RemoveRequest};
 use super::searchable::with_searchable_texts;
-use super::sweep::{SweepReport, SweepRequest};
 use connection::ReadPool;
 pub use options::{EmbeddedOptions, SyncMode};
 use removal::{RemoveJob, SweepJob};

@@ -10,14 +10,14 @@
 //! file) for a single machine with nothing to install. [`open`] picks one from
 //! [`StoreOptions`]. Errors are classified by meaning ([`StoreError`]) inside each backend.
 //!
-//! Files: [`contract`] (`Store` and its parts, one file each under `contract/`), [`model`]
-//! (the data it speaks), [`removal`] (what retention and purges delete and count), [`feed`]
-//! (the live tail's order and wake-up signal), [`error`], [`options`] (settings and `open`),
-//! [`bounded`] (the timeout every backend applies), `span` (the range of topics a
-//! prefix-restricted listing seeks to), `search` (what both backends' lowering of a search
-//! query shares), the two backends, and, for unit tests of the actors, an in-memory store.
+//! Files: [`contract`] (`Store` and its parts, one trait per concern, with the sweep's request
+//! and report and [`contract::bounded`], the timeout every backend applies), [`model`] (the
+//! data it speaks), [`removal`] (what retention and purges delete and count),
+//! [`feed`] (the live tail's order and wake-up signal), [`error`], [`options`] (settings and
+//! `open`), `span` (the range of topics a prefix-restricted listing seeks to), `search` (what
+//! both backends' lowering of a search query shares), the two backends, and, for unit tests
+//! of the actors, an in-memory store.
 
-pub mod bounded;
 pub mod contract;
 pub mod embedded;
 pub mod error;
@@ -32,10 +32,11 @@ pub mod removal;
 mod search;
 mod searchable;
 mod span;
-pub mod sweep;
 mod volume;
 
-pub use contract::{Backend, Cluster, Ingest, Pruning, Reads, SharedStore, Store};
+pub use contract::{
+    Backend, Cluster, Ingest, Pruning, Reads, SharedStore, Store, SweepReport, SweepRequest,
+};
 pub use error::{Cause, StoreError};
 pub use feed::{
     CommitSignal, FeedPosition, FollowPage, FollowQuery, FollowedEvent, FOLLOW_SCAN_FACTOR,
@@ -50,4 +51,3 @@ pub use queries::{
     ValueSeries, ValuesRequest,
 };
 pub use removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
-pub use sweep::{SweepReport, SweepRequest};

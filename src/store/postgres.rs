@@ -14,8 +14,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tracing::{info, warn};
 
-use super::bounded::bounded;
-use super::contract::{Backend, Ingest};
+use super::contract::{bounded, Backend, Ingest};
 use super::error::StoreError;
 use super::model::{CommitBatch, CommitReport, ShardCounters, ShardId, StoredTotals};
 use super::searchable::searchable_texts;

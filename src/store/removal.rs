@@ -6,7 +6,8 @@
 //! row in the same transaction (so that after any crash `expired + purged` equals the rows
 //! deleted): [`RemoveRequest`], the oldest rows of one topic in `seq` order, for purges and for
 //! topics a retention rule covers; and the sweep of the default retention
-//! ([`super::sweep::SweepRequest`]).
+//! ([`super::contract::SweepRequest`], beside the [`super::contract::Pruning::sweep`] that takes
+//! it: it walks the feed's order, and the feed's vocabulary builds on this one).
 
 use std::time::Duration;
 

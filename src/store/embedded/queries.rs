@@ -13,7 +13,7 @@ use super::listing::listing_statement;
 use super::search::{self, few_candidates, rows_in_range, scope_condition, value_expression};
 use super::volume as volume_sql;
 use super::EmbeddedStore;
-use crate::store::bounded::bounded;
+use crate::store::contract::bounded;
 use crate::store::error::StoreError;
 use crate::store::queries::{
     CountRequest, Counts, Queries, SearchScope, SearchStatement, ValueCount, ValuesRequest,

@@ -14,10 +14,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::retention::RuledTopics;
+use crate::store::contract::SweepReport;
 use crate::store::error::StoreError;
 use crate::store::feed::FeedPosition;
 use crate::store::removal::{Removal, RemovalCounters, RemoveReport};
-use crate::store::sweep::SweepReport;
 
 /// At most `?4` rows from the start of the topic in `seq` order (the `(topic, seq)` index), none
 /// at all when the topic's first row is not due; of those, the due ones. `?2` is the deadline

@@ -5,12 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Contents, MemoryStore};
-use crate::store::contract::Pruning;
+use crate::store::contract::{Pruning, SweepReport, SweepRequest};
 use crate::store::error::StoreError;
 use crate::store::feed::FeedPosition;
 use crate::store::model::StoredEvent;
 use crate::store::removal::{Removal, RemoveReport, RemoveRequest};
-use crate::store::sweep::{SweepReport, SweepRequest};
 
 /// Now minus `older_than`.
 fn deadline(older_than: std::time::Duration) -> DateTime<Utc> {

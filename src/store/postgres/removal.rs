@@ -12,11 +12,10 @@ use super::sql::{
     TOPICS_AFTER_SQL,
 };
 use super::PostgresStore;
-use crate::store::contract::Pruning;
+use crate::store::contract::{Pruning, SweepReport, SweepRequest};
 use crate::store::error::StoreError;
 use crate::store::feed::FeedPosition;
 use crate::store::removal::{Removal, RemovalCounters, RemovalTotals, RemoveReport, RemoveRequest};
-use crate::store::sweep::{SweepReport, SweepRequest};
 
 impl PostgresStore {
     /// One `REMOVE_SQL`, unbounded by the store timeout (the caller bounds it).
