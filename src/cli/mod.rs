@@ -103,6 +103,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format());
+    for deprecated in args.deprecations() {
+        tracing::warn!(
+            old = deprecated.old,
+            new = deprecated.new,
+            "a deprecated flag (or its variable) is in use; it keeps working, but write the new \
+             one with a duration such as 250ms, 2s or 5m"
+        );
+    }
     App::build(args.config())
         .await?
         .run_until_stopped(shutdown_signal())

@@ -48,10 +48,14 @@ pub struct ServeArgs {
     /// Retention and the pruner.
     #[command(flatten)]
     pub retention: RetentionArgs,
-    /// Longest a graceful shutdown may take, in milliseconds, before the process exits anyway.
-    #[arg(long, env = "AGG_SHUTDOWN_TIMEOUT_MS",
-          default_value_t = millis(app::DEFAULT_SHUTDOWN_TIMEOUT), help_heading = "Server")]
-    pub shutdown_timeout_ms: u64,
+    /// Longest a graceful shutdown may take before the process exits anyway (e.g. 30s)
+    /// [default: 30s].
+    #[arg(long, env = "AGG_SHUTDOWN_TIMEOUT", value_parser = parse::duration,
+          help_heading = "Server")]
+    pub shutdown_timeout: Option<Duration>,
+    /// Deprecated: --shutdown-timeout in milliseconds.
+    #[arg(long, env = "AGG_SHUTDOWN_TIMEOUT_MS", hide = true)]
+    pub shutdown_timeout_ms: Option<u64>,
     /// Log line format.
     #[arg(long, env = "AGG_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text,
           help_heading = "Server")]
@@ -135,9 +139,13 @@ pub struct StoreArgs {
     #[arg(long, env = "AGG_DB_POOL_SIZE", default_value_t = store::DEFAULT_POOL_SIZE,
           value_parser = parse::positive)]
     pub db_pool_size: usize,
-    /// Upper bound on one store operation, in milliseconds; past it the request gets a 503.
-    #[arg(long, env = "AGG_STORE_TIMEOUT_MS", default_value_t = millis(store::DEFAULT_TIMEOUT))]
-    pub store_timeout_ms: u64,
+    /// Upper bound on one store operation (e.g. 5s); past it the request gets a 503
+    /// [default: 5s].
+    #[arg(long, env = "AGG_STORE_TIMEOUT", value_parser = parse::duration)]
+    pub store_timeout: Option<Duration>,
+    /// Deprecated: --store-timeout in milliseconds.
+    #[arg(long, env = "AGG_STORE_TIMEOUT_MS", hide = true)]
+    pub store_timeout_ms: Option<u64>,
     /// Name of this process's counter rows; give each aggregator sharing a database its own.
     #[arg(long, env = "AGG_INSTANCE_ID", default_value = store::DEFAULT_INSTANCE_ID)]
     pub instance_id: String,
@@ -160,9 +168,12 @@ pub struct BatchingArgs {
     #[arg(long, env = "AGG_BATCH_MAX_EVENTS", default_value_t = tree::DEFAULT_BATCH_MAX_EVENTS,
           value_parser = parse::positive)]
     pub batch_max_events: usize,
-    /// Longest time, in milliseconds, a buffered event waits for more before its commit.
-    #[arg(long, env = "AGG_BATCH_LINGER_MS", default_value_t = millis(tree::DEFAULT_BATCH_LINGER))]
-    pub batch_linger_ms: u64,
+    /// Longest a buffered event waits for more before its commit (e.g. 2ms) [default: 2ms].
+    #[arg(long, env = "AGG_BATCH_LINGER", value_parser = parse::duration)]
+    pub batch_linger: Option<Duration>,
+    /// Deprecated: --batch-linger in milliseconds.
+    #[arg(long, env = "AGG_BATCH_LINGER_MS", hide = true)]
+    pub batch_linger_ms: Option<u64>,
     /// Commits of one shard that may run at once (pipelining: the next batch is sent while the
     /// previous one waits for its disk flush). Order within a topic holds either way.
     #[arg(long, env = "AGG_COMMITS_IN_FLIGHT", default_value_t = tree::DEFAULT_COMMITS_IN_FLIGHT,
@@ -186,9 +197,13 @@ pub struct LimitArgs {
     #[arg(long, env = "AGG_MAX_EVENTS_PER_REQUEST",
           default_value_t = limits::DEFAULT_MAX_EVENTS_PER_REQUEST)]
     pub max_events_per_request: usize,
-    /// Longest a publish waits for its events to commit, in milliseconds; past it, 503.
-    #[arg(long, env = "AGG_REQUEST_TIMEOUT_MS", default_value_t = millis(tree::DEFAULT_INGEST_TIMEOUT))]
-    pub request_timeout_ms: u64,
+    /// Longest a publish waits for its events to commit (e.g. 10s); past it, 503
+    /// [default: 10s].
+    #[arg(long, env = "AGG_REQUEST_TIMEOUT", value_parser = parse::duration)]
+    pub request_timeout: Option<Duration>,
+    /// Deprecated: --request-timeout in milliseconds.
+    #[arg(long, env = "AGG_REQUEST_TIMEOUT_MS", hide = true)]
+    pub request_timeout_ms: Option<u64>,
     /// Most events a shard holds in flight (buffered or committing); beyond it publish gets 429.
     #[arg(long, env = "AGG_MAX_INFLIGHT_EVENTS_PER_SHARD",
           default_value_t = tree::DEFAULT_MAX_INFLIGHT_EVENTS_PER_SHARD, value_parser = parse::positive)]
@@ -246,10 +261,12 @@ pub struct SupervisionArgs {
     /// Shard restarts allowed within the window.
     #[arg(long, env = "AGG_MAX_RESTARTS", default_value_t = tree::DEFAULT_MAX_RESTARTS)]
     pub max_restarts: usize,
-    /// Length of the restart budget's sliding window, in seconds.
-    #[arg(long, env = "AGG_RESTART_WINDOW_SECS",
-          default_value_t = tree::DEFAULT_RESTART_WINDOW.as_secs())]
-    pub restart_window_secs: u64,
+    /// Length of the restart budget's sliding window (e.g. 60s) [default: 60s].
+    #[arg(long, env = "AGG_RESTART_WINDOW", value_parser = parse::duration)]
+    pub restart_window: Option<Duration>,
+    /// Deprecated: --restart-window in seconds.
+    #[arg(long, env = "AGG_RESTART_WINDOW_SECS", hide = true)]
+    pub restart_window_secs: Option<u64>,
 }
 
 /// Fault injection for chaos testing. Never enable in production.
@@ -308,15 +325,15 @@ impl ServeArgs {
                 shards: self.shards,
                 batching: BatchingConfig {
                     max_events: self.batching.batch_max_events,
-                    linger: Duration::from_millis(self.batching.batch_linger_ms),
+                    linger: self.batching.batch_linger(),
                     commits_in_flight: self.batching.commits_in_flight,
                 },
                 fastpath_keys: self.batching.fastpath_keys,
                 max_inflight_events_per_shard: self.limits.max_inflight_events_per_shard,
-                ingest_timeout: Duration::from_millis(self.limits.request_timeout_ms),
+                ingest_timeout: self.limits.request_timeout(),
                 restart_budget: RestartBudget {
                     max_restarts: self.supervision.max_restarts,
-                    window: Duration::from_secs(self.supervision.restart_window_secs),
+                    window: self.supervision.restart_window(),
                 },
                 chaos: ChaosConfig {
                     kill_interval: self
@@ -347,7 +364,7 @@ impl ServeArgs {
                     max_connection_age: self.limits.max_connection_age,
                 },
             },
-            shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
+            shutdown_timeout: self.shutdown_timeout(),
             otlp: OtlpMapping {
                 topic: self.otlp.otlp_topic.clone(),
                 default_topic: self.otlp.otlp_default_topic.clone(),
@@ -370,6 +387,48 @@ impl ServeArgs {
         }
     }
 
+    fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
+            .or(self.shutdown_timeout_ms.map(Duration::from_millis))
+            .unwrap_or(app::DEFAULT_SHUTDOWN_TIMEOUT)
+    }
+
+    /// The deprecated flags (or their variables) this command line uses, each with the one
+    /// that replaces it: `serve` logs a warning for each at start. They keep working.
+    pub fn deprecations(&self) -> Vec<Deprecated> {
+        let used = [
+            (
+                self.shutdown_timeout_ms.is_some(),
+                "--shutdown-timeout-ms",
+                "--shutdown-timeout",
+            ),
+            (
+                self.store.store_timeout_ms.is_some(),
+                "--store-timeout-ms",
+                "--store-timeout",
+            ),
+            (
+                self.batching.batch_linger_ms.is_some(),
+                "--batch-linger-ms",
+                "--batch-linger",
+            ),
+            (
+                self.limits.request_timeout_ms.is_some(),
+                "--request-timeout-ms",
+                "--request-timeout",
+            ),
+            (
+                self.supervision.restart_window_secs.is_some(),
+                "--restart-window-secs",
+                "--restart-window",
+            ),
+        ];
+        used.into_iter()
+            .filter(|(used, _, _)| *used)
+            .map(|(_, old, new)| Deprecated { old, new })
+            .collect()
+    }
+
     /// The log format.
     pub fn log_format(&self) -> LogFormat {
         match self.log_format {
@@ -379,22 +438,56 @@ impl ServeArgs {
     }
 }
 
+/// A deprecated flag in use, and the flag that replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deprecated {
+    /// The old flag (or its `AGG_..._MS`/`_SECS` variable).
+    pub old: &'static str,
+    /// The flag taking a duration such as `250ms`, `2s`, `5m`.
+    pub new: &'static str,
+}
+
+impl BatchingArgs {
+    fn batch_linger(&self) -> Duration {
+        self.batch_linger
+            .or(self.batch_linger_ms.map(Duration::from_millis))
+            .unwrap_or(tree::DEFAULT_BATCH_LINGER)
+    }
+}
+
+impl LimitArgs {
+    fn request_timeout(&self) -> Duration {
+        self.request_timeout
+            .or(self.request_timeout_ms.map(Duration::from_millis))
+            .unwrap_or(tree::DEFAULT_INGEST_TIMEOUT)
+    }
+}
+
+impl SupervisionArgs {
+    fn restart_window(&self) -> Duration {
+        self.restart_window
+            .or(self.restart_window_secs.map(Duration::from_secs))
+            .unwrap_or(tree::DEFAULT_RESTART_WINDOW)
+    }
+}
+
 impl StoreArgs {
+    fn store_timeout(&self) -> Duration {
+        self.store_timeout
+            .or(self.store_timeout_ms.map(Duration::from_millis))
+            .unwrap_or(store::DEFAULT_TIMEOUT)
+    }
+
     /// The store's options.
     pub fn options(&self) -> StoreOptions {
         StoreOptions {
             database_url: self.database_url.clone(),
             data_dir: self.data_dir.clone(),
             pool_size: self.db_pool_size,
-            timeout: Duration::from_millis(self.store_timeout_ms),
+            timeout: self.store_timeout(),
             instance_id: self.instance_id.clone(),
             query_timeout: self.query_timeout,
             max_concurrent_queries: self.max_concurrent_queries,
         }
     }
-}
-
-/// A default duration as the whole milliseconds a `..._ms` flag shows.
-const fn millis(duration: Duration) -> u64 {
-    duration.as_millis() as u64
 }

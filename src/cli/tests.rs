@@ -140,3 +140,58 @@ fn serve_help_groups_settings_by_section_and_leaves_chaos_out() {
     let parsed = Cli::try_parse_from(["aggregator", "--chaos-panic-rate", "0.5"]);
     assert!(parsed.is_ok(), "hidden flags still work");
 }
+
+#[test]
+fn durations_take_one_syntax_and_the_old_flags_still_work_as_deprecated() {
+    let new = Cli::try_parse_from([
+        "aggregator",
+        "--batch-linger",
+        "5ms",
+        "--request-timeout",
+        "2s",
+        "--store-timeout",
+        "1500ms",
+        "--restart-window",
+        "2m",
+        "--shutdown-timeout",
+        "10s",
+    ])
+    .unwrap();
+    let old = Cli::try_parse_from([
+        "aggregator",
+        "--batch-linger-ms",
+        "5",
+        "--request-timeout-ms",
+        "2000",
+        "--store-timeout-ms",
+        "1500",
+        "--restart-window-secs",
+        "120",
+        "--shutdown-timeout-ms",
+        "10000",
+    ])
+    .unwrap();
+    assert_eq!(new.serve.config(), old.serve.config());
+    let config = new.serve.config();
+    assert_eq!(
+        config.tree.batching.linger,
+        std::time::Duration::from_millis(5)
+    );
+    assert_eq!(config.shutdown_timeout, std::time::Duration::from_secs(10));
+    assert!(new.serve.deprecations().is_empty());
+    let deprecated: Vec<&str> = old.serve.deprecations().iter().map(|d| d.new).collect();
+    assert_eq!(deprecated.len(), 5, "{deprecated:?}");
+    // Both given: the new flag wins.
+    let both = Cli::try_parse_from([
+        "aggregator",
+        "--batch-linger",
+        "7ms",
+        "--batch-linger-ms",
+        "1",
+    ])
+    .unwrap();
+    assert_eq!(
+        both.serve.config().tree.batching.linger,
+        std::time::Duration::from_millis(7)
+    );
+}
