@@ -16,11 +16,9 @@ mod connection;
 mod errors;
 mod feed;
 mod listing;
-mod options;
 mod prefix_filter;
 mod queries;
 mod removal;
-mod rows;
 mod search;
 mod search_threads;
 mod volume;
@@ -48,10 +46,23 @@ use super::model::{
 use super::removal::{RemovalTotals, RemoveReport, RemoveRequest};
 use super::searchable::with_searchable_texts;
 use connection::ReadPool;
-pub use options::{EmbeddedOptions, SyncMode};
+pub use connection::SyncMode;
 use removal::{RemoveJob, SweepJob};
 use search_threads::SearchThreads;
 use writer::{CommitJob, Job, OwnedEvent};
+
+/// Settings of the embedded store.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    /// Upper bound on any single store operation, queueing included; also SQLite's busy timeout.
+    pub timeout: Duration,
+    /// Durability of a commit; see DESIGN.md "Embedded store" for the measured trade-off.
+    pub sync: SyncMode,
+    /// Time limit of one search; past it SQLite interrupts the statement.
+    pub query_timeout: Duration,
+    /// Threads searches run on, at a lower CPU priority (`search_threads.rs`).
+    pub search_threads: usize,
+}
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "aggregator.db";

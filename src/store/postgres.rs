@@ -20,7 +20,6 @@ use super::model::{CommitBatch, CommitReport, ShardCounters, ShardId, StoredTota
 use super::searchable::searchable_texts;
 use crate::event::{Event, EventKey};
 use notify::CommitFeed;
-use rows::counters_at;
 use sql::{
     COMMIT_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, READ_ONLY_SQL, TOPICS_SQL,
     TOPIC_LOCK_SPACE,
@@ -33,7 +32,6 @@ mod notify;
 mod queries;
 mod reads;
 mod removal;
-mod rows;
 mod search;
 mod sql;
 mod volume;
@@ -399,4 +397,16 @@ impl Ingest for PostgresStore {
     async fn load_counters(&self) -> Result<StoredTotals, StoreError> {
         self.bounded(self.load_counters_unbounded()).await
     }
+}
+
+// Decoding of the counter rows, shared by the commit and the cluster view (`cluster.rs`).
+
+/// Reads three bigint columns starting at `first` as counters.
+fn counters_at(row: &tokio_postgres::Row, first: usize) -> Result<ShardCounters, StoreError> {
+    let counter = |index: usize| StoreError::counter(row.try_get(index)?);
+    Ok(ShardCounters {
+        received: counter(first)?,
+        unique_processed: counter(first + 1)?,
+        duplicate_dropped: counter(first + 2)?,
+    })
 }

@@ -1,5 +1,5 @@
-//! SQLite connections of the embedded store: the writer's pragmas and migrations, and a small
-//! pool of read-only connections.
+//! SQLite connections of the embedded store: the writer's pragmas (durability: [`SyncMode`]) and
+//! migrations, and a small pool of read-only connections.
 //!
 //! Only [`super::EmbeddedStore`] and its writer thread use this module. Every function here
 //! blocks; callers run it on the writer thread or inside `spawn_blocking`.
@@ -11,7 +11,6 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tracing::info;
 
-use super::options::SyncMode;
 use crate::store::error::StoreError;
 
 /// Ordered schema migrations. The applied version is the database's `PRAGMA user_version`,
@@ -151,5 +150,26 @@ impl ReadPool {
     /// lock only means a panic happened while pushing or popping; the list is still valid.
     fn lock_idle(&self) -> MutexGuard<'_, Vec<Connection>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How hard a commit waits for the disk (`PRAGMA synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Every commit fsyncs the WAL before it is answered: survives process kills and power loss.
+    #[default]
+    Full,
+    /// Commits reach the OS page cache; the WAL is synced at checkpoints. Survives a killed
+    /// process, but a power loss or kernel crash may lose the last commits.
+    Normal,
+}
+
+impl SyncMode {
+    /// The `PRAGMA synchronous` value.
+    pub fn pragma_value(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
     }
 }

@@ -4,8 +4,8 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
+use super::listing::stored_event;
 use super::prefix_filter;
-use super::rows::stored_event;
 use crate::store::error::StoreError;
 use crate::store::feed::{FeedPosition, FollowPage, FollowQuery, FollowScan, FollowedEvent};
 

@@ -1,12 +1,14 @@
 //! `GET /events` on the embedded store: one statement per page, filters bound as parameters,
 //! keyset position `(topic, seq)`, cut by count and by payload bytes.
 
+use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
+use serde_json::value::RawValue;
 
-use super::{prefix_filter, rows, search};
+use super::{prefix_filter, search};
 use crate::store::error::StoreError;
-use crate::store::model::{EventPage, EventQuery, ListingOrder};
+use crate::store::model::{EventPage, EventQuery, ListingOrder, StoredEvent};
 
 const SELECT_EVENTS: &str =
     "SELECT seq, topic, event_id, ts, source, payload, received_at FROM events WHERE 1";
@@ -121,7 +123,7 @@ pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<Even
             cut_by_bytes = true;
             break;
         }
-        events.push(rows::stored_event(row, payload_text)?);
+        events.push(stored_event(row, payload_text)?);
     }
     Ok(EventPage::from_fetched(
         events,
@@ -129,4 +131,33 @@ pub(super) fn query_events(conn: &Connection, query: &EventQuery) -> Result<Even
         query.max_bytes,
         cut_by_bytes,
     ))
+}
+
+// Reading the `events` rows back: the one conversion from a row of
+// `seq, topic, event_id, ts, source, payload, received_at` to a [`StoredEvent`], shared by the
+// listing above and the live tail (`feed.rs`).
+
+/// The event in `row` (the columns above), whose payload text the caller already read (to
+/// weigh it against a byte budget before decoding it).
+pub(super) fn stored_event(
+    row: &rusqlite::Row<'_>,
+    payload_text: String,
+) -> Result<StoredEvent, StoreError> {
+    let payload = RawValue::from_string(payload_text)
+        .map_err(|err| StoreError::corrupt(format!("stored payload: {err}")))?;
+    Ok(StoredEvent {
+        seq: row.get(0)?,
+        topic: row.get(1)?,
+        event_id: row.get(2)?,
+        timestamp: from_micros(row.get(3)?)?,
+        source: row.get(4)?,
+        payload,
+        received_at: from_micros(row.get(6)?)?,
+    })
+}
+
+/// A timestamp column: microseconds since the Unix epoch, UTC.
+fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::corrupt(format!("timestamp {micros} out of range")))
 }

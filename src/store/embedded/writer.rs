@@ -7,7 +7,7 @@
 //! commit: concurrent shards share one WAL append and sync (group commit), while each commit
 //! stays atomic, since its rows and its counter deltas are released or rolled back together.
 //! Replies go out only after `COMMIT` returned, so an answered commit is in the WAL on disk
-//! (or in the OS page cache with `synchronous=NORMAL`, see [`super::options::SyncMode`]).
+//! (or in the OS page cache with `synchronous=NORMAL`, see [`super::connection::SyncMode`]).
 //!
 //! Deletions ([`Job::Remove`], see `removal.rs`) run after the commits queued with them, each
 //! in its own short transaction.

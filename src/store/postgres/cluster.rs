@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::rows::counters_at;
+use super::counters_at;
 use super::sql::{
     ACKNOWLEDGE_PURGES_SQL, BEHIND_ON_PURGES_SQL, COUNTERS_SQL, HEARTBEAT_SQL, INSTANCES_SQL,
     NEW_TOPICS_SQL,
