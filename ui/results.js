@@ -8,7 +8,7 @@ import { getJson } from "./api.js";
 import { formatTime } from "./view.js";
 
 const PAGE_SIZE = 100;
-/** A field name the query language accepts (README, "Searching"). */
+/** A field name the query language accepts (docs/http-api.md, "Searching"). */
 const FIELD_NAME = /^[\w@-]+(\.[\w@-]+)*$/u;
 /** Names the query language reads as the event's own fields, not the payload's. */
 const OWN_FIELDS = new Set(["topic", "source", "event_id", "timestamp"]);

@@ -16,7 +16,7 @@ use crate::client::{Client, RetryPolicy};
 /// Flags of `aggregator search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// The search query, e.g. 'level:error "payment timeout"' (README, "Searching").
+    /// The search query, e.g. 'level:error "payment timeout"' (docs/http-api.md, "Searching").
     pub query: String,
     /// Base URL of the aggregator.
     #[arg(long, env = "AGG_URL", default_value = DEFAULT_URL)]

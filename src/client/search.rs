@@ -16,7 +16,7 @@ const PAGE_LIMIT: u64 = 1_000;
 /// What to search for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchRequest {
-    /// The search query (README, "Searching").
+    /// The search query (docs/http-api.md, "Searching").
     pub query: String,
     /// Only this topic.
     pub topic: Option<String>,

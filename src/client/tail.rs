@@ -46,7 +46,7 @@ pub struct TailConfig {
     pub topic: Option<String>,
     /// Only this source.
     pub source: Option<String>,
-    /// Only events matching this search query (README, "Searching").
+    /// Only events matching this search query (docs/http-api.md, "Searching").
     pub query: Option<String>,
     /// Where to start.
     pub start: TailStart,

@@ -1,6 +1,6 @@
 //! `POST /_bulk` and `POST /{index}/_bulk`: the Elasticsearch bulk API, so that the log shippers
 //! people already run (rsyslog's `omelasticsearch`, tested in `tests/shipper`; Fluent Bit's
-//! `es` and Vector's `elasticsearch`, configured in README) can ship to the aggregator without
+//! `es` and Vector's `elasticsearch`, configured in docs/shippers.md) can ship to the aggregator without
 //! glue; and `GET /`, which shippers probe at start. Compressed bodies (`Content-Encoding`
 //! `gzip`, `deflate`, `zstd`) are decoded before the handler runs (`intake.rs`).
 //!

@@ -86,7 +86,7 @@ pub(super) fn q_schema() -> Schema {
         .max_length(Some(DEFAULT_MAX_QUERY_CHARS))
         .pattern(Some(r"^[^\u0000]*$"))
         .description(Some(
-            "Only events matching this search query (README, \"Searching\"): words and \
+            "Only events matching this search query (docs/http-api.md, \"Searching\"): words and \
              \"phrases\", field:value, field:prefix*, field:*, ranges, AND, OR, NOT, \
              parentheses. A query that cannot be read is refused with 400 naming its position \
              and token. Empty means every event.",

@@ -2,7 +2,7 @@
 //! and the model every store's SQL is tested against (the stores' results for random events
 //! and random queries must equal this, event for event).
 //!
-//! The rules, which README ("Searching") states for users:
+//! The rules, which docs/http-api.md ("Searching") states for users:
 //! - words and phrases: found in the event's searchable text (`words.rs`);
 //! - `topic`, `source`, `event_id`: equal to the value, or starting with the prefix, as text;
 //! - `timestamp`: equal to the instant, or within the range;

@@ -1,4 +1,4 @@
-//! Query text to [`Query`]: a small Lucene/Kibana-like language (the grammar is in README,
+//! Query text to [`Query`]: a small Lucene/Kibana-like language (the grammar is in docs/http-api.md,
 //! "Searching"), read by a tokenizer and a recursive-descent parser that report the position
 //! (in characters, from 1) and the token of every mistake, and refuse queries past
 //! [`QueryLimits`] before they cost anything.

@@ -114,7 +114,7 @@ async fn from_the_end_a_tail_sends_only_events_published_after_it_opened() {
         &pairs(&[("u", "new-1"), ("t", "new-2"), ("t", "new-3")]),
     )
     .await;
-    // Across topics a tail starts at the visibility horizon (README, DESIGN "Live tail"): rows
+    // Across topics a tail starts at the visibility horizon (docs/http-api.md, DESIGN "Live tail"): rows
     // committed while an older transaction was still running, anywhere in the cluster, may
     // come first; none may be lost, repeated or reordered.
     assert_only_old(&earlier);

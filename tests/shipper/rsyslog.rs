@@ -19,12 +19,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one `logger` run may take (it only writes to a local socket).
 const LOGGER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The configuration (also the README's snippet): documents are JSON with `@timestamp` (the
+/// The configuration (also the snippet of docs/shippers.md, "rsyslog"): documents are JSON with `@timestamp` (the
 /// time the sender stamped, RFC 3339), `host`, `program` and `message`, indexed into
 /// `syslog.<program>`, which becomes their topic. `action.resumeRetryCount="-1"` and the
 /// in-memory action queue are what keep lines while the aggregator is down: rsyslog suspends
 /// the action on a connection error and resends the whole batch when it is back.
-/// `action.errorfile` (not needed in the README) is for the tests: every message rsyslog gives
+/// `action.errorfile` (not needed in the documented snippet) is for the tests: every message rsyslog gives
 /// up on is written there, so a lost line shows up in [`Rsyslog::log`].
 pub fn config(work_dir: &Path, tcp_port: u16, http_port: u16) -> String {
     let work = work_dir.display();

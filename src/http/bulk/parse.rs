@@ -1,6 +1,6 @@
 //! Reading an Elasticsearch bulk body into items: action lines and their documents, and each
-//! `index`/`create` document mapped to an [`Event`] (see the mapping in README, "Shipping logs
-//! from rsyslog, Fluent Bit, Vector").
+//! `index`/`create` document mapped to an [`Event`] (see the mapping in docs/shippers.md, "The
+//! Elasticsearch bulk API").
 //!
 //! The body is NDJSON: an action line (`{"index": {...}}`, `{"create": {...}}`,
 //! `{"delete": {...}}` or `{"update": {...}}`), then, except for `delete`, one document line.
