@@ -13,16 +13,16 @@
 //! operation is bounded by the store timeout, like PostgreSQL's.
 
 mod connection;
-mod errors;
 mod feed;
 mod listing;
 mod prefix_filter;
 mod queries;
 mod removal;
+mod result_code;
 mod search;
 mod search_threads;
 mod volume;
-mod words;
+mod words_backfill;
 mod writer;
 
 use std::path::PathBuf;

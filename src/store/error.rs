@@ -1,8 +1,9 @@
 //! [`StoreError`]: what went wrong in the store, said as what the caller may do about it.
 //!
-//! Each backend classifies its own errors (SQLSTATE classes for PostgreSQL, result codes for
-//! SQLite) into three meanings; nobody above `store/` ever reads a backend's code. The code and
-//! the backend's message travel along in a [`Cause`] for the logs.
+//! Each backend classifies its own errors (SQLSTATE classes for PostgreSQL in
+//! `postgres/sql_state.rs`, result codes for SQLite in `embedded/result_code.rs`) into three
+//! meanings; nobody above `store/` ever reads a backend's code. The code and the backend's
+//! message travel along in a [`Cause`] for the logs.
 
 use std::fmt;
 use std::time::Duration;

@@ -26,7 +26,6 @@ use sql::{
 };
 
 mod cluster;
-mod errors;
 mod indexes;
 mod notify;
 mod queries;
@@ -34,8 +33,9 @@ mod reads;
 mod removal;
 mod search;
 mod sql;
+mod sql_state;
 mod volume;
-mod words;
+mod words_backfill;
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ impl PostgresStore {
             hosts,
         };
         store.migrate().await?;
-        tokio::spawn(words::fill_missing(store.pool.clone()));
+        tokio::spawn(words_backfill::fill_missing(store.pool.clone()));
         tokio::spawn(indexes::build_missing(store.pool.clone()));
         tokio::spawn(volume::count_older_rows(store.pool.clone()));
         Ok(store)
@@ -289,7 +289,7 @@ impl PostgresStore {
             Ok(rows) => rows,
             Err(err) => {
                 // Never reuse it: the pool would hand it to every later commit.
-                if errors::is_read_only(&err) {
+                if sql_state::is_read_only(&err) {
                     warn!("a pooled connection reached a read-only node; discarding it");
                     drop(deadpool_postgres::Object::take(client));
                 }

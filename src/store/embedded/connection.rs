@@ -70,8 +70,8 @@ pub(super) fn open_writer(
     }
     conn.pragma_update(None, "synchronous", sync.pragma_value())?;
     migrate(&mut conn)?;
-    super::words::fill_missing(&mut conn)?;
-    super::words::index_missing(&mut conn)?;
+    super::words_backfill::fill_missing(&mut conn)?;
+    super::words_backfill::index_missing(&mut conn)?;
     Ok(conn)
 }
 

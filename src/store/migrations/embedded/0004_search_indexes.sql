@@ -24,7 +24,7 @@ CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
 END;
 
 -- Rows stored before this index existed (seq below `end_seq`) get their entries when the store
--- opens, before it serves, from `next_seq` on (embedded/words.rs).
+-- opens, before it serves, from `next_seq` on (embedded/words_backfill.rs).
 CREATE TABLE IF NOT EXISTS search_index_backfill (
     next_seq INTEGER NOT NULL,
     end_seq  INTEGER NOT NULL
