@@ -9,8 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use super::error::KeysError;
-use super::file::read_keys_file;
+use super::file::{read_keys_file, KeysError};
 use super::keyring::{Grant, Keyring};
 use super::quota::QuotaExceeded;
 use super::scope::Scope;
