@@ -4,10 +4,8 @@
 //! It sits between the actors and the store: the HTTP layer and the actors record into a
 //! [`Metrics`] handle; [`InstrumentedStore`] wraps any [`crate::store::Store`].
 
-mod access;
 pub mod instrumented;
 pub mod registry;
-mod retention;
 mod store_op;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,8 @@
 //!   by outcome per shard once a publish is answered (`ActorTree::ingest`);
 //! - the store wrapper ([`super::instrumented`]): commit batch size, commit latency, errors;
 //! - the supervisor: shard restarts; the shards: fast-path hits ([`Metrics::fastpath_hits`]);
-//! - the pruner: rows expired and purged, the last walk's duration and lag (`retention.rs`);
+//! - the pruner: rows expired and purged, the last walk's duration and lag
+//!   ([`Metrics::events_removed`], [`Metrics::prune_pass`]);
 //! - `GET /metrics` itself: the in-flight gauge, read from the shards' semaphores at scrape time.
 //!
 //! Label cardinality is bounded: `shard` (at most `--shards`), `status` (HTTP codes), `op`
@@ -251,8 +252,50 @@ impl Metrics {
         }
     }
 
-    /// The recorder, for the families registered on use (`access.rs`).
-    pub(super) fn recorder(&self) -> &PrometheusRecorder {
+    // API keys: answers per key name and status, events published per key, requests refused
+    // before any key was recognised. Key names come from the keys file, so the label's
+    // cardinality is bounded by it; keys themselves never appear. Registered on first use.
+
+    /// A request made with the key `name` was answered `status`.
+    pub fn key_answered(&self, name: &str, status: u16) {
+        let labels = vec![
+            Label::new("key", name.to_owned()),
+            Label::new("status", status.to_string()),
+        ];
+        counter(self.recorder(), KEY_REQUESTS, labels).increment(1);
+    }
+
+    /// The key `name` published `events` events that were acknowledged.
+    pub fn key_published(&self, name: &str, events: usize) {
+        let labels = vec![Label::new("key", name.to_owned())];
+        counter(self.recorder(), KEY_EVENTS, labels).increment(events as u64);
+    }
+
+    /// A request was answered `401`, for `reason` (`missing` or `unknown`).
+    pub fn auth_refused(&self, reason: &'static str) {
+        let labels = vec![Label::new("reason", reason)];
+        counter(self.recorder(), AUTH_REFUSALS, labels).increment(1);
+    }
+
+    // Retention, recorded by the pruner actor: rows deleted by expiry and by purges, and how the
+    // last pruning pass went (its duration, and how far past its deadline the most overdue row
+    // it deleted was). Registered at start (`describe_retention`), so that `/metrics` lists them at zero.
+
+    /// This instance deleted `expired` expired rows and `purged` purged rows.
+    pub fn events_removed(&self, expired: u64, purged: u64) {
+        counter(self.recorder(), EVENTS_EXPIRED, Vec::new()).increment(expired);
+        counter(self.recorder(), EVENTS_PURGED, Vec::new()).increment(purged);
+    }
+
+    /// A pruning walk ended after `took` seconds, its most overdue row
+    /// `lag` seconds past its deadline.
+    pub fn prune_pass(&self, took: f64, lag: f64) {
+        gauge(self.recorder(), PRUNE_DURATION, Vec::new()).set(took);
+        gauge(self.recorder(), PRUNE_LAG, Vec::new()).set(lag);
+    }
+
+    /// The recorder, for the families registered on use (the API keys' above).
+    fn recorder(&self) -> &PrometheusRecorder {
         &self.inner.recorder
     }
 
@@ -269,20 +312,12 @@ fn key(name: &'static str, labels: Vec<Label>) -> Key {
     Key::from_parts(name, labels)
 }
 
-pub(super) fn counter(
-    recorder: &PrometheusRecorder,
-    name: &'static str,
-    labels: Vec<Label>,
-) -> Counter {
+fn counter(recorder: &PrometheusRecorder, name: &'static str, labels: Vec<Label>) -> Counter {
     recorder.register_counter(&key(name, labels), &METADATA)
 }
 
 /// A gauge handle on `recorder` (registered on first use).
-pub(super) fn gauge(
-    recorder: &PrometheusRecorder,
-    name: &'static str,
-    labels: Vec<Label>,
-) -> Gauge {
+fn gauge(recorder: &PrometheusRecorder, name: &'static str, labels: Vec<Label>) -> Gauge {
     recorder.register_gauge(&key(name, labels), &METADATA)
 }
 
