@@ -13,7 +13,7 @@
 //! [`ActorTree::live_shards`]. Settings are plain data in [`config`]; errors in [`error`].
 
 pub mod chaos;
-pub mod cluster;
+pub mod cluster_watcher;
 mod commit;
 pub mod config;
 pub mod error;

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::chaos::{ChaosConfig, ChaosDice};
-use super::cluster::spawn_watcher;
+use super::cluster_watcher::spawn_watcher;
 use super::commit::IngestReply;
 use super::config::{BatchingConfig, RestartBudget, RetentionConfig};
 use super::error::IngestError;
@@ -94,7 +94,7 @@ pub struct SupervisorState {
     restart_budget: RestartBudget,
     chaos: ChaosConfig,
     chaos_timer: Option<JoinHandle<()>>,
-    /// Feeds the stats actor the other instances' counters (see `cluster.rs`).
+    /// Feeds the stats actor the other instances' counters (see `cluster_watcher.rs`).
     cluster_watcher: JoinHandle<()>,
     /// Shards killed on purpose by chaos mode; their restarts do not spend the budget.
     chaos_victims: HashSet<ActorId>,

@@ -11,7 +11,7 @@ use futures::future::try_join_all;
 use ractor::{call_t, Actor, ActorRef};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::cluster::CLUSTER_REFRESH;
+use super::cluster_watcher::CLUSTER_REFRESH;
 use super::config::TreeConfig;
 use super::error::ActorError;
 use super::pruner::{PrunerMsg, PurgeOutcome};
