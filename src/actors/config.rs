@@ -16,7 +16,8 @@ pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
 pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(2);
 /// Default number of commits of one shard that may be running at once. One: on PostgreSQL a
 /// second overlapping commit of the same shard waits on the first one's topic locks until its
-/// flush ends anyway, and its smaller batches cost the database more CPU (DESIGN.md, issue 14).
+/// flush ends anyway, and its smaller batches cost the database more CPU (measured:
+/// benches/RESULTS.md, "single-event speed and commit slots").
 pub const DEFAULT_COMMITS_IN_FLIGHT: usize = 1;
 /// Default fast-path budget: committed keys remembered by all shards together (about 80 bytes
 /// each, so about 80 MiB when full).
