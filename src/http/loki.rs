@@ -11,13 +11,13 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 use super::batch::{ingest_judged, WholeRequestRefusals};
 use super::error::{ApiError, ErrorResponse, FieldIssue};
-use super::media::body_rejection;
+use super::media::{body_rejection, declared_media_type};
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
 
@@ -35,17 +35,11 @@ enum Encoding {
 
 impl Encoding {
     fn of(headers: &HeaderMap) -> Result<Self, ApiError> {
-        let declared = headers
-            .get(header::CONTENT_TYPE)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-            .unwrap_or_else(|| "(none)".into());
-        let essence = declared.split(';').next().unwrap_or_default().trim();
-        if essence.eq_ignore_ascii_case("application/x-protobuf") {
-            Ok(Self::SnappyProtobuf)
-        } else if essence.eq_ignore_ascii_case("application/json") {
-            Ok(Self::Json)
-        } else {
-            Err(ApiError::UnsupportedLokiMediaType(declared))
+        match declared_media_type(headers) {
+            Some(media) if media.essence == "application/x-protobuf" => Ok(Self::SnappyProtobuf),
+            Some(media) if media.essence == "application/json" => Ok(Self::Json),
+            Some(media) => Err(ApiError::UnsupportedLokiMediaType(media.declared)),
+            None => Err(ApiError::UnsupportedLokiMediaType("(none)".into())),
         }
     }
 }

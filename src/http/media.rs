@@ -1,5 +1,5 @@
-//! What a request body is declared as (`Content-Type`), shared by `/publish` and the bulk API,
-//! and the error for a body that could not be read.
+//! What a request body is declared as (`Content-Type`), shared by every ingest route, and the
+//! error for a body that could not be read.
 
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -12,18 +12,9 @@ use super::error::ApiError;
 /// behalf. `application/json` with parameters (`charset=utf-8`) and `+json` types are JSON;
 /// `application/x-ndjson` (and `application/ndjson`) is one event per line.
 pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let Some(declared) = declared else {
+    let Some(MediaType { declared, essence }) = declared_media_type(headers) else {
         return Err(ApiError::UnsupportedMediaType("(none)".into()));
     };
-    let essence = declared
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
     if essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
     {
@@ -33,6 +24,28 @@ pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     } else {
         Err(ApiError::UnsupportedMediaType(declared))
     }
+}
+
+/// A request's `Content-Type`: as sent (for error messages), and its type without parameters,
+/// in lower case (for matching).
+pub struct MediaType {
+    /// The header's value, as sent.
+    pub declared: String,
+    /// `type/subtype`, lower case, parameters (`; charset=...`) dropped.
+    pub essence: String,
+}
+
+/// The request's `Content-Type`, or `None` without one.
+pub fn declared_media_type(headers: &HeaderMap) -> Option<MediaType> {
+    let declared =
+        String::from_utf8_lossy(headers.get(header::CONTENT_TYPE)?.as_bytes()).into_owned();
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    Some(MediaType { declared, essence })
 }
 
 /// The error for a body the extractor could not take: too large (`413`) or unreadable (`400`).

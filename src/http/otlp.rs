@@ -26,7 +26,7 @@ use prost::Message;
 
 use super::batch::{ingest_judged, Refusal, WholeRequestRefusals};
 use super::error::{ApiError, ErrorResponse};
-use super::media::body_rejection;
+use super::media::{body_rejection, declared_media_type};
 use super::state::AppState;
 use crate::auth::{Caller, Scope};
 
@@ -46,19 +46,16 @@ enum Encoding {
 
 impl Encoding {
     fn of(headers: &HeaderMap) -> Result<Self, ApiError> {
-        let declared = headers
-            .get(header::CONTENT_TYPE)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-            .unwrap_or_else(|| "(none)".into());
-        let essence = declared.split(';').next().unwrap_or_default().trim();
-        if essence.eq_ignore_ascii_case("application/x-protobuf")
-            || essence.eq_ignore_ascii_case("application/protobuf")
-        {
-            Ok(Self::Protobuf)
-        } else if essence.eq_ignore_ascii_case("application/json") {
-            Ok(Self::Json)
-        } else {
-            Err(ApiError::UnsupportedOtlpMediaType(declared))
+        match declared_media_type(headers) {
+            Some(media)
+                if media.essence == "application/x-protobuf"
+                    || media.essence == "application/protobuf" =>
+            {
+                Ok(Self::Protobuf)
+            }
+            Some(media) if media.essence == "application/json" => Ok(Self::Json),
+            Some(media) => Err(ApiError::UnsupportedOtlpMediaType(media.declared)),
+            None => Err(ApiError::UnsupportedOtlpMediaType("(none)".into())),
         }
     }
 

@@ -26,6 +26,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValueKind;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -159,9 +160,10 @@ pub fn map_request(
     received_at: DateTime<Utc>,
     max_payload_depth: usize,
 ) -> Vec<Result<Event, String>> {
+    let (no_resource, no_scope) = (Resource::default(), InstrumentationScope::default());
     let mut events = Vec::new();
     for resource_logs in &request.resource_logs {
-        let resource = resource_logs.resource.clone().unwrap_or_default();
+        let resource = resource_logs.resource.as_ref().unwrap_or(&no_resource);
         let topic = mapping
             .topic
             .fill(&resource.attributes)
@@ -177,9 +179,9 @@ pub fn map_request(
         let resource_bytes = resource.encode_to_vec();
         let resource_json = attributes_json(&resource.attributes);
         for scope_logs in &resource_logs.scope_logs {
-            let scope = scope_logs.scope.clone().unwrap_or_default();
+            let scope = scope_logs.scope.as_ref().unwrap_or(&no_scope);
             let scope_bytes = scope.encode_to_vec();
-            let scope_json = scope_json(&scope);
+            let scope_json = scope_json(scope);
             for record in &scope_logs.log_records {
                 let event_id = attribute(&record.attributes, RECORD_UID)
                     .and_then(scalar_text)
