@@ -102,16 +102,7 @@ async fn live_mode_shows_a_new_event_within_2s_and_nothing_twice_after_a_restart
                         .wait_for(&row_shown(event_id), RECONNECT_TIMEOUT, &what)
                         .await;
                 }
-                let mut seen: HashMap<(String, String), usize> = HashMap::new();
-                for key in browser.row_keys().await {
-                    *seen.entry(key).or_default() += 1;
-                }
-                let twice: Vec<_> = seen.iter().filter(|(_, times)| **times > 1).collect();
-                assert!(twice.is_empty(), "rows shown more than once: {twice:?}");
-                for event_id in ["live-1", "live-2", "live-3", "live-4"] {
-                    let key = ("live".to_owned(), event_id.to_owned());
-                    assert_eq!(seen.get(&key), Some(&1), "{event_id} is shown once");
-                }
+                assert_no_row_twice(&browser, &["live-1", "live-2", "live-3", "live-4"]).await;
             },
         )
         .await;
@@ -201,18 +192,27 @@ async fn a_paused_live_page_shows_nothing_new_until_resumed_then_everything_once
                         "#live-rate gives events per second",
                     )
                     .await;
-                let mut seen: HashMap<(String, String), usize> = HashMap::new();
-                for key in browser.row_keys().await {
-                    *seen.entry(key).or_default() += 1;
-                }
-                let twice: Vec<_> = seen.iter().filter(|(_, times)| **times > 1).collect();
-                assert!(twice.is_empty(), "rows shown more than once: {twice:?}");
-                for event_id in ["before-pause", "paused-1", "paused-2", "paused-3"] {
-                    let key = ("live".to_owned(), event_id.to_owned());
-                    assert_eq!(seen.get(&key), Some(&1), "{event_id} is shown once");
-                }
+                assert_no_row_twice(
+                    &browser,
+                    &["before-pause", "paused-1", "paused-2", "paused-3"],
+                )
+                .await;
                 browser.assert_clean_log().await;
             },
         )
         .await;
+}
+
+/// No row of the page is shown twice, and each of `event_ids` (topic `live`) is shown once.
+async fn assert_no_row_twice(browser: &Browser, event_ids: &[&str]) {
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for key in browser.row_keys().await {
+        *seen.entry(key).or_default() += 1;
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, times)| **times > 1).collect();
+    assert!(twice.is_empty(), "rows shown more than once: {twice:?}");
+    for event_id in event_ids {
+        let key = ("live".to_owned(), (*event_id).to_owned());
+        assert_eq!(seen.get(&key), Some(&1), "{event_id} is shown once");
+    }
 }
