@@ -96,19 +96,14 @@ impl App {
     /// Binds the listener first (so port 0 resolves before anything else), opens and migrates
     /// the store, spawns the actor tree (which loads the counters) and builds the router.
     pub async fn build(config: AppConfig) -> anyhow::Result<Self> {
-        let access = Arc::new(access_control(&config)?);
+        let (access, tls) = preflight(&config)?;
+        let access = Arc::new(access);
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("failed to bind {}", config.bind))?;
         let address = listener
             .local_addr()
             .context("failed to read bound address")?;
-        let tls = config
-            .tls
-            .clone()
-            .map(ServerTls::load)
-            .transpose()
-            .context("failed to load the TLS certificate")?;
         let metrics = Metrics::new(config.tree.shards);
         let opened = store::open(&config.store)
             .await
@@ -228,6 +223,20 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// What the server checks before it binds: the API keys and the TLS certificate load, and an
+/// address off the loopback has keys (or is explicitly served open). `aggregator config check`
+/// runs the same checks.
+pub fn preflight(config: &AppConfig) -> anyhow::Result<(AccessControl, Option<ServerTls>)> {
+    let access = access_control(config)?;
+    let tls = config
+        .tls
+        .clone()
+        .map(ServerTls::load)
+        .transpose()
+        .context("failed to load the TLS certificate")?;
+    Ok((access, tls))
 }
 
 /// The API keys of `config`, or none, which only a loopback address may be served with

@@ -1,8 +1,6 @@
 //! The `aggregator` binary: parse the command line and run what it asks for (see `cli`).
 
-use clap::Parser;
-
-use aggregator::cli::{self, Cli};
+use aggregator::cli::{self, config};
 
 /// mimalloc instead of the system allocator: requests allocate many small, short-lived buffers,
 /// and glibc's malloc/free took about 15% of the server's CPU in profiles (see DESIGN.md).
@@ -11,5 +9,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    cli::run(Cli::parse()).await
+    let line = config::parse_command_line(std::env::args_os()).unwrap_or_else(|err| err.exit());
+    cli::run(line).await
 }

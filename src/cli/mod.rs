@@ -11,6 +11,8 @@
 
 pub mod access;
 pub mod bench;
+pub mod config;
+pub mod config_file;
 pub mod demo;
 pub mod keys;
 mod parse;
@@ -28,6 +30,7 @@ use clap::{Parser, Subcommand};
 use crate::app::{shutdown_signal, App};
 use crate::{bench as benchmarks, client, demo as demo_run, telemetry};
 use bench::BenchCommand;
+use config::{CommandLine, ConfigCommand};
 use demo::DemoArgs;
 use keys::KeysCommand;
 use publish::PublishArgs;
@@ -71,24 +74,29 @@ pub enum Command {
     /// Manage API keys: `keys add NAME --scopes publish --topics orders.`, `keys list`.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The `--config` file: `config check [FILE]` shows the configuration in force,
+    /// `config example` prints a complete file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 /// Runs what the command line asks for.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+pub async fn run(line: CommandLine) -> anyhow::Result<()> {
+    let cli = &line.cli;
+    match &cli.command {
         None => serve(&cli.serve).await,
-        Some(Command::Serve(args)) => serve(&args).await,
+        Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Publish(args)) => {
             telemetry::init_for_client();
             client::run(args.config()).await.map(drop)
         }
         Some(Command::Tail(args)) => {
             telemetry::init_for_client();
-            tail::run(&args).await
+            tail::run(args).await
         }
         Some(Command::Search(args)) => {
             telemetry::init_for_client();
-            search::run(&args).await
+            search::run(args).await
         }
         Some(Command::Demo(args)) => {
             telemetry::init_for_client();
@@ -97,7 +105,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(BenchCommand::Ceiling(args))) => {
             benchmarks::ceiling::run(args.config()).await.map(drop)
         }
-        Some(Command::Keys(command)) => keys::run(&command),
+        Some(Command::Keys(command)) => keys::run(command),
+        Some(Command::Config(ConfigCommand::Check(args))) => config::check(&line, args),
+        Some(Command::Config(ConfigCommand::Example)) => {
+            print!("{}", config::example());
+            Ok(())
+        }
     }
 }
 

@@ -21,6 +21,11 @@ use crate::telemetry::LogFormat;
 /// Everything `aggregator serve` takes.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// A TOML file of settings, one section per concern (`aggregator config example` prints
+    /// one); environment variables and flags override it.
+    #[arg(long, env = "AGG_CONFIG", value_parser = parse::path_or_empty,
+          help_heading = "Server")]
+    pub config: Option<PathBuf>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "AGG_BIND", default_value_t = app::DEFAULT_BIND, help_heading = "Server")]
     pub bind: SocketAddr,

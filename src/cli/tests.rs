@@ -195,3 +195,217 @@ fn durations_take_one_syntax_and_the_old_flags_still_work_as_deprecated() {
         std::time::Duration::from_millis(7)
     );
 }
+
+mod config_file {
+    //! The `--config` file under the flags: values, precedence, errors naming the line.
+
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use clap::CommandFactory;
+
+    use super::super::config::{self, parse_command_line, CommandLineError};
+    use super::super::config_file::SETTINGS;
+    use super::super::{Cli, Command};
+    use crate::app::AppConfig;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    fn serve_config(args: &[&str]) -> AppConfig {
+        let line = parse_command_line(args).unwrap();
+        match line.cli.command {
+            None => line.cli.serve.config(),
+            Some(Command::Serve(serve)) => serve.config(),
+            Some(other) => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    fn refusal(args: &[&str]) -> String {
+        match parse_command_line(args) {
+            Err(CommandLineError::File(err)) => err.to_string(),
+            Err(other) => panic!("expected a config file error, got {other}"),
+            Ok(_) => panic!("expected {args:?} to be refused"),
+        }
+    }
+
+    #[test]
+    fn the_example_file_is_the_default_configuration() {
+        let example = file(&config::example());
+        let path = example.path().to_str().unwrap();
+        assert_eq!(
+            serve_config(&["aggregator", "--config", path]),
+            AppConfig::default()
+        );
+        assert_eq!(
+            serve_config(&["aggregator", "serve", "--config", path]),
+            AppConfig::default()
+        );
+    }
+
+    #[test]
+    fn every_setting_of_serve_has_a_key_and_every_key_a_setting() {
+        let command = Cli::command();
+        let args: Vec<&str> = command
+            .get_arguments()
+            .filter(|arg| !arg.is_hide_set())
+            .map(|arg| arg.get_id().as_str())
+            .filter(|id| !["config", "help", "version"].contains(id))
+            .collect();
+        for id in &args {
+            assert!(
+                SETTINGS.iter().any(|setting| setting.arg == *id),
+                "serve's --{id} has no key in the config file"
+            );
+        }
+        for setting in SETTINGS {
+            assert!(
+                args.contains(&setting.arg),
+                "{} sets no visible argument",
+                setting.name()
+            );
+        }
+    }
+
+    #[test]
+    fn the_file_sets_values_and_flags_override_it() {
+        let settings = file(
+            "[shards]\ncount = 2\nbatch_linger = \"5ms\"\n\
+             [stream]\nmax_subscribers = 9\n\
+             [retention]\ndefault = \"30d\"\n[retention.rules]\n\"debug.*\" = \"1d\"\n\
+             [loki]\ntopic_labels = [\"app\"]\n\
+             [auth]\nallow_unauthenticated = true\n\
+             [tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n",
+        );
+        let path = settings.path().to_str().unwrap();
+        let from_file = serve_config(&["aggregator", "--config", path]);
+        assert_eq!(from_file.tree.shards, 2);
+        assert_eq!(from_file.tree.batching.linger, Duration::from_millis(5));
+        assert_eq!(from_file.limits.max_subscribers, 9);
+        assert_eq!(from_file.loki.topic_labels, vec!["app".to_string()]);
+        assert!(from_file.access.allow_unauthenticated);
+        assert_eq!(
+            from_file
+                .tree
+                .retention
+                .policy
+                .for_topic("debug.sql")
+                .to_string(),
+            "1day"
+        );
+        assert_eq!(
+            from_file
+                .tree
+                .retention
+                .policy
+                .for_topic("orders")
+                .to_string(),
+            "30days"
+        );
+        assert_eq!(
+            from_file.tls.map(|tls| tls.key),
+            Some(PathBuf::from("k.pem"))
+        );
+
+        let overridden = serve_config(&[
+            "aggregator",
+            "--config",
+            path,
+            "--shards",
+            "3",
+            "--tls-cert",
+            "other.pem",
+        ]);
+        assert_eq!(overridden.tree.shards, 3);
+        assert_eq!(overridden.tree.batching.linger, Duration::from_millis(5));
+        assert_eq!(
+            overridden.tls.map(|tls| tls.cert),
+            Some(PathBuf::from("other.pem"))
+        );
+    }
+
+    #[test]
+    fn a_deprecated_flag_beats_the_file_as_any_flag_does() {
+        let settings = file("[shards]\nbatch_linger = \"5ms\"\n");
+        let path = settings.path().to_str().unwrap();
+        let config = serve_config(&["aggregator", "--config", path, "--batch-linger-ms", "7"]);
+        assert_eq!(config.tree.batching.linger, Duration::from_millis(7));
+    }
+
+    #[test]
+    fn config_check_takes_the_file_as_its_argument() {
+        let settings = file("[shards]\ncount = 6\n");
+        let path = settings.path().to_str().unwrap();
+        let line = parse_command_line(["aggregator", "config", "check", path]).unwrap();
+        assert!(line.file.is_some());
+        let Some(Command::Config(config::ConfigCommand::Check(args))) = line.cli.command else {
+            panic!("expected config check");
+        };
+        assert_eq!(args.serve.config().tree.shards, 6);
+    }
+
+    #[test]
+    fn mistakes_name_the_file_the_line_the_key_and_what_is_allowed() {
+        let cases = [
+            (
+                "[http]\nbind = \"127.0.0.1:0\"\n\n[limits]\nmax_body = 5\n",
+                &[
+                    ":5:",
+                    "`limits.max_body` is not a setting",
+                    "max_body_bytes",
+                ][..],
+            ),
+            (
+                "[shards]\ncount = 0\n",
+                &[":2:", "`shards.count` = 0", "1..=1024"],
+            ),
+            (
+                "[htp]\nbind = \"x\"\n",
+                &[":1:", "`[htp]` is not a section", "[http]"],
+            ),
+            ("bind = \"x\"\n", &[":1:", "outside any section"]),
+            (
+                "[http]\nlog_format = \"yaml\"\n",
+                &[":2:", "`http.log_format`", "text, json"],
+            ),
+            (
+                "\n[shards]\nbatch_linger = \"2 fortnights\"\n",
+                &[":3:", "`shards.batch_linger`", "not a duration"],
+            ),
+            (
+                "[shards]\ncount = [1]\n",
+                &[":2:", "`shards.count` must be a whole number, not array"],
+            ),
+            (
+                "[tls]\ncert = \"c.pem\"\n",
+                &[":2:", "both `cert` and `key`"],
+            ),
+            ("[shards\n", &[":1:", "not valid TOML"]),
+            (
+                "[retention.rules]\n\"debug.*\" = 1\n",
+                &[":2:", "rule `debug.*` must be a duration string"],
+            ),
+        ];
+        for (text, expected) in cases {
+            let settings = file(text);
+            let path = settings.path().to_str().unwrap();
+            let message = refusal(&["aggregator", "--config", path]);
+            assert!(message.starts_with(path), "{message}");
+            for part in expected {
+                assert!(message.contains(part), "{part:?} missing from {message:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let message = refusal(&["aggregator", "--config", "/nonexistent/aggregator.toml"]);
+        assert!(
+            message.contains("/nonexistent/aggregator.toml"),
+            "{message}"
+        );
+    }
+}

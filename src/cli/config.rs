@@ -1,0 +1,491 @@
+//! The command line with the `--config` file under it, and `aggregator config check [FILE]` /
+//! `aggregator config example`.
+//!
+//! [`parse_command_line`] parses twice: a first, lenient pass finds which command runs and its
+//! `--config` file (flag, `AGG_CONFIG`, or `config check`'s FILE); the file's values become
+//! the defaults of the arguments they set; the second pass is the real one, so flags and
+//! variables override the file and every value meets its flag's parser. `config check` prints
+//! the configuration in force as a config file, each value commented with where it came from.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{Arg, ArgMatches, Args, Command, CommandFactory, FromArgMatches, Subcommand};
+
+use super::config_file::{self, ConfigFile, ConfigFileError, Setting, Shape, SECTIONS, SETTINGS};
+use super::serve::ServeArgs;
+use super::Cli;
+use crate::actors::config as tree;
+use crate::app;
+use crate::store::options as store;
+
+/// `aggregator config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a config file, with the environment and flags over it, as `serve` would, and print
+    /// the configuration in force with where each value came from (secrets hidden).
+    Check(Box<ConfigCheckArgs>),
+    /// Print a complete config file: every setting, commented, at its default.
+    Example,
+}
+
+/// Everything `aggregator config check` takes: a file and any flag of `serve`.
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// The config file to check [default: --config, or AGG_CONFIG].
+    pub file: Option<PathBuf>,
+    /// Flags of `serve`, which override the file as they would there.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// A parsed command line and the config file under it.
+#[derive(Debug)]
+pub struct CommandLine {
+    /// What to run.
+    pub cli: Cli,
+    /// The matches the `Cli` was made from: where each value came from.
+    pub matches: ArgMatches,
+    /// The config file, when one was given.
+    pub file: Option<ConfigFile>,
+}
+
+/// A command line that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandLineError {
+    /// A flag or variable is wrong (or `--help`/`--version` was asked for).
+    #[error(transparent)]
+    Arguments(#[from] clap::Error),
+    /// The config file is unreadable or wrong.
+    #[error(transparent)]
+    File(#[from] ConfigFileError),
+}
+
+impl CommandLineError {
+    /// Prints the error (or the help asked for) and exits: 2 for a usage error, as clap does.
+    pub fn exit(self) -> ! {
+        match self {
+            Self::Arguments(err) => err.exit(),
+            Self::File(err) => {
+                eprintln!("error: {err}");
+                std::process::exit(2)
+            }
+        }
+    }
+}
+
+/// Parses `args` (the program name first) with the config file under the flags.
+pub fn parse_command_line<I, T>(args: I) -> Result<CommandLine, CommandLineError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut command = Cli::command();
+    let mut file = None;
+    if let Ok(first) = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(&args)
+    {
+        if let Some((path, serve)) = serve_matches(&first) {
+            if let Some(file_path) = config_path(serve) {
+                let loaded = ConfigFile::load(&file_path, &command)?;
+                command = config_file::layer(command, &path, &loaded, serve);
+                file = Some(loaded);
+            }
+        }
+    }
+    let matches = command.try_get_matches_from(&args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    Ok(CommandLine { cli, matches, file })
+}
+
+/// The subcommand path whose arguments are `serve`'s, and its matches.
+fn serve_matches(matches: &ArgMatches) -> Option<(Vec<&'static str>, &ArgMatches)> {
+    match matches.subcommand() {
+        None => Some((Vec::new(), matches)),
+        Some(("serve", serve)) => Some((vec!["serve"], serve)),
+        Some(("config", config)) => match config.subcommand() {
+            Some(("check", check)) => Some((vec!["config", "check"], check)),
+            _ => None,
+        },
+        Some(_) => None,
+    }
+}
+
+fn config_path(matches: &ArgMatches) -> Option<PathBuf> {
+    ["file", "config"].into_iter().find_map(|id| {
+        matches
+            .try_get_one::<PathBuf>(id)
+            .ok()
+            .flatten()
+            .filter(|path| !path.as_os_str().is_empty())
+            .cloned()
+    })
+}
+
+/// `aggregator config check`: runs the checks `serve` runs before it binds and prints the
+/// configuration in force.
+pub fn check(line: &CommandLine, args: &ConfigCheckArgs) -> anyhow::Result<()> {
+    let matches = line
+        .matches
+        .subcommand_matches("config")
+        .and_then(|config| config.subcommand_matches("check"))
+        .ok_or_else(|| anyhow::anyhow!("`config check` was not parsed as such"))?;
+    app::preflight(&args.serve.config())?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# The configuration `aggregator serve` runs with{}.\n# Flags win over environment \
+         variables, which win over the file, which wins over defaults.",
+        line.file
+            .as_ref()
+            .map(|file| format!(", file {}", file.path.display()))
+            .unwrap_or_default()
+    );
+    for deprecated in args.serve.deprecations() {
+        let _ = writeln!(
+            out,
+            "# warning: {} is deprecated; write {} with a duration such as 250ms, 2s or 5m",
+            deprecated.old, deprecated.new
+        );
+    }
+    let command = built_command();
+    for (section, _) in SECTIONS {
+        let _ = writeln!(out, "\n[{section}]");
+        let mut rules = None;
+        for setting in SETTINGS.iter().filter(|s| s.section == *section) {
+            let Some((values, source)) = in_force(setting, matches, line.file.as_ref()) else {
+                let _ = writeln!(out, "# {} is not set{}", setting.key, meaning(setting));
+                continue;
+            };
+            if setting.shape == Shape::Rules {
+                rules = Some((values, source));
+                continue;
+            }
+            let assignment = format!("{} = {}", setting.key, render(setting, &values, true));
+            let source = source.describe(&command, setting.arg);
+            let _ = writeln!(out, "{assignment:<46} # {source}");
+        }
+        if let Some((values, source)) = rules {
+            let source = source.describe(&command, "retention_rules");
+            let _ = writeln!(out, "\n[{section}.rules]  # {source}");
+            for rule in values {
+                let (pattern, keep) = rule.split_once('=').unwrap_or((&rule, ""));
+                let _ = writeln!(out, "{} = {}", quoted(pattern), quoted(keep));
+            }
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// `aggregator config example`: a complete config file, each setting at its default.
+pub fn example() -> String {
+    let command = built_command();
+    let mut out = String::from(
+        "# Configuration of `aggregator serve`: `aggregator serve --config FILE` (or AGG_CONFIG).\n\
+         # Flags and environment variables override the file; `aggregator config check FILE`\n\
+         # shows the configuration in force and where each value came from. Durations are\n\
+         # written \"250ms\", \"2s\", \"5m\", \"1h\"; lines starting with # are comments.\n",
+    );
+    for (section, about) in SECTIONS {
+        let _ = writeln!(out, "\n# {about}\n[{section}]");
+        for setting in SETTINGS.iter().filter(|s| s.section == *section) {
+            let arg = argument(&command, setting.arg);
+            out.push('\n');
+            for line in help_lines(arg) {
+                let _ = writeln!(out, "# {line}");
+            }
+            let _ = writeln!(out, "# {}", names(arg));
+            if setting.shape == Shape::Rules {
+                let _ = writeln!(
+                    out,
+                    "[{section}.rules]\n# \"debug.*\" = \"1d\"\n# audit = \"forever\""
+                );
+                continue;
+            }
+            let defaults = default_values(setting, arg);
+            match (defaults.is_empty(), setting.example) {
+                (false, _) => {
+                    let _ = writeln!(
+                        out,
+                        "{} = {}",
+                        setting.key,
+                        render(setting, &defaults, false)
+                    );
+                }
+                (true, Some(example)) => {
+                    let _ = writeln!(
+                        out,
+                        "# unset: {}\n# {} = {}",
+                        setting.unset_means.unwrap_or("no value"),
+                        setting.key,
+                        render(setting, &[example.to_string()], false)
+                    );
+                }
+                (true, None) => {
+                    let _ = writeln!(out, "# {} is not set{}", setting.key, meaning(setting));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Where a value in force came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Default,
+    File {
+        line: usize,
+    },
+    Environment,
+    Flag,
+    /// Given through the deprecated argument with this id.
+    Deprecated {
+        alias: &'static str,
+        source: Box<Source>,
+    },
+}
+
+impl Source {
+    fn of(matches: &ArgMatches, arg: &str, file: Option<&ConfigFile>) -> Option<Self> {
+        Some(match matches.value_source(arg)? {
+            ValueSource::CommandLine => Self::Flag,
+            ValueSource::EnvVariable => Self::Environment,
+            _ => match file.and_then(|file| file.value_of(arg)) {
+                Some(value) => Self::File { line: value.line },
+                None => Self::Default,
+            },
+        })
+    }
+
+    fn describe(&self, command: &Command, arg: &str) -> String {
+        let arg_named = argument(command, arg);
+        match self {
+            Self::Default => "default".to_string(),
+            Self::File { line } => format!("file, line {line}"),
+            Self::Environment => format!(
+                "env {}",
+                arg_named
+                    .and_then(Arg::get_env)
+                    .map(|env| env.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+            Self::Flag => format!(
+                "flag --{}",
+                arg_named.and_then(Arg::get_long).unwrap_or_default()
+            ),
+            Self::Deprecated { alias, source } => {
+                format!("{} (deprecated)", source.describe(command, alias))
+            }
+        }
+    }
+}
+
+/// The value(s) in force for `setting` and where they came from; `None` when it is unset.
+fn in_force(
+    setting: &Setting,
+    matches: &ArgMatches,
+    file: Option<&ConfigFile>,
+) -> Option<(Vec<String>, Source)> {
+    if let Some(alias) = setting.deprecated_alias {
+        if config_file::given_explicitly(matches, alias)
+            && !config_file::given_explicitly(matches, setting.arg)
+        {
+            let unit = if alias.ends_with("_secs") { "s" } else { "ms" };
+            let values = raw_values(matches, alias)
+                .into_iter()
+                .map(|number| format!("{number}{unit}"))
+                .collect();
+            let source = Source::of(matches, alias, None)?;
+            return Some((
+                values,
+                Source::Deprecated {
+                    alias,
+                    source: Box::new(source),
+                },
+            ));
+        }
+    }
+    match Source::of(matches, setting.arg, file) {
+        Some(source) => Some((raw_values(matches, setting.arg), source)),
+        None => implicit_default(setting.arg).map(|value| (vec![value], Source::Default)),
+    }
+}
+
+fn raw_values(matches: &ArgMatches, arg: &str) -> Vec<String> {
+    matches
+        .get_raw(arg)
+        .map(|values| {
+            values
+                .map(|value| value.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The defaults that live in the layer, not in clap, because a deprecated alias must be able to
+/// tell a given value from a default one.
+fn implicit_default(arg: &str) -> Option<String> {
+    let duration: Duration = match arg {
+        "shutdown_timeout" => app::DEFAULT_SHUTDOWN_TIMEOUT,
+        "request_timeout" => tree::DEFAULT_INGEST_TIMEOUT,
+        "store_timeout" => store::DEFAULT_TIMEOUT,
+        "batch_linger" => tree::DEFAULT_BATCH_LINGER,
+        "restart_window" => tree::DEFAULT_RESTART_WINDOW,
+        _ => return None,
+    };
+    Some(humantime::format_duration(duration).to_string())
+}
+
+fn default_values(setting: &Setting, arg: Option<&Arg>) -> Vec<String> {
+    let declared: Vec<String> = arg
+        .map(|arg| {
+            arg.get_default_values()
+                .iter()
+                .map(|value| value.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if declared.is_empty() {
+        implicit_default(setting.arg).into_iter().collect()
+    } else {
+        declared
+    }
+}
+
+/// A value as the file writes it (secrets hidden when `hide_secrets`).
+fn render(setting: &Setting, values: &[String], hide_secrets: bool) -> String {
+    let first = values.first().map(String::as_str).unwrap_or_default();
+    match setting.shape {
+        _ if setting.secret && hide_secrets => quoted(&redact(first)),
+        Shape::Number if first.parse::<u64>().is_ok() => first.to_string(),
+        Shape::Switch if matches!(first, "true" | "false") => first.to_string(),
+        Shape::List | Shape::Rules => format!(
+            "[{}]",
+            values
+                .iter()
+                .map(|value| quoted(value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => quoted(first),
+    }
+}
+
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// A connection string with its password replaced by `***`: the URL form
+/// (`postgres://user:password@host/db`, `?password=`) and the key-value form (`password=`).
+pub fn redact(connection: &str) -> String {
+    let mut redacted = connection.to_string();
+    if let Some((scheme, rest)) = connection.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            if let Some(colon) = rest[..at].find(':') {
+                redacted = format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]);
+            }
+        }
+    }
+    let mut out = String::with_capacity(redacted.len());
+    let mut rest = redacted.as_str();
+    while let Some(found) = rest.find("password=") {
+        let start = found + "password=".len();
+        out.push_str(&rest[..start]);
+        out.push_str("***");
+        rest = &rest[start..];
+        let end = rest.find(['&', ' ']).unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The command with its arguments built, so that their implied defaults (`false` for a switch)
+/// are filled in.
+fn built_command() -> Command {
+    let mut command = Cli::command();
+    command.build();
+    command
+}
+
+/// `: plain HTTP`, what an unset setting means, when it says.
+fn meaning(setting: &Setting) -> String {
+    setting
+        .unset_means
+        .map(|meaning| format!(": {meaning}"))
+        .unwrap_or_default()
+}
+
+fn argument<'a>(command: &'a Command, id: &str) -> Option<&'a Arg> {
+    command.get_arguments().find(|arg| arg.get_id() == id)
+}
+
+/// `flag --bind, env AGG_BIND`.
+fn names(arg: Option<&Arg>) -> String {
+    let Some(arg) = arg else {
+        return String::new();
+    };
+    let mut names = format!("flag --{}", arg.get_long().unwrap_or_default());
+    if let Some(env) = arg.get_env() {
+        let _ = write!(names, ", env {}", env.to_string_lossy());
+    }
+    names
+}
+
+/// The argument's help, wrapped for a comment block.
+fn help_lines(arg: Option<&Arg>) -> Vec<String> {
+    let help = arg
+        .and_then(|arg| arg.get_long_help().or_else(|| arg.get_help()))
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    // The value line below shows the default; the help's own `[default: ...]` would repeat it.
+    let help = match help.find("[default:") {
+        Some(at) => help[..at].trim_end().to_string(),
+        None => help,
+    };
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in help.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > 94 {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_in_both_connection_forms() {
+        assert_eq!(
+            redact("postgres://agg:s3cret@db:5432/agg"),
+            "postgres://agg:***@db:5432/agg"
+        );
+        assert_eq!(
+            redact("postgres://db/agg?user=agg&password=s3cret&sslmode=require"),
+            "postgres://db/agg?user=agg&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("host=db user=agg password=s3cret dbname=agg"),
+            "host=db user=agg password=*** dbname=agg"
+        );
+        assert_eq!(redact("postgres://agg@db/agg"), "postgres://agg@db/agg");
+    }
+}
