@@ -1,23 +1,17 @@
-//! The command line with the `--config` file under it, and `aggregator config check [FILE]` /
-//! `aggregator config example`.
-//!
-//! [`parse_command_line`] parses twice: a first, lenient pass finds which command runs and its
-//! `--config` file (flag, `AGG_CONFIG`, or `config check`'s FILE); the file's values become
-//! the defaults of the arguments they set; the second pass is the real one, so flags and
-//! variables override the file and every value meets its flag's parser. `config check` prints
-//! the configuration in force as a config file, each value commented with where it came from.
+//! `aggregator config check [FILE]` and `aggregator config example`: the configuration in force,
+//! printed as a config file with each value commented with where it came from (default, file,
+//! environment, flag), and a complete commented file at the defaults. Both are made from the
+//! same `serve` arguments and [`SETTINGS`] table the `--config` file is read with.
 
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{Arg, ArgMatches, Args, Command, CommandFactory, FromArgMatches, Subcommand};
+use clap::{Arg, ArgMatches, Args, Command, Subcommand};
 
-use super::config_file::{self, ConfigFile, ConfigFileError, Setting, Shape, SECTIONS, SETTINGS};
+use super::config_file::{self, ConfigFile, Setting, Shape, SECTIONS, SETTINGS};
 use super::serve::ServeArgs;
-use super::Cli;
 use crate::actors::config as tree;
 use crate::app;
 use crate::store::options as store;
@@ -42,108 +36,22 @@ pub struct ConfigCheckArgs {
     pub serve: ServeArgs,
 }
 
-/// A parsed command line and the config file under it.
-#[derive(Debug)]
-pub struct CommandLine {
-    /// What to run.
-    pub cli: Cli,
-    /// The matches the `Cli` was made from: where each value came from.
-    pub matches: ArgMatches,
-    /// The config file, when one was given.
-    pub file: Option<ConfigFile>,
-}
-
-/// A command line that cannot run.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandLineError {
-    /// A flag or variable is wrong (or `--help`/`--version` was asked for).
-    #[error(transparent)]
-    Arguments(#[from] clap::Error),
-    /// The config file is unreadable or wrong.
-    #[error(transparent)]
-    File(#[from] ConfigFileError),
-}
-
-impl CommandLineError {
-    /// Prints the error (or the help asked for) and exits: 2 for a usage error, as clap does.
-    pub fn exit(self) -> ! {
-        match self {
-            Self::Arguments(err) => err.exit(),
-            Self::File(err) => {
-                eprintln!("error: {err}");
-                std::process::exit(2)
-            }
-        }
-    }
-}
-
-/// Parses `args` (the program name first) with the config file under the flags.
-pub fn parse_command_line<I, T>(args: I) -> Result<CommandLine, CommandLineError>
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString>,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let mut command = Cli::command();
-    let mut file = None;
-    if let Ok(first) = Cli::command()
-        .ignore_errors(true)
-        .try_get_matches_from(&args)
-    {
-        if let Some((path, serve)) = serve_matches(&first) {
-            if let Some(file_path) = config_path(serve) {
-                let loaded = ConfigFile::load(&file_path, &command)?;
-                command = config_file::layer(command, &path, &loaded, serve);
-                file = Some(loaded);
-            }
-        }
-    }
-    let matches = command.try_get_matches_from(&args)?;
-    let cli = Cli::from_arg_matches(&matches)?;
-    Ok(CommandLine { cli, matches, file })
-}
-
-/// The subcommand path whose arguments are `serve`'s, and its matches.
-fn serve_matches(matches: &ArgMatches) -> Option<(Vec<&'static str>, &ArgMatches)> {
-    match matches.subcommand() {
-        None => Some((Vec::new(), matches)),
-        Some(("serve", serve)) => Some((vec!["serve"], serve)),
-        Some(("config", config)) => match config.subcommand() {
-            Some(("check", check)) => Some((vec!["config", "check"], check)),
-            _ => None,
-        },
-        Some(_) => None,
-    }
-}
-
-fn config_path(matches: &ArgMatches) -> Option<PathBuf> {
-    ["file", "config"].into_iter().find_map(|id| {
-        matches
-            .try_get_one::<PathBuf>(id)
-            .ok()
-            .flatten()
-            .filter(|path| !path.as_os_str().is_empty())
-            .cloned()
-    })
-}
-
 /// `aggregator config check`: runs the checks `serve` runs before it binds and prints the
 /// configuration in force.
-pub fn check(line: &CommandLine, args: &ConfigCheckArgs) -> anyhow::Result<()> {
-    let matches = line
-        .matches
-        .subcommand_matches("config")
-        .and_then(|config| config.subcommand_matches("check"))
-        .ok_or_else(|| anyhow::anyhow!("`config check` was not parsed as such"))?;
+/// `matches` are `config check`'s own (where each value came from), `file` the config file
+/// under them.
+pub fn check(
+    args: &ConfigCheckArgs,
+    matches: &ArgMatches,
+    file: Option<&ConfigFile>,
+) -> anyhow::Result<()> {
     app::preflight(&args.serve.config())?;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "# The configuration `aggregator serve` runs with{}.\n# Flags win over environment \
          variables, which win over the file, which wins over defaults.",
-        line.file
-            .as_ref()
-            .map(|file| format!(", file {}", file.path.display()))
+        file.map(|file| format!(", file {}", file.path.display()))
             .unwrap_or_default()
     );
     for deprecated in args.serve.deprecations() {
@@ -158,7 +66,7 @@ pub fn check(line: &CommandLine, args: &ConfigCheckArgs) -> anyhow::Result<()> {
         let _ = writeln!(out, "\n[{section}]");
         let mut rules = None;
         for setting in SETTINGS.iter().filter(|s| s.section == *section) {
-            let Some((values, source)) = in_force(setting, matches, line.file.as_ref()) else {
+            let Some((values, source)) = in_force(setting, matches, file) else {
                 let _ = writeln!(out, "# {} is not set{}", setting.key, meaning(setting));
                 continue;
             };
@@ -408,10 +316,10 @@ pub fn redact(connection: &str) -> String {
     out
 }
 
-/// The command with its arguments built, so that their implied defaults (`false` for a switch)
-/// are filled in.
+/// `serve`'s arguments, built, so that their implied defaults (`false` for a switch) are filled
+/// in.
 fn built_command() -> Command {
-    let mut command = Cli::command();
+    let mut command = ServeArgs::augment_args(Command::new("serve"));
     command.build();
     command
 }

@@ -204,8 +204,9 @@ mod config_file {
 
     use clap::CommandFactory;
 
-    use super::super::config::{self, parse_command_line, CommandLineError};
+    use super::super::config;
     use super::super::config_file::SETTINGS;
+    use super::super::{parse_command_line, CommandLineError};
     use super::super::{Cli, Command};
     use crate::app::AppConfig;
 
