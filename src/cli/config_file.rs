@@ -20,6 +20,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use self::Shape::{Duration as Dur, List, Number, Rules, Switch, Text};
+
 /// How a setting is written in the file (and printed by `config check` and `config example`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -139,8 +141,6 @@ pub const SECTIONS: &[(&str, &str)] = &[
         "The Loki push API (POST /loki/api/v1/push): the topic of each line.",
     ),
 ];
-
-use Shape::{Duration as Dur, List, Number, Rules, Switch, Text};
 
 /// Every setting of `serve` the file can hold (all but `--config` itself, the deprecated
 /// spellings and the chaos-testing switches, which are for test runs only).
