@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One benchmark run of the aggregator, printed as one table (issue 5).
+"""One benchmark run of the aggregator, printed as one table.
 
 In one run, on one machine: the storage ceiling (`aggregator bench ceiling`: the same generated
 workload committed straight through the store, no HTTP, no actors), then the aggregator under
@@ -9,12 +9,19 @@ p50/p99 (from the publisher), server peak RSS, wall time, and the CPU seconds of
 publisher and PostgreSQL during the workload (to show where the two cores go and that the
 publisher is not the bottleneck), the server's CPU per event, and the ratio to the ceiling. The
 reference for single events is the HTTP ceiling of the same box: `GET /health` under wrk with 64
-connections, measured in the same run (issue 14); single-event rows also print their ratio to it.
+connections, measured in the same run; single-event rows also print their ratio to it.
+The naive durable design is measured in the same run too: `aggregator bench ceiling --batch-size 1
+--connections 64`, one event per commit straight to the store, once with the committer's counter
+row updated in each commit and once without (`--without-counters`); single-event rows print their
+ratio to the rate without counters (`x naive`). Every row prints PostgreSQL's CPU per event
+(`pg us/ev`: CPU seconds of every PostgreSQL process during the workload over its events) and,
+for the aggregator's rows, the events an average commit carried (`ev/commit`, from the server's
+`aggregator_commit_batch_events` histogram).
 Two rows emulate a disk whose flush takes 2.5 ms longer (PostgreSQL's `commit_delay`, set on their
 scratch database with `commit_siblings = 0`: each WAL flush sleeps that long while holding the WAL
 write lock, as a slow fsync would), once with the default one commit in flight per shard and
 once with two (pipelined), so the run shows what overlapping commits buy on a slow disk.
-Four rows measure ingest beside retention (issue 16): each server starts on a store that
+Four rows measure ingest beside retention: each server starts on a store that
 already holds a backlog of BACKLOG_EVENTS events stored an hour ago (inserted straight into
 the store, not measured), once kept (no retention) and once with `--retention 10m`, so that
 the pruner deletes the backlog flat out while the workload runs; the `pruned` column is how
@@ -29,13 +36,15 @@ Usage:
   benches/run.py                 full run (minutes; use a release binary)
   benches/run.py --quick         a few seconds: the CI smoke that keeps the script working
   benches/run.py --only backlog  only the workloads whose names contain one of the words after
-                                 --only (the ceiling and GET /health rows always run)
+                                 --only (the ceiling rows and GET /health always run)
 
 Environment:
   BIN                  aggregator binary        [target/release/aggregator]
   BENCH_DATABASE_URL   maintenance database, to create scratch databases
                        [postgres://postgres@127.0.0.1:5432/postgres]
   BENCH_RESULTS        append the table as JSON lines to this file
+  SERVE_ARGS           extra `aggregator serve` flags for every workload's server, e.g.
+                       "--shards 2 --batch-linger 5ms" (not for GET /health)
   WRK                  wrk binary, for the GET /health row [wrk]; the row is skipped, with a
                        note, when it is missing (apt-get install -y wrk)
 """
@@ -55,6 +64,7 @@ import uuid
 BIN = os.environ.get("BIN", "target/release/aggregator")
 MAINTENANCE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 QUICK = "--quick" in sys.argv
+SERVE_ARGS = os.environ.get("SERVE_ARGS", "").split()
 
 # Extra flush time of the "slow fsync" rows, in microseconds (PostgreSQL's commit_delay).
 SLOW_FSYNC_US = 2_500
@@ -100,6 +110,10 @@ ONLY = sys.argv[sys.argv.index("--only") + 1:] if "--only" in sys.argv else []
 HEALTH_CONNECTIONS = 64
 WRK = os.environ.get("WRK", "wrk")
 CEILING_EVENTS = 400_000
+# The naive durable design: one event per commit, as many committers as single-event
+# connections.
+NAIVE_EVENTS = 40_000
+NAIVE_CONNECTIONS = 64
 
 
 def scaled(events):
@@ -133,7 +147,10 @@ def free_port():
 
 
 def postgres_cpu():
-    """CPU seconds used so far by every PostgreSQL process (server backends included)."""
+    """CPU seconds used so far by every PostgreSQL process (server backends included), and by
+    the backends that have already ended: the postmaster reaps them, so their CPU is in its
+    children's times (cutime, cstime). Without those, a client that disconnects before the
+    second reading (`bench ceiling`) would take its backends' CPU with it."""
     total = 0.0
     ticks = os.sysconf("SC_CLK_TCK")
     for pid in os.listdir("/proc"):
@@ -145,7 +162,7 @@ def postgres_cpu():
             if "postgres" not in head:
                 continue
             fields = tail.split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            total += sum(int(field) for field in fields[11:15]) / ticks
         except OSError:
             continue
     return total
@@ -244,11 +261,42 @@ def expired(url):
         return json.load(r).get("expired", 0)
 
 
-def ceiling(db_url):
-    cmd = [BIN, "bench", "ceiling", "--database-url", db_url, "--events", str(scaled(CEILING_EVENTS)),
-           "--batch-size", "1000", "--connections", "4", "--json"]
+def ceiling(db_url, events, batch_size, connections, extra=()):
+    """`aggregator bench ceiling` on `db_url`: its report, with the CPU seconds of the client
+    and of PostgreSQL during the run."""
+    cmd = [BIN, "bench", "ceiling", "--database-url", db_url, "--events", str(events),
+           "--batch-size", str(batch_size), "--connections", str(connections), "--json", *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pg_before = postgres_cpu()
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    pg_cpu = postgres_cpu() - pg_before
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["client_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    report["postgres_cpu_s"] = pg_cpu
+    return report
+
+
+def ceiling_row(name, report, ceiling_eps):
+    events = report["events"]
+    return {"workload": name, "events_per_second": report["events_per_second"],
+            "p50_ms": None, "p99_ms": None, "server_rss_mib": None, "server_cpu_s": None,
+            "server_us_per_event": None, "publisher_cpu_s": report["client_cpu_s"],
+            "postgres_cpu_s": report["postgres_cpu_s"],
+            "pg_us_per_event": report["postgres_cpu_s"] / events * 1e6 if events else None,
+            "elapsed_s": report["elapsed_seconds"], "ratio": report["events_per_second"] / ceiling_eps,
+            "verified": True}
+
+
+def commit_sizes(url):
+    """(events, commits) the server's commits have carried so far, from /metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total = {}
+    for suffix in ("sum", "count"):
+        match = re.search(rf"^aggregator_commit_batch_events_{suffix}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
+        total[suffix] = float(match.group(1)) if match else 0.0
+    return total["sum"], total["count"]
 
 
 def health_reference(log_dir):
@@ -284,12 +332,17 @@ def health_reference(log_dir):
 def main():
     log_dir = tempfile.mkdtemp(prefix="aggbench-")
     _, ceiling_url = scratch_database()
-    ceiling_report = ceiling(ceiling_url)
+    ceiling_report = ceiling(ceiling_url, scaled(CEILING_EVENTS), 1000, 4)
     ceiling_eps = ceiling_report["events_per_second"]
-    rows = [{"workload": "ceiling (store direct) pg", "events_per_second": ceiling_eps,
-             "p50_ms": None, "p99_ms": None, "server_rss_mib": None, "server_cpu_s": None,
-             "server_us_per_event": None, "publisher_cpu_s": None, "postgres_cpu_s": None,
-             "elapsed_s": None, "ratio": 1.0, "verified": True}]
+    rows = [ceiling_row("ceiling (store direct) pg", ceiling_report, ceiling_eps)]
+    # The naive durable design, each on a fresh database as the aggregator's rows are.
+    _, naive_url = scratch_database()
+    naive = ceiling(naive_url, scaled(NAIVE_EVENTS), 1, NAIVE_CONNECTIONS, ["--without-counters"])
+    rows.append(ceiling_row(f"1 event/commit c{NAIVE_CONNECTIONS} pg", naive, ceiling_eps))
+    _, counted_url = scratch_database()
+    counted = ceiling(counted_url, scaled(NAIVE_EVENTS), 1, NAIVE_CONNECTIONS)
+    rows.append(ceiling_row(f"1 ev/commit+counters c{NAIVE_CONNECTIONS}", counted, ceiling_eps))
+    naive_eps = naive["events_per_second"]
     health = health_reference(log_dir)
     if health is not None:
         rows.append(health)
@@ -310,7 +363,7 @@ def main():
             store_args = ["--database-url", slow_url]
         else:
             store_args = ["--database-url", pg_url]
-        server = Server(store_args + [arg for extra in serve_args for arg in extra], log_dir)
+        server = Server(store_args + [arg for extra in serve_args for arg in extra] + SERVE_ARGS, log_dir)
         if backend == "postgres-resend":
             # Store the stream once (not measured), then re-send every event of it to the same
             # server, whose fast path is warm: what a retry storm after an outage looks like.
@@ -319,11 +372,14 @@ def main():
         cpu_before, _ = proc_stat(server.proc.pid)
         pg_before = postgres_cpu()
         expired_before = expired(server.url)
+        committed_before = commit_sizes(server.url)
         report, publisher_cpu = publish(server.url, args, events, seed,
                                         replay=(backend == "postgres-resend"))
         cpu_after, hwm = proc_stat(server.proc.pid)
         pg_cpu = postgres_cpu() - pg_before
         pruned = expired(server.url) - expired_before
+        committed_after = commit_sizes(server.url)
+        commits = committed_after[1] - committed_before[1]
         server.stop()
         rows.append({
             "workload": name, "events_per_second": report["events_per_second"],
@@ -331,18 +387,23 @@ def main():
             "server_rss_mib": hwm, "server_cpu_s": cpu_after - cpu_before,
             "server_us_per_event": (cpu_after - cpu_before) / events * 1e6,
             "publisher_cpu_s": publisher_cpu, "postgres_cpu_s": pg_cpu,
+            "pg_us_per_event": pg_cpu / events * 1e6 if backend.startswith("postgres") else None,
+            "events_per_commit": (committed_after[0] - committed_before[0]) / commits if commits else None,
             "elapsed_s": report["elapsed_seconds"],
             "ratio": report["events_per_second"] / ceiling_eps,
             "health_ratio": (report["events_per_second"] / health["events_per_second"]
                              if health is not None and name.startswith("single") else None),
+            "naive_ratio": report["events_per_second"] / naive_eps if name.startswith("single") else None,
             "verified": report["verified"], "events": events, "pruned": pruned,
         })
         if not report["verified"]:
             raise SystemExit(f"{name}: the publisher could not verify the server's counts")
 
+    # `pub cpu` is the load generator's CPU: the publisher's, or the ceiling client's.
     print(f"{'workload':<26} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB':>8} "
           f"{'wall s':>7} {'srv cpu':>8} {'srv us/ev':>9} {'pub cpu':>8} {'pg cpu':>8} "
-          f"{'x ceiling':>9} {'x /health':>9} {'pruned':>8}")
+          f"{'pg us/ev':>8} {'ev/commit':>9} {'x ceiling':>9} {'x /health':>9} {'x naive':>7} "
+          f"{'pruned':>8}")
     # A missing figure prints as "-" in the column's width ('>8.2f' -> '>8').
     fmt = lambda v, spec: format(v, spec) if v is not None else format("-", spec.split(".")[0])
     for row in rows:
@@ -351,8 +412,9 @@ def main():
               f"{fmt(row['elapsed_s'], '>7.2f')} {fmt(row['server_cpu_s'], '>8.2f')} "
               f"{fmt(row.get('server_us_per_event'), '>9.1f')} "
               f"{fmt(row['publisher_cpu_s'], '>8.2f')} {fmt(row['postgres_cpu_s'], '>8.2f')} "
+              f"{fmt(row.get('pg_us_per_event'), '>8.1f')} {fmt(row.get('events_per_commit'), '>9.1f')} "
               f"{fmt(row['ratio'], '>9.2f')} {fmt(row.get('health_ratio'), '>9.2f')} "
-              f"{fmt(row.get('pruned'), '>8')}")
+              f"{fmt(row.get('naive_ratio'), '>7.2f')} {fmt(row.get('pruned'), '>8')}")
     if os.environ.get("BENCH_RESULTS"):
         with open(os.environ["BENCH_RESULTS"], "a") as f:
             for row in rows:

@@ -5,6 +5,9 @@
 //! payload size and topics), pre-generated and parsed before the clock starts. `--connections`
 //! committers each take the next batch, resolve repeats inside it as a shard does, and commit
 //! it with `Store::commit`: the same statement, counter update included, that the shards use.
+//! With `--without-counters` they commit the rows alone (`Ingest::commit_uncounted`); with
+//! `--batch-size 1` as well, that is the naive durable design, one plain commit per event, which
+//! the shards' group commit of single events is measured against.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -27,6 +30,8 @@ pub struct CeilingConfig {
     pub workload: WorkloadOptions,
     /// Concurrent committers (each has its own counter row, like a shard).
     pub connections: usize,
+    /// Whether each commit also adds its deltas to the committer's counter row.
+    pub counted: bool,
     /// Print the result as one JSON object.
     pub json: bool,
 }
@@ -36,6 +41,8 @@ pub struct CeilingConfig {
 pub struct CeilingReport {
     /// `postgres` or `embedded`.
     pub backend: &'static str,
+    /// Whether the commits updated counter rows.
+    pub counted: bool,
     /// Events committed, duplicates included.
     pub events: u64,
     /// Rows the run inserted.
@@ -50,11 +57,18 @@ pub struct CeilingReport {
 
 /// Runs the benchmark and prints its report.
 pub async fn run(args: CeilingConfig) -> anyhow::Result<CeilingReport> {
-    let store = store::open(&args.store)
+    // Every committer is a client with a connection of its own, as in the naive design: a
+    // smaller pool would make committers queue for connections rather than for the database.
+    let options = StoreOptions {
+        pool_size: args.store.pool_size.max(args.connections),
+        ..args.store.clone()
+    };
+    let store = store::open(&options)
         .await
         .context("failed to open the store")?
         .store;
     let batches = Arc::new(generate(&args.workload)?);
+    warm_up(&store, args.connections.max(1), args.counted).await?;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut committers = Vec::with_capacity(args.connections.max(1));
@@ -65,6 +79,7 @@ pub async fn run(args: CeilingConfig) -> anyhow::Result<CeilingReport> {
             shard,
             batches.clone(),
             next.clone(),
+            args.counted,
         )));
     }
     let mut inserted = 0;
@@ -75,6 +90,7 @@ pub async fn run(args: CeilingConfig) -> anyhow::Result<CeilingReport> {
     let events: u64 = batches.iter().map(|batch| batch.len() as u64).sum();
     let report = CeilingReport {
         backend: store.backend(),
+        counted: args.counted,
         events,
         inserted,
         commits: batches.len(),
@@ -85,8 +101,13 @@ pub async fn run(args: CeilingConfig) -> anyhow::Result<CeilingReport> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "ceiling ({}): {} events in {} commits, {} inserted, {:.2} s, {:.0} events/s",
+            "ceiling ({}{}): {} events in {} commits, {} inserted, {:.2} s, {:.0} events/s",
             report.backend,
+            if report.counted {
+                ""
+            } else {
+                ", without counters"
+            },
             report.events,
             report.commits,
             report.inserted,
@@ -97,12 +118,43 @@ pub async fn run(args: CeilingConfig) -> anyhow::Result<CeilingReport> {
     Ok(report)
 }
 
+/// Commits one empty batch per committer, all at once and before the clock starts, so that
+/// the measured commits find their connections open and their statements prepared (with 64
+/// committers, opening the connections would otherwise weigh on a short run).
+async fn warm_up(store: &SharedStore, committers: usize, counted: bool) -> anyhow::Result<()> {
+    let mut warming = Vec::with_capacity(committers);
+    for committer in 0..committers {
+        let shard = ShardId::try_from(committer).context("too many connections")?;
+        let store = store.clone();
+        warming.push(tokio::spawn(async move {
+            let empty = CommitBatch {
+                shard,
+                candidates: &[],
+                received: 0,
+            };
+            if counted {
+                store.commit(empty).await.map(|_| ())
+            } else {
+                store.commit_uncounted(empty).await.map(|_| ())
+            }
+        }));
+    }
+    for warming in warming {
+        warming
+            .await
+            .context("committer panicked")?
+            .context("warm-up commit failed")?;
+    }
+    Ok(())
+}
+
 /// Takes batches until none are left; returns the rows it inserted.
 async fn commit_loop(
     store: SharedStore,
     shard: ShardId,
     batches: Arc<Vec<Vec<Event>>>,
     next: Arc<AtomicUsize>,
+    counted: bool,
 ) -> anyhow::Result<u64> {
     let mut inserted = 0;
     loop {
@@ -112,15 +164,20 @@ async fn commit_loop(
         };
         let mut seen = std::collections::HashSet::with_capacity(batch.len());
         let candidates: Vec<&Event> = batch.iter().filter(|e| seen.insert(e.key())).collect();
-        let report = store
-            .commit(CommitBatch {
-                shard,
-                candidates: &candidates,
-                received: batch.len() as u64,
-            })
-            .await
-            .context("commit failed")?;
-        inserted += report.new_count();
+        let commit = CommitBatch {
+            shard,
+            candidates: &candidates,
+            received: batch.len() as u64,
+        };
+        let is_new = if counted {
+            store.commit(commit).await.context("commit failed")?.is_new
+        } else {
+            store
+                .commit_uncounted(commit)
+                .await
+                .context("commit failed")?
+        };
+        inserted += is_new.iter().filter(|&&new| new).count() as u64;
     }
 }
 

@@ -33,6 +33,10 @@ pub struct CeilingArgs {
     /// Concurrent committers (each has its own counter row, like a shard).
     #[arg(long, default_value_t = CEILING_CONNECTIONS, value_parser = parse::positive)]
     pub connections: usize,
+    /// Commit the rows alone, leaving every counter row untouched: with `--batch-size 1`, the
+    /// naive durable design (one plain commit per event) that group commit is measured against.
+    #[arg(long)]
+    pub without_counters: bool,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -45,6 +49,7 @@ impl CeilingArgs {
             store: self.store.options(),
             workload: self.workload.options(CEILING_EVENTS, CEILING_BATCH_SIZE),
             connections: self.connections,
+            counted: !self.without_counters,
             json: self.json,
         }
     }

@@ -64,6 +64,11 @@ impl Ingest for InstrumentedStore {
         self.count_error(StoreOp::Commit, result)
     }
 
+    async fn commit_uncounted(&self, batch: CommitBatch<'_>) -> Result<Vec<bool>, StoreError> {
+        let result = self.inner.commit_uncounted(batch).await;
+        self.count_error(StoreOp::Commit, result)
+    }
+
     async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
         let result = self.inner.own_counters(shard).await;
         self.count_error(StoreOp::OwnCounters, result)

@@ -95,6 +95,17 @@ pub trait Ingest: Backend {
     /// counter row, atomically. Returns which candidates were new.
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError>;
 
+    /// Inserts the candidates that are absent, exactly as [`Ingest::commit`] does, but leaves
+    /// every counter row alone; returns which candidates were new. Only `aggregator bench
+    /// ceiling --without-counters` calls it: the naive durable design (one plain commit per
+    /// event) that group commit is measured against. A store that cannot do it refuses.
+    async fn commit_uncounted(&self, _batch: CommitBatch<'_>) -> Result<Vec<bool>, StoreError> {
+        Err(StoreError::fatal(format!(
+            "the {} store cannot commit without counters",
+            self.backend()
+        )))
+    }
+
     /// This process's counter row of `shard` as committed now (zeros if it has none): what a
     /// shard re-reads after a commit with an unknown outcome, or after it starts.
     async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError>;

@@ -164,6 +164,41 @@ impl EmbeddedStore {
         })
         .await
     }
+
+    /// Copies `batch` out for the writer thread and waits for its commit; with `counted` false
+    /// the shard's counter row is left alone (and the report's counters are zeros).
+    async fn commit_job(
+        &self,
+        batch: CommitBatch<'_>,
+        counted: bool,
+    ) -> Result<CommitReport, StoreError> {
+        let received = i64::try_from(batch.received)
+            .map_err(|_| StoreError::corrupt(format!("batch of {} events", batch.received)))?;
+        let candidates = batch
+            .candidates
+            .iter()
+            .map(|event| OwnedEvent {
+                topic: event.topic.clone(),
+                event_id: event.event_id.clone(),
+                ts_micros: event.timestamp.timestamp_micros(),
+                source: event.source.clone(),
+                payload: event.payload.get().to_owned(),
+                words: String::new(),
+                field_tokens: String::new(),
+            })
+            .collect();
+        let candidates = with_searchable_texts(candidates).await?;
+        self.ask_writer(|reply| {
+            Job::Commit(CommitJob {
+                shard: i64::from(batch.shard),
+                received,
+                counted,
+                candidates,
+                reply,
+            })
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -200,31 +235,11 @@ impl Ingest for EmbeddedStore {
     }
 
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
-        let received = i64::try_from(batch.received)
-            .map_err(|_| StoreError::corrupt(format!("batch of {} events", batch.received)))?;
-        let candidates = batch
-            .candidates
-            .iter()
-            .map(|event| OwnedEvent {
-                topic: event.topic.clone(),
-                event_id: event.event_id.clone(),
-                ts_micros: event.timestamp.timestamp_micros(),
-                source: event.source.clone(),
-                payload: event.payload.get().to_owned(),
-                words: String::new(),
-                field_tokens: String::new(),
-            })
-            .collect();
-        let candidates = with_searchable_texts(candidates).await?;
-        self.ask_writer(|reply| {
-            Job::Commit(CommitJob {
-                shard: i64::from(batch.shard),
-                received,
-                candidates,
-                reply,
-            })
-        })
-        .await
+        self.commit_job(batch, true).await
+    }
+
+    async fn commit_uncounted(&self, batch: CommitBatch<'_>) -> Result<Vec<bool>, StoreError> {
+        Ok(self.commit_job(batch, false).await?.is_new)
     }
 
     async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::types::Type;
 use tokio_postgres::NoTls;
 use tracing::{info, warn};
 
@@ -21,8 +22,8 @@ use super::searchable::searchable_texts;
 use crate::event::{Event, EventKey};
 use notify::CommitFeed;
 use sql::{
-    COMMIT_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, READ_ONLY_SQL, TOPICS_SQL,
-    TOPIC_LOCK_SPACE,
+    COMMIT_ROWS_SQL, COMMIT_SQL, MIGRATIONS, MIGRATION_LOCK_KEY, OWN_COUNTERS_SQL, READ_ONLY_SQL,
+    TOPICS_SQL, TOPIC_LOCK_SPACE,
 };
 
 mod cluster;
@@ -248,9 +249,29 @@ impl PostgresStore {
             .map_err(|err| err.at(&self.hosts))
     }
 
-    async fn commit_unbounded(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
+    /// Runs [`COMMIT_SQL`], or [`COMMIT_ROWS_SQL`] when `counted` is false; returns `is_new` per
+    /// candidate and the counter row after the commit (none when not `counted`).
+    async fn commit_unbounded(
+        &self,
+        batch: CommitBatch<'_>,
+        counted: bool,
+    ) -> Result<(Vec<bool>, Option<ShardCounters>), StoreError> {
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(COMMIT_SQL).await?;
+        let statement = if counted {
+            client.prepare_cached(COMMIT_SQL).await?
+        } else {
+            let bound = [
+                Type::TEXT_ARRAY,
+                Type::TEXT_ARRAY,
+                Type::TIMESTAMPTZ_ARRAY,
+                Type::TEXT_ARRAY,
+                Type::TEXT_ARRAY,
+                Type::TEXT,
+                Type::INT4,
+                Type::INT8,
+            ];
+            client.prepare_typed_cached(COMMIT_ROWS_SQL, &bound).await?
+        };
         let candidates = batch.candidates;
         // Rows are inserted in key order: two transactions that insert overlapping keys (several
         // aggregators sharing the database) then wait for each other in one direction only and
@@ -316,12 +337,7 @@ impl PostgresStore {
             })?;
             is_new[*index] = true;
         }
-        let counters_after =
-            counters_after.ok_or_else(|| StoreError::corrupt("commit returned no counter row"))?;
-        Ok(CommitReport {
-            is_new,
-            counters_after,
-        })
+        Ok((is_new, counters_after))
     }
 
     async fn own_counters_unbounded(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {
@@ -385,9 +401,20 @@ impl Backend for PostgresStore {
 #[async_trait]
 impl Ingest for PostgresStore {
     async fn commit(&self, batch: CommitBatch<'_>) -> Result<CommitReport, StoreError> {
-        let report = self.bounded(self.commit_unbounded(batch)).await?;
+        let (is_new, counters_after) = self.bounded(self.commit_unbounded(batch, true)).await?;
         self.feed.committed();
-        Ok(report)
+        let counters_after =
+            counters_after.ok_or_else(|| StoreError::corrupt("commit returned no counter row"))?;
+        Ok(CommitReport {
+            is_new,
+            counters_after,
+        })
+    }
+
+    async fn commit_uncounted(&self, batch: CommitBatch<'_>) -> Result<Vec<bool>, StoreError> {
+        let (is_new, _none) = self.bounded(self.commit_unbounded(batch, false)).await?;
+        self.feed.committed();
+        Ok(is_new)
     }
 
     async fn own_counters(&self, shard: ShardId) -> Result<ShardCounters, StoreError> {

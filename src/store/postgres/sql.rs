@@ -40,17 +40,11 @@ pub(super) const PRUNE_LOCK_SPACE: i32 = 0x6167_6770;
 /// retention; the others leave it to that one for the walk.
 pub(super) const SWEEP_LOCK_SPACE: i32 = 0x6167_6777;
 
-/// One group commit in one statement. `locks` takes a transaction-level advisory lock per
-/// topic of the commit, in lock-key order (so two commits cannot deadlock), before anything is
-/// written: the `WHERE`s of `heads` and `inserted` read `locks` through a sub-query that
-/// PostgreSQL runs before their first row. The locks hold until the statement commits, so
-/// same-topic commits of every process serialise and, within a topic, `seq` follows commit
-/// order. An advisory lock needs no transaction id, so the commit takes its id (`tx`, the live
-/// tail's order across topics) only once it holds its topics: within a topic `tx` follows
-/// commit order too. `heads` records topics first seen (their `id` numbers them for the
-/// cluster view) and never updates a row. `tx` is read once per commit, not once per row
-/// (the column's default, for other writers).
-pub(super) const COMMIT_SQL: &str = "\
+/// The part of a commit that writes rows, shared by [`COMMIT_SQL`] and [`COMMIT_ROWS_SQL`]:
+/// the input, the per-topic locks, the new topics and the inserted events (see [`COMMIT_SQL`]).
+macro_rules! commit_rows {
+    () => {
+        "\
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
                          $10::text[])
@@ -72,7 +66,23 @@ WITH input AS (
     WHERE (SELECT count(*) FROM locks) >= 0
     ON CONFLICT (topic, event_id) DO NOTHING
     RETURNING topic, event_id
-), counted AS (
+)"
+    };
+}
+
+/// One group commit in one statement: the rows (`commit_rows!`) and the counter row. `locks`
+/// takes a transaction-level advisory lock per topic of the commit, in lock-key order (so two
+/// commits cannot deadlock), before anything is written: the `WHERE`s of `heads` and `inserted` read `locks` through a sub-query that
+/// PostgreSQL runs before their first row. The locks hold until the statement commits, so
+/// same-topic commits of every process serialise and, within a topic, `seq` follows commit
+/// order. An advisory lock needs no transaction id, so the commit takes its id (`tx`, the live
+/// tail's order across topics) only once it holds its topics: within a topic `tx` follows
+/// commit order too. `heads` records topics first seen (their `id` numbers them for the
+/// cluster view) and never updates a row. `tx` is read once per commit, not once per row
+/// (the column's default, for other writers).
+pub(super) const COMMIT_SQL: &str = concat!(
+    commit_rows!(),
+    ", counted AS (
     INSERT INTO shard_counters AS c (instance, shard, received, unique_processed, duplicate_dropped)
     SELECT $6, $7, $8, k.n, $8 - k.n FROM (SELECT count(*) AS n FROM inserted) AS k
     ON CONFLICT (instance, shard) DO UPDATE SET
@@ -83,7 +93,16 @@ WITH input AS (
 )
 SELECT topic, event_id, NULL::bigint, NULL::bigint, NULL::bigint FROM inserted
 UNION ALL
-SELECT NULL, NULL, received, unique_processed, duplicate_dropped FROM counted";
+SELECT NULL, NULL, received, unique_processed, duplicate_dropped FROM counted"
+);
+
+/// The rows of [`COMMIT_SQL`] without the counter row: the naive design `aggregator bench
+/// ceiling --without-counters` measures. Prepared with the types of `$6`-`$8` given, since it
+/// binds the same parameters and does not read those three.
+pub(super) const COMMIT_ROWS_SQL: &str = concat!(
+    commit_rows!(),
+    "\nSELECT topic, event_id, NULL::bigint, NULL::bigint, NULL::bigint FROM inserted"
+);
 
 /// Whether this connection's node takes no writes: a standby (in recovery), or a session whose
 /// transactions are read-only.

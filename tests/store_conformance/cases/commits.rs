@@ -211,3 +211,26 @@ pub async fn a_commit_reports_the_shard_counter_row_after_it(backend: Backend) {
     let persisted = store.load_counters().await.unwrap();
     assert_eq!(shard(&persisted, 3), counters(5, 2, 3));
 }
+
+pub async fn a_commit_without_counters_stores_the_rows_and_leaves_the_counter_row_alone(
+    backend: Backend,
+) {
+    let store = backend.open().await;
+    commit(&store, 2, &[event("a", "1")]).await;
+    let batch = [event("a", "1"), event("a", "2")];
+    let candidates: Vec<&Event> = batch.iter().collect();
+
+    let is_new = store
+        .commit_uncounted(aggregator::store::CommitBatch {
+            shard: 2,
+            candidates: &candidates,
+            received: 2,
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(is_new, [false, true]);
+    assert_eq!(list_all(&store, everything(10)).await.len(), 2);
+    let persisted = store.load_counters().await.unwrap();
+    assert_eq!(shard(&persisted, 2), counters(1, 1, 0));
+}
