@@ -62,6 +62,7 @@ conformance_suite!(
     ping_succeeds_on_a_fresh_store,
     a_commit_reports_the_shard_counter_row_after_it,
     a_commit_without_counters_stores_the_rows_and_leaves_the_counter_row_alone,
+    small_commits_of_many_shards_at_once_keep_each_shards_outcomes_and_counters,
     own_counters_are_the_shard_row_as_committed,
     a_page_ends_before_its_payload_byte_budget,
     following_one_topic_returns_its_events_in_seq_order_after_a_position,

@@ -212,6 +212,61 @@ pub async fn a_commit_reports_the_shard_counter_row_after_it(backend: Backend) {
     assert_eq!(shard(&persisted, 3), counters(5, 2, 3));
 }
 
+pub async fn small_commits_of_many_shards_at_once_keep_each_shards_outcomes_and_counters(
+    backend: Backend,
+) {
+    const SHARDS: u32 = 8;
+    const ROUNDS: usize = 20;
+    let store = backend.open().await;
+    // One stored key per shard, offered again in every round: a duplicate each time.
+    for shard_id in 0..SHARDS {
+        commit(
+            &store,
+            shard_id,
+            &[event(&format!("t{shard_id}"), "stored")],
+        )
+        .await;
+    }
+
+    // Every shard commits small batches at the same time as the others, as single events do:
+    // the store may share one transaction among them (the embedded writer does), never mixing
+    // their outcomes or counters.
+    let mut tasks = Vec::new();
+    for shard_id in 0..SHARDS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let topic = format!("t{shard_id}");
+            let mut outcomes = Vec::new();
+            for round in 0..ROUNDS {
+                let batch: Vec<Event> = (0..4)
+                    .map(|n| event(&topic, &format!("r{round}-{n}")))
+                    .chain([event(&topic, "stored")])
+                    .collect();
+                outcomes.push(commit(&store, shard_id, &batch).await);
+            }
+            outcomes
+        }));
+    }
+
+    for task in tasks {
+        for outcome in task.await.unwrap() {
+            assert_eq!(outcome, [true, true, true, true, false]);
+        }
+    }
+    let persisted = store.load_counters().await.unwrap();
+    let rounds = ROUNDS as u64;
+    for shard_id in 0..SHARDS {
+        assert_eq!(
+            shard(&persisted, shard_id),
+            counters(1 + rounds * 5, 1 + rounds * 4, rounds)
+        );
+    }
+    assert_eq!(
+        list_all(&store, everything(1_000)).await.len(),
+        SHARDS as usize * (1 + ROUNDS * 4)
+    );
+}
+
 pub async fn a_commit_without_counters_stores_the_rows_and_leaves_the_counter_row_alone(
     backend: Backend,
 ) {
