@@ -8,12 +8,21 @@ use std::time::Duration;
 use super::chaos::ChaosConfig;
 use crate::retention::RetentionPolicy;
 
-/// Default number of shard actors.
-pub const DEFAULT_SHARDS: u32 = 4;
+/// Default number of shard actors. Two: a shard's commit carries what its connections sent
+/// while its previous commit ran, so fewer shards make larger commits of single events, and the
+/// database's fixed cost of a commit is spread over more of them; two shards still commit two
+/// sets of topics at once, which batches of hundreds of events need to use both cores of a small
+/// machine. Measured on the 2-core development box (benches/results/2026-12-07-single-events.md):
+/// four shards made commits of 11–14 single events, two of about 21 and one of about 50; one
+/// shard lowered batches of 1,000 by a fifth, two did not.
+pub const DEFAULT_SHARDS: u32 = 2;
 /// Default group-commit size: a shard commits as soon as it buffers this many events.
 pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
-/// Default group-commit linger: the longest an event waits for company before its commit.
-pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(2);
+/// Default group-commit linger: the longest an event waits for company before its commit
+/// starts. Short, because while a commit of its shard runs an event waits anyway, and the next
+/// commit carries everything that arrived meanwhile: the linger only adds to the wait of events
+/// that find their shard idle.
+pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(1);
 /// Default number of commits of one shard that may be running at once. One: on PostgreSQL a
 /// second overlapping commit of the same shard waits on the first one's topic locks until its
 /// flush ends anyway, and its smaller batches cost the database more CPU (measured:
