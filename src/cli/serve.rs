@@ -173,7 +173,7 @@ pub struct BatchingArgs {
     #[arg(long, env = "AGG_BATCH_MAX_EVENTS", default_value_t = tree::DEFAULT_BATCH_MAX_EVENTS,
           value_parser = parse::positive)]
     pub batch_max_events: usize,
-    /// Longest a buffered event waits for more before its commit (e.g. 2ms) [default: 2ms].
+    /// Longest a buffered event waits for more before its commit (e.g. 1ms) [default: 1ms].
     #[arg(long, env = "AGG_BATCH_LINGER", value_parser = parse::duration)]
     pub batch_linger: Option<Duration>,
     /// Deprecated: --batch-linger in milliseconds.
