@@ -7,6 +7,11 @@
 #
 #   benches/flamegraph.sh benches/flamegraphs/single-pg.svg
 #
+# SERVE_ARGS adds flags to `aggregator serve`, split on white space (empty by default), e.g. to
+# record a setting other than the defaults:
+#
+#   SERVE_ARGS="--shards 4 --batch-linger 2ms" benches/flamegraph.sh benches/flamegraphs/x.svg
+#
 # Needs perf (Debian's linux-perf) and inferno-collapse-perf / inferno-flamegraph on PATH.
 # Loopback only; the server and the scratch database are removed when it ends.
 set -euo pipefail
@@ -16,6 +21,7 @@ OUT=${1:?usage: benches/flamegraph.sh OUT.svg}
 BIN=${BIN:-target/release/aggregator}
 EVENTS=${EVENTS:-60000}
 STORE=${STORE:-postgres}
+read -r -a EXTRA_ARGS <<<"${SERVE_ARGS:-}"
 MAINTENANCE=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 for tool in perf inferno-collapse-perf inferno-flamegraph; do
   command -v "$tool" >/dev/null || { echo "flamegraph.sh: $tool is missing" >&2; exit 1; }
@@ -39,7 +45,8 @@ else
   psql -q -X "$MAINTENANCE" -c "CREATE DATABASE \"$DATABASE\""
   STORE_ARGS=(--database-url "${MAINTENANCE%/*}/$DATABASE")
 fi
-RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" "${STORE_ARGS[@]}" >"$WORK/server.log" 2>&1 &
+RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" "${STORE_ARGS[@]}" \
+  "${EXTRA_ARGS[@]}" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break
@@ -57,8 +64,9 @@ sleep 0.5
 kill -INT "$PERF_PID"
 wait "$PERF_PID" || true
 perf script -i "$WORK/perf.data" 2>/dev/null | inferno-collapse-perf >"$WORK/stacks.folded"
-# The ten functions holding the CPU most often (self time), as a summary beside the picture.
-awk '{n=$NF; $NF=""; k=split($0,f,";"); gsub(/ +$/,"",f[k]); self[f[k]]+=n; all+=n} END {for (s in self) printf "%5.1f%%  %s\n", 100*self[s]/all, s}' "$WORK/stacks.folded" | sort -rn | head -10
+# The ten functions holding the CPU most often (self time), as a summary beside the picture
+# (sed, not head, reads all of sort's output: head would end the pipeline with SIGPIPE).
+awk '{n=$NF; $NF=""; k=split($0,f,";"); gsub(/ +$/,"",f[k]); self[f[k]]+=n; all+=n} END {for (s in self) printf "%5.1f%%  %s\n", 100*self[s]/all, s}' "$WORK/stacks.folded" | sort -rn | sed -n 1,10p
 inferno-flamegraph <"$WORK/stacks.folded" \
   --minwidth 0.25 --title "aggregator serve: single-event publishes, 64 connections, $STORE" >"$OUT"
 echo "flamegraph.sh: wrote $OUT"
