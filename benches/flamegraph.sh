@@ -68,5 +68,5 @@ perf script -i "$WORK/perf.data" 2>/dev/null | inferno-collapse-perf >"$WORK/sta
 # (sed, not head, reads all of sort's output: head would end the pipeline with SIGPIPE).
 awk '{n=$NF; $NF=""; k=split($0,f,";"); gsub(/ +$/,"",f[k]); self[f[k]]+=n; all+=n} END {for (s in self) printf "%5.1f%%  %s\n", 100*self[s]/all, s}' "$WORK/stacks.folded" | sort -rn | sed -n 1,10p
 inferno-flamegraph <"$WORK/stacks.folded" \
-  --minwidth 0.25 --title "aggregator serve: single-event publishes, 64 connections, $STORE" >"$OUT"
+  --minwidth 0.25 --title "aggregator serve ${SERVE_ARGS:-(defaults)}: single-event publishes, 64 connections, $STORE" >"$OUT"
 echo "flamegraph.sh: wrote $OUT"
