@@ -5,16 +5,13 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Args, Command, Subcommand};
 
 use super::config_file::{self, ConfigFile, Setting, Shape, SECTIONS, SETTINGS};
 use super::serve::ServeArgs;
-use crate::actors::config as tree;
 use crate::app;
-use crate::store::options as store;
 
 /// `aggregator config ...`.
 #[derive(Debug, Subcommand)]
@@ -202,19 +199,18 @@ fn in_force(
     file: Option<&ConfigFile>,
 ) -> Option<(Vec<String>, Source)> {
     if let Some(alias) = setting.deprecated_alias {
-        if config_file::given_explicitly(matches, alias)
+        if config_file::given_explicitly(matches, alias.arg)
             && !config_file::given_explicitly(matches, setting.arg)
         {
-            let unit = if alias.ends_with("_secs") { "s" } else { "ms" };
-            let values = raw_values(matches, alias)
+            let values = raw_values(matches, alias.arg)
                 .into_iter()
-                .map(|number| format!("{number}{unit}"))
+                .map(|number| format!("{number}{}", alias.unit))
                 .collect();
-            let source = Source::of(matches, alias, None)?;
+            let source = Source::of(matches, alias.arg, None)?;
             return Some((
                 values,
                 Source::Deprecated {
-                    alias,
+                    alias: alias.arg,
                     source: Box::new(source),
                 },
             ));
@@ -222,7 +218,7 @@ fn in_force(
     }
     match Source::of(matches, setting.arg, file) {
         Some(source) => Some((raw_values(matches, setting.arg), source)),
-        None => implicit_default(setting.arg).map(|value| (vec![value], Source::Default)),
+        None => implicit_default(setting).map(|value| (vec![value], Source::Default)),
     }
 }
 
@@ -237,18 +233,11 @@ fn raw_values(matches: &ArgMatches, arg: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The defaults that live in the layer, not in clap, because a deprecated alias must be able to
-/// tell a given value from a default one.
-fn implicit_default(arg: &str) -> Option<String> {
-    let duration: Duration = match arg {
-        "shutdown_timeout" => app::DEFAULT_SHUTDOWN_TIMEOUT,
-        "request_timeout" => tree::DEFAULT_INGEST_TIMEOUT,
-        "store_timeout" => store::DEFAULT_TIMEOUT,
-        "batch_linger" => tree::DEFAULT_BATCH_LINGER,
-        "restart_window" => tree::DEFAULT_RESTART_WINDOW,
-        _ => return None,
-    };
-    Some(humantime::format_duration(duration).to_string())
+/// The default of a setting that clap leaves unset because of its deprecated alias.
+fn implicit_default(setting: &Setting) -> Option<String> {
+    setting
+        .deprecated_alias
+        .map(|alias| humantime::format_duration(alias.default).to_string())
 }
 
 fn default_values(setting: &Setting, arg: Option<&Arg>) -> Vec<String> {
@@ -261,7 +250,7 @@ fn default_values(setting: &Setting, arg: Option<&Arg>) -> Vec<String> {
         })
         .unwrap_or_default();
     if declared.is_empty() {
-        implicit_default(setting.arg).into_iter().collect()
+        implicit_default(setting).into_iter().collect()
     } else {
         declared
     }

@@ -14,11 +14,16 @@
 use std::ffi::{OsStr, OsString};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+
+use crate::actors::config as tree;
+use crate::app;
+use crate::store::options as store;
 
 use self::Shape::{Duration as Dur, List, Number, Rules, Switch, Text};
 
@@ -50,9 +55,9 @@ pub struct Setting {
     pub arg: &'static str,
     /// How it is written.
     pub shape: Shape,
-    /// The hidden, deprecated argument that sets the same thing in other units: given on the
-    /// command line or in the environment, it beats the file's value as any flag does.
-    pub deprecated_alias: Option<&'static str>,
+    /// The hidden, deprecated argument that sets the same thing as a bare number of
+    /// milliseconds or seconds, when there is one.
+    pub deprecated_alias: Option<DeprecatedAlias>,
     /// A value to show commented out in `config example` when the setting has no default.
     pub example: Option<&'static str>,
     /// What leaving it unset means, when it has no default value.
@@ -80,8 +85,8 @@ impl Setting {
         }
     }
 
-    const fn replacing(mut self, alias: &'static str) -> Self {
-        self.deprecated_alias = Some(alias);
+    const fn replacing(mut self, arg: &'static str, unit: &'static str, default: Duration) -> Self {
+        self.deprecated_alias = Some(DeprecatedAlias { arg, unit, default });
         self
     }
 
@@ -104,6 +109,20 @@ impl Setting {
     pub fn name(&self) -> String {
         format!("{}.{}", self.section, self.key)
     }
+}
+
+/// A deprecated argument spelling a duration setting as a bare number. Given on the command
+/// line or in the environment, it beats the file's value as any flag does. Because clap must
+/// tell a given value of the new argument from a default one (the new one wins only when
+/// given), the setting's default lives here and in the layer, not in clap.
+#[derive(Debug, Clone, Copy)]
+pub struct DeprecatedAlias {
+    /// The alias's clap id.
+    pub arg: &'static str,
+    /// The unit of its number, as a duration writes it (`ms`, `s`).
+    pub unit: &'static str,
+    /// The setting's value when neither it nor the alias is given.
+    pub default: Duration,
 }
 
 /// The sections, in the order `config example` and `config check` print them, each with what
@@ -147,8 +166,11 @@ pub const SECTIONS: &[(&str, &str)] = &[
 pub const SETTINGS: &[Setting] = &[
     Setting::new("http", "bind", "bind", Text),
     Setting::new("http", "log_format", "log_format", Text),
-    Setting::new("http", "shutdown_timeout", "shutdown_timeout", Dur)
-        .replacing("shutdown_timeout_ms"),
+    Setting::new("http", "shutdown_timeout", "shutdown_timeout", Dur).replacing(
+        "shutdown_timeout_ms",
+        "ms",
+        app::DEFAULT_SHUTDOWN_TIMEOUT,
+    ),
     Setting::new("http", "max_connections", "max_connections", Number),
     Setting::new(
         "http",
@@ -181,8 +203,11 @@ pub const SETTINGS: &[Setting] = &[
     ),
     Setting::new("limits", "max_payload_depth", "max_payload_depth", Number),
     Setting::new("limits", "max_page_bytes", "max_page_bytes", Number),
-    Setting::new("limits", "request_timeout", "request_timeout", Dur)
-        .replacing("request_timeout_ms"),
+    Setting::new("limits", "request_timeout", "request_timeout", Dur).replacing(
+        "request_timeout_ms",
+        "ms",
+        tree::DEFAULT_INGEST_TIMEOUT,
+    ),
     Setting::new(
         "limits",
         "max_inflight_events_per_shard",
@@ -195,7 +220,11 @@ pub const SETTINGS: &[Setting] = &[
         .secret(),
     Setting::new("store", "data_dir", "data_dir", Text),
     Setting::new("store", "pool_size", "db_pool_size", Number),
-    Setting::new("store", "timeout", "store_timeout", Dur).replacing("store_timeout_ms"),
+    Setting::new("store", "timeout", "store_timeout", Dur).replacing(
+        "store_timeout_ms",
+        "ms",
+        store::DEFAULT_TIMEOUT,
+    ),
     Setting::new("store", "instance_id", "instance_id", Text),
     Setting::new("store", "query_timeout", "query_timeout", Dur),
     Setting::new(
@@ -206,12 +235,19 @@ pub const SETTINGS: &[Setting] = &[
     ),
     Setting::new("shards", "count", "shards", Number),
     Setting::new("shards", "batch_max_events", "batch_max_events", Number),
-    Setting::new("shards", "batch_linger", "batch_linger", Dur).replacing("batch_linger_ms"),
+    Setting::new("shards", "batch_linger", "batch_linger", Dur).replacing(
+        "batch_linger_ms",
+        "ms",
+        tree::DEFAULT_BATCH_LINGER,
+    ),
     Setting::new("shards", "commits_in_flight", "commits_in_flight", Number),
     Setting::new("shards", "fastpath_keys", "fastpath_keys", Number),
     Setting::new("shards", "max_restarts", "max_restarts", Number),
-    Setting::new("shards", "restart_window", "restart_window", Dur)
-        .replacing("restart_window_secs"),
+    Setting::new("shards", "restart_window", "restart_window", Dur).replacing(
+        "restart_window_secs",
+        "s",
+        tree::DEFAULT_RESTART_WINDOW,
+    ),
     Setting::new("stream", "max_subscribers", "max_subscribers", Number),
     Setting::new("stream", "heartbeat", "stream_heartbeat", Dur),
     Setting::new("retention", "default", "retention", Text),
@@ -412,7 +448,7 @@ pub fn layer(
                 !value
                     .setting
                     .deprecated_alias
-                    .is_some_and(|alias| given_explicitly(given, alias))
+                    .is_some_and(|alias| given_explicitly(given, alias.arg))
             })
             .fold(command, |command, value| {
                 let defaults: Vec<OsString> = value.values.iter().map(OsString::from).collect();
