@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::client::workload::{GeneratedEvent, Workload, WorkloadOptions};
 use crate::event::{self, Event};
-use crate::store::{self, CommitBatch, ShardId, SharedStore, StoreOptions};
+use crate::store::{self, CommitBatch, ShardId, SharedStore, StoreError, StoreOptions};
 
 /// Options of `aggregator bench ceiling`.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,11 +132,7 @@ async fn warm_up(store: &SharedStore, committers: usize, counted: bool) -> anyho
                 candidates: &[],
                 received: 0,
             };
-            if counted {
-                store.commit(empty).await.map(|_| ())
-            } else {
-                store.commit_uncounted(empty).await.map(|_| ())
-            }
+            commit(&store, empty, counted).await.map(drop)
         }));
     }
     for warming in warming {
@@ -164,20 +160,29 @@ async fn commit_loop(
         };
         let mut seen = std::collections::HashSet::with_capacity(batch.len());
         let candidates: Vec<&Event> = batch.iter().filter(|e| seen.insert(e.key())).collect();
-        let commit = CommitBatch {
+        let commit_batch = CommitBatch {
             shard,
             candidates: &candidates,
             received: batch.len() as u64,
         };
-        let is_new = if counted {
-            store.commit(commit).await.context("commit failed")?.is_new
-        } else {
-            store
-                .commit_uncounted(commit)
-                .await
-                .context("commit failed")?
-        };
+        let is_new = commit(&store, commit_batch, counted)
+            .await
+            .context("commit failed")?;
         inserted += is_new.iter().filter(|&&new| new).count() as u64;
+    }
+}
+
+/// Commits `batch` with its counter row (`Store::commit`) or without (`commit_uncounted`);
+/// returns which candidates were new.
+async fn commit(
+    store: &SharedStore,
+    batch: CommitBatch<'_>,
+    counted: bool,
+) -> Result<Vec<bool>, StoreError> {
+    if counted {
+        Ok(store.commit(batch).await?.is_new)
+    } else {
+        store.commit_uncounted(batch).await
     }
 }
 
