@@ -69,33 +69,28 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
   fi
 fi
 
-# The OTLP tests (tests/otlp) log through OpenTelemetry's Python SDK and its OTLP/HTTP exporter:
-# a venv in target/otel-venv with pinned releases from PyPI, made when it cannot import the
-# exporter (the tests find it there, or at $AGG_OTEL_PYTHON).
-OTEL_VENV=target/otel-venv
-if ! "$OTEL_VENV/bin/python" -c 'import opentelemetry.exporter.otlp.proto.http' 2>/dev/null; then
-  echo "test.sh: creating $OTEL_VENV (opentelemetry-sdk, opentelemetry-exporter-otlp-proto-http)" >&2
-  rm -rf "$OTEL_VENV"
-  python3 -m venv "$OTEL_VENV" || {
-    echo "test.sh: python3 -m venv failed; install python3-venv (the OTLP tests need it)" >&2
+# A venv at $1 with pinned PyPI releases ($4...), made when its python cannot import module $2
+# ($3 says which tests need it, for the message when python3-venv is missing).
+ensure_venv() {
+  local venv=$1 module=$2 purpose=$3
+  shift 3
+  "$venv/bin/python" -c "import $module" 2>/dev/null && return 0
+  echo "test.sh: creating $venv ($*)" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv" || {
+    echo "test.sh: python3 -m venv failed; install python3-venv (the $purpose tests need it)" >&2
     exit 1
   }
-  "$OTEL_VENV/bin/pip" install --quiet --disable-pip-version-check \
-    opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2
-fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+}
+
+# The OTLP tests (tests/otlp) log through OpenTelemetry's Python SDK and its OTLP/HTTP exporter:
+# a venv in target/otel-venv (the tests find it there, or at $AGG_OTEL_PYTHON).
+ensure_venv target/otel-venv opentelemetry.exporter.otlp.proto.http OTLP \
+  opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2
 
 # The Loki tests (tests/loki) log through PyPI's python-logging-loki (LokiHandler, JSON pushes):
-# a venv in target/loki-venv with a pinned release, made when it cannot import the handler (the
-# tests find it there, or at $AGG_LOKI_PYTHON).
-LOKI_VENV=target/loki-venv
-if ! "$LOKI_VENV/bin/python" -c 'import logging_loki' 2>/dev/null; then
-  echo "test.sh: creating $LOKI_VENV (python-logging-loki)" >&2
-  rm -rf "$LOKI_VENV"
-  python3 -m venv "$LOKI_VENV" || {
-    echo "test.sh: python3 -m venv failed; install python3-venv (the Loki tests need it)" >&2
-    exit 1
-  }
-  "$LOKI_VENV/bin/pip" install --quiet --disable-pip-version-check python-logging-loki==0.3.1
-fi
+# a venv in target/loki-venv (the tests find it there, or at $AGG_LOKI_PYTHON).
+ensure_venv target/loki-venv logging_loki Loki python-logging-loki==0.3.1
 
 cargo test --locked --all-targets "$@"
